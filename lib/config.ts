@@ -1,0 +1,182 @@
+/**
+ * The one configuration module. Every port, URL, topic name and tuning knob of every
+ * process (and of the local stack manager) is read here from the environment, with
+ * defaults, and validated once at start-up. A bad value stops the process with an error
+ * that names the variable.
+ */
+import os from 'node:os';
+import path from 'node:path';
+
+/** Thrown when an environment variable holds a value that cannot be used. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Repository root (this file lives in <root>/lib). */
+export const repoRoot = path.resolve(__dirname, '..');
+
+function str(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  return raw.trim();
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  return raw ? raw : undefined;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `expected an integer, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `expected ${min}..${max}, got ${value}`);
+  return value;
+}
+
+function port(env: Env, name: string, fallback: number): number {
+  return int(env, name, fallback, 1, 65535);
+}
+
+function hostPort(env: Env, name: string, fallback: string): { host: string; port: number } {
+  const value = str(env, name, fallback);
+  const match = /^([A-Za-z0-9.\-_]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(value);
+  if (!match) throw new ConfigError(name, `expected host:port, got "${value}"`);
+  const p = Number(match[2]);
+  if (p < 1 || p > 65535) throw new ConfigError(name, `port out of range in "${value}"`);
+  return { host: match[1]!, port: p };
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const value = str(env, name, fallback);
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${value}"`);
+  }
+  return value as T;
+}
+
+function topicName(env: Env, name: string, fallback: string): string {
+  const value = str(env, name, fallback);
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(value)) {
+    throw new ConfigError(name, `not a valid Kafka topic name: "${value}"`);
+  }
+  return value;
+}
+
+function databaseUrl(env: Env, name: string, fallback: string) {
+  const value = str(env, name, fallback);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(name, `not a URL: "${value}"`);
+  }
+  if (url.protocol !== 'postgresql:' && url.protocol !== 'postgres:') {
+    throw new ConfigError(name, `expected a postgresql:// URL, got protocol "${url.protocol}"`);
+  }
+  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (!database) throw new ConfigError(name, 'the URL names no database');
+  if (!url.username) throw new ConfigError(name, 'the URL names no user');
+  return {
+    url: value,
+    host: url.hostname,
+    port: url.port ? Number(url.port) : 5432,
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+    database,
+  };
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Loads and validates the whole configuration. Throws ConfigError on the first bad value. */
+export function loadConfig(env: Env = process.env) {
+  const temporal = hostPort(env, 'TEMPORAL_ADDRESS', '127.0.0.1:7233');
+  const brokers = str(env, 'KAFKA_BROKERS', '127.0.0.1:9092')
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
+  if (brokers.length === 0) throw new ConfigError('KAFKA_BROKERS', 'no broker given');
+  brokers.forEach((b) => hostPort({ KAFKA_BROKERS: b }, 'KAFKA_BROKERS', b));
+  const firstBroker = hostPort({ KAFKA_BROKERS: brokers[0] }, 'KAFKA_BROKERS', brokers[0]!);
+  const metricsBase = port(env, 'METRICS_PORT_BASE', 9400);
+  const cacheRoot = env.XDG_CACHE_HOME ? path.join(env.XDG_CACHE_HOME) : path.join(os.homedir(), '.cache');
+
+  return {
+    env: oneOf(env, 'NODE_ENV', 'development', ['development', 'test', 'production'] as const),
+    logLevel: oneOf(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
+    api: {
+      host: str(env, 'API_HOST', '127.0.0.1'),
+      port: port(env, 'API_PORT', 3000),
+      /** Bootstrap admin key, stored hashed at start. */
+      adminApiKey: optional(env, 'ADMIN_API_KEY'),
+    },
+    database: databaseUrl(
+      env,
+      'DATABASE_URL',
+      'postgresql://order_saga:order_saga@127.0.0.1:55432/order_saga',
+    ),
+    databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, 1, 200),
+    temporal: {
+      address: `${temporal.host}:${temporal.port}`,
+      host: temporal.host,
+      port: temporal.port,
+      namespace: str(env, 'TEMPORAL_NAMESPACE', 'default'),
+      uiPort: port(env, 'TEMPORAL_UI_PORT', 8233),
+      /** The dev server's HTTP API and Prometheus ports (local stack only). */
+      httpPort: port(env, 'TEMPORAL_HTTP_PORT', temporal.port + 10),
+      metricsPort: port(env, 'TEMPORAL_METRICS_PORT', temporal.port + 11),
+    },
+    kafka: {
+      brokers,
+      clientId: str(env, 'KAFKA_CLIENT_ID', 'order-saga'),
+      /** The KRaft controller listener of the local single-node broker. */
+      controllerPort: port(env, 'KAFKA_CONTROLLER_PORT', firstBroker.port + 1),
+      eventsTopic: topicName(env, 'KAFKA_EVENTS_TOPIC', 'orders.events'),
+      dlqTopic: topicName(env, 'KAFKA_DLQ_TOPIC', 'orders.events.dlq'),
+      eventsPartitions: int(env, 'KAFKA_EVENTS_PARTITIONS', 3, 3, 1000),
+      heapMb: int(env, 'KAFKA_HEAP_MB', 768, 256, 16384),
+    },
+    metrics: {
+      /** Each process serves /metrics on base + its offset (see app/processes.ts). */
+      portBase: metricsBase,
+    },
+    otel: {
+      endpoint: optional(env, 'OTEL_EXPORTER_OTLP_ENDPOINT'),
+    },
+    stack: {
+      /** Data and logs of the local stack (git-ignored). */
+      dir: path.resolve(repoRoot, str(env, 'STACK_DIR', '.stack')),
+      /** Heavy downloads and builds, shared by every clone, keyed by version. */
+      cacheDir: path.resolve(str(env, 'ORDER_SAGA_CACHE_DIR', path.join(cacheRoot, 'order-saga'))),
+    },
+  };
+}
+
+export type Config = ReturnType<typeof loadConfig>;
+
+let cached: Config | undefined;
+
+/** The process-wide configuration, loaded on first use. */
+export function config(): Config {
+  cached ??= loadConfig();
+  return cached;
+}
+
+/** Prints a ConfigError plainly and exits; anything else is rethrown. */
+export function exitOnConfigError(err: unknown): never {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`configuration error: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}

@@ -1,0 +1,39 @@
+/** What the stack manager needs to know about each real server it runs. */
+import path from 'node:path';
+import type { Config } from '../../lib/config';
+
+/** Pinned versions of everything the stack downloads or builds. Cache keys derive from these. */
+export const VERSIONS = {
+  temporalCli: '1.5.1',
+  tctl: '1.18.4',
+  kafka: '4.1.1',
+} as const;
+
+export interface Health {
+  /** Human-readable version of the running server. */
+  version: string;
+  /** Where it listens, as an operator would type it. */
+  endpoint: string;
+  /** Further addresses worth printing (e.g. a web UI). */
+  extra?: string;
+}
+
+export interface Component {
+  readonly name: string;
+  readonly logFile: string;
+  /** Downloads or builds what the component needs; idempotent and cached. */
+  install(): Promise<void>;
+  /** Starts the server; returns once the process is launched (not yet healthy). */
+  start(): Promise<void>;
+  /** Resolves with the live version when the server answers a real request, else throws. */
+  health(): Promise<Health>;
+  /** Creates what the project needs inside the running server (roles, topics, attributes). */
+  provision(): Promise<void>;
+  stop(): Promise<void>;
+  /** The pid of the process this stack started, if it is alive. */
+  pid(): number | undefined;
+}
+
+export function componentDir(cfg: Config, name: string): string {
+  return path.join(cfg.stack.dir, name);
+}
