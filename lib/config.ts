@@ -149,6 +149,19 @@ export function loadConfig(env: Env = process.env) {
     metrics: {
       /** Each process serves /metrics on base + its offset (see app/processes.ts). */
       portBase: metricsBase,
+      host: str(env, 'METRICS_HOST', '127.0.0.1'),
+    },
+    workers: {
+      /** Prepended to every task queue name, so two deployments can share one Temporal server. */
+      taskQueuePrefix: str(env, 'TEMPORAL_TASK_QUEUE_PREFIX', ''),
+      maxConcurrentActivities: int(env, 'WORKER_MAX_CONCURRENT_ACTIVITIES', 100, 1, 10000),
+      maxConcurrentWorkflowTasks: int(env, 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', 100, 1, 10000),
+      maxCachedWorkflows: int(env, 'WORKER_MAX_CACHED_WORKFLOWS', 2000, 0, 1000000),
+      /** A CONFIRMED order's saga stays open this long for manual compensation. */
+      compensationWindowMs: int(env, 'SAGA_COMPENSATION_WINDOW_MS', 7 * 24 * 3600 * 1000, 0, 365 * 24 * 3600 * 1000),
+      compensationMaxAttempts: int(env, 'SAGA_COMPENSATION_MAX_ATTEMPTS', 10, 1, 1000),
+      /** Orders whose saga is not known to have started after this long are started by the sweeper. */
+      sagaStartGraceMs: int(env, 'SAGA_START_GRACE_MS', 5000, 100, 3600_000),
     },
     otel: {
       endpoint: optional(env, 'OTEL_EXPORTER_OTLP_ENDPOINT'),

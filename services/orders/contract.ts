@@ -1,6 +1,6 @@
 /**
  * The orders context's public contract: every name that crosses a process boundary.
- * Pure TypeScript with no imports, so workflow code may import it.
+ * Pure TypeScript with no runtime imports, so workflow code may import it.
  */
 
 /** Custom search attributes of the order saga, registered on the Temporal server. */
@@ -9,3 +9,137 @@ export const SEARCH_ATTRIBUTES = {
   CustomerId: 'Keyword',
   OrderStatus: 'Keyword',
 } as const;
+
+export const ORDER_WORKFLOW_TYPE = 'orderSaga';
+
+/** One workflow per order; its id is derived from the order id and nothing else. */
+export function orderWorkflowId(orderId: string): string {
+  return `order-${orderId}`;
+}
+
+/** Task queues, before the deployment's prefix (config TEMPORAL_TASK_QUEUE_PREFIX). */
+export const TASK_QUEUES = {
+  orders: 'orders',
+  payments: 'payments',
+  inventory: 'inventory',
+} as const;
+
+export type TaskQueues = { [K in keyof typeof TASK_QUEUES]: string };
+
+export function taskQueues(prefix: string): TaskQueues {
+  return {
+    orders: `${prefix}${TASK_QUEUES.orders}`,
+    payments: `${prefix}${TASK_QUEUES.payments}`,
+    inventory: `${prefix}${TASK_QUEUES.inventory}`,
+  };
+}
+
+export const ORDER_STATUSES = [
+  'PENDING',
+  'INVENTORY_RESERVED',
+  'PAYMENT_CAPTURED',
+  'CONFIRMED',
+  'REJECTED',
+  'COMPENSATING',
+  'COMPENSATED',
+  'NEEDS_ATTENTION',
+] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+/** Statuses after which the order never changes again (CONFIRMED can still be compensated). */
+export const FINAL_STATUSES: readonly OrderStatus[] = ['REJECTED', 'COMPENSATED'];
+/** Statuses in which a customer's cancel request is no longer accepted. */
+export const NOT_CANCELLABLE: readonly OrderStatus[] = ['CONFIRMED', 'REJECTED', 'COMPENSATING', 'COMPENSATED', 'NEEDS_ATTENTION'];
+
+export const FAILURE_REASONS = {
+  OUT_OF_STOCK: 'OUT_OF_STOCK',
+  INSUFFICIENT_FUNDS: 'INSUFFICIENT_FUNDS',
+  PAYMENT_DECLINED: 'PAYMENT_DECLINED',
+  INVENTORY_UNAVAILABLE: 'INVENTORY_UNAVAILABLE',
+  CANCELLED: 'CANCELLED',
+  MANUAL_COMPENSATION: 'MANUAL_COMPENSATION',
+} as const;
+export type FailureReason = (typeof FAILURE_REASONS)[keyof typeof FAILURE_REASONS];
+
+export interface OrderLine {
+  sku: string;
+  quantity: number;
+  unitPriceMinor: number;
+}
+
+/** Tuning of one saga run; every field has a default in the workflow. */
+export interface SagaOptions {
+  /** How long a CONFIRMED order's saga stays open to accept a `compensate` signal (ms). */
+  compensationWindowMs?: number;
+  /** Attempts of each compensation step before the saga parks in NEEDS_ATTENTION. */
+  compensationMaxAttempts?: number;
+  /** First retry interval of a compensation step (ms); doubles up to 30 s. */
+  compensationInitialIntervalMs?: number;
+}
+
+export interface OrderSagaInput {
+  orderId: string;
+  customerId: string;
+  currency: string;
+  totalMinor: number;
+  items: OrderLine[];
+  taskQueues: TaskQueues;
+  options?: SagaOptions;
+}
+
+export const SIGNALS = { cancel: 'cancel', compensate: 'compensate' } as const;
+export const QUERIES = { status: 'status' } as const;
+
+export interface CancelSignal {
+  reason: string;
+}
+export interface CompensateSignal {
+  reason: string;
+}
+
+export type SagaStep = 'reserveInventory' | 'chargePayment' | 'commitInventory' | 'releaseInventory' | 'refundPayment';
+
+/** What the `status` query returns. */
+export interface SagaState {
+  orderId: string;
+  status: OrderStatus;
+  failureReason: FailureReason | null;
+  completedSteps: SagaStep[];
+  /** Compensation steps still to run, next first. */
+  pendingCompensation: SagaStep[];
+  lastError: { step: SagaStep; type: string | null; message: string } | null;
+  cancelRequested: boolean;
+}
+
+/** What an order's status change records (a local activity of the orders service). */
+export interface TransitionInput {
+  orderId: string;
+  /** Unique per order and transition, chosen deterministically by the workflow. */
+  transitionKey: string;
+  step: string;
+  stepStatus: 'STARTED' | 'COMPLETED' | 'FAILED';
+  orderStatus: OrderStatus;
+  failureReason?: FailureReason | null;
+  detail?: string | null;
+}
+
+/** Domain event types (the outbox `type`), all aggregated by order id. */
+export const EVENT_TYPES = {
+  OrderCreated: 'OrderCreated',
+  InventoryReserved: 'InventoryReserved',
+  InventoryRejected: 'InventoryRejected',
+  InventoryCommitted: 'InventoryCommitted',
+  InventoryReleased: 'InventoryReleased',
+  PaymentCaptured: 'PaymentCaptured',
+  PaymentFailed: 'PaymentFailed',
+  PaymentRefunded: 'PaymentRefunded',
+  OrderStatusChanged: 'OrderStatusChanged',
+  OrderConfirmed: 'OrderConfirmed',
+  OrderRejected: 'OrderRejected',
+  CompensationStarted: 'CompensationStarted',
+  OrderCompensated: 'OrderCompensated',
+  OrderNeedsAttention: 'OrderNeedsAttention',
+} as const;
+export type EventType = (typeof EVENT_TYPES)[keyof typeof EVENT_TYPES];
+
+export const ORDER_AGGREGATE = 'Order';

@@ -2,14 +2,25 @@
  * Brings the real stack up (idempotent; fast when already up), creates and migrates the
  * test database. Skipped when only unit tests were selected.
  */
-import type { Config } from '@jest/types';
 import { migrate } from '../../lib/migrate';
 import { ensureDatabase } from '../../scripts/stack/postgres';
 import { formatStatus, up } from '../../scripts/stack/stack';
 import { testConfig } from './test-config';
 
-export default async function globalSetup(globalConfig: Config.GlobalConfig): Promise<void> {
-  const selected = globalConfig.selectProjects ?? [];
+/** The projects named after --selectProjects on the jest command line, if any. */
+function selectedProjects(argv: string[]): string[] {
+  const i = argv.indexOf('--selectProjects');
+  if (i < 0) return [];
+  const names: string[] = [];
+  for (const arg of argv.slice(i + 1)) {
+    if (arg !== 'unit' && arg !== 'integration') break;
+    names.push(arg);
+  }
+  return names;
+}
+
+export default async function globalSetup(): Promise<void> {
+  const selected = selectedProjects(process.argv);
   if (selected.length > 0 && selected.every((p) => p === 'unit')) return;
   const cfg = testConfig();
   const started = Date.now();

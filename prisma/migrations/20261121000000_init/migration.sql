@@ -41,12 +41,16 @@ ALTER TABLE "order_items" ADD CONSTRAINT "order_items_order_id_fkey" FOREIGN KEY
 CREATE TABLE "order_status_history" (
     "id" BIGSERIAL NOT NULL,
     "order_id" UUID NOT NULL,
+    "transition_key" TEXT NOT NULL,
     "step" TEXT NOT NULL,
-    "status" TEXT NOT NULL,
+    "step_status" TEXT NOT NULL,
+    "order_status" TEXT NOT NULL,
     "detail" TEXT,
     "at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    CONSTRAINT "order_status_history_pkey" PRIMARY KEY ("id")
+    CONSTRAINT "order_status_history_pkey" PRIMARY KEY ("id"),
+    CONSTRAINT "order_status_history_step_status_check" CHECK ("step_status" IN ('STARTED', 'COMPLETED', 'FAILED'))
 );
+CREATE UNIQUE INDEX "order_status_history_order_id_transition_key_key" ON "order_status_history"("order_id", "transition_key");
 CREATE INDEX "order_status_history_order_id_id_idx" ON "order_status_history"("order_id", "id");
 ALTER TABLE "order_status_history" ADD CONSTRAINT "order_status_history_order_id_fkey" FOREIGN KEY ("order_id")
     REFERENCES "orders"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
@@ -74,7 +78,7 @@ CREATE TABLE "reservations" (
     "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "updated_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     CONSTRAINT "reservations_pkey" PRIMARY KEY ("order_id"),
-    CONSTRAINT "reservations_status_check" CHECK ("status" IN ('HELD', 'COMMITTED', 'RELEASED'))
+    CONSTRAINT "reservations_status_check" CHECK ("status" IN ('HELD', 'COMMITTED', 'RELEASED', 'REJECTED'))
 );
 
 CREATE TABLE "reservation_items" (
@@ -88,6 +92,23 @@ ALTER TABLE "reservation_items" ADD CONSTRAINT "reservation_items_order_id_fkey"
     REFERENCES "reservations"("order_id") ON DELETE RESTRICT ON UPDATE CASCADE;
 
 -- ---------------------------------------------------------------- payment
+CREATE TABLE "payments" (
+    "order_id" UUID NOT NULL,
+    "customer_id" TEXT NOT NULL,
+    "amount_minor" BIGINT NOT NULL,
+    "currency" CHAR(3) NOT NULL,
+    "status" TEXT NOT NULL,
+    "failure_reason" TEXT,
+    "charge_tx_id" UUID,
+    "refund_tx_id" UUID,
+    "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "updated_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    CONSTRAINT "payments_pkey" PRIMARY KEY ("order_id"),
+    CONSTRAINT "payments_status_check" CHECK ("status" IN ('CAPTURED', 'FAILED', 'REFUNDED')),
+    CONSTRAINT "payments_amount_minor_check" CHECK ("amount_minor" >= 0)
+);
+CREATE INDEX "payments_customer_id_idx" ON "payments"("customer_id");
+
 CREATE TABLE "accounts" (
     "id" TEXT NOT NULL,
     "kind" TEXT NOT NULL,
@@ -212,6 +233,8 @@ CREATE TABLE "idempotency_keys" (
     "key" TEXT NOT NULL,
     "request_hash" TEXT NOT NULL,
     "state" TEXT NOT NULL,
+    "lease_token" UUID,
+    "locked_until" TIMESTAMPTZ(3),
     "response_status" INTEGER,
     "response_body" JSONB,
     "response_headers" JSONB,
@@ -221,3 +244,14 @@ CREATE TABLE "idempotency_keys" (
     CONSTRAINT "idempotency_keys_state_check" CHECK ("state" IN ('IN_FLIGHT', 'COMPLETED'))
 );
 CREATE INDEX "idempotency_keys_expires_at_idx" ON "idempotency_keys"("expires_at");
+
+-- The relay LISTENs on this channel, so a commit is published in milliseconds, not a poll
+-- interval. Statement-level: one notification per inserting statement (and PostgreSQL folds
+-- identical notifications of one transaction into one).
+CREATE FUNCTION "outbox_notify"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('outbox_events', '');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER "outbox_events_notify" AFTER INSERT ON "outbox_events"
+    FOR EACH STATEMENT EXECUTE FUNCTION "outbox_notify"();

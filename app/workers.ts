@@ -1,0 +1,59 @@
+/**
+ * The three Temporal workers. Orders hosts the saga workflow and the orders service's local
+ * activities; payments and inventory each host their own activities on their own task
+ * queue, so each service deploys and scales on its own.
+ */
+import { Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
+import { createInventoryActivities } from '../activities/inventory';
+import { createOrderActivities } from '../activities/orders';
+import { createPaymentActivities } from '../activities/payment';
+import type { Config } from '../lib/config';
+import type { Db } from '../lib/db';
+import { noFaults, type Faults } from '../lib/faults';
+import { taskQueues } from '../services/orders/contract';
+
+export interface WorkerDeps {
+  cfg: Config;
+  db: Db;
+  connection: NativeConnection;
+  faults?: Faults;
+  /** A prebuilt workflow bundle (tests build one per file); otherwise bundled from workflows/. */
+  workflowBundle?: WorkflowBundleOption;
+}
+
+function common(deps: WorkerDeps) {
+  return {
+    connection: deps.connection,
+    namespace: deps.cfg.temporal.namespace,
+    maxConcurrentActivityTaskExecutions: deps.cfg.workers.maxConcurrentActivities,
+    maxConcurrentLocalActivityExecutions: deps.cfg.workers.maxConcurrentActivities,
+    shutdownGraceTime: '10 seconds',
+  } as const;
+}
+
+export function createOrdersWorker(deps: WorkerDeps): Promise<Worker> {
+  return Worker.create({
+    ...common(deps),
+    taskQueue: taskQueues(deps.cfg.workers.taskQueuePrefix).orders,
+    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    activities: createOrderActivities({ db: deps.db }),
+    maxConcurrentWorkflowTaskExecutions: deps.cfg.workers.maxConcurrentWorkflowTasks,
+    maxCachedWorkflows: deps.cfg.workers.maxCachedWorkflows,
+  });
+}
+
+export function createPaymentsWorker(deps: WorkerDeps): Promise<Worker> {
+  return Worker.create({
+    ...common(deps),
+    taskQueue: taskQueues(deps.cfg.workers.taskQueuePrefix).payments,
+    activities: createPaymentActivities({ db: deps.db, faults: deps.faults ?? noFaults }),
+  });
+}
+
+export function createInventoryWorker(deps: WorkerDeps): Promise<Worker> {
+  return Worker.create({
+    ...common(deps),
+    taskQueue: taskQueues(deps.cfg.workers.taskQueuePrefix).inventory,
+    activities: createInventoryActivities({ db: deps.db, faults: deps.faults ?? noFaults }),
+  });
+}

@@ -1,0 +1,87 @@
+/**
+ * Starting an order's saga. The order row is committed first; the workflow is started
+ * after, with an id derived from the order id, so starting twice is harmless. If the
+ * process dies between the two, the sweeper (run by the orders worker) finds the order
+ * with no saga_started_at and starts it: an order is never orphaned.
+ */
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import type { Config } from '../../lib/config';
+import type { Db } from '../../lib/db';
+import type { Logger } from '../../lib/logger';
+import { ORDER_WORKFLOW_TYPE, orderWorkflowId, taskQueues, type OrderSagaInput } from './contract';
+import { SA } from './search-attributes';
+
+export interface StartableOrder {
+  id: string;
+  customerId: string;
+  currency: string;
+  totalMinor: number;
+  items: { sku: string; quantity: number; unitPriceMinor: number }[];
+}
+
+export function sagaInput(cfg: Config, order: StartableOrder): OrderSagaInput {
+  return {
+    orderId: order.id,
+    customerId: order.customerId,
+    currency: order.currency,
+    totalMinor: order.totalMinor,
+    items: order.items,
+    taskQueues: taskQueues(cfg.workers.taskQueuePrefix),
+    options: {
+      compensationWindowMs: cfg.workers.compensationWindowMs,
+      compensationMaxAttempts: cfg.workers.compensationMaxAttempts,
+    },
+  };
+}
+
+/** Starts the order's workflow; returns false if it already existed. */
+export async function startSaga(client: Client, cfg: Config, order: StartableOrder): Promise<boolean> {
+  try {
+    await client.workflow.start(ORDER_WORKFLOW_TYPE, {
+      workflowId: orderWorkflowId(order.id),
+      taskQueue: taskQueues(cfg.workers.taskQueuePrefix).orders,
+      args: [sagaInput(cfg, order)],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      typedSearchAttributes: [
+        { key: SA.OrderId, value: order.id },
+        { key: SA.CustomerId, value: order.customerId },
+        { key: SA.OrderStatus, value: 'PENDING' },
+      ],
+    });
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return false;
+    throw err;
+  }
+}
+
+export async function markSagaStarted(db: Db, orderIds: string[]): Promise<void> {
+  if (orderIds.length === 0) return;
+  await db.order.updateMany({ where: { id: { in: orderIds }, sagaStartedAt: null }, data: { sagaStartedAt: new Date() } });
+}
+
+/** Starts the saga of every order committed more than `graceMs` ago whose start is unconfirmed. */
+export async function sweepUnstartedSagas(db: Db, client: Client, cfg: Config, log: Logger, limit = 200): Promise<number> {
+  const cutoff = new Date(Date.now() - cfg.workers.sagaStartGraceMs);
+  const orders = await db.order.findMany({
+    where: { sagaStartedAt: null, createdAt: { lt: cutoff } },
+    include: { items: { orderBy: { lineNo: 'asc' } } },
+    orderBy: { createdAt: 'asc' },
+    take: limit,
+  });
+  const started: string[] = [];
+  for (const o of orders) {
+    const created = await startSaga(client, cfg, {
+      id: o.id,
+      customerId: o.customerId,
+      currency: o.currency,
+      totalMinor: Number(o.totalMinor),
+      items: o.items.map((i) => ({ sku: i.sku, quantity: i.quantity, unitPriceMinor: Number(i.unitPriceMinor) })),
+    });
+    if (created) log.warn({ orderId: o.id, workflowId: o.workflowId }, 'started an orphaned order saga');
+    started.push(o.id);
+  }
+  await markSagaStarted(db, started);
+  return started.length;
+}

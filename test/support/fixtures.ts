@@ -1,0 +1,70 @@
+/** Test data with unique names, written through the same code paths the API uses. */
+import crypto from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import type { Config } from '../../lib/config';
+import type { Db } from '../../lib/db';
+import { createOrder, priceOrder, type PlacedOrder } from '../../services/orders/place-order';
+import { markSagaStarted, startSaga } from '../../services/orders/saga-starter';
+import { openAndDeposit } from '../../services/payments/ledger';
+import { eventually } from './wait';
+
+export const uid = (prefix: string): string => `${prefix}-${crypto.randomUUID().slice(0, 12)}`;
+export const TEST_API_KEY_ID = '00000000-0000-4000-8000-000000000001';
+
+export async function createProduct(db: Db, opts: { stock: number; priceMinor: number; currency?: string }): Promise<string> {
+  const sku = uid('SKU');
+  await db.product.create({
+    data: { sku, name: `Test ${sku}`, unitPriceMinor: BigInt(opts.priceMinor), currency: opts.currency ?? 'EUR', available: opts.stock },
+  });
+  return sku;
+}
+
+export async function createCustomer(db: Db, opts: { balanceMinor: number; currency?: string }): Promise<string> {
+  const customerId = uid('cust');
+  await db.$transaction((tx) =>
+    openAndDeposit(tx, { customerId, currency: opts.currency ?? 'EUR', depositMinor: opts.balanceMinor, idempotencyKey: `deposit:${customerId}` }),
+  );
+  return customerId;
+}
+
+/** Places an order (one transaction) and starts its saga, as the API does. */
+export async function placeOrder(
+  env: { db: Db; client: Client; cfg: Config },
+  customerId: string,
+  items: { sku: string; quantity: number }[],
+): Promise<PlacedOrder> {
+  const cmd = { apiKeyId: TEST_API_KEY_ID, customerId, items };
+  const order = await createOrder(env.db, cmd, await priceOrder(env.db, cmd));
+  await startSaga(env.client, env.cfg, order);
+  await markSagaStarted(env.db, [order.id]);
+  return order;
+}
+
+export async function waitForStatus(db: Db, orderId: string, status: string | string[], timeoutMs = 30_000) {
+  const wanted = Array.isArray(status) ? status : [status];
+  return eventually(
+    async () => {
+      const order = await db.order.findUnique({ where: { id: orderId } });
+      return order && wanted.includes(order.status) ? order : undefined;
+    },
+    { timeoutMs, what: `order ${orderId} to reach ${wanted.join('|')}` },
+  );
+}
+
+export async function productStock(db: Db, sku: string) {
+  const p = await db.product.findUniqueOrThrow({ where: { sku } });
+  return { available: p.available, reserved: p.reserved, committed: p.committed };
+}
+
+export async function balance(db: Db, accountId: string): Promise<number> {
+  const a = await db.account.findUniqueOrThrow({ where: { id: accountId } });
+  return Number(a.balanceMinor);
+}
+
+export async function ledgerTransactionsOf(db: Db, orderId: string) {
+  return db.ledgerTransaction.findMany({ where: { orderId }, include: { entries: true }, orderBy: { createdAt: 'asc' } });
+}
+
+export async function outboxOf(db: Db, orderId: string) {
+  return db.outboxEvent.findMany({ where: { aggregateId: orderId }, orderBy: { sequence: 'asc' } });
+}

@@ -1,0 +1,59 @@
+/**
+ * A saga environment for integration tests: the three real workers in this process, on task
+ * queues unique to the test file, against the real test database and Temporal server, with
+ * a switchable fault plan.
+ */
+import crypto from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { bundleWorkflowCode, type NativeConnection, type Worker } from '@temporalio/worker';
+import { createInventoryWorker, createOrdersWorker, createPaymentsWorker } from '../../app/workers';
+import { loadConfig, type Config } from '../../lib/config';
+import { createDb, type Db } from '../../lib/db';
+import { FaultPlan } from '../../lib/faults';
+import { createTemporalClient, createWorkerConnection } from '../../lib/temporal';
+
+export interface SagaEnv {
+  cfg: Config;
+  db: Db;
+  client: Client;
+  faults: FaultPlan;
+  stop(): Promise<void>;
+}
+
+export async function startSagaEnv(env: Record<string, string> = {}): Promise<SagaEnv> {
+  const cfg = loadConfig({
+    ...process.env,
+    TEMPORAL_TASK_QUEUE_PREFIX: `test-${crypto.randomUUID().slice(0, 8)}-`,
+    ...env,
+  });
+  const db = createDb(cfg.database.url, 20);
+  const client = await createTemporalClient(cfg);
+  const connection: NativeConnection = await createWorkerConnection(cfg);
+  const faults = new FaultPlan();
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
+  const deps = { cfg, db, connection, faults, workflowBundle };
+  const workers: Worker[] = await Promise.all([createOrdersWorker(deps), createPaymentsWorker(deps), createInventoryWorker(deps)]);
+  const running = workers.map((w) => w.run());
+  return {
+    cfg,
+    db,
+    client,
+    faults,
+    async stop() {
+      workers.forEach((w) => w.shutdown());
+      await Promise.all(running);
+      await connection.close();
+      await client.connection.close();
+      await db.$disconnect();
+    },
+  };
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: (message: string) => console.error(message),
+};
