@@ -196,6 +196,13 @@ export async function orderSaga(input: OrderSagaInput): Promise<SagaState> {
   };
 
   try {
+    // 0. Cancelled before anything was done (e.g. signal-with-start after a lost start).
+    let stop = interruption();
+    if (stop) {
+      await compensate(stop.reason, stop.detail);
+      return state;
+    }
+
     // 1. Reserve inventory.
     try {
       await inventory.reserveInventory({ orderId, items: input.items.map(({ sku, quantity }) => ({ sku, quantity })) });
@@ -214,7 +221,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<SagaState> {
     state.completedSteps.push('reserveInventory');
     await record('reserveInventory', 'COMPLETED', 'INVENTORY_RESERVED');
 
-    let stop = interruption();
+    stop = interruption();
     if (stop) {
       await compensate(stop.reason, stop.detail);
       return state;

@@ -43,17 +43,71 @@ export async function startSaga(client: Client, cfg: Config, order: StartableOrd
       taskQueue: taskQueues(cfg.workers.taskQueuePrefix).orders,
       args: [sagaInput(cfg, order)],
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      typedSearchAttributes: [
-        { key: SA.OrderId, value: order.id },
-        { key: SA.CustomerId, value: order.customerId },
-        { key: SA.OrderStatus, value: 'PENDING' },
-      ],
+      typedSearchAttributes: searchAttributes(order),
     });
     return true;
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return false;
     throw err;
   }
+}
+
+/** The order as the saga needs it, from the database. */
+export async function loadStartableOrder(db: Db, orderId: string): Promise<StartableOrder | null> {
+  const o = await db.order.findUnique({ where: { id: orderId }, include: { items: { orderBy: { lineNo: 'asc' } } } });
+  return o ? toStartable(o) : null;
+}
+
+function toStartable(o: {
+  id: string;
+  customerId: string;
+  currency: string;
+  totalMinor: bigint;
+  items: { sku: string; quantity: number; unitPriceMinor: bigint }[];
+}): StartableOrder {
+  return {
+    id: o.id,
+    customerId: o.customerId,
+    currency: o.currency,
+    totalMinor: Number(o.totalMinor),
+    items: o.items.map((i) => ({ sku: i.sku, quantity: i.quantity, unitPriceMinor: Number(i.unitPriceMinor) })),
+  };
+}
+
+/** The saga has finished (its workflow is closed) and can take no more signals. */
+export class SagaClosedError extends Error {
+  override name = 'SagaClosedError';
+}
+
+/**
+ * Signals an order's saga, starting it first if its start was lost (signal-with-start).
+ * Never starts a second run of a finished saga: REJECT_DUPLICATE makes that an error.
+ */
+export async function signalSaga(client: Client, cfg: Config, db: Db, orderId: string, signal: string, arg: unknown): Promise<void> {
+  const order = await loadStartableOrder(db, orderId);
+  if (!order) throw new Error(`order ${orderId} does not exist`);
+  try {
+    await client.workflow.signalWithStart(ORDER_WORKFLOW_TYPE, {
+      workflowId: orderWorkflowId(orderId),
+      taskQueue: taskQueues(cfg.workers.taskQueuePrefix).orders,
+      args: [sagaInput(cfg, order)],
+      signal,
+      signalArgs: [arg],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      typedSearchAttributes: searchAttributes(order),
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) throw new SagaClosedError(`the saga of order ${orderId} has finished`);
+    throw err;
+  }
+}
+
+function searchAttributes(order: StartableOrder) {
+  return [
+    { key: SA.OrderId, value: order.id },
+    { key: SA.CustomerId, value: order.customerId },
+    { key: SA.OrderStatus, value: 'PENDING' },
+  ];
 }
 
 export async function markSagaStarted(db: Db, orderIds: string[]): Promise<void> {
@@ -72,13 +126,7 @@ export async function sweepUnstartedSagas(db: Db, client: Client, cfg: Config, l
   });
   const started: string[] = [];
   for (const o of orders) {
-    const created = await startSaga(client, cfg, {
-      id: o.id,
-      customerId: o.customerId,
-      currency: o.currency,
-      totalMinor: Number(o.totalMinor),
-      items: o.items.map((i) => ({ sku: i.sku, quantity: i.quantity, unitPriceMinor: Number(i.unitPriceMinor) })),
-    });
+    const created = await startSaga(client, cfg, toStartable(o));
     if (created) log.warn({ orderId: o.id, workflowId: o.workflowId }, 'started an orphaned order saga');
     started.push(o.id);
   }

@@ -1,0 +1,80 @@
+/**
+ * Express glue for idempotent writes: validates the Idempotency-Key header, replays a stored
+ * response, answers 409/422 for in-flight or mismatched duplicates, and otherwise runs the
+ * handler with a lease the handler completes inside its own transaction.
+ */
+import type { Request, Response } from 'express';
+import type { Db, Tx } from '../lib/db';
+import type { Principal } from '../services/access/api-keys';
+import {
+  abandonIdempotent,
+  beginIdempotent,
+  completeIdempotent,
+  requestFingerprint,
+  type Lease,
+} from '../services/access/idempotency';
+import { problems } from './problem';
+
+export interface IdempotentReply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/** What a handler gets: commit(tx, reply) stores the reply in the handler's transaction. */
+export interface IdempotencyContext {
+  commit(tx: Tx, reply: IdempotentReply): Promise<void>;
+}
+
+export function idempotencyKeyOf(req: Request): string {
+  const key = req.headers['idempotency-key'];
+  if (key === undefined) throw problems.missingIdempotencyKey();
+  if (typeof key !== 'string' || !/^[\x20-\x7e]{1,255}$/.test(key)) throw problems.badIdempotencyKey();
+  return key;
+}
+
+function send(res: Response, reply: IdempotentReply, replayed: boolean): void {
+  for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
+  if (replayed) res.setHeader('Idempotent-Replayed', 'true');
+  res.status(reply.status).json(reply.body);
+}
+
+/**
+ * Runs `handler` at most once per (API key, Idempotency-Key). The handler must call
+ * ctx.commit(tx, reply) inside the transaction that makes its change.
+ */
+export async function idempotent(
+  db: Db,
+  req: Request,
+  res: Response,
+  principal: Principal,
+  body: unknown,
+  handler: (ctx: IdempotencyContext) => Promise<IdempotentReply>,
+): Promise<void> {
+  const key = idempotencyKeyOf(req);
+  // The canonical path: /orders and /orders/ are one resource.
+  const fingerprint = requestFingerprint(req.method, (req.baseUrl + req.path).replace(/\/+$/, ''), body);
+  const begun = await beginIdempotent(db, principal.apiKeyId, key, fingerprint);
+  if (begun.kind === 'replay') return send(res, begun.response, true);
+  if (begun.kind === 'mismatch') {
+    throw problems.unprocessable(
+      'idempotency-key-reused',
+      'Idempotency-Key reused with a different request',
+      `the key "${key}" was first used with a different request body; use a new key for a new request`,
+    );
+  }
+  if (begun.kind === 'in-flight') {
+    throw problems.conflict('idempotency-key-in-flight', 'Request with this Idempotency-Key is in progress', `a request with the key "${key}" is still being processed; retry later`);
+  }
+  const lease: Lease = begun.lease;
+  try {
+    const reply = await handler({
+      commit: (tx, r) => completeIdempotent(tx, lease, { status: r.status, body: r.body, headers: r.headers ?? {} }),
+    });
+    send(res, reply, false);
+  } catch (err) {
+    // Deletes only a lease still IN_FLIGHT under our token: a committed reply is never lost.
+    await abandonIdempotent(db, lease).catch(() => undefined);
+    throw err;
+  }
+}

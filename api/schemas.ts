@@ -1,0 +1,141 @@
+/**
+ * Request and response shapes of the REST API. The request schemas validate every body
+ * (unknown fields are errors); both kinds generate the OpenAPI document, and tests parse
+ * real responses with the response schemas, so the document cannot drift from the code.
+ */
+import { z } from 'zod';
+import { ORDER_STATUSES } from '../services/orders/contract';
+import type { FieldError } from './problem';
+
+const MAX_MINOR = 1_000_000_000_000; // 10^12 minor units: far below 2^53, far above any real order.
+
+const id = (what: string) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/, `${what} must be 1-100 characters: letters, digits, . _ : - (not first)`);
+const currency = z.string({ error: 'currency must be a string' }).regex(/^[A-Z]{3}$/, 'currency must be an ISO 4217 code such as EUR');
+const minor = (what: string) =>
+  z.int({ error: `${what} must be an integer number of minor units` }).min(0, `${what} must be >= 0`).max(MAX_MINOR, `${what} is too large`);
+const reason = z.string({ error: 'reason must be a string' }).trim().min(1, 'reason must not be empty').max(500, 'reason may be at most 500 characters');
+
+export const PlaceOrderBody = z.strictObject({
+  customerId: id('customerId'),
+  items: z
+    .array(
+      z.strictObject({
+        sku: id('sku'),
+        quantity: z.int({ error: 'quantity must be an integer' }).min(1, 'quantity must be at least 1').max(10_000, 'quantity may be at most 10000'),
+      }),
+      { error: 'items must be an array' },
+    )
+    .min(1, 'items must not be empty')
+    .max(100, 'at most 100 items per order'),
+});
+export type PlaceOrderBody = z.infer<typeof PlaceOrderBody>;
+
+export const ReasonBody = z.strictObject({ reason });
+
+export const ProductBody = z.strictObject({
+  sku: id('sku'),
+  name: z.string({ error: 'name must be a string' }).trim().min(1, 'name must not be empty').max(200),
+  unitPriceMinor: minor('unitPriceMinor'),
+  currency,
+  addStock: z.int({ error: 'addStock must be an integer' }).min(0, 'addStock must be >= 0').max(1_000_000_000).default(0),
+});
+
+export const AccountBody = z.strictObject({
+  customerId: id('customerId'),
+  currency,
+  depositMinor: minor('depositMinor').default(0),
+});
+
+export const ApiKeyBody = z.strictObject({
+  name: z.string({ error: 'name must be a string' }).trim().min(1, 'name must not be empty').max(100),
+  role: z.enum(['client', 'admin'], { error: 'role must be "client" or "admin"' }),
+});
+
+// ------------------------------------------------------------------ responses
+
+export const OrderAccepted = z.object({
+  orderId: z.uuid(),
+  status: z.enum(ORDER_STATUSES),
+  workflowId: z.string(),
+});
+
+export const OrderView = z.object({
+  orderId: z.uuid(),
+  customerId: z.string(),
+  status: z.enum(ORDER_STATUSES),
+  failureReason: z.string().nullable(),
+  currency,
+  totalMinor: z.int(),
+  items: z.array(z.object({ sku: z.string(), quantity: z.int(), unitPriceMinor: z.int() })),
+  steps: z.array(
+    z.object({
+      name: z.string(),
+      status: z.enum(['STARTED', 'COMPLETED', 'FAILED']),
+      orderStatus: z.enum(ORDER_STATUSES),
+      detail: z.string().nullable(),
+      at: z.iso.datetime(),
+    }),
+  ),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+
+export const CancelAccepted = z.object({ orderId: z.uuid(), status: z.enum(ORDER_STATUSES), accepted: z.literal(true) });
+
+export const AccountView = z.object({
+  customerId: z.string(),
+  currency,
+  balanceMinor: z.int(),
+  entries: z.array(
+    z.object({
+      transactionId: z.uuid(),
+      kind: z.enum(['DEPOSIT', 'CHARGE', 'REFUND']),
+      orderId: z.uuid().nullable(),
+      amountMinor: z.int(),
+      at: z.iso.datetime(),
+    }),
+  ),
+});
+
+export const ProductView = z.object({
+  sku: z.string(),
+  name: z.string(),
+  unitPriceMinor: z.int(),
+  currency,
+  available: z.int(),
+  reserved: z.int(),
+  committed: z.int(),
+});
+
+export const ApiKeyCreated = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  role: z.enum(['client', 'admin']),
+  /** The secret, shown once; null when an idempotent replay answers. */
+  key: z.string().nullable(),
+});
+
+export const Health = z.object({ status: z.enum(['ok', 'unavailable']), checks: z.record(z.string(), z.string()).optional() });
+
+export const ProblemBody = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.int(),
+  detail: z.string(),
+  instance: z.string(),
+  errors: z.array(z.object({ pointer: z.string(), detail: z.string() })).optional(),
+});
+
+/** Zod issues as RFC 9457 field errors with JSON pointers. */
+export function fieldErrors(error: z.ZodError): FieldError[] {
+  return error.issues.flatMap((issue) => {
+    const base = issue.path.map((p) => `/${String(p).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((k) => ({ pointer: `${base}/${k}`, detail: `unknown field "${k}"` }));
+    }
+    return [{ pointer: base || '/', detail: issue.message }];
+  });
+}

@@ -1,0 +1,31 @@
+/**
+ * Every app process (role), its metrics port offset (port = METRICS_PORT_BASE + offset) and
+ * how it starts. `npm start` runs all of them; production runs each on its own.
+ */
+import type { RoleContext, Running } from './main';
+import { startApi } from './roles/api';
+import { startConsumer } from './roles/consumers';
+import { startRelay } from './roles/relay';
+import { workerRole } from './roles/workers';
+
+export interface RoleSpec {
+  metricsOffset: number;
+  description: string;
+  start(ctx: RoleContext): Promise<Running>;
+}
+
+export const ROLES = {
+  api: { metricsOffset: 1, description: 'REST API', start: startApi },
+  'worker-orders': { metricsOffset: 2, description: 'Temporal worker: order saga + orders service', start: workerRole('orders') },
+  'worker-payments': { metricsOffset: 3, description: 'Temporal worker: payment service', start: workerRole('payments') },
+  'worker-inventory': { metricsOffset: 4, description: 'Temporal worker: inventory service', start: workerRole('inventory') },
+  relay: { metricsOffset: 5, description: 'outbox relay to Kafka', start: startRelay },
+  'consumer-audit': { metricsOffset: 6, description: 'Kafka consumer: order timeline (audit)', start: (ctx) => startConsumer('audit', ctx) },
+  'consumer-notifications': {
+    metricsOffset: 7,
+    description: 'Kafka consumer: customer notifications',
+    start: (ctx) => startConsumer('notifications', ctx),
+  },
+} satisfies Record<string, RoleSpec>;
+
+export type Role = keyof typeof ROLES;

@@ -1,0 +1,63 @@
+/** The API role: express on API_HOST:API_PORT, graceful close on shutdown. */
+import type http from 'node:http';
+import { Kafka, logLevel } from 'kafkajs';
+import { createApp } from '../../api/app';
+import { createTemporalClient } from '../../lib/temporal';
+import { installBootstrapAdminKey } from '../../services/access/api-keys';
+import { pruneExpiredIdempotencyKeys } from '../../services/access/idempotency';
+import type { RoleContext, Running } from '../main';
+import { mountBackboneRoutes } from './api-extras';
+
+const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
+
+export async function startApi({ cfg, db, log, faults }: RoleContext): Promise<Running> {
+  if (cfg.api.adminApiKey) await installBootstrapAdminKey(db, cfg.api.adminApiKey);
+  const temporal = await createTemporalClient(cfg);
+  const kafka = new Kafka({ clientId: `${cfg.kafka.clientId}-api`, brokers: cfg.kafka.brokers, logLevel: logLevel.NOTHING, retry: { retries: 1 } });
+  const admin = kafka.admin();
+  let adminConnected: Promise<void> | undefined;
+
+  const app = createApp({
+    cfg,
+    db,
+    log,
+    temporal,
+    faults,
+    readiness: {
+      database: () => db.$queryRaw`SELECT 1`,
+      temporal: () => temporal.workflowService.describeNamespace({ namespace: cfg.temporal.namespace }),
+      kafka: async () => {
+        adminConnected ??= admin.connect();
+        try {
+          await adminConnected;
+          await admin.describeCluster();
+        } catch (err) {
+          adminConnected = undefined;
+          throw err;
+        }
+      },
+    },
+    extraRoutes: (expressApp, guards) => mountBackboneRoutes(expressApp, guards, { cfg, db, log, kafka }),
+  });
+  const server: http.Server = await new Promise((resolve, reject) => {
+    const s = app.listen(cfg.api.port, cfg.api.host, () => resolve(s));
+    s.once('error', reject);
+  });
+  server.keepAliveTimeout = 65_000;
+  const prune = setInterval(() => {
+    pruneExpiredIdempotencyKeys(db).catch((err: unknown) => log.error({ err }, 'pruning idempotency keys failed'));
+  }, PRUNE_INTERVAL_MS);
+
+  return {
+    url: `http://${cfg.api.host}:${cfg.api.port}`,
+    async stop() {
+      clearInterval(prune);
+      // Stop taking requests; in-flight ones finish; idle keep-alive sockets close.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+      await admin.disconnect().catch(() => undefined);
+      await temporal.connection.close();
+    },
+  };
+}

@@ -1,0 +1,39 @@
+/** The Temporal worker roles. The orders worker also runs the saga-start sweeper. */
+import type { Worker } from '@temporalio/worker';
+import { createTemporalClient, createWorkerConnection } from '../../lib/temporal';
+import { sweepUnstartedSagas } from '../../services/orders/saga-starter';
+import type { RoleContext, Running } from '../main';
+import { createInventoryWorker, createOrdersWorker, createPaymentsWorker } from '../workers';
+
+const FACTORIES = { orders: createOrdersWorker, payments: createPaymentsWorker, inventory: createInventoryWorker };
+const SWEEP_INTERVAL_MS = 2000;
+
+export function workerRole(kind: keyof typeof FACTORIES) {
+  return async ({ cfg, db, log, faults }: RoleContext): Promise<Running> => {
+    const connection = await createWorkerConnection(cfg);
+    const worker: Worker = await FACTORIES[kind]({ cfg, db, connection, faults });
+    const run = worker.run().catch((err: unknown) => {
+      log.fatal({ err }, `${kind} worker failed`);
+      process.exit(1);
+    });
+
+    let sweeper: NodeJS.Timeout | undefined;
+    let sweeping: Promise<unknown> = Promise.resolve();
+    const client = kind === 'orders' ? await createTemporalClient(cfg) : undefined;
+    if (client) {
+      sweeper = setInterval(() => {
+        sweeping = sweepUnstartedSagas(db, client, cfg, log).catch((err: unknown) => log.error({ err }, 'saga-start sweep failed'));
+      }, SWEEP_INTERVAL_MS);
+    }
+    return {
+      async stop() {
+        clearInterval(sweeper);
+        await sweeping;
+        worker.shutdown();
+        await run;
+        await client?.connection.close();
+        await connection.close();
+      },
+    };
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * Demo data for `npm start`, only into an empty catalog: products with stock and prices,
+ * customer accounts with balances (as ledger deposits), and demo API keys. The keys' secrets
+ * are kept in the git-ignored stack directory so every start can print them again.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadConfig, type Config } from '../lib/config';
+import { createDb, type Db } from '../lib/db';
+import { createApiKey } from '../services/access/api-keys';
+import { upsertProduct } from '../services/catalog/products';
+import { openAndDeposit } from '../services/payments/ledger';
+
+const PRODUCTS = [
+  { sku: 'TSHIRT-BLUE-M', name: 'T-shirt, blue, M', unitPriceMinor: 1999, currency: 'EUR', addStock: 100 },
+  { sku: 'MUG-LOGO', name: 'Mug with logo', unitPriceMinor: 1250, currency: 'EUR', addStock: 50 },
+  { sku: 'POSTER-A2', name: 'Poster A2', unitPriceMinor: 899, currency: 'EUR', addStock: 200 },
+  { sku: 'SNEAKER-LTD', name: 'Limited sneaker', unitPriceMinor: 14900, currency: 'EUR', addStock: 3 },
+];
+const CUSTOMERS = [
+  { customerId: 'alice', currency: 'EUR', depositMinor: 50_000 },
+  { customerId: 'bob', currency: 'EUR', depositMinor: 10_000 },
+  { customerId: 'carol', currency: 'EUR', depositMinor: 500 },
+];
+
+export interface DemoKeys {
+  client: string;
+  admin: string;
+}
+
+async function demoKey(db: Db, cfg: Config, role: 'client' | 'admin'): Promise<string> {
+  const file = path.join(cfg.stack.dir, `demo-${role}.key`);
+  if (fs.existsSync(file)) {
+    const saved = fs.readFileSync(file, 'utf8').trim();
+    const [id] = saved.split('\n');
+    const row = id ? await db.apiKey.findUnique({ where: { id } }) : null;
+    if (row && !row.revokedAt) return saved.split('\n')[1]!;
+  }
+  const created = await createApiKey(db, `demo-${role}`, role);
+  fs.mkdirSync(cfg.stack.dir, { recursive: true });
+  fs.writeFileSync(file, `${created.id}\n${created.key}\n`, { mode: 0o600 });
+  return created.key;
+}
+
+export async function seedDemoData(db: Db, cfg: Config): Promise<{ seeded: boolean; keys: DemoKeys }> {
+  const seeded = (await db.product.count()) === 0;
+  if (seeded) {
+    await db.$transaction(async (tx) => {
+      for (const p of PRODUCTS) await upsertProduct(tx, p);
+      for (const c of CUSTOMERS) await openAndDeposit(tx, { ...c, idempotencyKey: `seed:${c.customerId}` });
+    });
+  }
+  return { seeded, keys: { client: await demoKey(db, cfg, 'client'), admin: await demoKey(db, cfg, 'admin') } };
+}
+
+if (require.main === module) {
+  const cfg = loadConfig();
+  const db = createDb(cfg.database.url, 2);
+  seedDemoData(db, cfg)
+    .then(({ seeded, keys }) => {
+      console.log(seeded ? 'seeded demo products and customers' : 'catalog not empty: nothing seeded');
+      console.log(`demo client API key: ${keys.client}\ndemo admin API key:  ${keys.admin}`);
+    })
+    .catch((err: unknown) => {
+      console.error(err instanceof Error ? err.message : err);
+      process.exitCode = 1;
+    })
+    .finally(() => void db.$disconnect());
+}

@@ -1,0 +1,166 @@
+/**
+ * npm start: bring the stack up, migrate, seed demo data if empty, then run every app
+ * process (API, the three workers, the relay, the consumers) under a small supervisor and
+ * print where everything is. Ctrl-C stops the app processes gracefully; the servers of the
+ * stack keep running (`npm run stack -- down` stops them).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { exitOnConfigError, loadConfig, repoRoot, type Config } from '../lib/config';
+import { createDb } from '../lib/db';
+import { migrate } from '../lib/migrate';
+import { ROLES, type Role } from '../app/processes';
+import { formatStatus, up } from './stack/stack';
+import { ensureDatabase } from './stack/postgres';
+import { tail } from './stack/proc';
+import { seedDemoData } from './seed';
+
+const READY_TIMEOUT_MS = 120_000;
+const STOP_TIMEOUT_MS = 30_000;
+const MAX_RESTARTS_PER_MINUTE = 5;
+
+interface Managed {
+  role: Role;
+  child?: ChildProcess;
+  logFile: string;
+  restarts: number[];
+  ready?: { url?: string; metricsUrl: string };
+}
+
+let stopping = false;
+
+function spawnRole(m: Managed, cfg: Config): Promise<void> {
+  const out = fs.openSync(m.logFile, 'a');
+  const child = fork(path.join(repoRoot, 'app', 'main.ts'), [m.role], {
+    cwd: repoRoot,
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', out, out, 'ipc'],
+    // Own process group: the terminal's Ctrl-C reaches only this supervisor, which then
+    // stops the children one signal each (a second signal would make them exit at once).
+    detached: true,
+  });
+  fs.closeSync(out);
+  m.child = child;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${m.role} not ready after ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+    child.on('message', (msg: { type?: string; url?: string; metricsUrl?: string }) => {
+      if (msg?.type !== 'ready') return;
+      clearTimeout(timer);
+      m.ready = { url: msg.url, metricsUrl: msg.metricsUrl ?? '' };
+      resolve();
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (!m.ready) reject(new Error(`${m.role} exited during start (${signal ?? code})\n--- ${m.logFile}\n${tail(m.logFile, 25)}`));
+      else if (!stopping) supervise(m, cfg, code, signal);
+    });
+  });
+}
+
+/** Restarts a crashed process, unless it crashes too often. */
+function supervise(m: Managed, cfg: Config, code: number | null, signal: NodeJS.Signals | null): void {
+  const now = Date.now();
+  m.restarts = m.restarts.filter((t) => now - t < 60_000).concat(now);
+  if (m.restarts.length > MAX_RESTARTS_PER_MINUTE) {
+    console.error(`[start] ${m.role} keeps crashing (${signal ?? code}); not restarting. Log: ${m.logFile}`);
+    return;
+  }
+  console.error(`[start] ${m.role} exited (${signal ?? code}); restarting. Log: ${m.logFile}`);
+  m.ready = undefined;
+  spawnRole(m, cfg).catch((err: unknown) => console.error(`[start] ${(err as Error).message}`));
+}
+
+async function stopAll(managed: Managed[]): Promise<void> {
+  stopping = true;
+  await Promise.all(
+    managed.map(async (m) => {
+      const child = m.child;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
+}
+
+function banner(cfg: Config, managed: Managed[], keys: { client: string; admin: string }): string {
+  const api = `http://${cfg.api.host}:${cfg.api.port}`;
+  const lines = [
+    '',
+    'order-saga is running',
+    `  API              ${api}   (OpenAPI: ${api}/openapi.json)`,
+    `  Temporal Web UI  http://${cfg.temporal.host}:${cfg.temporal.uiPort}`,
+    `  Temporal gRPC    ${cfg.temporal.address}`,
+    `  Kafka            ${cfg.kafka.brokers.join(',')}  (topics ${cfg.kafka.eventsTopic}, ${cfg.kafka.dlqTopic})`,
+    `  PostgreSQL       ${cfg.database.url.replace(/:[^:@/]*@/, ':***@')}`,
+    '  Metrics:',
+    ...managed.map((m) => `    ${m.role.padEnd(24)} ${m.ready?.metricsUrl ?? '(not ready)'}`),
+    `  App logs         ${path.join(cfg.stack.dir, 'logs')}/<process>.log`,
+    '',
+    `  demo client API key: ${keys.client}`,
+    `  demo admin API key:  ${keys.admin}`,
+    '',
+    '  Try:',
+    `    curl -s -X POST ${api}/orders -H "Authorization: Bearer ${keys.client}" -H "Idempotency-Key: $(uuidgen || date +%s%N)" \\`,
+    `      -H "Content-Type: application/json" -d '{"customerId":"alice","items":[{"sku":"MUG-LOGO","quantity":2}]}'`,
+    '',
+    'Ctrl-C stops the app processes; `npm run stack -- down` stops the servers.',
+  ];
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  let cfg: Config;
+  try {
+    cfg = loadConfig();
+  } catch (err) {
+    exitOnConfigError(err);
+  }
+  const started = Date.now();
+  console.log(formatStatus(await up(cfg)));
+  await ensureDatabase(cfg, cfg.database.database);
+  const applied = await migrate(cfg.database.url);
+  if (applied.length) console.log(`[start] applied migrations: ${applied.join(', ')}`);
+  const db = createDb(cfg.database.url, 2);
+  const { seeded, keys } = await seedDemoData(db, cfg);
+  await db.$disconnect();
+  if (seeded) console.log('[start] seeded demo products (TSHIRT-BLUE-M, MUG-LOGO, POSTER-A2, SNEAKER-LTD) and customers (alice, bob, carol)');
+
+  const logDir = path.join(cfg.stack.dir, 'logs');
+  fs.mkdirSync(logDir, { recursive: true });
+  const managed: Managed[] = (Object.keys(ROLES) as Role[]).map((role) => ({ role, logFile: path.join(logDir, `${role}.log`), restarts: [] }));
+
+  let shuttingDown = false;
+  const shutdown = (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    console.log(`\n[start] ${signal}: stopping app processes (in-flight work finishes first)...`);
+    stopAll(managed).then(
+      () => {
+        console.log('[start] stopped');
+        process.exit(0);
+      },
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+
+  try {
+    await Promise.all(managed.map((m) => spawnRole(m, cfg)));
+  } catch (err) {
+    console.error(`[start] ${(err as Error).message}`);
+    await stopAll(managed);
+    process.exit(1);
+  }
+  console.log(banner(cfg, managed, keys));
+  console.log(`[start] up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

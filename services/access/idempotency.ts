@@ -1,0 +1,100 @@
+/**
+ * Idempotency keys (IETF draft "The Idempotency-Key HTTP Header Field"), scoped per API key
+ * and kept 24 h. A request first takes a short lease on its key (committed at once, so a
+ * concurrent duplicate sees it and gets 409); the request's own transaction then turns the
+ * lease into the stored response, but only while it still holds the lease. A request that
+ * crashed leaves an expired lease, which the client's retry takes over.
+ */
+import crypto from 'node:crypto';
+import type { Db, Tx } from '../../lib/db';
+
+export const LEASE_MS = 30_000;
+export const RETENTION_MS = 24 * 60 * 60 * 1000;
+
+export interface Lease {
+  apiKeyId: string;
+  key: string;
+  token: string;
+}
+
+export interface StoredResponse {
+  status: number;
+  body: unknown;
+  headers: Record<string, string>;
+}
+
+export type BeginResult =
+  | { kind: 'proceed'; lease: Lease }
+  | { kind: 'replay'; response: StoredResponse }
+  | { kind: 'in-flight' }
+  | { kind: 'mismatch' };
+
+export class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+}
+
+/** A stable hash of what makes two requests "the same": method, path and canonical body. */
+export function requestFingerprint(method: string, path: string, body: unknown): string {
+  return crypto.createHash('sha256').update(`${method} ${path}\n${canonicalJson(body)}`).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+export async function beginIdempotent(db: Db, apiKeyId: string, key: string, fingerprint: string): Promise<BeginResult> {
+  const token = crypto.randomUUID();
+  // Forget an expired record first: after 24 h a key may be reused.
+  await db.$executeRaw`DELETE FROM idempotency_keys WHERE api_key_id = ${apiKeyId}::uuid AND key = ${key} AND expires_at < now()`;
+  const inserted = await db.$executeRaw`
+    INSERT INTO idempotency_keys (api_key_id, key, request_hash, state, lease_token, locked_until, expires_at)
+    VALUES (${apiKeyId}::uuid, ${key}, ${fingerprint}, 'IN_FLIGHT', ${token}::uuid,
+            now() + make_interval(secs => ${LEASE_MS / 1000}), now() + make_interval(secs => ${RETENTION_MS / 1000}))
+    ON CONFLICT (api_key_id, key) DO NOTHING`;
+  if (inserted === 1) return { kind: 'proceed', lease: { apiKeyId, key, token } };
+
+  const row = await db.idempotencyKey.findUnique({ where: { apiKeyId_key: { apiKeyId, key } } });
+  if (!row) return beginIdempotent(db, apiKeyId, key, fingerprint); // deleted meanwhile: try again
+  if (row.requestHash !== fingerprint) return { kind: 'mismatch' };
+  if (row.state === 'COMPLETED') {
+    return {
+      kind: 'replay',
+      response: { status: row.responseStatus ?? 200, body: row.responseBody, headers: (row.responseHeaders ?? {}) as Record<string, string> },
+    };
+  }
+  const taken = await db.$executeRaw`
+    UPDATE idempotency_keys SET lease_token = ${token}::uuid, locked_until = now() + make_interval(secs => ${LEASE_MS / 1000})
+    WHERE api_key_id = ${apiKeyId}::uuid AND key = ${key} AND state = 'IN_FLIGHT' AND locked_until < now()`;
+  return taken === 1 ? { kind: 'proceed', lease: { apiKeyId, key, token } } : { kind: 'in-flight' };
+}
+
+/** Stores the response in the caller's transaction; throws LeaseLostError if the lease was taken over. */
+export async function completeIdempotent(tx: Tx, lease: Lease, response: StoredResponse): Promise<void> {
+  const updated = await tx.idempotencyKey.updateMany({
+    where: { apiKeyId: lease.apiKeyId, key: lease.key, leaseToken: lease.token, state: 'IN_FLIGHT' },
+    data: {
+      state: 'COMPLETED',
+      leaseToken: null,
+      lockedUntil: null,
+      responseStatus: response.status,
+      responseBody: response.body as object,
+      responseHeaders: response.headers,
+    },
+  });
+  if (updated.count !== 1) throw new LeaseLostError(`idempotency key "${lease.key}" was taken over by a retry`);
+}
+
+/** Gives the key back when the request failed before completing, so a retry can proceed. */
+export async function abandonIdempotent(db: Db, lease: Lease): Promise<void> {
+  await db.idempotencyKey.deleteMany({ where: { apiKeyId: lease.apiKeyId, key: lease.key, leaseToken: lease.token, state: 'IN_FLIGHT' } });
+}
+
+export async function pruneExpiredIdempotencyKeys(db: Db): Promise<number> {
+  const { count } = await db.idempotencyKey.deleteMany({ where: { expiresAt: { lt: new Date() } } });
+  return count;
+}
