@@ -5,6 +5,9 @@ const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
 /** @type {import('jest').Config} */
 module.exports = {
   transform,
+  // Global only: jest ignores testTimeout inside `projects`. Integration tests poll with their
+  // own deadlines; this is the backstop.
+  testTimeout: 120000,
   globalSetup: '<rootDir>/test/setup/global-setup.ts',
   globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
   projects: [
@@ -20,7 +23,6 @@ module.exports = {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/e2e/**/*.test.ts'],
       testEnvironment: 'node',
       setupFiles: ['<rootDir>/test/setup/env.ts'],
-      testTimeout: 120000,
     },
   ],
 };

@@ -142,7 +142,7 @@ describe('POST /orders', () => {
     expect((await writtenByClientA()).orders).toBe(before + 1);
   });
 
-  const NO_KEY = '<omit>';
+  const NO_KEY: string = '<omit>';
   const BAD: [string, { body?: unknown; raw?: string; headers?: Record<string, string> }, number, string][] = [
     ['no Idempotency-Key', { body: 'ORDER', headers: { 'idempotency-key': NO_KEY } }, 400, 'idempotency-key-missing'],
     ['an empty Idempotency-Key', { body: 'ORDER', headers: { 'idempotency-key': '' } }, 400, 'idempotency-key-invalid'],

@@ -1,0 +1,186 @@
+/**
+ * A time-skipping Temporal environment for workflow unit tests: Temporal's Java test server
+ * (installed from Maven Central by scripts/stack/test-server.ts, started per test file), the
+ * saga's search attributes registered, the workflow bundle built once per process, and a test
+ * worker per saga run hosting fake activities on one task queue.
+ */
+import crypto from 'node:crypto';
+import type { WorkflowHandle } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { temporal } from '@temporalio/proto';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { loadConfig } from '../../../lib/config';
+import { ensureTestServer } from '../../../scripts/stack/test-server';
+import {
+  orderWorkflowId,
+  SEARCH_ATTRIBUTES,
+  type OrderSagaInput,
+  type SagaOptions,
+  type SagaState,
+} from '../../../services/orders/contract';
+import { orderSaga, statusQuery } from '../../../workflows/order-saga';
+import type { FakeSagaActivities } from './fakes';
+
+export type SagaHandle = WorkflowHandle<typeof orderSaga>;
+
+const silent = () => undefined;
+/** For webpack's bundling chatter: errors only. */
+export const quietLogger = {
+  log: silent,
+  trace: silent,
+  debug: silent,
+  info: silent,
+  warn: silent,
+  error: (message: string) => console.error(message),
+};
+
+/**
+ * The SDK logs every failed activity attempt as a warning; the tests fail activities on
+ * purpose, so only errors are shown (ORDER_SAGA_TEST_LOG_LEVEL=DEBUG etc. shows more).
+ */
+export function installQuietRuntime(): void {
+  const level = (process.env.ORDER_SAGA_TEST_LOG_LEVEL ?? 'ERROR') as 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  try {
+    Runtime.install({ logger: new DefaultLogger(level), telemetryOptions: { logging: { filter: { core: level, other: level }, forward: {} } } });
+  } catch {
+    // Already installed in this module registry: keep it.
+  }
+}
+
+/** The SDK gives the server 5 s to answer; a JVM on a busy machine may need a second try. */
+async function createWithRetry(path: string, attempts = 3): Promise<TestWorkflowEnvironment> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path } } });
+    } catch (err) {
+      if (attempt >= attempts) throw err;
+    }
+  }
+}
+
+/** Starts the Java test server (installing it on first use) and registers the saga's search attributes. */
+export async function startTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  installQuietRuntime();
+  const path = await ensureTestServer(loadConfig());
+  const env = await createWithRetry(path);
+  const keyword = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(Object.keys(SEARCH_ATTRIBUTES).map((name) => [name, keyword])),
+  });
+  return env;
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** The production workflow code (workflows/index.ts), bundled once per process. */
+export function sagaWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../../workflows'), logger: quietLogger });
+  return bundle;
+}
+
+export function sagaInput(orderId: string, taskQueue: string, options?: SagaOptions): OrderSagaInput {
+  return {
+    orderId,
+    customerId: 'customer-1',
+    currency: 'EUR',
+    totalMinor: 2500,
+    items: [
+      { sku: 'SKU-APPLE', quantity: 2, unitPriceMinor: 500 },
+      { sku: 'SKU-PEAR', quantity: 3, unitPriceMinor: 500 },
+    ],
+    taskQueues: { orders: taskQueue, payments: taskQueue, inventory: taskQueue },
+    ...(options ? { options } : {}),
+  };
+}
+
+export interface SagaRun {
+  /** The one task queue that every queue of the input points at. */
+  taskQueue: string;
+  /** Starts the saga for an order (a random order id unless given) on this run's worker. */
+  start(options?: SagaOptions, orderId?: string): Promise<SagaHandle>;
+}
+
+/**
+ * Runs `body` while a worker with the given fakes serves a fresh task queue. Afterwards the
+ * worker stops, held fake activities are let go and sagas still open are terminated, so one
+ * test never leaves timers behind for the next (time skipping is global to the server).
+ */
+export async function withSagaWorker<T>(
+  env: TestWorkflowEnvironment,
+  fakes: FakeSagaActivities,
+  body: (run: SagaRun) => Promise<T>,
+): Promise<T> {
+  const taskQueue = `saga-test-${crypto.randomUUID()}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    workflowBundle: await sagaWorkflowBundle(),
+    activities: fakes.activities,
+  });
+  const started: SagaHandle[] = [];
+  const run: SagaRun = {
+    taskQueue,
+    async start(options, orderId = crypto.randomUUID()) {
+      const handle = await env.client.workflow.start(orderSaga, {
+        workflowId: orderWorkflowId(orderId),
+        taskQueue,
+        args: [sagaInput(orderId, taskQueue, options)],
+      });
+      started.push(handle);
+      return handle;
+    },
+  };
+  try {
+    return await worker.runUntil(body(run).finally(() => fakes.releaseAll()));
+  } finally {
+    for (const handle of started) {
+      try {
+        const { status } = await handle.describe();
+        if (status.name === 'RUNNING') await handle.terminate('test over');
+      } catch {
+        // Cleanup only: never hide the test's own failure.
+      }
+    }
+  }
+}
+
+const realDelay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` in real time until it returns true (for fake-activity calls, not workflow time). */
+export async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await realDelay(10);
+  }
+}
+
+/**
+ * Queries the saga's status until `accept` returns true, skipping `stepMs` of workflow time
+ * between polls (so retry backoffs elapse), for at most `timeoutMs` of real time.
+ */
+export async function waitForStatus(
+  env: TestWorkflowEnvironment,
+  handle: SagaHandle,
+  accept: (state: SagaState) => boolean,
+  { stepMs = 1000, timeoutMs = 20_000 }: { stepMs?: number; timeoutMs?: number } = {},
+): Promise<SagaState> {
+  const deadline = Date.now() + timeoutMs;
+  let last: SagaState | undefined;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      last = await handle.query(statusQuery);
+      if (accept(last)) return last;
+    } catch (err) {
+      // The first workflow task may not have run yet.
+      lastError = err;
+    }
+    await env.sleep(stepMs);
+    await realDelay(10);
+  }
+  const seen = last ? JSON.stringify(last) : `no answer (${lastError instanceof Error ? lastError.message : String(lastError)})`;
+  throw new Error(`timed out waiting for saga ${handle.workflowId}; last status ${seen}`);
+}

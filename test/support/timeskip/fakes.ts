@@ -1,0 +1,178 @@
+/**
+ * Fake saga activities for time-skipping workflow tests: plain async functions with the real
+ * activities' names and shapes that record every call (failed attempts too) and fail the way
+ * the real ones do. Business failures are non-retryable ApplicationFailures of the real types;
+ * infrastructure trouble is a retryable ApplicationFailure of a type the workflow does not know.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import {
+  INVENTORY_FAILURES,
+  type CommitInput,
+  type ReleaseInput,
+  type ReleaseResult,
+  type ReserveInput,
+  type ReserveResult,
+} from '../../../services/inventory/contract';
+import type { TransitionInput } from '../../../services/orders/contract';
+import { PAYMENT_FAILURES, type ChargeInput, type ChargeResult, type RefundInput, type RefundResult } from '../../../services/payments/contract';
+
+export const ACTIVITY_NAMES = [
+  'reserveInventory',
+  'chargePayment',
+  'commitInventory',
+  'releaseInventory',
+  'refundPayment',
+  'transitionOrder',
+] as const;
+export type ActivityName = (typeof ACTIVITY_NAMES)[number];
+export type CompensationName = 'releaseInventory' | 'refundPayment';
+
+/** Failure types the fakes throw for transient (retryable) trouble. */
+export const TRANSIENT_FAILURES = {
+  PAYMENT_GATEWAY_UNAVAILABLE: 'PAYMENT_GATEWAY_UNAVAILABLE',
+  DEPENDENCY_UNAVAILABLE: 'DEPENDENCY_UNAVAILABLE',
+} as const;
+
+export interface FakeCall {
+  name: ActivityName;
+  input: unknown;
+  /** Set once the call returned or threw. */
+  outcome: 'pending' | 'ok' | 'failed';
+  failureType: string | null;
+}
+
+export interface FakeBehaviour {
+  /** outOfStock: OUT_OF_STOCK (business). */
+  reserve: 'ok' | 'outOfStock';
+  /** insufficientFunds: INSUFFICIENT_FUNDS (business); unavailable: retryable, forever. */
+  charge: 'ok' | 'insufficientFunds' | 'unavailable';
+  /** Compensation steps that fail (retryably) on every attempt while listed here. */
+  failing: Set<CompensationName>;
+}
+
+interface Gate {
+  promise: Promise<void>;
+  open: () => void;
+}
+
+function gate(): Gate {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
+
+export class FakeSagaActivities {
+  readonly calls: FakeCall[] = [];
+  readonly behaviour: FakeBehaviour;
+  private readonly gates = new Map<ActivityName, Gate>();
+
+  constructor(behaviour: Partial<FakeBehaviour> = {}) {
+    this.behaviour = { reserve: 'ok', charge: 'ok', failing: new Set(), ...behaviour };
+  }
+
+  /** Calls to `name` from now on wait (after being recorded) until release(name). */
+  hold(name: ActivityName): void {
+    if (!this.gates.has(name)) this.gates.set(name, gate());
+  }
+
+  release(name: ActivityName): void {
+    this.gates.get(name)?.open();
+    this.gates.delete(name);
+  }
+
+  releaseAll(): void {
+    for (const name of [...this.gates.keys()]) this.release(name);
+  }
+
+  /** Every call to `name`, failed attempts included. */
+  callsTo(name: ActivityName): FakeCall[] {
+    return this.calls.filter((c) => c.name === name);
+  }
+
+  /** Names of the successful saga-step calls (no transitions, no failed attempts), in order. */
+  steps(): ActivityName[] {
+    return this.calls.filter((c) => c.name !== 'transitionOrder' && c.outcome === 'ok').map((c) => c.name);
+  }
+
+  /** The inputs of every recorded transition, in order. */
+  transitions(): TransitionInput[] {
+    return this.callsTo('transitionOrder').map((c) => c.input as TransitionInput);
+  }
+
+  private async call<T>(name: ActivityName, input: unknown, body: () => T): Promise<T> {
+    const record: FakeCall = { name, input, outcome: 'pending', failureType: null };
+    this.calls.push(record);
+    const held = this.gates.get(name);
+    if (held) await held.promise;
+    try {
+      const result = body();
+      record.outcome = 'ok';
+      return result;
+    } catch (err) {
+      record.outcome = 'failed';
+      record.failureType = err instanceof ApplicationFailure ? (err.type ?? null) : null;
+      throw err;
+    }
+  }
+
+  private failIfFailing(name: CompensationName): void {
+    if (this.behaviour.failing.has(name)) {
+      throw ApplicationFailure.create({
+        type: TRANSIENT_FAILURES.DEPENDENCY_UNAVAILABLE,
+        message: `${name}: dependency unavailable (fake)`,
+        nonRetryable: false,
+      });
+    }
+  }
+
+  /** The activities to register on a test worker. */
+  get activities() {
+    return {
+      reserveInventory: (input: ReserveInput): Promise<ReserveResult> =>
+        this.call('reserveInventory', input, () => {
+          if (this.behaviour.reserve === 'outOfStock') {
+            throw ApplicationFailure.create({
+              type: INVENTORY_FAILURES.OUT_OF_STOCK,
+              message: `order ${input.orderId}: not enough stock (fake)`,
+              nonRetryable: true,
+            });
+          }
+          return { applied: true };
+        }),
+      chargePayment: (input: ChargeInput): Promise<ChargeResult> =>
+        this.call('chargePayment', input, () => {
+          if (this.behaviour.charge === 'insufficientFunds') {
+            throw ApplicationFailure.create({
+              type: PAYMENT_FAILURES.INSUFFICIENT_FUNDS,
+              message: `order ${input.orderId}: insufficient funds (fake)`,
+              nonRetryable: true,
+            });
+          }
+          if (this.behaviour.charge === 'unavailable') {
+            throw ApplicationFailure.create({
+              type: TRANSIENT_FAILURES.PAYMENT_GATEWAY_UNAVAILABLE,
+              message: 'payment gateway unavailable (fake)',
+              nonRetryable: false,
+            });
+          }
+          return { transactionId: `tx-charge-${input.orderId}`, applied: true };
+        }),
+      commitInventory: (input: CommitInput): Promise<{ applied: boolean }> =>
+        this.call('commitInventory', input, () => ({ applied: true })),
+      releaseInventory: (input: ReleaseInput): Promise<ReleaseResult> =>
+        this.call('releaseInventory', input, () => {
+          this.failIfFailing('releaseInventory');
+          return { releasedFrom: 'HELD', applied: true };
+        }),
+      refundPayment: (input: RefundInput): Promise<RefundResult> =>
+        this.call('refundPayment', input, () => {
+          this.failIfFailing('refundPayment');
+          return { transactionId: `tx-refund-${input.orderId}`, applied: true };
+        }),
+      transitionOrder: (input: TransitionInput): Promise<{ applied: boolean }> =>
+        this.call('transitionOrder', input, () => ({ applied: true })),
+    };
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * One run of each path through the order saga, on the time-skipping test server with fake
+ * activities. scripts/record-histories.ts records their histories into test/replay/histories/
+ * (<name>.json), which test/unit/order-saga.replay.test.ts replays against the current code.
+ * The workflow unit tests cover the same paths with assertions; these only drive them.
+ */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { cancelSignal, compensateSignal } from '../../../workflows/order-saga';
+import { until, waitForStatus, withSagaWorker, type SagaHandle } from './env';
+import { FakeSagaActivities } from './fakes';
+
+export interface SagaScenario {
+  /** File name (without .json) of its recorded history. */
+  name: string;
+  description: string;
+  /** Drives the saga to its end; returns its (closed) workflow handle. */
+  run(env: TestWorkflowEnvironment, orderId: string): Promise<SagaHandle>;
+}
+
+/** The workflow's own result or failure; a scenario only needs it to be over. */
+async function settled(handle: SagaHandle): Promise<SagaHandle> {
+  await handle.result().catch(() => undefined);
+  return handle;
+}
+
+export const SCENARIOS: readonly SagaScenario[] = [
+  {
+    name: 'confirmed-window-expired',
+    description: 'happy path: CONFIRMED, the 7-day compensation window passes, completes CONFIRMED',
+    run: (env, orderId) =>
+      withSagaWorker(env, new FakeSagaActivities(), async (saga) => settled(await saga.start(undefined, orderId))),
+  },
+  {
+    name: 'confirmed-then-compensated',
+    description: 'CONFIRMED, then a compensate signal within the window: refund, release -> COMPENSATED',
+    run: (env, orderId) =>
+      withSagaWorker(env, new FakeSagaActivities(), async (saga) => {
+        const handle = await saga.start(undefined, orderId);
+        await waitForStatus(env, handle, (s) => s.status === 'CONFIRMED');
+        await handle.signal(compensateSignal, { reason: 'goods returned' });
+        return settled(handle);
+      }),
+  },
+  {
+    name: 'rejected-out-of-stock',
+    description: 'OUT_OF_STOCK on reserve -> REJECTED',
+    run: (env, orderId) =>
+      withSagaWorker(env, new FakeSagaActivities({ reserve: 'outOfStock' }), async (saga) => settled(await saga.start(undefined, orderId))),
+  },
+  {
+    name: 'insufficient-funds',
+    description: 'INSUFFICIENT_FUNDS on charge: release -> COMPENSATED',
+    run: (env, orderId) =>
+      withSagaWorker(env, new FakeSagaActivities({ charge: 'insufficientFunds' }), async (saga) =>
+        settled(await saga.start(undefined, orderId)),
+      ),
+  },
+  {
+    name: 'payment-unknown-outcome',
+    description: 'charge retried past its 10-minute deadline: refund and release -> COMPENSATED (PAYMENT_DECLINED)',
+    run: (env, orderId) =>
+      withSagaWorker(env, new FakeSagaActivities({ charge: 'unavailable' }), async (saga) =>
+        settled(await saga.start(undefined, orderId)),
+      ),
+  },
+  {
+    name: 'cancelled',
+    description: 'cancel signal while charging: refund, release -> COMPENSATED (CANCELLED)',
+    run: (env, orderId) => {
+      const fakes = new FakeSagaActivities();
+      fakes.hold('chargePayment');
+      return withSagaWorker(env, fakes, async (saga) => {
+        const handle = await saga.start(undefined, orderId);
+        await until(() => fakes.callsTo('chargePayment').length > 0, 'chargePayment to be called');
+        await handle.signal(cancelSignal, { reason: 'customer changed their mind' });
+        await waitForStatus(env, handle, (s) => s.cancelRequested, { stepMs: 0 });
+        fakes.release('chargePayment');
+        return settled(handle);
+      });
+    },
+  },
+  {
+    name: 'needs-attention-then-compensated',
+    description: 'manual compensation whose refund keeps failing -> NEEDS_ATTENTION; operator retry -> COMPENSATED',
+    run: (env, orderId) => {
+      const fakes = new FakeSagaActivities({ failing: new Set(['refundPayment']) });
+      return withSagaWorker(env, fakes, async (saga) => {
+        const handle = await saga.start({ compensationMaxAttempts: 3, compensationInitialIntervalMs: 1000 }, orderId);
+        await waitForStatus(env, handle, (s) => s.status === 'CONFIRMED');
+        await handle.signal(compensateSignal, { reason: 'goods returned' });
+        await waitForStatus(env, handle, (s) => s.status === 'NEEDS_ATTENTION');
+        fakes.behaviour.failing.clear();
+        await handle.signal(compensateSignal, { reason: 'payment provider is back' });
+        return settled(handle);
+      });
+    },
+  },
+  {
+    name: 'workflow-cancelled',
+    description: 'the workflow itself cancelled while CONFIRMED: refund, release, then ends cancelled',
+    run: (env, orderId) =>
+      withSagaWorker(env, new FakeSagaActivities(), async (saga) => {
+        const handle = await saga.start(undefined, orderId);
+        await waitForStatus(env, handle, (s) => s.status === 'CONFIRMED');
+        await handle.cancel();
+        return settled(handle);
+      }),
+  },
+];
+
+export const SCENARIO_NAMES: readonly string[] = SCENARIOS.map((s) => s.name);

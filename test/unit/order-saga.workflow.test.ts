@@ -1,0 +1,287 @@
+/**
+ * The order saga's branches and timers, on Temporal's time-skipping test server with fake
+ * activities: no database, no Kafka, no real Temporal server. Days of workflow time (the
+ * compensation window, retry backoffs, the 10-minute deadline of a forward step) pass in
+ * milliseconds.
+ */
+import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { FAILURE_REASONS, type SagaState } from '../../services/orders/contract';
+import { cancelSignal, compensateSignal, SAGA_DEFAULTS, statusQuery } from '../../workflows/order-saga';
+import { sagaWorkflowBundle, startTimeSkippingEnv, until, waitForStatus, withSagaWorker } from '../support/timeskip/env';
+import { FakeSagaActivities, TRANSIENT_FAILURES } from '../support/timeskip/fakes';
+
+jest.setTimeout(60_000);
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+
+let env: TestWorkflowEnvironment;
+
+beforeAll(async () => {
+  // The first run on a machine fetches the test server from Maven Central.
+  [env] = await Promise.all([startTimeSkippingEnv(), sagaWorkflowBundle()]);
+}, 300_000);
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+/** Every transition a run recorded has its own key (the orders service dedupes by it). */
+function expectUniqueTransitionKeys(fakes: FakeSagaActivities): void {
+  const keys = fakes.transitions().map((t) => t.transitionKey);
+  expect(keys.length).toBeGreaterThan(0);
+  expect(new Set(keys).size).toBe(keys.length);
+}
+
+const statuses = (fakes: FakeSagaActivities) => fakes.transitions().map((t) => t.orderStatus);
+
+describe('order saga (time skipping, fake activities)', () => {
+  test('happy path: CONFIRMED, stays open for the compensation window, then completes without compensating', async () => {
+    const fakes = new FakeSagaActivities();
+    await withSagaWorker(env, fakes, async (run) => {
+      const startedAt = await env.currentTimeMs();
+      const handle = await run.start();
+
+      const confirmed = await waitForStatus(env, handle, (s) => s.status === 'CONFIRMED');
+      expect(confirmed.completedSteps).toEqual(['reserveInventory', 'chargePayment', 'commitInventory']);
+
+      // A customer's cancel after confirmation is not accepted.
+      await handle.signal(cancelSignal, { reason: 'too late' });
+      // Just short of the 7-day window: still open, still CONFIRMED.
+      await env.sleep(SAGA_DEFAULTS.compensationWindowMs - MINUTE);
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+      const waiting = await handle.query(statusQuery);
+      expect(waiting.status).toBe('CONFIRMED');
+      expect(waiting.cancelRequested).toBe(false);
+
+      const result: SagaState = await handle.result();
+      expect(await env.currentTimeMs()).toBeGreaterThanOrEqual(startedAt + SAGA_DEFAULTS.compensationWindowMs);
+      expect((await handle.describe()).status.name).toBe('COMPLETED');
+      expect(result).toMatchObject({
+        status: 'CONFIRMED',
+        failureReason: null,
+        completedSteps: ['reserveInventory', 'chargePayment', 'commitInventory'],
+        pendingCompensation: [],
+        lastError: null,
+      });
+    });
+    expect(fakes.steps()).toEqual(['reserveInventory', 'chargePayment', 'commitInventory']);
+    expect(fakes.callsTo('refundPayment')).toHaveLength(0);
+    expect(fakes.callsTo('releaseInventory')).toHaveLength(0);
+    expect(statuses(fakes)).toEqual(['INVENTORY_RESERVED', 'PAYMENT_CAPTURED', 'CONFIRMED']);
+    expectUniqueTransitionKeys(fakes);
+  });
+
+  test('a compensate signal within the window refunds, then releases (last first) -> COMPENSATED', async () => {
+    const fakes = new FakeSagaActivities();
+    const result = await withSagaWorker(env, fakes, async (run) => {
+      const handle = await run.start({ compensationWindowMs: 2 * DAY });
+      await waitForStatus(env, handle, (s) => s.status === 'CONFIRMED');
+      await env.sleep(DAY); // well inside the window
+      await handle.signal(compensateSignal, { reason: 'customer returned the goods' });
+      return handle.result();
+    });
+    expect(result).toMatchObject({
+      status: 'COMPENSATED',
+      failureReason: FAILURE_REASONS.MANUAL_COMPENSATION,
+      completedSteps: ['reserveInventory', 'chargePayment', 'commitInventory', 'refundPayment', 'releaseInventory'],
+      pendingCompensation: [],
+      lastError: null,
+    });
+    expect(fakes.steps()).toEqual(['reserveInventory', 'chargePayment', 'commitInventory', 'refundPayment', 'releaseInventory']);
+    expect(statuses(fakes)).toEqual([
+      'INVENTORY_RESERVED',
+      'PAYMENT_CAPTURED',
+      'CONFIRMED',
+      'COMPENSATING',
+      'COMPENSATING',
+      'COMPENSATING',
+      'COMPENSATED',
+    ]);
+    expectUniqueTransitionKeys(fakes);
+  });
+
+  test('OUT_OF_STOCK -> REJECTED at once: nothing charged, nothing released', async () => {
+    const fakes = new FakeSagaActivities({ reserve: 'outOfStock' });
+    const result = await withSagaWorker(env, fakes, async (run) => (await run.start()).result());
+    expect(result).toMatchObject({
+      status: 'REJECTED',
+      failureReason: FAILURE_REASONS.OUT_OF_STOCK,
+      completedSteps: [],
+      pendingCompensation: [],
+    });
+    expect(fakes.callsTo('reserveInventory')).toHaveLength(1); // non-retryable: one attempt
+    expect(fakes.callsTo('reserveInventory')[0]!.failureType).toBe('OUT_OF_STOCK');
+    expect(fakes.callsTo('chargePayment')).toHaveLength(0);
+    expect(fakes.callsTo('releaseInventory')).toHaveLength(0);
+    expect(fakes.callsTo('refundPayment')).toHaveLength(0);
+    expect(fakes.transitions()).toEqual([
+      expect.objectContaining({ step: 'reserveInventory', stepStatus: 'FAILED', orderStatus: 'REJECTED', failureReason: 'OUT_OF_STOCK' }),
+    ]);
+  });
+
+  test('INSUFFICIENT_FUNDS -> COMPENSATED: inventory released, no refund (nothing was charged)', async () => {
+    const fakes = new FakeSagaActivities({ charge: 'insufficientFunds' });
+    const result = await withSagaWorker(env, fakes, async (run) => (await run.start()).result());
+    expect(result).toMatchObject({
+      status: 'COMPENSATED',
+      failureReason: FAILURE_REASONS.INSUFFICIENT_FUNDS,
+      completedSteps: ['reserveInventory', 'releaseInventory'],
+      pendingCompensation: [],
+      lastError: null,
+    });
+    expect(fakes.callsTo('chargePayment')).toHaveLength(1);
+    expect(fakes.callsTo('chargePayment')[0]!.failureType).toBe('INSUFFICIENT_FUNDS');
+    expect(fakes.steps()).toEqual(['reserveInventory', 'releaseInventory']);
+    expect(fakes.callsTo('refundPayment')).toHaveLength(0);
+    expect(fakes.callsTo('commitInventory')).toHaveLength(0);
+    expectUniqueTransitionKeys(fakes);
+  });
+
+  test('a charge that keeps failing transiently past its 10-minute deadline -> refund AND release, PAYMENT_DECLINED', async () => {
+    const fakes = new FakeSagaActivities({ charge: 'unavailable' });
+    const result = await withSagaWorker(env, fakes, async (run) => {
+      const startedAt = await env.currentTimeMs();
+      const state = await (await run.start()).result();
+      // Retried in workflow time until the next attempt would pass the 10-minute schedule-to-close
+      // deadline (the backoff is capped at 10 s).
+      expect(await env.currentTimeMs()).toBeGreaterThanOrEqual(startedAt + 10 * MINUTE - 10_000);
+      return state;
+    });
+    expect(result).toMatchObject({
+      status: 'COMPENSATED',
+      failureReason: FAILURE_REASONS.PAYMENT_DECLINED,
+      completedSteps: ['reserveInventory', 'refundPayment', 'releaseInventory'],
+      pendingCompensation: [],
+      lastError: null,
+    });
+    const charges = fakes.callsTo('chargePayment');
+    expect(charges.length).toBeGreaterThan(5); // retried with backoff until the deadline
+    expect(charges.every((c) => c.outcome === 'failed' && c.failureType === TRANSIENT_FAILURES.PAYMENT_GATEWAY_UNAVAILABLE)).toBe(true);
+    // The outcome of the charge is unknown, so it is refunded too, before the release (last first).
+    expect(fakes.steps()).toEqual(['reserveInventory', 'refundPayment', 'releaseInventory']);
+    expect(fakes.transitions()).toContainEqual(expect.objectContaining({ step: 'chargePayment', stepStatus: 'FAILED' }));
+    expectUniqueTransitionKeys(fakes);
+  });
+
+  test('cancel while inventory is being reserved -> release only, COMPENSATED with reason CANCELLED', async () => {
+    const fakes = new FakeSagaActivities();
+    fakes.hold('reserveInventory');
+    const result = await withSagaWorker(env, fakes, async (run) => {
+      const handle = await run.start();
+      await until(() => fakes.callsTo('reserveInventory').length > 0, 'reserveInventory to be called');
+      await handle.signal(cancelSignal, { reason: 'customer changed their mind' });
+      await waitForStatus(env, handle, (s) => s.cancelRequested, { stepMs: 0 });
+      fakes.release('reserveInventory');
+      return handle.result();
+    });
+    expect(result).toMatchObject({
+      status: 'COMPENSATED',
+      failureReason: FAILURE_REASONS.CANCELLED,
+      cancelRequested: true,
+      completedSteps: ['reserveInventory', 'releaseInventory'],
+      lastError: null,
+    });
+    expect(fakes.steps()).toEqual(['reserveInventory', 'releaseInventory']);
+    expect(fakes.callsTo('chargePayment')).toHaveLength(0);
+    expect(fakes.callsTo('refundPayment')).toHaveLength(0);
+    expectUniqueTransitionKeys(fakes);
+  });
+
+  test('cancel while the payment is being charged -> refund then release, COMPENSATED with reason CANCELLED', async () => {
+    const fakes = new FakeSagaActivities();
+    fakes.hold('chargePayment');
+    const result = await withSagaWorker(env, fakes, async (run) => {
+      const handle = await run.start();
+      await until(() => fakes.callsTo('chargePayment').length > 0, 'chargePayment to be called');
+      await handle.signal(cancelSignal, { reason: 'customer changed their mind' });
+      await waitForStatus(env, handle, (s) => s.cancelRequested, { stepMs: 0 });
+      fakes.release('chargePayment');
+      return handle.result();
+    });
+    expect(result).toMatchObject({
+      status: 'COMPENSATED',
+      failureReason: FAILURE_REASONS.CANCELLED,
+      completedSteps: ['reserveInventory', 'chargePayment', 'refundPayment', 'releaseInventory'],
+    });
+    expect(fakes.steps()).toEqual(['reserveInventory', 'chargePayment', 'refundPayment', 'releaseInventory']);
+    expect(fakes.callsTo('commitInventory')).toHaveLength(0);
+    expectUniqueTransitionKeys(fakes);
+  });
+
+  test('a compensation step that keeps failing parks the saga in NEEDS_ATTENTION; an operator retry finishes it', async () => {
+    const maxAttempts = 3;
+    const fakes = new FakeSagaActivities({ failing: new Set(['refundPayment']) });
+    const result = await withSagaWorker(env, fakes, async (run) => {
+      const handle = await run.start({ compensationMaxAttempts: maxAttempts, compensationInitialIntervalMs: 1000 });
+      await waitForStatus(env, handle, (s) => s.status === 'CONFIRMED');
+      await handle.signal(compensateSignal, { reason: 'goods returned' });
+
+      const parked = await waitForStatus(env, handle, (s) => s.status === 'NEEDS_ATTENTION');
+      expect(parked.pendingCompensation).toEqual(['refundPayment', 'releaseInventory']);
+      expect(parked.lastError).toMatchObject({ step: 'refundPayment', type: TRANSIENT_FAILURES.DEPENDENCY_UNAVAILABLE });
+      expect(parked.failureReason).toBe(FAILURE_REASONS.MANUAL_COMPENSATION);
+      expect(fakes.callsTo('refundPayment')).toHaveLength(maxAttempts);
+      expect(fakes.callsTo('releaseInventory')).toHaveLength(0); // last first: release waits for the refund
+
+      // Parked means parked: a day later nothing has been retried.
+      await env.sleep(DAY);
+      expect((await handle.query(statusQuery)).status).toBe('NEEDS_ATTENTION');
+      expect(fakes.callsTo('refundPayment')).toHaveLength(maxAttempts);
+
+      fakes.behaviour.failing.clear();
+      await handle.signal(compensateSignal, { reason: 'payment provider is back' });
+      return handle.result();
+    });
+    expect(result).toMatchObject({
+      status: 'COMPENSATED',
+      failureReason: FAILURE_REASONS.MANUAL_COMPENSATION,
+      completedSteps: ['reserveInventory', 'chargePayment', 'commitInventory', 'refundPayment', 'releaseInventory'],
+      pendingCompensation: [],
+      lastError: null,
+    });
+    expect(fakes.steps()).toEqual(['reserveInventory', 'chargePayment', 'commitInventory', 'refundPayment', 'releaseInventory']);
+    expect(statuses(fakes)).toEqual([
+      'INVENTORY_RESERVED',
+      'PAYMENT_CAPTURED',
+      'CONFIRMED',
+      'COMPENSATING',
+      'NEEDS_ATTENTION',
+      'COMPENSATING',
+      'COMPENSATING',
+      'COMPENSATING',
+      'COMPENSATED',
+    ]);
+    // 'compensation:STARTED' is recorded twice here; each still has its own key.
+    expectUniqueTransitionKeys(fakes);
+  });
+
+  test('cancelling the workflow itself (temporal workflow cancel) undoes what was done before it ends', async () => {
+    const fakes = new FakeSagaActivities();
+    await withSagaWorker(env, fakes, async (run) => {
+      const handle = await run.start();
+      await waitForStatus(env, handle, (s) => s.status === 'CONFIRMED');
+      await handle.cancel();
+      const failure = await handle.result().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(failure).toBeInstanceOf(WorkflowFailedError);
+      expect((failure as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+      // The closed workflow still answers the status query.
+      expect(await handle.query(statusQuery)).toMatchObject({
+        status: 'COMPENSATED',
+        failureReason: FAILURE_REASONS.CANCELLED,
+        pendingCompensation: [],
+      });
+    });
+    expect(fakes.steps()).toEqual(['reserveInventory', 'chargePayment', 'commitInventory', 'refundPayment', 'releaseInventory']);
+    expect(fakes.transitions()).toContainEqual(
+      expect.objectContaining({ step: 'compensation', stepStatus: 'STARTED', failureReason: FAILURE_REASONS.CANCELLED }),
+    );
+    expect(fakes.transitions().at(-1)).toMatchObject({ step: 'compensation', stepStatus: 'COMPLETED', orderStatus: 'COMPENSATED' });
+    expectUniqueTransitionKeys(fakes);
+  });
+});
