@@ -54,7 +54,7 @@ export const SAGA_DEFAULTS = {
 
 /** Forward steps retry transient failures with backoff until this deadline, then compensate. */
 const FORWARD: ActivityOptions = {
-  startToCloseTimeout: '30 seconds',
+  startToCloseTimeout: '10 seconds',
   scheduleToCloseTimeout: '10 minutes',
   retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 };
@@ -91,16 +91,16 @@ export async function orderSaga(input: OrderSagaInput): Promise<SagaState> {
   const payment = proxyActivities<PaymentActivities>({ ...FORWARD, taskQueue: input.taskQueues.payments });
   const undoInventory = proxyActivities<InventoryActivities>({
     taskQueue: input.taskQueues.inventory,
-    startToCloseTimeout: '30 seconds',
+    startToCloseTimeout: '10 seconds',
     retry: compensationRetry,
   });
   const undoPayment = proxyActivities<PaymentActivities>({
     taskQueue: input.taskQueues.payments,
-    startToCloseTimeout: '30 seconds',
+    startToCloseTimeout: '10 seconds',
     retry: compensationRetry,
   });
   const orders = proxyLocalActivities<OrderActivities>({
-    startToCloseTimeout: '30 seconds',
+    startToCloseTimeout: '10 seconds',
     retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
   });
 

@@ -1,0 +1,181 @@
+/**
+ * Saga benchmark (not a test): prints figures, asserts nothing.
+ *
+ *   npx tsx scripts/bench/saga.ts [--orders 400] [--concurrency 64] [--rate 20] [--seconds 20]
+ *
+ * In one run, against the real local stack:
+ *  1. baseline: a bare workflow with the saga's shape (3 activities, 3 local activities, no work);
+ *  2. saga throughput: orders through the real HTTP API until all are CONFIRMED;
+ *  3. latency: orders at a fixed rate, submit-to-CONFIRMED p50/p95/p99.
+ * Workers run in this process, with the same settings as the worker processes.
+ */
+import crypto from 'node:crypto';
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { createApp } from '../../api/app';
+import { createInventoryWorker, createOrdersWorker, createPaymentsWorker } from '../../app/workers';
+import { loadConfig } from '../../lib/config';
+import { createDb } from '../../lib/db';
+import { createLogger } from '../../lib/logger';
+import { migrate } from '../../lib/migrate';
+import { createTemporalClient, createWorkerConnection } from '../../lib/temporal';
+import { createApiKey } from '../../services/access/api-keys';
+import { taskQueues } from '../../services/orders/contract';
+import { openAndDeposit } from '../../services/payments/ledger';
+import { up } from '../stack/stack';
+import * as bareActivities from './bare-activities';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const ORDERS = arg('orders', 400);
+const CONCURRENCY = arg('concurrency', 64);
+const RATE = arg('rate', 20);
+const SECONDS = arg('seconds', 20);
+
+const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => console.error(m) };
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
+/** Runs `task` for 0..n-1 with at most `limit` in flight. */
+async function pool(n: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, n) }, async () => {
+      while (next < n) await task(next++);
+    }),
+  );
+}
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const prefix = `bench-${crypto.randomUUID().slice(0, 8)}-`;
+  const cfg = loadConfig({ ...process.env, TEMPORAL_TASK_QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent' });
+  await up(cfg);
+  await migrate(cfg.database.url);
+  const db = createDb(cfg.database.url, 40);
+  const client = await createTemporalClient(cfg);
+  const connection = await createWorkerConnection(cfg);
+
+  // Data: one product with ample stock, 50 customers (a single account would serialise charges).
+  const sku = `BENCH-${prefix}`;
+  await db.product.create({ data: { sku, name: 'bench', unitPriceMinor: 100n, currency: 'EUR', available: 1_000_000 } });
+  const customers = Array.from({ length: 50 }, (_, i) => `${prefix}cust-${i}`);
+  for (const c of customers) {
+    await db.$transaction((tx) => openAndDeposit(tx, { customerId: c, currency: 'EUR', depositMinor: 100_000_000, idempotencyKey: `bench:${c}` }));
+  }
+  const { key } = await createApiKey(db, 'bench', 'client');
+
+  const sagaBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quiet });
+  const bareBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./bare-workflow'), logger: quiet });
+  const deps = { cfg, db, connection, workflowBundle: sagaBundle };
+  const bareQueues = taskQueues(`${prefix}bare-`);
+  const workers = [
+    await createOrdersWorker(deps),
+    await createPaymentsWorker(deps),
+    await createInventoryWorker(deps),
+    ...(await Promise.all(
+      Object.values(bareQueues).map((taskQueue, i) =>
+        Worker.create({
+          connection,
+          namespace: cfg.temporal.namespace,
+          taskQueue,
+          activities: bareActivities,
+          ...(i === 0 ? { workflowBundle: bareBundle, maxCachedWorkflows: cfg.workers.maxCachedWorkflows } : {}),
+        }),
+      ),
+    )),
+  ];
+  const running = workers.map((w) => w.run());
+
+  const app = createApp({ cfg, db, log: createLogger('bench', 'silent'), temporal: client, faults: { hit: async () => undefined }, readiness: {} });
+  const server: http.Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const post = async (i: number): Promise<string> => {
+    const res = await fetch(`${api}/orders`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'idempotency-key': crypto.randomUUID(), 'content-type': 'application/json' },
+      body: JSON.stringify({ customerId: customers[i % customers.length], items: [{ sku, quantity: 1 }] }),
+    });
+    if (res.status !== 202) throw new Error(`POST /orders answered ${res.status}: ${await res.text()}`);
+    return ((await res.json()) as { orderId: string }).orderId;
+  };
+  /** Resolves when every id is CONFIRMED; returns each one's confirmation time (DB clock). */
+  const confirmed = async (ids: string[]): Promise<Map<string, number>> => {
+    const done = new Map<string, number>();
+    const deadline = Date.now() + 300_000;
+    while (done.size < ids.length) {
+      if (Date.now() > deadline) throw new Error(`only ${done.size}/${ids.length} orders confirmed`);
+      const pending = ids.filter((id) => !done.has(id));
+      const rows = await db.orderStatusHistory.findMany({
+        where: { orderId: { in: pending }, orderStatus: 'CONFIRMED' },
+        select: { orderId: true, at: true },
+      });
+      rows.forEach((r) => done.set(r.orderId, r.at.getTime()));
+      if (done.size < ids.length) await new Promise((r) => setTimeout(r, 50));
+    }
+    return done;
+  };
+
+  // Warm-up: bundles are loaded, connections open, JIT warm.
+  await Promise.all(Array.from({ length: 20 }, (_, i) => post(i))).then(confirmed);
+
+  // 1. Baseline.
+  let t0 = Date.now();
+  await pool(ORDERS, CONCURRENCY, async (i) => {
+    await client.workflow.execute('bareWorkflow', { taskQueue: bareQueues.orders, workflowId: `${prefix}bare-${i}`, args: [bareQueues] });
+  });
+  const bareRate = ORDERS / ((Date.now() - t0) / 1000);
+
+  // 2. Saga throughput through the API.
+  t0 = Date.now();
+  const ids: string[] = [];
+  await pool(ORDERS, CONCURRENCY, async (i) => {
+    ids.push(await post(i));
+  });
+  await confirmed(ids);
+  const sagaRate = ORDERS / ((Date.now() - t0) / 1000);
+
+  // 3. Latency at a fixed rate.
+  const submitted = new Map<string, number>();
+  const total = RATE * SECONDS;
+  const start = Date.now();
+  await Promise.all(
+    Array.from({ length: total }, async (_, i) => {
+      const due = start + (i * 1000) / RATE;
+      await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));
+      const sentAt = Date.now();
+      submitted.set(await post(i), sentAt);
+    }),
+  );
+  const finals = await confirmed([...submitted.keys()]);
+  const latencies = [...submitted].map(([id, sentAt]) => finals.get(id)! - sentAt).sort((a, b) => a - b);
+
+  console.log('\nsaga benchmark (all servers on this machine)');
+  console.log(`  baseline: bare workflow, same shape       ${bareRate.toFixed(1)} workflows/s  (${ORDERS} at concurrency ${CONCURRENCY})`);
+  console.log(`  saga: POST /orders -> CONFIRMED            ${sagaRate.toFixed(1)} orders/s     (${ORDERS} at concurrency ${CONCURRENCY})`);
+  console.log(`  saga / baseline                            ${(sagaRate / bareRate).toFixed(2)}x`);
+  console.log(
+    `  submit-to-CONFIRMED at ${RATE}/s for ${SECONDS} s    p50 ${percentile(latencies, 50)} ms  p95 ${percentile(latencies, 95)} ms  p99 ${percentile(latencies, 99)} ms  max ${latencies.at(-1)} ms`,
+  );
+
+  server.closeAllConnections();
+  server.close();
+  workers.forEach((w) => w.shutdown());
+  await Promise.all(running);
+  await connection.close();
+  await client.connection.close();
+  await db.$disconnect();
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
