@@ -1,6 +1,7 @@
 /** The express application: routes, authentication, request ids, problems. */
 import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import type { Kafka } from 'kafkajs';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../lib/config';
 import type { Db } from '../lib/db';
@@ -11,6 +12,7 @@ import { buildOpenApi } from './openapi';
 import { problemHandler, problems, sendProblem } from './problem';
 import { accountsRouter } from './routes/accounts';
 import { adminRouter } from './routes/admin';
+import { dlqRouter } from './routes/dlq';
 import { ordersRouter } from './routes/orders';
 
 export interface ApiDeps {
@@ -19,10 +21,10 @@ export interface ApiDeps {
   log: Logger;
   temporal: Client;
   faults: Faults;
+  /** For dead-letter replay. */
+  kafka: Kafka;
   /** Named readiness checks (database, Temporal, Kafka); each resolves or throws. */
   readiness: Record<string, () => Promise<unknown>>;
-  /** Extra routers mounted by other services (timeline, dead letters). */
-  extraRoutes?: (app: Express, guards: { authn: express.RequestHandler; admin: express.RequestHandler }) => void;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -97,8 +99,8 @@ export function createApp(deps: ApiDeps): Express {
   const admin = requireRole('admin');
   app.use('/orders', authenticate, ordersRouter(deps));
   app.use('/accounts', authenticate, accountsRouter(deps));
+  app.use('/admin/dlq', authenticate, admin, dlqRouter(deps));
   app.use('/admin', authenticate, admin, adminRouter(deps));
-  deps.extraRoutes?.(app, { authn: authenticate, admin });
 
   app.use((req, _res, next) => next(problems.notFound(`no route ${req.method} ${req.path}`)));
   app.use(problemHandler(deps.log));

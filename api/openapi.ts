@@ -81,14 +81,23 @@ export const OPERATIONS: Operation[] = [
     responses: { 201: s.ApiKeyCreated },
   },
   { method: 'delete', path: '/admin/api-keys/:id', summary: 'Revoke an API key', access: 'admin', responses: { 204: null } },
+  {
+    method: 'get',
+    path: '/orders/:id/timeline',
+    summary: "The order's events as the audit consumer saw them on Kafka, and any sequence anomalies",
+    access: 'client',
+    responses: { 200: s.TimelineView },
+  },
+  { method: 'get', path: '/admin/dlq', summary: 'Dead letters, newest first (?limit=&offset=)', access: 'admin', responses: { 200: s.DeadLetterPage } },
+  { method: 'get', path: '/admin/dlq/:id', summary: 'One dead letter with its error details', access: 'admin', responses: { 200: s.DeadLetter } },
+  {
+    method: 'post',
+    path: '/admin/dlq/:id/replay',
+    summary: 'Send a dead letter back to its source topic (consumers apply it at most once)',
+    access: 'admin',
+    responses: { 202: s.DeadLetter },
+  },
 ];
-
-/** Adds operations served by other services (timeline, dead letters). */
-export function registerOperations(ops: Operation[]): void {
-  for (const op of ops) {
-    if (!OPERATIONS.some((o) => o.method === op.method && o.path === op.path)) OPERATIONS.push(op);
-  }
-}
 
 const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') => z.toJSONSchema(schema, { io, unrepresentable: 'any' });
 

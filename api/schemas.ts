@@ -139,3 +139,40 @@ export function fieldErrors(error: z.ZodError): FieldError[] {
     return [{ pointer: base || '/', detail: issue.message }];
   });
 }
+
+export const TimelineView = z.object({
+  orderId: z.uuid(),
+  entries: z.array(z.object({ eventId: z.uuid(), sequence: z.int(), type: z.string(), occurredAt: z.iso.datetime(), payload: z.unknown() })),
+  anomalies: z.array(
+    z.object({ kind: z.string(), eventId: z.string(), sequence: z.int(), expectedSequence: z.int(), detectedAt: z.iso.datetime() }),
+  ),
+});
+
+export const DeadLetter = z.object({
+  id: z.string(),
+  consumerGroup: z.string(),
+  sourceTopic: z.string(),
+  sourcePartition: z.int(),
+  sourceOffset: z.string(),
+  dlqTopic: z.string(),
+  eventId: z.string().nullable(),
+  eventType: z.string().nullable(),
+  messageKey: z.string().nullable(),
+  errorClass: z.string(),
+  errorMessage: z.string(),
+  retryable: z.boolean(),
+  attempts: z.int(),
+  firstFailedAt: z.iso.datetime(),
+  lastFailedAt: z.iso.datetime(),
+  deadLetteredAt: z.iso.datetime(),
+  replayCount: z.int(),
+  replayedAt: z.iso.datetime().nullable(),
+  value: z.string().nullable(),
+});
+
+export const DeadLetterPage = z.object({ total: z.int(), limit: z.int(), offset: z.int(), items: z.array(DeadLetter) });
+
+export const Paging = z.strictObject({
+  limit: z.coerce.number({ error: 'limit must be a number' }).int('limit must be an integer').min(1, 'limit must be >= 1').max(500, 'limit may be at most 500').default(50),
+  offset: z.coerce.number({ error: 'offset must be a number' }).int('offset must be an integer').min(0, 'offset must be >= 0').default(0),
+});

@@ -96,6 +96,15 @@ function databaseUrl(env: Env, name: string, fallback: string) {
   };
 }
 
+/** A name that may appear in a Kafka group id or a Prometheus label. */
+function name(env: Env, variable: string, fallback: string): string {
+  const value = str(env, variable, fallback);
+  if (!/^[A-Za-z0-9._-]{1,200}$/.test(value)) throw new ConfigError(variable, `expected letters, digits, '.', '_' or '-', got "${value}"`);
+  return value;
+}
+
+const HOUR_MS = 3600_000;
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Loads and validates the whole configuration. Throws ConfigError on the first bad value. */
@@ -163,6 +172,20 @@ export function loadConfig(env: Env = process.env) {
       /** Orders whose saga is not known to have started after this long are started by the sweeper. */
       sagaStartGraceMs: int(env, 'SAGA_START_GRACE_MS', 5000, 100, 3600_000),
     },
+    relay: {
+      /** Rows claimed, published and marked per round trip. */
+      batchSize: int(env, 'RELAY_BATCH_SIZE', 1000, 1, 10_000),
+      /** Fallback poll when no NOTIFY arrives (the LISTEN connection may be down). */
+      pollIntervalMs: int(env, 'RELAY_POLL_INTERVAL_MS', 1000, 10, 60_000),
+      /** How often a relay re-counts its peers and takes or gives back shards. */
+      rebalanceIntervalMs: int(env, 'RELAY_REBALANCE_INTERVAL_MS', 2000, 100, 60_000),
+      /** Published rows older than this are deleted; 0 keeps them forever. */
+      retentionMs: int(env, 'RELAY_RETENTION_MS', 7 * 24 * HOUR_MS, 0, 365 * 24 * HOUR_MS),
+      pruneIntervalMs: int(env, 'RELAY_PRUNE_INTERVAL_MS', 60_000, 100, 24 * HOUR_MS),
+      /** Ceiling of the backoff after a failed publish (broker down) or database error. */
+      maxBackoffMs: int(env, 'RELAY_MAX_BACKOFF_MS', 5000, 10, 300_000),
+    },
+    consumers: consumerSettings(env),
     otel: {
       endpoint: optional(env, 'OTEL_EXPORTER_OTLP_ENDPOINT'),
     },
@@ -175,7 +198,26 @@ export function loadConfig(env: Env = process.env) {
   };
 }
 
+function consumerSettings(env: Env) {
+  const sessionTimeoutMs = int(env, 'CONSUMER_SESSION_TIMEOUT_MS', 30_000, 6000, 300_000);
+  return {
+    /** Prepended to each consumer's name to form its Kafka group id and processed_events key. */
+    groupPrefix: name(env, 'CONSUMER_GROUP_PREFIX', 'order-saga.'),
+    /** Attempts of a message (the first included) before it is dead-lettered. */
+    maxAttempts: int(env, 'CONSUMER_MAX_ATTEMPTS', 5, 1, 100),
+    retryBaseMs: int(env, 'CONSUMER_RETRY_BASE_MS', 200, 1, 60_000),
+    retryMaxMs: int(env, 'CONSUMER_RETRY_MAX_MS', 10_000, 1, 300_000),
+    /** Kafka group session timeout: how long a dead member holds its partitions. */
+    sessionTimeoutMs,
+    heartbeatIntervalMs: Math.min(3000, Math.floor(sessionTimeoutMs / 3)),
+    /** Partitions processed at once (each partition stays strictly in order). */
+    partitionsConcurrently: int(env, 'CONSUMER_PARTITIONS_CONCURRENTLY', 3, 1, 1000),
+  };
+}
+
 export type Config = ReturnType<typeof loadConfig>;
+export type RelaySettings = Config['relay'];
+export type ConsumerSettings = Config['consumers'];
 
 let cached: Config | undefined;
 

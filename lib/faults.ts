@@ -14,7 +14,10 @@ export type FaultPoint =
   | 'payment.charge.beforeCommit'
   | 'payment.charge.afterCommit'
   | 'payment.refund.beforeCommit'
-  | 'payment.refund.afterCommit';
+  | 'payment.refund.afterCommit'
+  | 'relay.afterPublish'
+  | 'consumer.beforeEffect'
+  | 'consumer.afterEffect';
 
 export interface Faults {
   hit(point: FaultPoint, orderId: string): Promise<void>;

@@ -1,5 +1,6 @@
 /** /orders: place, read, cancel and follow orders. */
 import express, { Router } from 'express';
+import { getAnomalies, getTimeline } from '../../services/audit/timeline';
 import { NOT_CANCELLABLE, SIGNALS } from '../../services/orders/contract';
 import { createOrder, OrderRejectedError, priceOrder } from '../../services/orders/place-order';
 import { findOrderView } from '../../services/orders/queries';
@@ -59,6 +60,13 @@ export function ordersRouter(deps: ApiDeps): Router {
 
   router.get('/:id', async (req, res) => {
     res.json(await visibleOrder(res, uuidParam(req, 'id', 'order')));
+  });
+
+  router.get('/:id/timeline', async (req, res) => {
+    const orderId = uuidParam(req, 'id', 'order');
+    await visibleOrder(res, orderId);
+    const [entries, anomalies] = await Promise.all([getTimeline(db, orderId), getAnomalies(db, orderId)]);
+    res.json({ orderId, entries, anomalies });
   });
 
   router.post('/:id/cancel', requireJson, json, async (req, res) => {

@@ -6,7 +6,6 @@ import { createTemporalClient } from '../../lib/temporal';
 import { installBootstrapAdminKey } from '../../services/access/api-keys';
 import { pruneExpiredIdempotencyKeys } from '../../services/access/idempotency';
 import type { RoleContext, Running } from '../main';
-import { mountBackboneRoutes } from './api-extras';
 
 const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
 
@@ -23,6 +22,7 @@ export async function startApi({ cfg, db, log, faults }: RoleContext): Promise<R
     log,
     temporal,
     faults,
+    kafka,
     readiness: {
       database: () => db.$queryRaw`SELECT 1`,
       temporal: () => temporal.workflowService.describeNamespace({ namespace: cfg.temporal.namespace }),
@@ -37,7 +37,6 @@ export async function startApi({ cfg, db, log, faults }: RoleContext): Promise<R
         }
       },
     },
-    extraRoutes: (expressApp, guards) => mountBackboneRoutes(expressApp, guards, { cfg, db, log, kafka }),
   });
   const server: http.Server = await new Promise((resolve, reject) => {
     const s = app.listen(cfg.api.port, cfg.api.host, () => resolve(s));

@@ -12,6 +12,7 @@
 import crypto from 'node:crypto';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Kafka, logLevel } from 'kafkajs';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createApp } from '../../api/app';
 import { createInventoryWorker, createOrdersWorker, createPaymentsWorker } from '../../app/workers';
@@ -93,7 +94,7 @@ async function main(): Promise<void> {
   ];
   const running = workers.map((w) => w.run());
 
-  const app = createApp({ cfg, db, log: createLogger('bench', 'silent'), temporal: client, faults: { hit: async () => undefined }, readiness: {} });
+  const app = createApp({ cfg, db, log: createLogger('bench', 'silent'), temporal: client, faults: { hit: async () => undefined }, kafka: new Kafka({ clientId: 'bench', brokers: cfg.kafka.brokers, logLevel: logLevel.NOTHING }), readiness: {} });
   const server: http.Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });

@@ -106,7 +106,7 @@ test('when the API dies between committing an order and starting its saga, the s
   const sku = await createProduct(db, { stock: 5, priceMinor: 400 });
   const customer = await createCustomer(db, { balanceMinor: 5000 });
   const apiKey = await createApiKey(db, 'e2e-client', 'client');
-  const w = await workers();
+  await workers();
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const apiEnv = { ...fault([{ point: 'api.order.afterCommit', action: 'exit', times: 1 }]), API_PORT: String(port) };
   const api = await spawnRole('api', { env: apiEnv });

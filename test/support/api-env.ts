@@ -4,6 +4,7 @@
  */
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Kafka, logLevel } from 'kafkajs';
 import { createApp } from '../../api/app';
 import { createApiKey } from '../../services/access/api-keys';
 import { startSagaEnv, type SagaEnv } from './saga-env';
@@ -29,6 +30,7 @@ export async function startApiEnv(env: Record<string, string> = {}): Promise<Api
     log,
     temporal: saga.client,
     faults: saga.faults,
+    kafka: new Kafka({ clientId: 'api-test', brokers: saga.cfg.kafka.brokers, logLevel: logLevel.NOTHING }),
     readiness: { database: () => saga.db.$queryRaw`SELECT 1` },
   });
   const server: http.Server = await new Promise((resolve) => {

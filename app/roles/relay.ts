@@ -1,0 +1,21 @@
+/** The relay role: the outbox relay, its own process; several may run at once (see services/relay). */
+import { createKafka } from '../../services/messaging/kafka';
+import { Relay } from '../../services/relay/relay';
+import type { RoleContext, Running } from '../main';
+
+export async function startRelay({ cfg, db, log, registry, faults }: RoleContext): Promise<Running> {
+  const settings = cfg.relay;
+  const relay = new Relay({
+    db,
+    databaseUrl: cfg.database.url,
+    kafka: createKafka(cfg, 'relay', log),
+    topic: cfg.kafka.eventsTopic,
+    settings,
+    log,
+    registry,
+    faults,
+  });
+  relay.start();
+  log.info({ topic: cfg.kafka.eventsTopic, ...settings }, 'relay running');
+  return { stop: () => relay.stop() };
+}
