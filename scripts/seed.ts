@@ -1,6 +1,7 @@
 /**
- * Demo data for `npm start`, only into an empty catalog: products with stock and prices,
- * customer accounts with balances (as ledger deposits), and demo API keys. The keys' secrets
+ * Demo data for `npm start`: products with stock and prices, customer accounts with balances
+ * (as ledger deposits) and demo API keys. Each record is created only if missing (a product
+ * is never restocked, a deposit never repeated), so every start may run it. The keys' secrets
  * are kept in the git-ignored stack directory so every start can print them again.
  */
 import fs from 'node:fs';
@@ -43,13 +44,16 @@ async function demoKey(db: Db, cfg: Config, role: 'client' | 'admin'): Promise<s
 }
 
 export async function seedDemoData(db: Db, cfg: Config): Promise<{ seeded: boolean; keys: DemoKeys }> {
-  const seeded = (await db.product.count()) === 0;
-  if (seeded) {
-    await db.$transaction(async (tx) => {
-      for (const p of PRODUCTS) await upsertProduct(tx, p);
-      for (const c of CUSTOMERS) await openAndDeposit(tx, { ...c, idempotencyKey: `seed:${c.customerId}` });
-    });
-  }
+  const seeded = await db.$transaction(async (tx) => {
+    let created = false;
+    for (const p of PRODUCTS) {
+      if (await tx.product.findUnique({ where: { sku: p.sku } })) continue;
+      await upsertProduct(tx, p);
+      created = true;
+    }
+    for (const c of CUSTOMERS) created = (await openAndDeposit(tx, { ...c, idempotencyKey: `seed:${c.customerId}` })).created || created;
+    return created;
+  });
   return { seeded, keys: { client: await demoKey(db, cfg, 'client'), admin: await demoKey(db, cfg, 'admin') } };
 }
 
@@ -58,7 +62,7 @@ if (require.main === module) {
   const db = createDb(cfg.database.url, 2);
   seedDemoData(db, cfg)
     .then(({ seeded, keys }) => {
-      console.log(seeded ? 'seeded demo products and customers' : 'catalog not empty: nothing seeded');
+      console.log(seeded ? 'seeded demo products and customers' : 'demo data already present');
       console.log(`demo client API key: ${keys.client}\ndemo admin API key:  ${keys.admin}`);
     })
     .catch((err: unknown) => {

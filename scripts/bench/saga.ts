@@ -24,6 +24,7 @@ import { createTemporalClient, createWorkerConnection } from '../../lib/temporal
 import { createApiKey } from '../../services/access/api-keys';
 import { taskQueues } from '../../services/orders/contract';
 import { openAndDeposit } from '../../services/payments/ledger';
+import { ensureDatabase } from '../stack/postgres';
 import { up } from '../stack/stack';
 import * as bareActivities from './bare-activities';
 
@@ -56,8 +57,13 @@ async function pool(n: number, limit: number, task: (i: number) => Promise<void>
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const prefix = `bench-${crypto.randomUUID().slice(0, 8)}-`;
-  const cfg = loadConfig({ ...process.env, TEMPORAL_TASK_QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent' });
+  // A database of its own: the benchmark's products, customers and orders stay out of `npm start`'s.
+  const base = loadConfig();
+  const url = new URL(base.database.url);
+  url.pathname = `/${base.database.database}_bench`;
+  const cfg = loadConfig({ ...process.env, DATABASE_URL: url.toString(), TEMPORAL_TASK_QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent' });
   await up(cfg);
+  await ensureDatabase(cfg, cfg.database.database);
   await migrate(cfg.database.url);
   const db = createDb(cfg.database.url, 40);
   const client = await createTemporalClient(cfg);
