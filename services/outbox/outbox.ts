@@ -4,7 +4,7 @@
  */
 import crypto from 'node:crypto';
 import { context, propagation } from '@opentelemetry/api';
-import type { Tx } from '../../lib/db';
+import type { Db, Tx } from '../../lib/db';
 import type { EventType } from '../orders/contract';
 
 /** Envelope schema version of every event type written today. */
@@ -31,26 +31,32 @@ export function currentTraceparent(): string | null {
 /**
  * Appends events for one aggregate. Sequences are per aggregate, gapless and start at 1: the
  * counter row's lock serialises writers of the same aggregate, and a rollback returns the
- * numbers it took. Must be called with the transaction handle of the change itself.
+ * numbers it took. Must be called with the transaction handle of the change itself (or be
+ * the transaction: it is one statement, so alone it is atomic too).
  */
-export async function appendEvents(tx: Tx, aggregate: Aggregate, events: NewEvent[]): Promise<{ eventId: string; sequence: number }[]> {
+export async function appendEvents(tx: Tx | Db, aggregate: Aggregate, events: NewEvent[]): Promise<{ eventId: string; sequence: number }[]> {
   if (events.length === 0) return [];
-  const rows = await tx.$queryRaw<{ last_sequence: number }[]>`
-    INSERT INTO outbox_sequences (aggregate_id, last_sequence) VALUES (${aggregate.id}, ${events.length})
-    ON CONFLICT (aggregate_id) DO UPDATE SET last_sequence = outbox_sequences.last_sequence + ${events.length}
-    RETURNING last_sequence`;
-  const first = rows[0]!.last_sequence - events.length + 1;
   const traceparent = currentTraceparent();
-  const written = events.map((e, i) => ({
-    eventId: crypto.randomUUID(),
+  const rows = events.map((e, i) => ({
+    ord: i + 1,
+    event_id: crypto.randomUUID(),
     type: e.type,
-    aggregateType: aggregate.type,
-    aggregateId: aggregate.id,
-    sequence: first + i,
-    schemaVersion: e.schemaVersion ?? CURRENT_SCHEMA_VERSION,
-    traceparent,
-    payload: e.payload as object,
+    schema_version: e.schemaVersion ?? CURRENT_SCHEMA_VERSION,
+    payload: e.payload,
   }));
-  await tx.outboxEvent.createMany({ data: written });
-  return written.map(({ eventId, sequence }) => ({ eventId, sequence }));
+  // One round trip: allocate the sequence range and insert every row.
+  const written = await tx.$queryRaw<{ event_id: string; sequence: number }[]>`
+    WITH seq AS (
+      INSERT INTO outbox_sequences (aggregate_id, last_sequence) VALUES (${aggregate.id}, ${events.length})
+      ON CONFLICT (aggregate_id) DO UPDATE SET last_sequence = outbox_sequences.last_sequence + ${events.length}
+      RETURNING last_sequence
+    )
+    INSERT INTO outbox_events (event_id, type, aggregate_type, aggregate_id, sequence, schema_version, traceparent, payload)
+    SELECT e.event_id::uuid, e.type, ${aggregate.type}, ${aggregate.id}, seq.last_sequence - ${events.length} + e.ord,
+           e.schema_version, ${traceparent}, e.payload
+    FROM seq, jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+      AS e(ord int, event_id text, type text, schema_version int, payload jsonb)
+    ORDER BY e.ord
+    RETURNING event_id::text, sequence`;
+  return written.map((r) => ({ eventId: r.event_id, sequence: r.sequence })).sort((a, b) => a.sequence - b.sequence);
 }
