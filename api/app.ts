@@ -1,13 +1,14 @@
 /** The express application: routes, authentication, request ids, problems. */
-import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Kafka } from 'kafkajs';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type Express } from 'express';
+import type { Registry } from 'prom-client';
 import type { Config } from '../lib/config';
 import type { Db } from '../lib/db';
 import type { Faults } from '../lib/faults';
 import type { Logger } from '../lib/logger';
 import { authn, requireRole } from './auth';
+import { httpMetrics, mountPoint, observeRequests, requestId } from './observability';
 import { buildOpenApi } from './openapi';
 import { problemHandler, problems, sendProblem } from './problem';
 import { accountsRouter } from './routes/accounts';
@@ -25,32 +26,11 @@ export interface ApiDeps {
   kafka: Kafka;
   /** Named readiness checks (database, Temporal, Kafka); each resolves or throws. */
   readiness: Record<string, () => Promise<unknown>>;
+  /** Where HTTP metrics go (the API role's registry); none in tests that do not look. */
+  registry?: Registry;
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const READY_TIMEOUT_MS = 2000;
-
-function requestId(req: Request, res: Response, next: NextFunction): void {
-  const given = req.headers['x-request-id'];
-  const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : crypto.randomUUID();
-  res.locals.requestId = id;
-  res.setHeader('X-Request-Id', id);
-  next();
-}
-
-function accessLog(log: Logger) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      log.info(
-        { requestId: res.locals.requestId, method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Math.round(ms * 10) / 10 },
-        'request',
-      );
-    });
-    next();
-  };
-}
 
 async function check(fn: () => Promise<unknown>): Promise<string> {
   let timer: NodeJS.Timeout | undefined;
@@ -74,7 +54,7 @@ export function createApp(deps: ApiDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requestId);
-  app.use(accessLog(deps.log));
+  app.use(observeRequests(deps.log, deps.registry ? httpMetrics(deps.registry) : undefined));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -97,10 +77,10 @@ export function createApp(deps: ApiDeps): Express {
 
   const authenticate = authn(deps.db);
   const admin = requireRole('admin');
-  app.use('/orders', authenticate, ordersRouter(deps));
-  app.use('/accounts', authenticate, accountsRouter(deps));
-  app.use('/admin/dlq', authenticate, admin, dlqRouter(deps));
-  app.use('/admin', authenticate, admin, adminRouter(deps));
+  app.use('/orders', mountPoint, authenticate, ordersRouter(deps));
+  app.use('/accounts', mountPoint, authenticate, accountsRouter(deps));
+  app.use('/admin/dlq', mountPoint, authenticate, admin, dlqRouter(deps));
+  app.use('/admin', mountPoint, authenticate, admin, adminRouter(deps));
 
   app.use((req, _res, next) => next(problems.notFound(`no route ${req.method} ${req.path}`)));
   app.use(problemHandler(deps.log));

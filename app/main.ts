@@ -5,12 +5,13 @@
  */
 import type http from 'node:http';
 import { config, exitOnConfigError, type Config } from '../lib/config';
-import { createDb, type Db } from '../lib/db';
+import { createDb, poolOf, type Db } from '../lib/db';
 import { faultsFromEnv, type Faults } from '../lib/faults';
 import { createLogger, type Logger } from '../lib/logger';
-import { createRegistry, serveMetrics } from '../lib/metrics';
+import { createRegistry, dbPoolMetrics, serveMetrics } from '../lib/metrics';
+import { startTracing, type Tracing } from '../lib/tracing';
 import type { Registry } from 'prom-client';
-import { ROLES, type Role } from './processes';
+import type { Role } from './processes';
 
 export interface RoleContext {
   cfg: Config;
@@ -18,6 +19,8 @@ export interface RoleContext {
   registry: Registry;
   db: Db;
   faults: Faults;
+  /** Tracing of this process (TRACING_OFF unless configured). */
+  tracing: Tracing;
 }
 
 /** What a started role hands back: how to stop it gracefully. */
@@ -27,23 +30,33 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-async function main(role: Role): Promise<void> {
+async function main(role: string): Promise<void> {
   let cfg: Config;
   try {
     cfg = config();
   } catch (err) {
     exitOnConfigError(err);
   }
+  // Tracing first: its instrumentations patch http and express as they are loaded, so the
+  // roles (which load express, kafkajs, Temporal...) are required only after it started.
+  const tracing = startTracing(role, cfg.otel);
+  const { ROLES } = require('./processes') as typeof import('./processes');
+  if (!(role in ROLES)) {
+    console.error(`usage: tsx app/main.ts <${Object.keys(ROLES).join('|')}>`);
+    process.exit(2);
+  }
+  const spec = ROLES[role as Role];
   const log = createLogger(role, cfg.logLevel);
   const registry = createRegistry(role);
   const db = createDb(cfg.database.url, cfg.databasePoolSize);
+  const pool = poolOf(db);
+  if (pool) dbPoolMetrics(registry, pool, cfg.databasePoolSize);
   const faults = faultsFromEnv(process.env, cfg.env);
-  const metricsPort = cfg.metrics.portBase + ROLES[role].metricsOffset;
+  const metricsPort = cfg.metrics.portBase + spec.metricsOffset;
   const metricsServer: http.Server = await serveMetrics(registry, cfg.metrics.host, metricsPort);
-  const spec = ROLES[role];
-  const running = await spec.start({ cfg, log, registry, db, faults });
+  const running = await spec.start({ cfg, log, registry, db, faults, tracing });
   const metricsUrl = `http://${cfg.metrics.host}:${metricsPort}/metrics`;
-  log.info({ role, metricsUrl, url: running.url }, `${role} started`);
+  log.info({ role, metricsUrl, url: running.url, tracing: tracing.enabled }, `${role} started`);
   process.send?.({ type: 'ready', role, url: running.url, metricsUrl });
 
   let stopping = false;
@@ -57,6 +70,7 @@ async function main(role: Role): Promise<void> {
     running
       .stop()
       .then(() => db.$disconnect())
+      .then(() => tracing.shutdown())
       .then(() => new Promise((resolve) => metricsServer.close(resolve)))
       .then(
         () => {
@@ -75,9 +89,9 @@ async function main(role: Role): Promise<void> {
   process.on('disconnect', () => shutdown('parent exited'));
 }
 
-const role = process.argv[2] as Role | undefined;
-if (!role || !(role in ROLES)) {
-  console.error(`usage: tsx app/main.ts <${Object.keys(ROLES).join('|')}>`);
+const role = process.argv[2];
+if (!role) {
+  console.error('usage: tsx app/main.ts <role> (see app/processes.ts)');
   process.exit(2);
 }
 main(role).catch((err: unknown) => {

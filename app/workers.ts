@@ -4,13 +4,17 @@
  * queue, so each service deploys and scales on its own.
  */
 import { Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
+import type { Registry } from 'prom-client';
 import { createInventoryActivities } from '../activities/inventory';
 import { createOrderActivities } from '../activities/orders';
 import { createPaymentActivities } from '../activities/payment';
 import type { Config } from '../lib/config';
 import type { Db } from '../lib/db';
 import { noFaults, type Faults } from '../lib/faults';
+import type { Logger } from '../lib/logger';
+import type { Tracing } from '../lib/tracing';
 import { taskQueues } from '../services/orders/contract';
+import { transitionObserver, workerObservability } from './worker-observability';
 
 export interface WorkerDeps {
   cfg: Config;
@@ -19,6 +23,10 @@ export interface WorkerDeps {
   faults?: Faults;
   /** A prebuilt workflow bundle (tests build one per file); otherwise bundled from workflows/. */
   workflowBundle?: WorkflowBundleOption;
+  /** Observability (app roles pass them): activity logs and step/saga metrics, tracing. */
+  log?: Logger;
+  registry?: Registry;
+  tracing?: Tracing;
 }
 
 function common(deps: WorkerDeps) {
@@ -36,7 +44,8 @@ export function createOrdersWorker(deps: WorkerDeps): Promise<Worker> {
     ...common(deps),
     taskQueue: taskQueues(deps.cfg.workers.taskQueuePrefix).orders,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
-    activities: createOrderActivities({ db: deps.db }),
+    activities: createOrderActivities({ db: deps.db, onTransition: transitionObserver(deps) }),
+    ...workerObservability(deps, true),
     maxConcurrentWorkflowTaskExecutions: deps.cfg.workers.maxConcurrentWorkflowTasks,
     maxCachedWorkflows: deps.cfg.workers.maxCachedWorkflows,
   });
@@ -47,6 +56,7 @@ export function createPaymentsWorker(deps: WorkerDeps): Promise<Worker> {
     ...common(deps),
     taskQueue: taskQueues(deps.cfg.workers.taskQueuePrefix).payments,
     activities: createPaymentActivities({ db: deps.db, faults: deps.faults ?? noFaults }),
+    ...workerObservability(deps),
   });
 }
 
@@ -55,5 +65,6 @@ export function createInventoryWorker(deps: WorkerDeps): Promise<Worker> {
     ...common(deps),
     taskQueue: taskQueues(deps.cfg.workers.taskQueuePrefix).inventory,
     activities: createInventoryActivities({ db: deps.db, faults: deps.faults ?? noFaults }),
+    ...workerObservability(deps),
   });
 }

@@ -186,8 +186,10 @@ export function loadConfig(env: Env = process.env) {
       maxBackoffMs: int(env, 'RELAY_MAX_BACKOFF_MS', 5000, 10, 300_000),
     },
     consumers: consumerSettings(env),
-    otel: {
-      endpoint: optional(env, 'OTEL_EXPORTER_OTLP_ENDPOINT'),
+    otel: otelSettings(env),
+    /** The local stack's optional Prometheus server (`npm run stack -- up --with-prometheus`). */
+    prometheus: {
+      port: port(env, 'PROMETHEUS_PORT', 9090),
     },
     stack: {
       /** Data and logs of the local stack (git-ignored). */
@@ -195,6 +197,18 @@ export function loadConfig(env: Env = process.env) {
       /** Heavy downloads and builds, shared by every clone, keyed by version. */
       cacheDir: path.resolve(str(env, 'ORDER_SAGA_CACHE_DIR', path.join(cacheRoot, 'order-saga'))),
     },
+  };
+}
+
+function otelSettings(env: Env) {
+  const nodeEnv = str(env, 'NODE_ENV', 'development');
+  const tracesFile = optional(env, 'OTEL_TRACES_FILE');
+  if (tracesFile && nodeEnv === 'production') throw new ConfigError('OTEL_TRACES_FILE', 'refused when NODE_ENV=production (tests only)');
+  return {
+    /** OTLP/HTTP endpoint of a trace backend (e.g. Jaeger's http://127.0.0.1:4318); tracing is off when unset. */
+    endpoint: optional(env, 'OTEL_EXPORTER_OTLP_ENDPOINT'),
+    /** Tests only: every finished span is appended to this file as a JSON line. */
+    tracesFile: tracesFile ? path.resolve(tracesFile) : undefined,
   };
 }
 

@@ -9,9 +9,9 @@ import type { RoleContext, Running } from '../main';
 
 const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
 
-export async function startApi({ cfg, db, log, faults }: RoleContext): Promise<Running> {
+export async function startApi({ cfg, db, log, faults, registry, tracing }: RoleContext): Promise<Running> {
   if (cfg.api.adminApiKey) await installBootstrapAdminKey(db, cfg.api.adminApiKey);
-  const temporal = await createTemporalClient(cfg);
+  const temporal = await createTemporalClient(cfg, { tracing: tracing.enabled });
   const kafka = new Kafka({ clientId: `${cfg.kafka.clientId}-api`, brokers: cfg.kafka.brokers, logLevel: logLevel.NOTHING, retry: { retries: 1 } });
   const admin = kafka.admin();
   let adminConnected: Promise<void> | undefined;
@@ -23,6 +23,7 @@ export async function startApi({ cfg, db, log, faults }: RoleContext): Promise<R
     temporal,
     faults,
     kafka,
+    registry,
     readiness: {
       database: () => db.$queryRaw`SELECT 1`,
       temporal: () => temporal.workflowService.describeNamespace({ namespace: cfg.temporal.namespace }),

@@ -1,17 +1,21 @@
 /** The Temporal worker roles. The orders worker also runs the saga-start sweeper. */
 import type { Worker } from '@temporalio/worker';
 import { createTemporalClient, createWorkerConnection } from '../../lib/temporal';
+import { needsAttentionGauge } from '../../services/orders/metrics';
 import { sweepUnstartedSagas } from '../../services/orders/saga-starter';
 import type { RoleContext, Running } from '../main';
+import { installWorkerRuntime } from '../temporal-runtime';
 import { createInventoryWorker, createOrdersWorker, createPaymentsWorker } from '../workers';
 
 const FACTORIES = { orders: createOrdersWorker, payments: createPaymentsWorker, inventory: createInventoryWorker };
 const SWEEP_INTERVAL_MS = 2000;
 
 export function workerRole(kind: keyof typeof FACTORIES) {
-  return async ({ cfg, db, log, faults }: RoleContext): Promise<Running> => {
+  return async ({ cfg, db, log, faults, registry, tracing }: RoleContext): Promise<Running> => {
+    // Before any connection: SDK logs to pino, SDK metrics into this process's /metrics.
+    const stopRuntimeMetrics = installWorkerRuntime(log, registry);
     const connection = await createWorkerConnection(cfg);
-    const worker: Worker = await FACTORIES[kind]({ cfg, db, connection, faults });
+    const worker: Worker = await FACTORIES[kind]({ cfg, db, connection, faults, log, registry, tracing });
     const run = worker.run().catch((err: unknown) => {
       log.fatal({ err }, `${kind} worker failed`);
       process.exit(1);
@@ -19,8 +23,9 @@ export function workerRole(kind: keyof typeof FACTORIES) {
 
     let sweeper: NodeJS.Timeout | undefined;
     let sweeping: Promise<unknown> = Promise.resolve();
-    const client = kind === 'orders' ? await createTemporalClient(cfg) : undefined;
+    const client = kind === 'orders' ? await createTemporalClient(cfg, { tracing: tracing.enabled }) : undefined;
     if (client) {
+      needsAttentionGauge(registry, db);
       sweeper = setInterval(() => {
         sweeping = sweepUnstartedSagas(db, client, cfg, log).catch((err: unknown) => log.error({ err }, 'saga-start sweep failed'));
       }, SWEEP_INTERVAL_MS);
@@ -34,6 +39,7 @@ export function workerRole(kind: keyof typeof FACTORIES) {
         await run;
         await client?.connection.close();
         await connection.close();
+        stopRuntimeMetrics();
       },
     };
   };

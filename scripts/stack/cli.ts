@@ -9,10 +9,10 @@ import { down, formatStatus, logs, status, up } from './stack';
 import { cliEnv, installGoTool, type GoTool } from './temporal';
 
 const USAGE = `usage: npm run stack -- <command>
-  up                     start PostgreSQL, Temporal (+ Web UI) and Kafka; idempotent
+  up [--with-prometheus] start PostgreSQL, Temporal (+ Web UI) and Kafka (and Prometheus); idempotent
   down                   stop them
   status                 show each component, its version and address (exit 3 if any is down)
-  logs [name] [--lines N]  print the tail of the component logs (postgres, temporal, kafka)
+  logs [name] [--lines N]  print the tail of the component logs (postgres, temporal, kafka, prometheus)
   reset                  stop and delete all local data (STACK_DIR)
   exec temporal|tctl ARGS  run a pinned CLI against the configured server`;
 
@@ -39,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'up': {
       const started = Date.now();
-      const rows = await up(cfg);
+      const rows = await up(cfg, { withPrometheus: rest.includes('--with-prometheus') });
       console.log(formatStatus(rows));
       console.log(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       return 0;

@@ -5,10 +5,19 @@ import type { Component, Health } from './component';
 import { KafkaBroker } from './kafka';
 import { Postgres } from './postgres';
 import { log, tail, waitUntil } from './proc';
+import { Prometheus } from './prometheus';
 import { Temporal } from './temporal';
 
-export function components(cfg: Config): Component[] {
-  return [new Postgres(cfg), new Temporal(cfg), new KafkaBroker(cfg)];
+export interface StackOptions {
+  /** Also run Prometheus (optional; status, logs and down include it whenever it runs). */
+  withPrometheus?: boolean;
+}
+
+export function components(cfg: Config, opts: StackOptions = {}): Component[] {
+  const list: Component[] = [new Postgres(cfg), new Temporal(cfg), new KafkaBroker(cfg)];
+  const prometheus = new Prometheus(cfg);
+  if (opts.withPrometheus || prometheus.pid()) list.push(prometheus);
+  return list;
 }
 
 export interface ComponentStatus {
@@ -56,9 +65,9 @@ async function upOne(c: Component): Promise<ComponentStatus> {
 }
 
 /** Idempotent: a running, healthy component is left alone. Rejects if any fails. */
-export async function up(cfg: Config): Promise<ComponentStatus[]> {
+export async function up(cfg: Config, opts: StackOptions = {}): Promise<ComponentStatus[]> {
   fs.mkdirSync(cfg.stack.dir, { recursive: true });
-  const results = await Promise.allSettled(components(cfg).map(upOne));
+  const results = await Promise.allSettled(components(cfg, opts).map(upOne));
   const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failures.length > 0) {
     throw new Error(failures.map((f) => (f.reason as Error).message).join('\n\n'));
@@ -89,7 +98,7 @@ export async function down(cfg: Config): Promise<void> {
 }
 
 export function logs(cfg: Config, name: string | undefined, lines: number): string {
-  const chosen = components(cfg).filter((c) => !name || c.name === name);
+  const chosen = components(cfg, { withPrometheus: name === 'prometheus' }).filter((c) => !name || c.name === name);
   if (chosen.length === 0) throw new Error(`no component named "${name}"`);
   return chosen.map((c) => `=== ${c.name}: ${c.logFile}\n${tail(c.logFile, lines)}`).join('\n\n');
 }

@@ -20,13 +20,17 @@ import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from '
 import type { Registry } from 'prom-client';
 import type { Db, Tx } from '../../lib/db';
 import { noFaults, type Faults } from '../../lib/faults';
-import type { Logger } from '../../lib/logger';
+import { traceIdOf, type Logger } from '../../lib/logger';
+import { tracingEnabled } from '../../lib/tracing';
 import { recordDeadLetter, sendDeadLetter, type Failure, type SourceMessage } from './dead-letter';
-import { headerStrings } from './envelope';
+import { context as otelContext, trace } from '@opentelemetry/api';
+import { orderWorkflowId } from '../orders/contract';
+import { headerStrings, HEADERS } from './envelope';
 import { classify } from './errors';
 import { createIdempotentProducer } from './kafka';
 import { consumerMetrics, type ConsumerMetrics } from './metrics';
 import { backoffMs, sleep } from './retry';
+import { endSpan, startProcessSpan } from './tracing';
 import type { ConsumerSettings } from '../../lib/config';
 
 /** Where a message came from, for handlers that care. */
@@ -229,6 +233,7 @@ export class EventConsumer<E extends DecodedEvent> {
   private async applyChunk(chunk: SourceMessage[]): Promise<boolean> {
     if (chunk.length < 2) return false;
     const stopTimer = this.metrics.duration.startTimer({ group: this.group });
+    const startedAt = Date.now();
     try {
       const decoded = chunk.map((source) => {
         const ctx = this.context(source, 1);
@@ -237,6 +242,8 @@ export class EventConsumer<E extends DecodedEvent> {
       const outcome = await this.deps.db.$transaction((tx) => this.applyFresh(tx, decoded), { timeout: 60_000 });
       this.metrics.duplicates.inc({ group: this.group }, chunk.length - outcome.events.length);
       outcome.hooks.forEach((hook) => hook?.());
+      const applied = new Set(outcome.events);
+      for (const { ctx, event } of decoded) this.observe(ctx, event, applied.has(event) ? 'applied' : 'duplicate', startedAt);
       for (const event of outcome.events) this.metrics.processed.inc({ group: this.group, type: event.type });
       for (const event of outcome.events) await this.faults.hit('consumer.afterEffect', event.aggregateId);
       return true;
@@ -277,6 +284,20 @@ export class EventConsumer<E extends DecodedEvent> {
    * for whoever consumes the partition next.
    */
   private async process(source: SourceMessage, heartbeat: () => Promise<void>): Promise<Outcome> {
+    if (!tracingEnabled()) return this.processWithRetries(source, heartbeat);
+    const ctx = this.context(source, 1);
+    const span = startProcessSpan({ group: this.group, ...ctx, traceparent: ctx.headers[HEADERS.traceparent] });
+    let outcome: Outcome | undefined;
+    try {
+      outcome = await otelContext.with(trace.setSpan(otelContext.active(), span), () => this.processWithRetries(source, heartbeat));
+      return outcome;
+    } finally {
+      span.setAttribute('messaging.consumer.outcome', outcome ?? 'failed');
+      endSpan(span, outcome === 'dead-lettered' ? new Error('dead-lettered') : undefined);
+    }
+  }
+
+  private async processWithRetries(source: SourceMessage, heartbeat: () => Promise<void>): Promise<Outcome> {
     const stopTimer = this.metrics.duration.startTimer({ group: this.group });
     const { maxAttempts, retryBaseMs, retryMaxMs } = this.deps.settings;
     let firstFailureAt: Date | undefined;
@@ -331,12 +352,41 @@ export class EventConsumer<E extends DecodedEvent> {
     });
     if (!applied) {
       this.metrics.duplicates.inc({ group: this.group });
+      this.observe(ctx, event, 'duplicate');
       return 'duplicate';
     }
     applied();
+    this.observe(ctx, event, 'applied');
     this.metrics.processed.inc({ group: this.group, type: event.type });
     await this.faults.hit('consumer.afterEffect', event.aggregateId);
     return 'applied';
+  }
+
+  /**
+   * One log line per event (an order's log story includes each consumer's handling); on the
+   * fast path, with tracing on, also the message's process span (the slow path has its own).
+   */
+  private observe(ctx: MessageContext, event: E, outcome: 'applied' | 'duplicate', chunkStartedAt?: number): void {
+    const traceparent = ctx.headers[HEADERS.traceparent];
+    if (chunkStartedAt !== undefined && tracingEnabled()) {
+      const span = startProcessSpan({ group: this.group, ...ctx, traceparent }, chunkStartedAt);
+      span.setAttribute('messaging.consumer.outcome', outcome);
+      endSpan(span);
+    }
+    const { log } = this.deps;
+    const fields = {
+      orderId: event.aggregateId,
+      // Every aggregate on the events topic is an order.
+      workflowId: orderWorkflowId(event.aggregateId),
+      eventId: event.eventId,
+      type: event.type,
+      group: this.group,
+      partition: ctx.partition,
+      offset: ctx.offset,
+      traceId: traceIdOf(traceparent),
+    };
+    if (outcome === 'applied') log.info(fields, 'event applied');
+    else log.debug(fields, 'duplicate event skipped');
   }
 
   /** Waits out a retry delay in heartbeat-sized slices, so the group does not evict us meanwhile. */

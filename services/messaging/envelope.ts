@@ -69,6 +69,15 @@ export function toMessage(row: OutboxRow): Message {
   return { key: row.aggregateId, value: JSON.stringify(toEnvelope(row)), headers };
 }
 
+/**
+ * The message with its own trace context in the traceparent header (the relay's publish span,
+ * a child of the change's); the envelope keeps the change's traceparent.
+ */
+export function withTraceparent(message: Message, traceparent: string | null): Message {
+  if (!traceparent) return message;
+  return { ...message, headers: { ...message.headers, [HEADERS.traceparent]: traceparent } };
+}
+
 /** Header values as strings (kafkajs hands them over as Buffers). */
 export function headerStrings(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};

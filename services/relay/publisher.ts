@@ -5,7 +5,7 @@
  */
 import type { Kafka, Producer } from 'kafkajs';
 import { ACKS_ALL, createIdempotentProducer } from '../messaging/kafka';
-import { toMessage, type OutboxRow } from '../messaging/envelope';
+import { toMessage, withTraceparent, type OutboxRow } from '../messaging/envelope';
 import { orderForPublish } from './ordering';
 
 export class Publisher {
@@ -28,13 +28,15 @@ export class Publisher {
    * Rejects if any message may not be on the broker. A failed producer is thrown away: after
    * an unknown outcome its sequence numbers may disagree with the broker's, and a new one
    * (new producer id) starts clean. The price is that the retried batch may duplicate what
-   * did land; consumers deduplicate by event id.
+   * did land; consumers deduplicate by event id. `traceparentOf`: each message's trace
+   * context header (default: the row's).
    */
-  async publish(rows: OutboxRow[]): Promise<void> {
+  async publish(rows: OutboxRow[], traceparentOf?: (row: OutboxRow) => string | null): Promise<void> {
     if (rows.length === 0) return;
     try {
       const producer = await this.connected();
-      await producer.send({ topic: this.topic, acks: ACKS_ALL, messages: orderForPublish(rows).map(toMessage) });
+      const messages = orderForPublish(rows).map((row) => (traceparentOf ? withTraceparent(toMessage(row), traceparentOf(row)) : toMessage(row)));
+      await producer.send({ topic: this.topic, acks: ACKS_ALL, messages });
     } catch (err) {
       await this.reset();
       throw err;

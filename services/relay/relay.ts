@@ -15,9 +15,12 @@ import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Db } from '../../lib/db';
 import { noFaults, type Faults } from '../../lib/faults';
-import type { Logger } from '../../lib/logger';
+import { traceIdOf, type Logger } from '../../lib/logger';
+import { tracingEnabled } from '../../lib/tracing';
 import type { OutboxRow } from '../messaging/envelope';
 import { backoffMs, sleep } from '../messaging/retry';
+import { PublishSpans } from '../messaging/tracing';
+import { ORDER_AGGREGATE, orderWorkflowId } from '../orders/contract';
 import type { RelaySettings } from '../../lib/config';
 import { OutboxListener } from './listener';
 import { relayMetrics, type RelayMetrics } from './metrics';
@@ -142,16 +145,40 @@ export class Relay {
 
   private async publish(rows: OutboxRow[]): Promise<void> {
     const started = Date.now();
+    const spans = tracingEnabled() ? new PublishSpans(rows, this.deps.topic) : undefined;
     try {
-      await this.publisher.publish(rows);
+      await this.publisher.publish(rows, spans?.traceparentOf);
     } catch (err) {
       this.metrics.failures.inc();
+      spans?.end(err);
       throw err;
     }
+    spans?.end();
     const acked = Date.now();
     this.metrics.batchDuration.observe((acked - started) / 1000);
     this.metrics.published.inc(rows.length);
     for (const r of rows) this.metrics.lag.observe(Math.max(0, acked - r.occurredAt.getTime()) / 1000);
+    this.logPublished(rows, acked);
+  }
+
+  /** One line per event: an order's log story includes when each of its events left. */
+  private logPublished(rows: OutboxRow[], acked: number): void {
+    const { log } = this.deps;
+    if (!log.isLevelEnabled('info')) return;
+    for (const r of rows) {
+      log.info(
+        {
+          orderId: r.aggregateId,
+          workflowId: r.aggregateType === ORDER_AGGREGATE ? orderWorkflowId(r.aggregateId) : undefined,
+          eventId: r.eventId,
+          type: r.type,
+          sequence: r.sequence,
+          traceId: traceIdOf(r.traceparent),
+          lagMs: Math.max(0, acked - r.occurredAt.getTime()),
+        },
+        'event published',
+      );
+    }
   }
 
   private async ensureSession(): Promise<ShardSession> {

@@ -50,6 +50,9 @@ const ROLES = Object.keys(ROLE_METRICS_OFFSETS) as (keyof typeof ROLE_METRICS_OF
 
 const INFRASTRUCTURE = ['postgres', 'temporal', 'kafka'] as const;
 
+/** Jaeger's standard ports (not app configuration: the app only knows the OTLP endpoint). */
+const JAEGER = { ui: 16686, otlpHttp: 4318 } as const;
+
 function loadCompose(): Compose {
   const text = fs.readFileSync(path.join(repoRoot, 'docker-compose.yml'), 'utf8');
   // merge: the app services share their definition through `<<: *app`.
@@ -227,6 +230,9 @@ describe('docker-compose.yml', () => {
       defaults.temporal.uiPort,
       Number(firstBroker.split(':').pop()),
       ...ROLES.map((role) => defaults.metrics.portBase + ROLE_METRICS_OFFSETS[role]),
+      defaults.prometheus.port,
+      JAEGER.ui,
+      JAEGER.otlpHttp,
     ].sort((a, b) => a - b);
     const published = Object.entries(compose.services)
       .flatMap(([name, s]) => portsOf(name, s))
@@ -360,6 +366,25 @@ describe('docker-compose.yml', () => {
     // …and whatever services/orders/contract.ts declares.
     expect(registered).toEqual(expect.objectContaining(SEARCH_ATTRIBUTES));
     expect(args.slice(0, 2)).toEqual(['server', 'start-dev']);
+  });
+
+  it('runs Prometheus on PROMETHEUS_PORT with observability/prometheus.yml and its alert rules', () => {
+    const prometheus = service('prometheus');
+    const args = commandArgs(prometheus);
+    expect(args).toContain('--config.file=/etc/prometheus/prometheus.yml');
+    const listen = args.find((a) => a.startsWith('--web.listen-address='))!;
+    expect(targetOf('prometheus', defaults.prometheus.port)).toBe(Number(listen.split(':').pop()));
+    const volumes = (prometheus as Service & { volumes?: string[] }).volumes ?? [];
+    expect(volumes).toContain('./observability:/etc/prometheus:ro');
+    for (const file of ['prometheus.yml', 'alerts.yml']) expect(fs.existsSync(path.join(repoRoot, 'observability', file))).toBe(true);
+  });
+
+  it("sends every app service's traces to the jaeger service over OTLP/HTTP", () => {
+    expect(targetOf('jaeger', JAEGER.ui)).toBe(JAEGER.ui);
+    for (const [name, s] of appServices()) {
+      const endpoint = loadConfig(environmentOf(s)).otel.endpoint;
+      expect({ name, endpoint }).toEqual({ name, endpoint: `http://jaeger:${targetOf('jaeger', JAEGER.otlpHttp)}` });
+    }
   });
 
   it('disables topic auto-creation on kafka', () => {
