@@ -80,7 +80,7 @@ export function createPaymentActivities({ db, faults = noFaults }: PaymentDeps) 
             { accountId: customerId, amountMinor: -amountMinor },
             { accountId: merchantAccountId(currency), amountMinor },
           ],
-        });
+        }, locked);
         await tx.payment.update({ where: { orderId }, data: { chargeTxId: transactionId, updatedAt: new Date() } });
         await appendEvents(tx, { type: ORDER_AGGREGATE, id: orderId }, [
           { type: EVENT_TYPES.PaymentCaptured, payload: { orderId, customerId, amountMinor, currency, transactionId } },

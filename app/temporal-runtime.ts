@@ -186,6 +186,8 @@ const DRAIN_INTERVAL_MS = 1000;
 export function installWorkerRuntime(log: Logger, registry: Registry): () => void {
   const buffer = new MetricsBuffer({ maxBufferSize: 100_000, useSecondsForDurations: true });
   Runtime.install({
+    // app/main.ts owns SIGINT/SIGTERM and stops the role in order (sweeper, then worker).
+    shutdownSignals: [],
     logger: new PinoTemporalLogger(log.child({ component: 'temporal' })),
     telemetryOptions: {
       logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} },

@@ -179,11 +179,12 @@ export async function orderSaga(input: OrderSagaInput): Promise<SagaState> {
     await record('compensation', 'COMPLETED', 'COMPENSATED');
   }
 
-  /** A cancel or manual compensation requested while the saga moves forward. */
-  function interruption(): { reason: FailureReason; detail: string } | null {
-    if (cancel) return { reason: FAILURE_REASONS.CANCELLED, detail: cancel.reason };
-    if (manual) return { reason: FAILURE_REASONS.MANUAL_COMPENSATION, detail: (manual as CompensateSignal).reason };
-    return null;
+  /** Between forward steps: compensates if a cancel or manual compensation was requested. */
+  async function compensatedOnRequest(): Promise<boolean> {
+    if (cancel) await compensate(FAILURE_REASONS.CANCELLED, cancel.reason);
+    else if (manual) await compensate(FAILURE_REASONS.MANUAL_COMPENSATION, (manual as CompensateSignal).reason);
+    else return false;
+    return true;
   }
 
   const releaseInventory: Compensation = {
@@ -197,11 +198,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<SagaState> {
 
   try {
     // 0. Cancelled before anything was done (e.g. signal-with-start after a lost start).
-    let stop = interruption();
-    if (stop) {
-      await compensate(stop.reason, stop.detail);
-      return state;
-    }
+    if (await compensatedOnRequest()) return state;
 
     // 1. Reserve inventory.
     try {
@@ -221,11 +218,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<SagaState> {
     state.completedSteps.push('reserveInventory');
     await record('reserveInventory', 'COMPLETED', 'INVENTORY_RESERVED');
 
-    stop = interruption();
-    if (stop) {
-      await compensate(stop.reason, stop.detail);
-      return state;
-    }
+    if (await compensatedOnRequest()) return state;
 
     // 2. Charge the customer.
     try {
@@ -249,11 +242,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<SagaState> {
     state.completedSteps.push('chargePayment');
     await record('chargePayment', 'COMPLETED', 'PAYMENT_CAPTURED');
 
-    stop = interruption();
-    if (stop) {
-      await compensate(stop.reason, stop.detail);
-      return state;
-    }
+    if (await compensatedOnRequest()) return state;
 
     // 3. Commit the stock and confirm.
     try {

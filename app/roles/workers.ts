@@ -34,8 +34,7 @@ export function workerRole(kind: keyof typeof FACTORIES) {
       async stop() {
         clearInterval(sweeper);
         await sweeping;
-        // The SDK also reacts to SIGINT/SIGTERM by itself and may already be draining.
-        if (worker.getState() === 'RUNNING') worker.shutdown();
+        worker.shutdown();
         await run;
         await client?.connection.close();
         await connection.close();

@@ -49,8 +49,6 @@ function canonicalJson(value: unknown): string {
 
 export async function beginIdempotent(db: Db, apiKeyId: string, key: string, fingerprint: string): Promise<BeginResult> {
   const token = crypto.randomUUID();
-  // Forget an expired record first: after 24 h a key may be reused.
-  await db.$executeRaw`DELETE FROM idempotency_keys WHERE api_key_id = ${apiKeyId}::uuid AND key = ${key} AND expires_at < now()`;
   const inserted = await db.$executeRaw`
     INSERT INTO idempotency_keys (api_key_id, key, request_hash, state, lease_token, locked_until, expires_at)
     VALUES (${apiKeyId}::uuid, ${key}, ${fingerprint}, 'IN_FLIGHT', ${token}::uuid,
@@ -60,6 +58,13 @@ export async function beginIdempotent(db: Db, apiKeyId: string, key: string, fin
 
   const row = await db.idempotencyKey.findUnique({ where: { apiKeyId_key: { apiKeyId, key } } });
   if (!row) return beginIdempotent(db, apiKeyId, key, fingerprint); // deleted meanwhile: try again
+  if (row.expiresAt.getTime() < Date.now()) {
+    // After 24 h a key may be reused: forget the old record (if it is still expired) and start over.
+    // The database's clock decides; if it disagrees, the record is treated as live.
+    const forgotten = await db.$executeRaw`
+      DELETE FROM idempotency_keys WHERE api_key_id = ${apiKeyId}::uuid AND key = ${key} AND expires_at < now()`;
+    if (forgotten > 0) return beginIdempotent(db, apiKeyId, key, fingerprint);
+  }
   if (row.requestHash !== fingerprint) return { kind: 'mismatch' };
   if (row.state === 'COMPLETED') {
     return {

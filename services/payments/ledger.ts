@@ -38,15 +38,18 @@ export async function lockAccounts(tx: Tx, ids: string[]): Promise<LockedAccount
     SELECT id, kind, currency, balance_minor FROM accounts WHERE id = ANY(${unique}) ORDER BY id FOR UPDATE`;
 }
 
-/** Posts a balanced transaction and moves the balances. Returns its id, or null if all amounts are zero. */
-export async function postLedgerTransaction(tx: Tx, input: LedgerTransactionInput): Promise<string | null> {
+/**
+ * Posts a balanced transaction and moves the balances. Returns its id, or null if all amounts
+ * are zero. A caller that already locked the accounts (to check a balance) passes them.
+ */
+export async function postLedgerTransaction(tx: Tx, input: LedgerTransactionInput, locked?: LockedAccount[]): Promise<string | null> {
   const entries = input.entries.filter((e) => e.amountMinor !== 0);
   if (entries.length === 0) return null;
   const sum = entries.reduce((acc, e) => acc + e.amountMinor, 0);
   if (sum !== 0 || entries.some((e) => !Number.isSafeInteger(e.amountMinor))) {
     throw ApplicationFailure.create({ type: 'LEDGER_UNBALANCED', message: `entries sum to ${sum}`, nonRetryable: true });
   }
-  const accounts = await lockAccounts(tx, entries.map((e) => e.accountId));
+  const accounts = locked ?? (await lockAccounts(tx, entries.map((e) => e.accountId)));
   for (const e of entries) {
     const account = accounts.find((a) => a.id === e.accountId);
     if (!account || account.currency !== input.currency) {

@@ -4,7 +4,7 @@
  */
 import crypto from 'node:crypto';
 import { OrderAccepted, OrderView, ProblemBody, ProductView, AccountView, ApiKeyCreated } from '../../api/schemas';
-import { createCustomer, createProduct, uid, waitForStatus } from '../support/fixtures';
+import { balance, createCustomer, createProduct, uid, waitForStatus } from '../support/fixtures';
 import { startApiEnv, type ApiEnv, type Reply } from '../support/api-env';
 import { eventually } from '../support/wait';
 
@@ -245,6 +245,38 @@ describe('admin and accounts', () => {
       ['DEPOSIT', 300],
       ['DEPOSIT', 1200],
     ]);
+  });
+
+  test('when an admin request is bad, then a precise problem and nothing changes', async () => {
+    const admin = env.keys.admin.key;
+    const cust = uid('bad');
+    const post = (path: string, body: unknown, k: string | null = key()) =>
+      env.call('POST', path, { key: admin, body, headers: k ? { 'idempotency-key': k } : {} });
+    expect((await post('/admin/accounts', { customerId: cust, currency: 'EUR', depositMinor: 100 })).status).toBe(201);
+    const keysBefore = await env.db.apiKey.count();
+
+    expectProblem(await post('/admin/accounts', { customerId: cust, currency: 'USD', depositMinor: 50 }), 422, 'currency-mismatch');
+    expectProblem(await post('/admin/accounts', { customerId: cust, currency: 'EUR', depositMinor: -5 }), 400, 'validation-error');
+    expectProblem(await post('/admin/accounts', { customerId: cust, currency: 'EUR', depositMinor: 5 }, null), 400, 'idempotency-key-missing');
+    expectProblem(await post('/admin/api-keys', { name: 'x', role: 'root' }), 400, 'validation-error');
+    expectProblem(await post('/admin/api-keys', { name: 'x', role: 'client' }, null), 400, 'idempotency-key-missing');
+    expectProblem(await post('/admin/products', { sku: 'bad sku!', name: 'x', unitPriceMinor: 1, currency: 'EUR' }), 400, 'validation-error');
+
+    expect(await balance(env.db, cust)).toBe(100);
+    expect(await env.db.ledgerEntry.count({ where: { accountId: cust } })).toBe(1);
+    expect(await env.db.apiKey.count()).toBe(keysBefore);
+    expect(await env.db.product.findUnique({ where: { sku: 'bad sku!' } })).toBeNull();
+  });
+
+  test('when an Idempotency-Key has expired, then it may be reused for a new request', async () => {
+    const k = key();
+    const first = await env.call('POST', '/orders', { body: orderBody(1), headers: { 'idempotency-key': k } });
+    expect(first.status).toBe(202);
+    await env.db.idempotencyKey.update({ where: { apiKeyId_key: { apiKeyId: env.keys.clientA.id, key: k } }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    const reused = await env.call('POST', '/orders', { body: orderBody(2), headers: { 'idempotency-key': k } });
+    expect(reused.status).toBe(202);
+    expect(reused.body.orderId).not.toBe(first.body.orderId);
+    expect(reused.headers.get('idempotent-replayed')).toBeNull();
   });
 
   test("when a client reads a customer's account, then it sees it only after ordering for that customer", async () => {

@@ -19,6 +19,7 @@ import { EVENT_TYPES, ORDER_AGGREGATE, type EventType } from '../../services/ord
 import { appendEvents, type NewEvent } from '../../services/outbox/outbox';
 import { ensureDatabase } from '../../scripts/stack/postgres';
 import { ensureTopics } from '../../scripts/stack/kafka';
+import { tail } from '../../scripts/stack/proc';
 import { testConfig } from '../setup/test-config';
 import { eventually } from './wait';
 
@@ -72,14 +73,6 @@ async function metricsBaseFor(role: string): Promise<number> {
   for (;;) {
     const port = await freePort();
     if (port - spec.metricsOffset > 0) return port - spec.metricsOffset;
-  }
-}
-
-function tail(file: string, lines = 30): string {
-  try {
-    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
   }
 }
 
