@@ -1,105 +1,12 @@
 /**
- * Orders-service activities, run as local activities of the order saga (in the orders
- * worker): record a saga step and the order's status, with the outbox event of a status
- * change, in one transaction. Idempotent by (order, transition key).
+ * Orders activities, run as local activities of the order saga in the orders worker:
+ * Temporal's name for the orders context's status transition (services/orders/transitions.ts).
  */
-import type { Db } from '../lib/db';
-import { EVENT_TYPES, ORDER_AGGREGATE, type EventType, type OrderStatus, type TransitionInput } from '../services/orders/contract';
-import crypto from 'node:crypto';
-import { CURRENT_SCHEMA_VERSION, currentTraceparent } from '../services/outbox/outbox';
+import { createTransitions, type TransitionDeps } from '../services/orders/transitions';
+import { asActivities } from './failure';
 
-/** The event a change to each status publishes. */
-const STATUS_EVENTS: Record<OrderStatus, EventType> = {
-  PENDING: EVENT_TYPES.OrderStatusChanged,
-  INVENTORY_RESERVED: EVENT_TYPES.OrderStatusChanged,
-  PAYMENT_CAPTURED: EVENT_TYPES.OrderStatusChanged,
-  CONFIRMED: EVENT_TYPES.OrderConfirmed,
-  REJECTED: EVENT_TYPES.OrderRejected,
-  COMPENSATING: EVENT_TYPES.CompensationStarted,
-  COMPENSATED: EVENT_TYPES.OrderCompensated,
-  NEEDS_ATTENTION: EVENT_TYPES.OrderNeedsAttention,
-};
-
-/** A status change that transitionOrder made (not a replayed or unchanged one). */
-export interface AppliedTransition {
-  orderId: string;
-  from: OrderStatus;
-  to: OrderStatus;
-  step: string;
-  /** The order's failure reason after the change, if any. */
-  failureReason: string | null;
-  /** When the order was created (the saga's start, for its duration). */
-  createdAt: Date;
-  /** The outbox event that records the change. */
-  eventId: string;
-}
-
-export interface OrderDeps {
-  db: Db;
-  /** Called once per status change, after its transaction committed (metrics and logs). */
-  onTransition?: (t: AppliedTransition) => void;
-}
-
-export function createOrderActivities({ db, onTransition }: OrderDeps) {
-  return {
-    /**
-     * One SQL statement, hence atomic without an interactive transaction: lock the order,
-     * record the step (or find it recorded: a retry), and on a status change update the
-     * order and append its outbox event with the next sequence number.
-     */
-    async transitionOrder(input: TransitionInput): Promise<{ applied: boolean }> {
-      const { orderId, transitionKey, step, stepStatus, orderStatus } = input;
-      const setReason = input.failureReason !== undefined;
-      const reason = input.failureReason ?? null;
-      const detail = input.detail ?? null;
-      const eventId = crypto.randomUUID();
-      const rows = await db.$queryRaw<{ from_status: string | null; created_at: Date | null; recorded: boolean; failure_reason: string | null; event_id: string | null }[]>`
-        WITH prev AS (
-          SELECT status, failure_reason, created_at FROM orders WHERE id = ${orderId}::uuid FOR UPDATE
-        ), rec AS (
-          INSERT INTO order_status_history (order_id, transition_key, step, step_status, order_status, detail)
-          SELECT ${orderId}::uuid, ${transitionKey}::text, ${step}::text, ${stepStatus}::text, ${orderStatus}::text, ${detail}::text FROM prev
-          ON CONFLICT (order_id, transition_key) DO NOTHING
-          RETURNING 1
-        ), upd AS (
-          UPDATE orders SET status = ${orderStatus}::text,
-                 failure_reason = CASE WHEN ${setReason}::boolean THEN ${reason}::text ELSE orders.failure_reason END,
-                 updated_at = now()
-          WHERE id = ${orderId}::uuid AND EXISTS (SELECT 1 FROM rec) AND (SELECT status FROM prev) IS DISTINCT FROM ${orderStatus}::text
-          RETURNING failure_reason
-        ), seq AS (
-          INSERT INTO outbox_sequences (aggregate_id, last_sequence) SELECT ${orderId}::text, 1 FROM upd
-          ON CONFLICT (aggregate_id) DO UPDATE SET last_sequence = outbox_sequences.last_sequence + 1
-          RETURNING last_sequence
-        ), ev AS (
-          INSERT INTO outbox_events (event_id, type, aggregate_type, aggregate_id, sequence, schema_version, traceparent, payload)
-          SELECT ${eventId}::uuid, ${STATUS_EVENTS[orderStatus]}::text, ${ORDER_AGGREGATE}::text, ${orderId}::text, seq.last_sequence,
-                 ${CURRENT_SCHEMA_VERSION}::int, ${currentTraceparent()}::text,
-                 jsonb_build_object('orderId', ${orderId}::text, 'from', (SELECT status FROM prev), 'to', ${orderStatus}::text,
-                                    'step', ${step}::text, 'failureReason', ${reason}::text, 'detail', ${detail}::text)
-          FROM seq
-          RETURNING event_id
-        )
-        SELECT (SELECT status FROM prev) AS from_status, (SELECT created_at FROM prev) AS created_at,
-               EXISTS (SELECT 1 FROM rec) AS recorded, (SELECT failure_reason FROM upd) AS failure_reason,
-               (SELECT event_id::text FROM ev) AS event_id`;
-      const row = rows[0]!;
-      if (row.from_status === null) throw new Error(`order ${orderId} does not exist`);
-      if (!row.recorded) return { applied: false };
-      if (row.event_id) {
-        onTransition?.({
-          orderId,
-          from: row.from_status as OrderStatus,
-          to: orderStatus,
-          step,
-          failureReason: row.failure_reason,
-          createdAt: row.created_at!,
-          eventId: row.event_id,
-        });
-      }
-      return { applied: true };
-    },
-  };
+export function createOrderActivities(deps: TransitionDeps) {
+  return asActivities({ transitionOrder: createTransitions(deps).transition });
 }
 
 export type OrderActivities = ReturnType<typeof createOrderActivities>;

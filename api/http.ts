@@ -22,9 +22,15 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infe
   return result.data;
 }
 
+/** A path parameter as a string (express types allow arrays for wildcards). */
+export function pathParam(req: Request, name: string): string {
+  const value = (req.params as Record<string, string | string[] | undefined>)[name];
+  return Array.isArray(value) ? value.join('/') : (value ?? '');
+}
+
 /** Path ids that are not UUIDs cannot name anything: 404, like any unknown id. */
 export function uuidParam(req: Request, name: string, what: string): string {
-  const value = req.params[name];
+  const value = pathParam(req, name);
   if (typeof value !== 'string' || !UUID.test(value)) throw problems.notFound(`no ${what} "${value}"`);
   return value.toLowerCase();
 }

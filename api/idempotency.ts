@@ -64,7 +64,9 @@ export async function idempotent(
     );
   }
   if (begun.kind === 'in-flight') {
-    throw problems.conflict('idempotency-key-in-flight', 'Request with this Idempotency-Key is in progress', `a request with the key "${key}" is still being processed; retry later`);
+    const problem = problems.conflict('idempotency-key-in-flight', 'Request with this Idempotency-Key is in progress', `a request with the key "${key}" is still being processed; retry later`);
+    problem.headers['Retry-After'] = '1';
+    throw problem;
   }
   const lease: Lease = begun.lease;
   try {

@@ -9,7 +9,7 @@ import { trace } from '@opentelemetry/api';
 import type { NextFunction, Request, Response } from 'express';
 import type { Registry } from 'prom-client';
 import { withLogContext, type Logger } from '../lib/logger';
-import { counter, histogram } from '../services/messaging/metrics';
+import { counter, histogram } from '../services/platform/messaging/metrics';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Paths about one order (for the access log's orderId). */
@@ -37,18 +37,10 @@ export function requestId(req: Request, res: Response, next: NextFunction): void
   withLogContext({ requestId: id }, next);
 }
 
-/** Put first in each app.use(mount, ...): remembers the mount path, which express forgets on errors. */
-export function mountPoint(req: Request, res: Response, next: NextFunction): void {
-  res.locals.mount = req.baseUrl;
-  next();
-}
-
-/** The route template that answered, e.g. `/orders/:id`; `<mount>/*` or `unmatched` if none. */
-export function routeOf(req: Request, res: Response): string {
-  const mount = (res.locals.mount as string | undefined) ?? '';
+/** The route template that answered, e.g. `/orders/:id`, or `unmatched` if none did. */
+export function routeOf(req: Request): string {
   const path = (req.route as { path?: unknown } | undefined)?.path;
-  if (typeof path === 'string') return `${mount}${path}`.replace(/(.)\/$/, '$1') || '/';
-  return mount ? `${mount}/*` : 'unmatched';
+  return typeof path === 'string' ? path : 'unmatched';
 }
 
 /** Access log line and HTTP metrics, written when the response has been sent. */
@@ -59,7 +51,7 @@ export function observeRequests(log: Logger, metrics?: HttpMetrics) {
     const traceId = trace.getActiveSpan()?.spanContext().traceId;
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = routeOf(req, res);
+      const route = routeOf(req);
       const labels = { method: req.method, route, status: String(res.statusCode) };
       metrics?.requests.inc(labels);
       metrics?.duration.observe(labels, seconds);

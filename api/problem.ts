@@ -3,7 +3,9 @@
  * application/problem+json, with a stable `type` per kind of problem.
  */
 import type { NextFunction, Request, Response } from 'express';
+import { DomainError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
+import { asDomainError } from '../lib/sql';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -68,6 +70,16 @@ export function sendProblem(res: Response, problem: Problem, instance: string): 
     );
 }
 
+/** Seconds a client should wait before retrying a retryable problem. */
+const RETRY_AFTER_S = 1;
+
+/** The one table from domain errors to problems: status, slug and title come from the error's kind. */
+export function problemOf(err: DomainError): Problem {
+  const slug = err.code.toLowerCase().replace(/_/g, '-');
+  const headers: Record<string, string> = err.retryable ? { 'Retry-After': String(RETRY_AFTER_S) } : {};
+  return new Problem(err.status, slug, err.title, err.message, { code: err.code, ...err.details }, headers);
+}
+
 interface BodyParserError extends Error {
   type?: string;
   status?: number;
@@ -78,6 +90,12 @@ export function problemHandler(log: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     const instance = req.originalUrl;
     if (err instanceof Problem) return sendProblem(res, err, instance);
+    const domain = asDomainError(err);
+    if (domain instanceof DomainError && domain.status < 500) return sendProblem(res, problemOf(domain), instance);
+    if (domain instanceof DomainError && domain.retryable) {
+      log.warn({ err, method: req.method, path: req.path, requestId: res.locals.requestId }, 'overloaded; answered 503');
+      return sendProblem(res, problemOf(domain), instance);
+    }
     const e = err as BodyParserError;
     if (e?.type === 'entity.parse.failed') return sendProblem(res, problems.malformedJson(e.message), instance);
     if (e?.type === 'entity.too.large') return sendProblem(res, problems.tooLarge('16kb'), instance);

@@ -5,30 +5,12 @@
  */
 import type http from 'node:http';
 import { config, exitOnConfigError, type Config } from '../lib/config';
-import { createDb, poolOf, type Db } from '../lib/db';
-import { faultsFromEnv, type Faults } from '../lib/faults';
-import { createLogger, type Logger } from '../lib/logger';
+import { createDb, poolOf } from '../lib/db';
+import { faultsFromEnv } from '../lib/faults';
+import { createLogger } from '../lib/logger';
 import { createRegistry, dbPoolMetrics, serveMetrics } from '../lib/metrics';
-import { startTracing, type Tracing } from '../lib/tracing';
-import type { Registry } from 'prom-client';
+import { startTracing } from '../lib/tracing';
 import type { Role } from './processes';
-
-export interface RoleContext {
-  cfg: Config;
-  log: Logger;
-  registry: Registry;
-  db: Db;
-  faults: Faults;
-  /** Tracing of this process (TRACING_OFF unless configured). */
-  tracing: Tracing;
-}
-
-/** What a started role hands back: how to stop it gracefully. */
-export interface Running {
-  /** Where the role serves (printed by `npm start`), if anywhere. */
-  url?: string;
-  stop(): Promise<void>;
-}
 
 async function main(role: string): Promise<void> {
   let cfg: Config;
@@ -48,9 +30,8 @@ async function main(role: string): Promise<void> {
   const spec = ROLES[role as Role];
   const log = createLogger(role, cfg.logLevel);
   const registry = createRegistry(role);
-  const db = createDb(cfg.database.url, cfg.databasePoolSize);
-  const pool = poolOf(db);
-  if (pool) dbPoolMetrics(registry, pool, cfg.databasePoolSize);
+  const db = createDb(cfg.database.url, { poolSize: cfg.databasePoolSize });
+  dbPoolMetrics(registry, poolOf(db), cfg.databasePoolSize);
   const faults = faultsFromEnv(process.env, cfg.env);
   const metricsPort = cfg.metrics.portBase + spec.metricsOffset;
   const metricsServer: http.Server = await serveMetrics(registry, cfg.metrics.host, metricsPort);

@@ -2,7 +2,7 @@
  * Every app process (role), its metrics port offset (port = METRICS_PORT_BASE + offset) and
  * how it starts. `npm start` runs all of them; production runs each on its own.
  */
-import type { RoleContext, Running } from './main';
+import type { RoleContext, Running } from './role';
 import { startApi } from './roles/api';
 import { startConsumer } from './roles/consumers';
 import { startRelay } from './roles/relay';

@@ -8,7 +8,7 @@
 import { OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor } from '@temporalio/interceptors-opentelemetry';
 import type { ActivityInterceptorsFactory, InjectedSinks, WorkerOptions, WorkflowBundleOption } from '@temporalio/worker';
 import type { Registry } from 'prom-client';
-import type { AppliedTransition } from '../activities/orders';
+import type { AppliedTransition } from '../services/orders/transitions';
 import type { Logger } from '../lib/logger';
 import type { Tracing } from '../lib/tracing';
 import { orderWorkflowId } from '../services/orders/contract';

@@ -13,7 +13,7 @@ import type { Db } from '../lib/db';
 import { noFaults, type Faults } from '../lib/faults';
 import type { Logger } from '../lib/logger';
 import type { Tracing } from '../lib/tracing';
-import { taskQueues } from '../services/orders/contract';
+import { taskQueues } from '../services/orders/task-queues';
 import { transitionObserver, workerObservability } from './worker-observability';
 
 export interface WorkerDeps {

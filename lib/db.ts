@@ -1,17 +1,40 @@
-/** Prisma 7 client over node-postgres (no native query engine). One per process. */
+/**
+ * The database handle of a process: one pg.Pool, shared by Prisma 7 (typed reads, through
+ * @prisma/adapter-pg) and by lib/sql.ts (every write of money, stock, order status and
+ * outbox, as explicit transactions). No native query engine.
+ */
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Pool } from 'pg';
 import { PrismaClient } from '../generated/prisma/client';
+import { DEFAULT_TX_LIMITS, execute, setPoolLimits, transaction, type Statement, type TxLimits } from './sql';
 
 export type Db = PrismaClient;
-/** The handle a `$transaction` callback receives; use it for every statement inside. */
-export type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
+export type { Tx } from './sql';
 
-// Our own pg.Pool behind the adapter, so its in-use and waiting counts can be gauged.
+export interface DbOptions {
+  poolSize?: number;
+  /** How long a caller waits for a free connection before the pool gives up (a 503, not a hang). */
+  connectTimeoutMs?: number;
+  /** Server-side limits of every transaction (and, as session defaults, of every statement). */
+  limits?: Partial<TxLimits>;
+}
+
+// Our own pg.Pool behind the adapter: gauged, and used for explicit transactions.
 const pools = new WeakMap<Db, Pool>();
 
-export function createDb(url: string, poolSize = 10): Db {
-  const pool = new Pool({ connectionString: url, max: poolSize });
+export function createDb(url: string, options: DbOptions | number = {}): Db {
+  const opts = typeof options === 'number' ? { poolSize: options } : options;
+  const limits = { ...DEFAULT_TX_LIMITS, ...opts.limits };
+  const pool = new Pool({
+    connectionString: url,
+    max: opts.poolSize ?? 10,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
+    // Session defaults for statements outside explicit transactions (reads, single statements).
+    statement_timeout: limits.statementTimeoutMs,
+    lock_timeout: limits.lockTimeoutMs,
+    idle_in_transaction_session_timeout: limits.idleInTransactionTimeoutMs,
+  });
+  setPoolLimits(pool, limits);
   // The adapter ends the pool on $disconnect, as it does with a pool of its own.
   const adapter = new PrismaPg(pool, { disposeExternalPool: true });
   const db = new PrismaClient({ adapter });
@@ -20,6 +43,18 @@ export function createDb(url: string, poolSize = 10): Db {
 }
 
 /** The connection pool behind a client made by createDb. */
-export function poolOf(db: Db): Pool | undefined {
-  return pools.get(db);
+export function poolOf(db: Db): Pool {
+  const pool = pools.get(db);
+  if (!pool) throw new Error('this Db was not made by createDb');
+  return pool;
+}
+
+/** An explicit transaction on its own connection (see lib/sql.ts). */
+export function inTransaction<T>(db: Db, body: (tx: import('./sql').Tx) => Promise<T>, limits?: Partial<TxLimits>): Promise<T> {
+  return transaction(poolOf(db), body, limits);
+}
+
+/** One statement, atomic on its own, outside any explicit transaction. */
+export function runStatement<T extends Record<string, unknown>>(db: Db, statement: Statement): Promise<T[]> {
+  return execute<T>(poolOf(db), statement);
 }

@@ -6,6 +6,7 @@
  */
 
 export type FaultPoint =
+  | 'api.order.beforeCommit'
   | 'api.order.afterCommit'
   | 'inventory.reserve.afterCommit'
   | 'inventory.commit.afterCommit'

@@ -9,9 +9,10 @@
  */
 import { config, exitOnConfigError, type Config } from '../lib/config';
 import { createDb, type Db } from '../lib/db';
+import { DomainError } from '../lib/errors';
 import { createLogger } from '../lib/logger';
-import { getDeadLetter, listDeadLetters, replayDeadLetter, type DeadLetterSummary } from '../services/dlq/dead-letters';
-import { createKafka } from '../services/messaging/kafka';
+import { getDeadLetter, listDeadLetters, replayDeadLetter, type DeadLetterSummary } from '../services/platform/dlq/dead-letters';
+import { createKafka } from '../services/platform/messaging/kafka';
 
 const USAGE = 'usage: tsx scripts/dlq.ts list [--limit N] [--offset N] [--json] | show <id> | replay <id>';
 
@@ -78,6 +79,6 @@ async function main(args: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  console.error(err instanceof UsageError || (err instanceof Error && err.name === 'DeadLetterNotFoundError') ? err.message : err);
+  console.error(err instanceof UsageError || DomainError.is(err, 'NOT_FOUND') ? err.message : err);
   process.exit(err instanceof UsageError ? 2 : 1);
 });

@@ -7,10 +7,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, type Config } from '../lib/config';
-import { createDb, type Db } from '../lib/db';
+import { createDb, inTransaction, type Db } from '../lib/db';
 import { createApiKey } from '../services/access/api-keys';
 import { upsertProduct } from '../services/catalog/products';
-import { openAndDeposit } from '../services/payments/ledger';
+import { openAndDeposit } from '../services/payments/accounts';
 
 const PRODUCTS = [
   { sku: 'TSHIRT-BLUE-M', name: 'T-shirt, blue, M', unitPriceMinor: 1999, currency: 'EUR', addStock: 100 },
@@ -44,10 +44,10 @@ async function demoKey(db: Db, cfg: Config, role: 'client' | 'admin'): Promise<s
 }
 
 export async function seedDemoData(db: Db, cfg: Config): Promise<{ seeded: boolean; keys: DemoKeys }> {
-  const seeded = await db.$transaction(async (tx) => {
+  const seeded = await inTransaction(db, async (tx) => {
     let created = false;
     for (const p of PRODUCTS) {
-      if (await tx.product.findUnique({ where: { sku: p.sku } })) continue;
+      if ((await tx.rows`SELECT 1 FROM products WHERE sku = ${p.sku}::text`).length > 0) continue;
       await upsertProduct(tx, p);
       created = true;
     }

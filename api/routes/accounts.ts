@@ -1,21 +1,25 @@
 /** /accounts/:customerId: balance and ledger entries (newest first). */
-import { Router } from 'express';
-import { findAccountView } from '../../services/orders/queries';
-import { principalOf } from '../auth';
-import type { ApiDeps } from '../app';
+import { hasOrderedFor } from '../../services/orders/queries';
+import { findAccountView } from '../../services/payments/accounts';
+import { pathParam } from '../http';
+import { operation } from '../operation';
 import { problems } from '../problem';
+import { AccountView } from '../schemas';
 
-export function accountsRouter({ db }: ApiDeps): Router {
-  const router = Router();
-  router.get('/:customerId', async (req, res) => {
-    const customerId = req.params.customerId!;
-    const principal = principalOf(res);
-    // A client sees the accounts of customers it has placed orders for; an admin sees all.
-    const visible =
-      principal.role === 'admin' || (await db.order.findFirst({ where: { customerId, apiKeyId: principal.apiKeyId }, select: { id: true } }));
-    const view = visible ? await findAccountView(db, customerId) : null;
-    if (!view) throw problems.notFound(`no account "${customerId}"`);
-    res.json(view);
-  });
-  return router;
-}
+export const ACCOUNT_OPERATIONS = [
+  operation({
+    method: 'get',
+    path: '/accounts/:customerId',
+    summary: 'A customer balance and ledger entries',
+    access: 'client',
+    responses: { 200: AccountView },
+    async handle({ req, deps, principal }) {
+      const customerId = pathParam(req, 'customerId');
+      // A client sees the accounts of customers it has placed orders for; an admin sees all.
+      const visible = principal.role === 'admin' || (await hasOrderedFor(deps.db, principal.apiKeyId, customerId));
+      const view = visible ? await findAccountView(deps.db, customerId) : null;
+      if (!view) throw problems.notFound(`no account "${customerId}"`);
+      return { status: 200, body: view };
+    },
+  }),
+];

@@ -1,38 +1,50 @@
 /** /admin/dlq: dead letters of every consumer group, and replay of one to its source topic. */
-import { Router } from 'express';
-import { DeadLetterNotFoundError, getDeadLetter, listDeadLetters, replayDeadLetter } from '../../services/dlq/dead-letters';
-import { principalOf } from '../auth';
-import type { ApiDeps } from '../app';
-import { parseBody } from '../http';
+import { getDeadLetter, listDeadLetters, replayDeadLetter } from '../../services/platform/dlq/dead-letters';
+import { parseBody, pathParam } from '../http';
+import { operation } from '../operation';
 import { problems } from '../problem';
-import { Paging } from '../schemas';
+import { DeadLetter, DeadLetterPage, Paging } from '../schemas';
 
-export function dlqRouter({ db, kafka, log }: ApiDeps): Router {
-  const router = Router();
+const ID = /^\d{1,19}$/;
 
-  router.get('/', async (req, res) => {
-    const { limit, offset } = parseBody(Paging, { ...req.query });
-    const page = await listDeadLetters(db, { limit, offset });
-    res.json({ total: page.total, limit, offset, items: page.items });
-  });
-
-  router.get('/:id', async (req, res) => {
-    const found = /^\d{1,18}$/.test(req.params.id!) ? await getDeadLetter(db, req.params.id!) : null;
-    if (!found) throw problems.notFound(`no dead letter "${req.params.id}"`);
-    res.json(found);
-  });
-
-  // Idempotent by design: the replayed message keeps its event id, so consumers apply it once.
-  router.post('/:id/replay', async (req, res) => {
-    try {
-      const replayed = await replayDeadLetter(db, kafka, req.params.id!);
-      log.info({ deadLetterId: replayed.id, eventId: replayed.eventId, sourceTopic: replayed.sourceTopic, by: principalOf(res).apiKeyId }, 'dead letter replayed');
-      res.status(202).json(replayed);
-    } catch (err) {
-      if (err instanceof DeadLetterNotFoundError) throw problems.notFound(`no dead letter "${req.params.id}"`);
-      throw err;
-    }
-  });
-
-  return router;
-}
+export const DLQ_OPERATIONS = [
+  operation({
+    method: 'get',
+    path: '/admin/dlq',
+    summary: 'Dead letters, newest first (?limit=&offset=)',
+    access: 'admin',
+    responses: { 200: DeadLetterPage },
+    async handle({ req, deps }) {
+      const { limit, offset } = parseBody(Paging, { ...req.query });
+      const page = await listDeadLetters(deps.db, { limit, offset });
+      return { status: 200, body: { total: page.total, limit, offset, items: page.items } };
+    },
+  }),
+  operation({
+    method: 'get',
+    path: '/admin/dlq/:id',
+    summary: 'One dead letter with its error details',
+    access: 'admin',
+    responses: { 200: DeadLetter },
+    async handle({ req, deps }) {
+      const found = ID.test(pathParam(req, 'id')) ? await getDeadLetter(deps.db, pathParam(req, 'id')) : null;
+      if (!found) throw problems.notFound(`no dead letter "${req.params.id}"`);
+      return { status: 200, body: found };
+    },
+  }),
+  operation({
+    method: 'post',
+    path: '/admin/dlq/:id/replay',
+    summary: 'Send a dead letter back to its source topic (consumers apply it at most once)',
+    access: 'admin',
+    responses: { 202: DeadLetter },
+    // Idempotent by design: the replayed message keeps its event id, so consumers apply it once.
+    async handle({ req, deps, principal }) {
+      if (!ID.test(pathParam(req, 'id'))) throw problems.notFound(`no dead letter "${req.params.id}"`);
+      const replayed = await replayDeadLetter(deps.db, deps.kafka, pathParam(req, 'id'));
+      const { id, eventId, sourceTopic } = replayed;
+      deps.log.info({ deadLetterId: id, eventId, sourceTopic, by: principal.apiKeyId }, 'dead letter replayed');
+      return { status: 202, body: replayed };
+    },
+  }),
+];

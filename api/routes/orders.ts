@@ -1,90 +1,85 @@
-/** /orders: place, read, cancel and follow orders. */
-import express, { Router } from 'express';
+/** /orders: place, read, cancel and follow orders. Client keys act on their own orders. */
+import type { Response } from 'express';
 import { getAnomalies, getTimeline } from '../../services/audit/timeline';
-import { NOT_CANCELLABLE, SIGNALS } from '../../services/orders/contract';
-import { createOrder, OrderRejectedError, priceOrder } from '../../services/orders/place-order';
+import { requestCancel } from '../../services/orders/commands';
+import { placeOrder, priceOrder } from '../../services/orders/place-order';
 import { findOrderView } from '../../services/orders/queries';
-import { markSagaStarted, SagaClosedError, signalSaga, startSaga } from '../../services/orders/saga-starter';
-import { principalOf } from '../auth';
-import type { ApiDeps } from '../app';
-import { parseBody, requireJson, uuidParam } from '../http';
-import { idempotencyKeyOf, idempotent, type IdempotentReply } from '../idempotency';
+import type { ApiDeps } from '../deps';
+import { uuidParam } from '../http';
+import { idempotent, type IdempotentReply } from '../idempotency';
+import { operation } from '../operation';
 import { problems } from '../problem';
-import { PlaceOrderBody, ReasonBody } from '../schemas';
+import { CancelAccepted, OrderAccepted, OrderView, PlaceOrderBody, ReasonBody, TimelineView } from '../schemas';
+import { principalOf } from '../auth';
 
-export function ordersRouter(deps: ApiDeps): Router {
-  const { db, cfg, temporal, log, faults } = deps;
-  const router = Router();
-  const json = express.json({ limit: '16kb' });
-
-  /** The order as its owner sees it; another client's order does not exist for this caller. */
-  async function visibleOrder(res: express.Response, orderId: string) {
-    const found = await findOrderView(db, orderId);
-    const principal = principalOf(res);
-    if (!found || (principal.role !== 'admin' && found.apiKeyId !== principal.apiKeyId)) {
-      throw problems.notFound(`no order "${orderId}"`);
-    }
-    return found.view;
+/** The order as its owner sees it; another client's order does not exist for this caller. */
+async function visibleOrder(deps: ApiDeps, res: Response, orderId: string) {
+  const found = await findOrderView(deps.db, orderId);
+  const principal = principalOf(res);
+  if (!found || (principal.role !== 'admin' && found.apiKeyId !== principal.apiKeyId)) {
+    throw problems.notFound(`no order "${orderId}"`);
   }
-
-  router.post('/', requireJson, json, async (req, res) => {
-    const principal = principalOf(res);
-    idempotencyKeyOf(req);
-    const body = parseBody(PlaceOrderBody, req.body);
-    const cmd = { apiKeyId: principal.apiKeyId, customerId: body.customerId, items: body.items };
-    const priced = await priceOrder(db, cmd).catch((err: unknown) => {
-      if (!(err instanceof OrderRejectedError)) throw err;
-      throw problems.unprocessable(err.code.toLowerCase().replace(/_/g, '-'), 'Order cannot be placed', err.message, {
-        code: err.code,
-        errors: err.field ? [{ pointer: err.field, detail: err.message }] : [],
-      });
-    });
-    await idempotent(db, req, res, principal, body, async ({ commit }) => {
-      let reply: IdempotentReply | undefined;
-      const order = await createOrder(db, cmd, priced, async (tx, o) => {
-        reply = { status: 202, body: { orderId: o.id, status: o.status, workflowId: o.workflowId }, headers: { Location: `/orders/${o.id}` } };
-        await commit(tx, reply);
-      });
-      await faults.hit('api.order.afterCommit', order.id);
-      try {
-        await startSaga(temporal, cfg, order);
-        await markSagaStarted(db, [order.id]);
-      } catch (err) {
-        // The order is committed: the sweeper starts its saga. The client still gets 202.
-        log.warn({ err, orderId: order.id, workflowId: order.workflowId }, 'saga start deferred to the sweeper');
-      }
-      log.info({ orderId: order.id, workflowId: order.workflowId, customerId: order.customerId, totalMinor: order.totalMinor }, 'order accepted');
-      return reply!;
-    });
-  });
-
-  router.get('/:id', async (req, res) => {
-    res.json(await visibleOrder(res, uuidParam(req, 'id', 'order')));
-  });
-
-  router.get('/:id/timeline', async (req, res) => {
-    const orderId = uuidParam(req, 'id', 'order');
-    await visibleOrder(res, orderId);
-    const [entries, anomalies] = await Promise.all([getTimeline(db, orderId), getAnomalies(db, orderId)]);
-    res.json({ orderId, entries, anomalies });
-  });
-
-  router.post('/:id/cancel', requireJson, json, async (req, res) => {
-    const orderId = uuidParam(req, 'id', 'order');
-    const { reason } = parseBody(ReasonBody, req.body);
-    const order = await visibleOrder(res, orderId);
-    if (NOT_CANCELLABLE.includes(order.status)) {
-      throw problems.conflict('order-not-cancellable', 'Order can no longer be cancelled', `order ${orderId} is ${order.status}`, {
-        orderStatus: order.status,
-      });
-    }
-    await signalSaga(temporal, cfg, db, orderId, SIGNALS.cancel, { reason }).catch((err: unknown) => {
-      if (err instanceof SagaClosedError) throw problems.conflict('order-not-cancellable', 'Order can no longer be cancelled', err.message);
-      throw err;
-    });
-    log.info({ orderId, reason }, 'cancel requested');
-    res.status(202).json({ orderId, status: order.status, accepted: true });
-  });
-
-  return router;
+  return found.view;
 }
+
+export const ORDER_OPERATIONS = [
+  operation({
+    method: 'post',
+    path: '/orders',
+    summary: 'Place an order (starts its saga)',
+    access: 'client',
+    idempotencyKey: true,
+    request: PlaceOrderBody,
+    responses: { 202: OrderAccepted },
+    problems: [422, 503],
+    async handle({ req, res, deps, principal, body }) {
+      const cmd = { apiKeyId: principal.apiKeyId, customerId: body.customerId, items: body.items };
+      const priced = await priceOrder(deps.db, cmd);
+      await idempotent(deps.db, req, res, principal, body, async ({ commit }) => {
+        let reply: IdempotentReply | undefined;
+        await placeOrder(deps, cmd, priced, async (tx, o) => {
+          reply = { status: 202, body: { orderId: o.id, status: o.status, workflowId: o.workflowId }, headers: { Location: `/orders/${o.id}` } };
+          await commit(tx, reply);
+        });
+        return reply!;
+      });
+    },
+  }),
+  operation({
+    method: 'get',
+    path: '/orders/:id',
+    summary: 'An order, its lines and saga steps',
+    access: 'client',
+    responses: { 200: OrderView },
+    async handle({ req, res, deps }) {
+      return { status: 200, body: await visibleOrder(deps, res, uuidParam(req, 'id', 'order')) };
+    },
+  }),
+  operation({
+    method: 'get',
+    path: '/orders/:id/timeline',
+    summary: "The order's events as the audit consumer saw them on Kafka, and any sequence anomalies",
+    access: 'client',
+    responses: { 200: TimelineView },
+    async handle({ req, res, deps }) {
+      const orderId = uuidParam(req, 'id', 'order');
+      await visibleOrder(deps, res, orderId);
+      const [entries, anomalies] = await Promise.all([getTimeline(deps.db, orderId), getAnomalies(deps.db, orderId)]);
+      return { status: 200, body: { orderId, entries, anomalies } };
+    },
+  }),
+  operation({
+    method: 'post',
+    path: '/orders/:id/cancel',
+    summary: 'Ask the saga to cancel the order (before confirmation)',
+    access: 'client',
+    request: ReasonBody,
+    responses: { 202: CancelAccepted },
+    async handle({ req, res, deps, body }) {
+      const order = await visibleOrder(deps, res, uuidParam(req, 'id', 'order'));
+      const accepted = await requestCancel(deps, order, body.reason);
+      deps.log.info({ orderId: order.orderId, reason: body.reason }, 'cancel requested');
+      return { status: 202, body: accepted };
+    },
+  }),
+];

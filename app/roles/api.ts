@@ -5,7 +5,7 @@ import { createApp } from '../../api/app';
 import { createTemporalClient } from '../../lib/temporal';
 import { installBootstrapAdminKey } from '../../services/access/api-keys';
 import { pruneExpiredIdempotencyKeys } from '../../services/access/idempotency';
-import type { RoleContext, Running } from '../main';
+import type { RoleContext, Running } from '../role';
 
 const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
 

@@ -1,9 +1,9 @@
 /** The consumer roles: one process, one consumer group per service, on the consumer framework. */
 import { createAuditHandler } from '../../services/audit/projector';
-import { EventConsumer, type DecodedEvent, type EventHandler } from '../../services/messaging/consumer';
-import { createKafka } from '../../services/messaging/kafka';
+import { EventConsumer, type DecodedEvent, type EventHandler } from '../../services/platform/messaging/consumer';
+import { createKafka } from '../../services/platform/messaging/kafka';
 import { createNotificationsHandler } from '../../services/notifications/consumer';
-import type { RoleContext, Running } from '../main';
+import type { RoleContext, Running } from '../role';
 
 export type ConsumerName = 'audit' | 'notifications';
 

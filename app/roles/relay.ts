@@ -1,7 +1,7 @@
 /** The relay role: the outbox relay, its own process; several may run at once (see services/relay). */
-import { createKafka } from '../../services/messaging/kafka';
-import { Relay } from '../../services/relay/relay';
-import type { RoleContext, Running } from '../main';
+import { createKafka } from '../../services/platform/messaging/kafka';
+import { Relay } from '../../services/platform/relay/relay';
+import type { RoleContext, Running } from '../role';
 
 export async function startRelay({ cfg, db, log, registry, faults }: RoleContext): Promise<Running> {
   const settings = cfg.relay;

@@ -3,7 +3,7 @@ import type { Worker } from '@temporalio/worker';
 import { createTemporalClient, createWorkerConnection } from '../../lib/temporal';
 import { needsAttentionGauge } from '../../services/orders/metrics';
 import { sweepUnstartedSagas } from '../../services/orders/saga-starter';
-import type { RoleContext, Running } from '../main';
+import type { RoleContext, Running } from '../role';
 import { installWorkerRuntime } from '../temporal-runtime';
 import { createInventoryWorker, createOrdersWorker, createPaymentsWorker } from '../workers';
 

@@ -18,8 +18,8 @@ import { Client } from 'pg';
 import { exitOnConfigError, loadConfig, repoRoot, type Config } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
 import { migrate } from '../../lib/migrate';
-import { toMessage, type OutboxRow } from '../../services/messaging/envelope';
-import { ACKS_ALL, createIdempotentProducer, createKafka } from '../../services/messaging/kafka';
+import { toMessage, type OutboxRow } from '../../services/platform/messaging/envelope';
+import { ACKS_ALL, createIdempotentProducer, createKafka } from '../../services/platform/messaging/kafka';
 import { ensureTopics } from '../stack/kafka';
 import { ensureDatabase } from '../stack/postgres';
 

@@ -17,13 +17,13 @@ import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/
 import { createApp } from '../../api/app';
 import { createInventoryWorker, createOrdersWorker, createPaymentsWorker } from '../../app/workers';
 import { loadConfig } from '../../lib/config';
-import { createDb } from '../../lib/db';
+import { createDb, inTransaction } from '../../lib/db';
 import { createLogger } from '../../lib/logger';
 import { migrate } from '../../lib/migrate';
 import { createTemporalClient, createWorkerConnection } from '../../lib/temporal';
 import { createApiKey } from '../../services/access/api-keys';
-import { taskQueues } from '../../services/orders/contract';
-import { openAndDeposit } from '../../services/payments/ledger';
+import { taskQueues } from '../../services/orders/task-queues';
+import { openAndDeposit } from '../../services/payments/accounts';
 import { ensureDatabase } from '../stack/postgres';
 import { up } from '../stack/stack';
 import * as bareActivities from './bare-activities';
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   await db.product.create({ data: { sku, name: 'bench', unitPriceMinor: 100n, currency: 'EUR', available: 1_000_000 } });
   const customers = Array.from({ length: 50 }, (_, i) => `${prefix}cust-${i}`);
   for (const c of customers) {
-    await db.$transaction((tx) => openAndDeposit(tx, { customerId: c, currency: 'EUR', depositMinor: 100_000_000, idempotencyKey: `bench:${c}` }));
+    await inTransaction(db, (tx) => openAndDeposit(tx, { customerId: c, currency: 'EUR', depositMinor: 100_000_000, idempotencyKey: `bench:${c}` }));
   }
   const { key } = await createApiKey(db, 'bench', 'client');
 

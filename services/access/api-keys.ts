@@ -4,7 +4,8 @@
  * random strings, so a fast hash is the right one (no password stretching needed).
  */
 import crypto from 'node:crypto';
-import type { Db, Tx } from '../../lib/db';
+import { inTransaction, type Db } from '../../lib/db';
+import type { Tx } from '../../lib/sql';
 
 export type Role = 'client' | 'admin';
 
@@ -25,10 +26,13 @@ function toUuid(hex: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-export async function createApiKey(db: Db | Tx, name: string, role: Role): Promise<{ id: string; key: string }> {
+/** Creates a key in the caller's transaction, or in one of its own given a Db. The secret is returned once. */
+export async function createApiKey(handle: Db | Tx, name: string, role: Role): Promise<{ id: string; key: string }> {
   const id = crypto.randomUUID();
   const secret = crypto.randomBytes(32).toString('base64url');
-  await db.apiKey.create({ data: { id, name, role, secretHash: sha256(secret).toString('hex') } });
+  const insert = (tx: Tx) => tx.exec`
+    INSERT INTO api_keys (id, name, role, secret_hash) VALUES (${id}::uuid, ${name}::text, ${role}::text, ${sha256(secret).toString('hex')}::text)`;
+  await ('exec' in handle ? insert(handle) : inTransaction(handle, insert));
   return { id, key: `osk_${id.replace(/-/g, '')}_${secret}` };
 }
 

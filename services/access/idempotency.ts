@@ -6,7 +6,9 @@
  * crashed leaves an expired lease, which the client's retry takes over.
  */
 import crypto from 'node:crypto';
-import type { Db, Tx } from '../../lib/db';
+import type { Db } from '../../lib/db';
+import { DomainError, type ErrorKind } from '../../lib/errors';
+import type { Tx } from '../../lib/sql';
 
 export const LEASE_MS = 30_000;
 export const RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -29,9 +31,10 @@ export type BeginResult =
   | { kind: 'in-flight' }
   | { kind: 'mismatch' };
 
-export class LeaseLostError extends Error {
-  override name = 'LeaseLostError';
-}
+export const IDEMPOTENCY_ERRORS = {
+  /** The lease expired and a retry took the key over: a normal race, the retry owns the answer. */
+  LEASE_LOST: { code: 'IDEMPOTENCY_KEY_IN_FLIGHT', status: 409, retryable: true, title: 'Request with this Idempotency-Key is in progress' },
+} as const satisfies Record<string, ErrorKind>;
 
 /** A stable hash of what makes two requests "the same": method, path and canonical body. */
 export function requestFingerprint(method: string, path: string, body: unknown): string {
@@ -80,18 +83,11 @@ export async function beginIdempotent(db: Db, apiKeyId: string, key: string, fin
 
 /** Stores the response in the caller's transaction; throws LeaseLostError if the lease was taken over. */
 export async function completeIdempotent(tx: Tx, lease: Lease, response: StoredResponse): Promise<void> {
-  const updated = await tx.idempotencyKey.updateMany({
-    where: { apiKeyId: lease.apiKeyId, key: lease.key, leaseToken: lease.token, state: 'IN_FLIGHT' },
-    data: {
-      state: 'COMPLETED',
-      leaseToken: null,
-      lockedUntil: null,
-      responseStatus: response.status,
-      responseBody: response.body as object,
-      responseHeaders: response.headers,
-    },
-  });
-  if (updated.count !== 1) throw new LeaseLostError(`idempotency key "${lease.key}" was taken over by a retry`);
+  const updated = await tx.exec`
+    UPDATE idempotency_keys SET state = 'COMPLETED', lease_token = NULL, locked_until = NULL, response_status = ${response.status}::int,
+           response_body = ${JSON.stringify(response.body ?? null)}::jsonb, response_headers = ${JSON.stringify(response.headers)}::jsonb
+    WHERE api_key_id = ${lease.apiKeyId}::uuid AND key = ${lease.key}::text AND lease_token = ${lease.token}::uuid AND state = 'IN_FLIGHT'`;
+  if (updated !== 1) throw new DomainError(IDEMPOTENCY_ERRORS.LEASE_LOST, `idempotency key "${lease.key}" was taken over by a retry`);
 }
 
 /** Gives the key back when the request failed before completing, so a retry can proceed. */

@@ -13,12 +13,12 @@
  * for replay after an upgrade rather than half-understood.
  */
 import type { Registry } from 'prom-client';
-import type { Tx } from '../../lib/db';
-import type { EventHandler, MessageContext } from '../messaging/consumer';
-import { parseEnvelope, type Envelope } from '../messaging/envelope';
-import { UnknownEventTypeError, UnsupportedSchemaVersionError } from '../messaging/errors';
-import { counter } from '../messaging/metrics';
-import { EVENT_TYPES } from '../orders/contract';
+import type { Tx } from '../../lib/sql';
+import type { EventHandler, MessageContext } from '../platform/messaging/consumer';
+import { parseEnvelope, type Envelope } from '../platform/messaging/envelope';
+import { UnknownEventTypeError, UnsupportedSchemaVersionError } from '../platform/messaging/errors';
+import { counter } from '../platform/messaging/metrics';
+import { EVENT_TYPES, orderLogFields } from '../orders/contract';
 
 export const AUDIT_CONSUMER = 'audit';
 export const SUPPORTED_SCHEMA_VERSIONS: readonly number[] = [1];
@@ -92,14 +92,14 @@ export function projectEvents(events: AuditEvent[], state: Map<string, Aggregate
  * to one consumer at a time; the lock covers the moments of a rebalance when it does not.)
  */
 async function lockAggregates(tx: Tx, aggregateIds: string[]): Promise<void> {
-  await tx.$queryRaw`
+  await tx.rows`
     SELECT pg_advisory_xact_lock(${AGGREGATE_LOCK_CLASS}::int, h)::text
       FROM (SELECT DISTINCT hashtext(a) AS h FROM unnest(${aggregateIds}::text[]) AS a ORDER BY 1) AS t`;
 }
 
 /** The timeline's highest sequence per aggregate, and which of the given sequences it already has. */
 async function readState(tx: Tx, events: AuditEvent[]): Promise<Map<string, AggregateState>> {
-  const rows = await tx.$queryRaw<{ aggregate_id: string; highest: number | null; taken: number[] }[]>`
+  const rows = await tx.rows<{ aggregate_id: string; highest: number | null; taken: number[] }>`
     SELECT c.aggregate_id,
            (SELECT max(t.sequence) FROM audit_timeline t WHERE t.aggregate_id = c.aggregate_id) AS highest,
            ARRAY(SELECT t.sequence FROM audit_timeline t WHERE t.aggregate_id = c.aggregate_id AND t.sequence = ANY(c.sequences)) AS taken
@@ -111,7 +111,7 @@ async function readState(tx: Tx, events: AuditEvent[]): Promise<Map<string, Aggr
 
 /** One multi-row INSERT from arrays (much cheaper than the ORM's per-row parameters). */
 async function insertTimeline(tx: Tx, rows: AuditEvent[]): Promise<void> {
-  await tx.$executeRaw`
+  await tx.exec`
     INSERT INTO audit_timeline (aggregate_id, sequence, event_id, type, aggregate_type, schema_version, occurred_at, payload, traceparent)
     SELECT * FROM unnest(
       ${rows.map((e) => e.aggregateId)}::text[], ${rows.map((e) => e.sequence)}::int[], ${rows.map((e) => e.eventId)}::text[]::uuid[],
@@ -121,12 +121,19 @@ async function insertTimeline(tx: Tx, rows: AuditEvent[]): Promise<void> {
     ON CONFLICT DO NOTHING`;
 }
 
+async function insertAnomalies(tx: Tx, anomalies: NewAnomaly[]): Promise<void> {
+  await tx.exec`
+    INSERT INTO audit_anomalies (aggregate_id, kind, event_id, sequence, expected_sequence)
+    SELECT * FROM unnest(${anomalies.map((a) => a.aggregateId)}::text[], ${anomalies.map((a) => a.kind)}::text[],
+      ${anomalies.map((a) => a.eventId)}::text[]::uuid[], ${anomalies.map((a) => a.sequence)}::int[], ${anomalies.map((a) => a.expectedSequence)}::int[])`;
+}
+
 /** The projection of a run of events: four statements, however many events. */
 async function recordEvents(tx: Tx, events: AuditEvent[]): Promise<NewAnomaly[]> {
   await lockAggregates(tx, events.map((e) => e.aggregateId));
   const { rows, anomalies } = projectEvents(events, await readState(tx, events));
   if (rows.length > 0) await insertTimeline(tx, rows);
-  if (anomalies.length > 0) await tx.auditAnomaly.createMany({ data: anomalies });
+  if (anomalies.length > 0) await insertAnomalies(tx, anomalies);
   return anomalies;
 }
 
@@ -138,6 +145,7 @@ export function createAuditHandler(registry: Registry): EventHandler<AuditEvent>
   };
   return {
     name: AUDIT_CONSUMER,
+    logFields: (e) => orderLogFields(e.aggregateId),
     decode: (value: Buffer | null, _ctx: MessageContext) => decodeAuditEvent(value),
     apply: (tx: Tx, event: AuditEvent) => applyBatch(tx, [event]),
     applyBatch,

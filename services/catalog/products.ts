@@ -1,32 +1,48 @@
-/** The catalog: create a product, or update its name/price and restock it. */
-import type { Tx } from '../../lib/db';
+/** The catalog: create a product, or update its name/price and restock it; the product view. */
+import type { Db } from '../../lib/db';
+import { DomainError } from '../../lib/errors';
+import type { Tx } from '../../lib/sql';
+import { CATALOG_ERRORS, type ProductInput, type ProductView } from './contract';
 
-export class ProductCurrencyError extends Error {
-  override name = 'ProductCurrencyError';
-}
-
-export interface ProductInput {
+interface ProductRow {
   sku: string;
   name: string;
-  unitPriceMinor: number;
+  unit_price_minor: bigint;
   currency: string;
-  addStock: number;
+  available: number;
+  reserved: number;
+  committed: number;
 }
 
-/** Upserts in the caller's transaction; returns whether the product was created. */
-export async function upsertProduct(tx: Tx, input: ProductInput): Promise<{ created: boolean }> {
+function toView(p: ProductRow): ProductView {
+  const { sku, name, currency, available, reserved, committed } = p;
+  return { sku, name, unitPriceMinor: Number(p.unit_price_minor), currency, available, reserved, committed };
+}
+
+/** Upserts in the caller's transaction; returns whether the product was created, and the product after. */
+export async function upsertProduct(tx: Tx, input: ProductInput): Promise<{ created: boolean; product: ProductView }> {
   // Insert-or-nothing first, so two concurrent creators of one sku cannot both insert.
-  const inserted = await tx.$executeRaw`
+  const [inserted] = await tx.rows<ProductRow>`
     INSERT INTO products (sku, name, unit_price_minor, currency, available)
-    VALUES (${input.sku}, ${input.name}, ${input.unitPriceMinor}, ${input.currency}, ${input.addStock})
-    ON CONFLICT (sku) DO NOTHING`;
-  if (inserted === 1) return { created: true };
-  const existing = await tx.$queryRaw<{ currency: string }[]>`SELECT currency FROM products WHERE sku = ${input.sku} FOR UPDATE`;
-  if (existing[0]!.currency !== input.currency) {
-    throw new ProductCurrencyError(`product ${input.sku} is priced in ${existing[0]!.currency}; its currency cannot change`);
+    VALUES (${input.sku}::text, ${input.name}::text, ${input.unitPriceMinor}::bigint, ${input.currency}::text, ${input.addStock}::int)
+    ON CONFLICT (sku) DO NOTHING
+    RETURNING sku, name, unit_price_minor, currency, available, reserved, committed`;
+  if (inserted) return { created: true, product: toView(inserted) };
+  const [existing] = await tx.rows<{ currency: string }>`SELECT currency FROM products WHERE sku = ${input.sku}::text FOR UPDATE`;
+  if (existing!.currency !== input.currency) {
+    throw new DomainError(CATALOG_ERRORS.CURRENCY_MISMATCH, `product ${input.sku} is priced in ${existing!.currency}; its currency cannot change`);
   }
-  await tx.$executeRaw`
-    UPDATE products SET name = ${input.name}, unit_price_minor = ${input.unitPriceMinor}, available = available + ${input.addStock}, updated_at = now()
-    WHERE sku = ${input.sku}`;
-  return { created: false };
+  const [updated] = await tx.rows<ProductRow>`
+    UPDATE products SET name = ${input.name}::text, unit_price_minor = ${input.unitPriceMinor}::bigint,
+           available = available + ${input.addStock}::int, updated_at = now()
+    WHERE sku = ${input.sku}::text
+    RETURNING sku, name, unit_price_minor, currency, available, reserved, committed`;
+  return { created: false, product: toView(updated!) };
+}
+
+export async function findProductView(db: Db, sku: string): Promise<ProductView | null> {
+  const p = await db.product.findUnique({ where: { sku } });
+  if (!p) return null;
+  const { name, currency, available, reserved, committed } = p;
+  return { sku: p.sku, name, unitPriceMinor: Number(p.unitPriceMinor), currency, available, reserved, committed };
 }

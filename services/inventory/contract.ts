@@ -1,10 +1,19 @@
 /** The inventory context's public contract. Pure TypeScript: workflow code may import it. */
+import type { ErrorKind } from '../../lib/errors';
 
+/** The task queue of the inventory worker (before the deployment's prefix). */
+export const INVENTORY_TASK_QUEUE = 'inventory';
+
+/** Business failures of inventory: non-retryable, `type` of the ApplicationFailure. */
 export const INVENTORY_FAILURES = {
   OUT_OF_STOCK: 'OUT_OF_STOCK',
-  UNKNOWN_SKU: 'UNKNOWN_SKU',
 } as const;
-export type InventoryFailureType = (typeof INVENTORY_FAILURES)[keyof typeof INVENTORY_FAILURES];
+
+export const INVENTORY_ERRORS = {
+  OUT_OF_STOCK: { code: INVENTORY_FAILURES.OUT_OF_STOCK, status: 409, retryable: false, title: 'Not enough stock' },
+  /** Commit of a reservation that is not held (released or rejected): a saga bug, never retried. */
+  RESERVATION_NOT_HELD: { code: 'RESERVATION_NOT_HELD', status: 409, retryable: false, title: 'Reservation is not held' },
+} as const satisfies Record<string, ErrorKind>;
 
 export interface ReserveInput {
   orderId: string;
@@ -12,6 +21,12 @@ export interface ReserveInput {
 }
 export interface ReserveResult {
   applied: boolean;
+}
+
+export interface Shortage {
+  sku: string;
+  requested: number;
+  available: number;
 }
 
 export interface ReleaseInput {

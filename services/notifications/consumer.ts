@@ -7,10 +7,11 @@
  * Its effect is an outbox of emails (the notifications table), which a mailer would send;
  * one per (event, template), so a message is queued once even beside processed_events.
  */
-import type { Tx } from '../../lib/db';
-import type { EventHandler } from '../messaging/consumer';
-import { isUuid, parseJson } from '../messaging/envelope';
-import { UnsupportedSchemaVersionError, ValidationError } from '../messaging/errors';
+import type { Tx } from '../../lib/sql';
+import type { EventHandler } from '../platform/messaging/consumer';
+import { isUuid, parseJson } from '../platform/messaging/envelope';
+import { UnsupportedSchemaVersionError, ValidationError } from '../platform/messaging/errors';
+import { orderLogFields } from '../orders/contract';
 
 export const NOTIFICATIONS_CONSUMER = 'notifications';
 /** The major envelope version this reader understands. */
@@ -95,9 +96,10 @@ interface Contact {
 }
 
 async function contactOf(tx: Tx, orderId: string): Promise<Contact> {
-  const order = await tx.notificationOrder.findUnique({ where: { orderId } });
+  const [order] = await tx.rows<{ customer_id: string; currency: string; total_minor: bigint }>`
+    SELECT customer_id, currency, total_minor FROM notification_orders WHERE order_id = ${orderId}::text`;
   if (!order) throw new UnknownOrderError(`order ${orderId}: its OrderCreated has not been seen`);
-  return { customerId: order.customerId, currency: order.currency, totalMinor: Number(order.totalMinor) };
+  return { customerId: order.customer_id, currency: order.currency, totalMinor: Number(order.total_minor) };
 }
 
 interface Email {
@@ -108,10 +110,11 @@ interface Email {
 }
 
 async function enqueue(tx: Tx, e: NotificationEvent, email: Email): Promise<void> {
-  await tx.notification.createMany({
-    skipDuplicates: true,
-    data: { eventId: e.eventId, orderId: e.aggregateId, channel: 'EMAIL', ...email },
-  });
+  await tx.exec`
+    INSERT INTO notifications (event_id, order_id, customer_id, channel, template, subject, body)
+    VALUES (${e.eventId}::uuid, ${e.aggregateId}::text, ${email.customerId}::text, 'EMAIL', ${email.template}::text,
+            ${email.subject}::text, ${email.body}::text)
+    ON CONFLICT DO NOTHING`;
 }
 
 function reasonOf(payload: Record<string, unknown>): string {
@@ -119,12 +122,13 @@ function reasonOf(payload: Record<string, unknown>): string {
 }
 
 async function onOrderCreated(tx: Tx, e: NotificationEvent): Promise<void> {
-  const data = {
-    customerId: text(e.payload, 'customerId'),
-    currency: text(e.payload, 'currency'),
-    totalMinor: BigInt(integer(e.payload, 'totalMinor')),
-  };
-  await tx.notificationOrder.upsert({ where: { orderId: e.aggregateId }, create: { orderId: e.aggregateId, ...data }, update: data });
+  const customerId = text(e.payload, 'customerId');
+  const currency = text(e.payload, 'currency');
+  const totalMinor = String(integer(e.payload, 'totalMinor'));
+  await tx.exec`
+    INSERT INTO notification_orders (order_id, customer_id, currency, total_minor)
+    VALUES (${e.aggregateId}::text, ${customerId}::text, ${currency}::text, ${totalMinor}::bigint)
+    ON CONFLICT (order_id) DO UPDATE SET customer_id = EXCLUDED.customer_id, currency = EXCLUDED.currency, total_minor = EXCLUDED.total_minor`;
 }
 
 async function emailFor(tx: Tx, e: NotificationEvent): Promise<Email | null> {
@@ -155,6 +159,7 @@ async function emailFor(tx: Tx, e: NotificationEvent): Promise<Email | null> {
 export function createNotificationsHandler(): EventHandler<NotificationEvent> {
   return {
     name: NOTIFICATIONS_CONSUMER,
+    logFields: (e) => orderLogFields(e.aggregateId),
     decode: (value) => decodeNotificationEvent(value),
     async apply(tx, event) {
       if (event.type === TYPES.OrderCreated) return onOrderCreated(tx, event);

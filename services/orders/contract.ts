@@ -2,6 +2,7 @@
  * The orders context's public contract: every name that crosses a process boundary.
  * Pure TypeScript with no runtime imports, so workflow code may import it.
  */
+import type { ErrorKind } from '../../lib/errors';
 
 /** Custom search attributes of the order saga, registered on the Temporal server. */
 export const SEARCH_ATTRIBUTES = {
@@ -17,21 +18,19 @@ export function orderWorkflowId(orderId: string): string {
   return `order-${orderId}`;
 }
 
-/** Task queues, before the deployment's prefix (config TEMPORAL_TASK_QUEUE_PREFIX). */
-export const TASK_QUEUES = {
-  orders: 'orders',
-  payments: 'payments',
-  inventory: 'inventory',
-} as const;
+/** What a log line about an order names, so one grep finds the order's whole story. */
+export function orderLogFields(orderId: string): { orderId: string; workflowId: string } {
+  return { orderId, workflowId: orderWorkflowId(orderId) };
+}
 
-export type TaskQueues = { [K in keyof typeof TASK_QUEUES]: string };
+/** The task queue of the orders worker (saga + order transitions), before the deployment's prefix. */
+export const ORDERS_TASK_QUEUE = 'orders';
 
-export function taskQueues(prefix: string): TaskQueues {
-  return {
-    orders: `${prefix}${TASK_QUEUES.orders}`,
-    payments: `${prefix}${TASK_QUEUES.payments}`,
-    inventory: `${prefix}${TASK_QUEUES.inventory}`,
-  };
+/** The task queues one saga run uses, prefixed (config TEMPORAL_TASK_QUEUE_PREFIX); see task-queues.ts. */
+export interface TaskQueues {
+  orders: string;
+  payments: string;
+  inventory: string;
 }
 
 export const ORDER_STATUSES = [
@@ -46,8 +45,6 @@ export const ORDER_STATUSES = [
 ] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
-/** Statuses after which the order never changes again (CONFIRMED can still be compensated). */
-export const FINAL_STATUSES: readonly OrderStatus[] = ['REJECTED', 'COMPENSATED'];
 /** Statuses in which a customer's cancel request is no longer accepted. */
 export const NOT_CANCELLABLE: readonly OrderStatus[] = ['CONFIRMED', 'REJECTED', 'COMPENSATING', 'COMPENSATED', 'NEEDS_ATTENTION'];
 
@@ -60,6 +57,18 @@ export const FAILURE_REASONS = {
   MANUAL_COMPENSATION: 'MANUAL_COMPENSATION',
 } as const;
 export type FailureReason = (typeof FAILURE_REASONS)[keyof typeof FAILURE_REASONS];
+
+/** Why a request cannot become an order, or an order cannot take a command. */
+export const ORDER_ERRORS = {
+  UNKNOWN_SKU: { code: 'UNKNOWN_SKU', status: 422, retryable: false, title: 'Order cannot be placed' },
+  UNKNOWN_CUSTOMER: { code: 'UNKNOWN_CUSTOMER', status: 422, retryable: false, title: 'Order cannot be placed' },
+  CURRENCY_MISMATCH: { code: 'CURRENCY_MISMATCH', status: 422, retryable: false, title: 'Order cannot be placed' },
+  DUPLICATE_SKU: { code: 'DUPLICATE_SKU', status: 422, retryable: false, title: 'Order cannot be placed' },
+  TOTAL_TOO_LARGE: { code: 'TOTAL_TOO_LARGE', status: 422, retryable: false, title: 'Order cannot be placed' },
+  ORDER_NOT_CANCELLABLE: { code: 'ORDER_NOT_CANCELLABLE', status: 409, retryable: false, title: 'Order can no longer be cancelled' },
+  ORDER_NOT_COMPENSABLE: { code: 'ORDER_NOT_COMPENSABLE', status: 409, retryable: false, title: 'Order cannot be compensated now' },
+  COMPENSATION_WINDOW_CLOSED: { code: 'COMPENSATION_WINDOW_CLOSED', status: 409, retryable: false, title: 'Compensation window has closed' },
+} as const satisfies Record<string, ErrorKind>;
 
 export interface OrderLine {
   sku: string;

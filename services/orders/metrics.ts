@@ -6,9 +6,9 @@
  * parked in NEEDS_ATTENTION by a cheap, cached count at scrape time.
  */
 import type { Registry } from 'prom-client';
-import type { AppliedTransition } from '../../activities/orders';
+import type { AppliedTransition } from './transitions';
 import type { Db } from '../../lib/db';
-import { counter, gauge, histogram, LATENCY_BUCKETS } from '../messaging/metrics';
+import { counter, gauge, histogram, LATENCY_BUCKETS } from '../platform/messaging/metrics';
 import type { OrderStatus } from './contract';
 
 /** Statuses that end a saga's forward run (a CONFIRMED order may still be compensated later). */

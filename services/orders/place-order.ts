@@ -1,13 +1,21 @@
 /**
- * Placing an order: validate against the catalog and accounts, then one transaction that
- * writes the order, its lines, its first history row and the OrderCreated event (plus, when
- * given, whatever the caller must commit atomically with it, e.g. the idempotency record).
+ * Placing an order, as a story: check the request against the catalog and the customer's
+ * account (writes nothing), then one transaction that writes the order, its lines, its
+ * first history row and the OrderCreated event (plus whatever the caller must commit
+ * atomically with it, e.g. the idempotency record), then start its saga. If the start
+ * fails, the order is committed anyway and the sweeper starts it (saga-starter.ts).
  */
 import crypto from 'node:crypto';
-import type { Db, Tx } from '../../lib/db';
-import { appendEvents } from '../outbox/outbox';
-import { EVENT_TYPES, ORDER_AGGREGATE, orderWorkflowId } from './contract';
-import type { StartableOrder } from './saga-starter';
+import type { Client } from '@temporalio/client';
+import type { Config } from '../../lib/config';
+import { inTransaction, type Db } from '../../lib/db';
+import { DomainError, type ErrorCodeOf } from '../../lib/errors';
+import type { Faults } from '../../lib/faults';
+import type { Logger } from '../../lib/logger';
+import type { Tx } from '../../lib/sql';
+import { appendEvents } from '../platform/outbox/outbox';
+import { EVENT_TYPES, ORDER_AGGREGATE, ORDER_ERRORS, orderWorkflowId } from './contract';
+import { markSagaStarted, startSaga, type StartableOrder } from './saga-starter';
 
 export interface PlaceOrderCommand {
   apiKeyId: string;
@@ -15,58 +23,54 @@ export interface PlaceOrderCommand {
   items: { sku: string; quantity: number }[];
 }
 
-/** A request that cannot become an order; `field` is a JSON pointer into the request body. */
-export class OrderRejectedError extends Error {
-  override name = 'OrderRejectedError';
-  constructor(
-    readonly code: 'UNKNOWN_SKU' | 'UNKNOWN_CUSTOMER' | 'CURRENCY_MISMATCH' | 'DUPLICATE_SKU' | 'TOTAL_TOO_LARGE',
-    message: string,
-    readonly field?: string,
-  ) {
-    super(message);
-  }
-}
-
 export interface PlacedOrder extends StartableOrder {
   workflowId: string;
   status: 'PENDING';
 }
 
-/** Checks the command against the catalog and accounts; writes nothing. */
-export async function priceOrder(db: Db, cmd: PlaceOrderCommand): Promise<Omit<PlacedOrder, 'id' | 'workflowId' | 'status'>> {
+export type PricedOrder = Omit<PlacedOrder, 'id' | 'workflowId' | 'status'>;
+
+/** A request that cannot become an order; `pointer` is a JSON pointer into the request body. */
+function rejected(code: ErrorCodeOf<typeof ORDER_ERRORS>, message: string, pointer: string): DomainError {
+  return new DomainError(ORDER_ERRORS[code], message, { details: { errors: [{ pointer, detail: message }] } });
+}
+
+function checkNoRepeatedSku(items: PlaceOrderCommand['items']): void {
   const seen = new Map<string, number>();
-  cmd.items.forEach((item, i) => {
+  items.forEach((item, i) => {
     const first = seen.get(item.sku);
     if (first !== undefined) {
-      throw new OrderRejectedError('DUPLICATE_SKU', `items/${i}/sku repeats items/${first}/sku "${item.sku}"; combine the quantities`, `/items/${i}/sku`);
+      throw rejected('DUPLICATE_SKU', `items/${i}/sku repeats items/${first}/sku "${item.sku}"; combine the quantities`, `/items/${i}/sku`);
     }
     seen.set(item.sku, i);
   });
+}
+
+/** Checks the command against the catalog and accounts; writes nothing. */
+export async function priceOrder(db: Db, cmd: PlaceOrderCommand): Promise<PricedOrder> {
+  checkNoRepeatedSku(cmd.items);
   const [products, account] = await Promise.all([
     db.product.findMany({ where: { sku: { in: cmd.items.map((i) => i.sku) } } }),
     db.account.findUnique({ where: { id: cmd.customerId } }),
   ]);
   const bySku = new Map(products.map((p) => [p.sku, p]));
   cmd.items.forEach((item, i) => {
-    if (!bySku.has(item.sku)) throw new OrderRejectedError('UNKNOWN_SKU', `items/${i}/sku: no product "${item.sku}"`, `/items/${i}/sku`);
+    if (!bySku.has(item.sku)) throw rejected('UNKNOWN_SKU', `items/${i}/sku: no product "${item.sku}"`, `/items/${i}/sku`);
   });
   if (!account || account.kind !== 'CUSTOMER') {
-    throw new OrderRejectedError('UNKNOWN_CUSTOMER', `customerId: no customer account "${cmd.customerId}"`, '/customerId');
+    throw rejected('UNKNOWN_CUSTOMER', `customerId: no customer account "${cmd.customerId}"`, '/customerId');
   }
   const currency = account.currency;
   cmd.items.forEach((item, i) => {
     const product = bySku.get(item.sku)!;
     if (product.currency !== currency) {
-      throw new OrderRejectedError(
-        'CURRENCY_MISMATCH',
-        `items/${i}/sku: "${item.sku}" is priced in ${product.currency}, the customer's account is in ${currency}`,
-        `/items/${i}/sku`,
-      );
+      const why = `"${item.sku}" is priced in ${product.currency}, the customer's account is in ${currency}`;
+      throw rejected('CURRENCY_MISMATCH', `items/${i}/sku: ${why}`, `/items/${i}/sku`);
     }
   });
   const items = cmd.items.map((item) => ({ sku: item.sku, quantity: item.quantity, unitPriceMinor: Number(bySku.get(item.sku)!.unitPriceMinor) }));
   const totalMinor = items.reduce((sum, i) => sum + i.quantity * i.unitPriceMinor, 0);
-  if (!Number.isSafeInteger(totalMinor)) throw new OrderRejectedError('TOTAL_TOO_LARGE', 'the order total is too large', '/items');
+  if (!Number.isSafeInteger(totalMinor)) throw rejected('TOTAL_TOO_LARGE', 'the order total is too large', '/items');
   return { customerId: cmd.customerId, currency, totalMinor, items };
 }
 
@@ -74,31 +78,27 @@ export async function priceOrder(db: Db, cmd: PlaceOrderCommand): Promise<Omit<P
 export async function createOrder(
   db: Db,
   cmd: PlaceOrderCommand,
-  priced: Awaited<ReturnType<typeof priceOrder>>,
+  priced: PricedOrder,
   alsoInTx?: (tx: Tx, order: PlacedOrder) => Promise<void>,
 ): Promise<PlacedOrder> {
   const id = crypto.randomUUID();
   const order: PlacedOrder = { id, workflowId: orderWorkflowId(id), status: 'PENDING', ...priced };
-  await db.$transaction(async (tx) => {
-    await tx.order.create({
-      data: {
-        id,
-        customerId: order.customerId,
-        apiKeyId: cmd.apiKeyId,
-        status: 'PENDING',
-        currency: order.currency,
-        totalMinor: BigInt(order.totalMinor),
-        workflowId: order.workflowId,
-        items: {
-          createMany: {
-            data: order.items.map((item, lineNo) => ({ lineNo: lineNo + 1, sku: item.sku, quantity: item.quantity, unitPriceMinor: BigInt(item.unitPriceMinor) })),
-          },
-        },
-        history: {
-          create: { transitionKey: '0:orderCreated:COMPLETED', step: 'orderCreated', stepStatus: 'COMPLETED', orderStatus: 'PENDING' },
-        },
-      },
-    });
+  const lines = order.items;
+  await inTransaction(db, async (tx) => {
+    await tx.exec`
+      WITH o AS (
+        INSERT INTO orders (id, customer_id, api_key_id, status, currency, total_minor, workflow_id)
+        VALUES (${id}::uuid, ${order.customerId}::text, ${cmd.apiKeyId}::uuid, 'PENDING', ${order.currency}::text,
+                ${order.totalMinor}::bigint, ${order.workflowId}::text)
+        RETURNING id
+      ), lines AS (
+        INSERT INTO order_items (order_id, line_no, sku, quantity, unit_price_minor)
+        SELECT o.id, l.line_no, l.sku, l.quantity, l.unit_price_minor FROM o,
+               unnest(${lines.map((_, i) => i + 1)}::int[], ${lines.map((l) => l.sku)}::text[], ${lines.map((l) => l.quantity)}::int[],
+                      ${lines.map((l) => String(l.unitPriceMinor))}::bigint[]) AS l(line_no, sku, quantity, unit_price_minor)
+      )
+      INSERT INTO order_status_history (order_id, transition_key, step, step_status, order_status)
+      SELECT o.id, '0:orderCreated:COMPLETED', 'orderCreated', 'COMPLETED', 'PENDING' FROM o`;
     await appendEvents(tx, { type: ORDER_AGGREGATE, id }, [
       {
         type: EVENT_TYPES.OrderCreated,
@@ -107,5 +107,39 @@ export async function createOrder(
     ]);
     if (alsoInTx) await alsoInTx(tx, order);
   });
+  return order;
+}
+
+export interface PlaceOrderDeps {
+  db: Db;
+  cfg: Config;
+  temporal: Client;
+  log: Logger;
+  faults: Faults;
+}
+
+/**
+ * The whole use case: price, commit (with `alsoInTx`), start the saga. The answer is the
+ * committed order whether or not the start succeeded: the sweeper owns a failed start.
+ */
+export async function placeOrder(
+  deps: PlaceOrderDeps,
+  cmd: PlaceOrderCommand,
+  priced: PricedOrder,
+  alsoInTx: (tx: Tx, order: PlacedOrder) => Promise<void>,
+): Promise<PlacedOrder> {
+  const { db, cfg, temporal, log, faults } = deps;
+  const order = await createOrder(db, cmd, priced, async (tx, o) => {
+    await faults.hit('api.order.beforeCommit', o.id);
+    await alsoInTx(tx, o);
+  });
+  await faults.hit('api.order.afterCommit', order.id);
+  try {
+    await startSaga(temporal, cfg, order);
+    await markSagaStarted(db, [order.id]);
+  } catch (err) {
+    log.warn({ err, orderId: order.id, workflowId: order.workflowId }, 'saga start deferred to the sweeper');
+  }
+  log.info({ orderId: order.id, workflowId: order.workflowId, customerId: order.customerId, totalMinor: order.totalMinor }, 'order accepted');
   return order;
 }

@@ -1,4 +1,4 @@
-/** Read models of the orders, catalog and payment services, as the API shows them. */
+/** Read models of the orders context, as the API shows them. */
 import type { Db } from '../../lib/db';
 import type { OrderStatus } from './contract';
 
@@ -33,39 +33,7 @@ export async function findOrderView(db: Db, orderId: string) {
   };
 }
 
-export async function findAccountView(db: Db, customerId: string, limit = 100) {
-  const account = await db.account.findUnique({ where: { id: customerId } });
-  if (!account || account.kind !== 'CUSTOMER') return null;
-  const entries = await db.ledgerEntry.findMany({
-    where: { accountId: customerId },
-    include: { transaction: true },
-    orderBy: { id: 'desc' },
-    take: limit,
-  });
-  return {
-    customerId: account.id,
-    currency: account.currency,
-    balanceMinor: Number(account.balanceMinor),
-    entries: entries.map((e) => ({
-      transactionId: e.transactionId,
-      kind: e.transaction.kind as 'DEPOSIT' | 'CHARGE' | 'REFUND',
-      orderId: e.transaction.orderId,
-      amountMinor: Number(e.amountMinor),
-      at: iso(e.createdAt),
-    })),
-  };
-}
-
-export async function findProductView(db: Db, sku: string) {
-  const p = await db.product.findUnique({ where: { sku } });
-  if (!p) return null;
-  return {
-    sku: p.sku,
-    name: p.name,
-    unitPriceMinor: Number(p.unitPriceMinor),
-    currency: p.currency,
-    available: p.available,
-    reserved: p.reserved,
-    committed: p.committed,
-  };
+/** Whether this API key has placed an order for this customer. */
+export async function hasOrderedFor(db: Db, apiKeyId: string, customerId: string): Promise<boolean> {
+  return (await db.order.findFirst({ where: { customerId, apiKeyId }, select: { id: true } })) !== null;
 }

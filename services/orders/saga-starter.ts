@@ -9,7 +9,8 @@ import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Config } from '../../lib/config';
 import type { Db } from '../../lib/db';
 import type { Logger } from '../../lib/logger';
-import { ORDER_WORKFLOW_TYPE, orderWorkflowId, taskQueues, type OrderSagaInput } from './contract';
+import { ORDER_WORKFLOW_TYPE, orderWorkflowId, type OrderSagaInput } from './contract';
+import { taskQueues } from './task-queues';
 import { SA } from './search-attributes';
 
 export interface StartableOrder {

@@ -1,12 +1,28 @@
 /** The payment context's public contract. Pure TypeScript: workflow code may import it. */
+import type { ErrorKind } from '../../lib/errors';
 
-/** ApplicationFailure types of payment activities; all are non-retryable business failures. */
+/** The task queue of the payments worker (before the deployment's prefix). */
+export const PAYMENTS_TASK_QUEUE = 'payments';
+
+/** ApplicationFailure types of a failed charge; all are non-retryable business failures. */
 export const PAYMENT_FAILURES = {
   INSUFFICIENT_FUNDS: 'INSUFFICIENT_FUNDS',
   ACCOUNT_NOT_FOUND: 'ACCOUNT_NOT_FOUND',
   CURRENCY_MISMATCH: 'CURRENCY_MISMATCH',
 } as const;
 export type PaymentFailureType = (typeof PAYMENT_FAILURES)[keyof typeof PAYMENT_FAILURES];
+
+export const PAYMENT_ERRORS = {
+  INSUFFICIENT_FUNDS: { code: PAYMENT_FAILURES.INSUFFICIENT_FUNDS, status: 422, retryable: false, title: 'Insufficient funds' },
+  ACCOUNT_NOT_FOUND: { code: PAYMENT_FAILURES.ACCOUNT_NOT_FOUND, status: 422, retryable: false, title: 'No such account' },
+  CURRENCY_MISMATCH: { code: PAYMENT_FAILURES.CURRENCY_MISMATCH, status: 422, retryable: false, title: 'Currency does not match' },
+  /** A ledger transaction whose entries do not sum to zero: a bug, never retried. */
+  LEDGER_UNBALANCED: { code: 'LEDGER_UNBALANCED', status: 500, retryable: false, title: 'Ledger transaction is unbalanced' },
+  /** An entry on a missing account or one in another currency. */
+  LEDGER_ACCOUNT_INVALID: { code: 'LEDGER_ACCOUNT_INVALID', status: 422, retryable: false, title: 'Ledger account is not valid' },
+  /** An account id that exists with another kind or currency. */
+  ACCOUNT_CONFLICT: { code: 'ACCOUNT_CONFLICT', status: 422, retryable: false, title: 'Account currency differs' },
+} as const satisfies Record<string, ErrorKind>;
 
 export interface ChargeInput {
   orderId: string;

@@ -4,9 +4,9 @@
  * never go negative except for the EXTERNAL account. Rows are never updated or deleted.
  */
 import crypto from 'node:crypto';
-import { ApplicationFailure } from '@temporalio/common';
-import type { Tx } from '../../lib/db';
-import { externalAccountId, merchantAccountId } from './contract';
+import { DomainError } from '../../lib/errors';
+import type { Tx } from '../../lib/sql';
+import { externalAccountId, merchantAccountId, PAYMENT_ERRORS } from './contract';
 
 export interface LedgerEntryInput {
   accountId: string;
@@ -34,8 +34,22 @@ export interface LockedAccount {
  */
 export async function lockAccounts(tx: Tx, ids: string[]): Promise<LockedAccount[]> {
   const unique = [...new Set(ids)].sort();
-  return tx.$queryRaw<LockedAccount[]>`
-    SELECT id, kind, currency, balance_minor FROM accounts WHERE id = ANY(${unique}) ORDER BY id FOR UPDATE`;
+  return tx.rows<LockedAccount>`
+    SELECT id, kind, currency, balance_minor FROM accounts WHERE id = ANY(${unique}::text[]) ORDER BY id FOR UPDATE`;
+}
+
+function checkEntries(input: LedgerTransactionInput, entries: LedgerEntryInput[], accounts: LockedAccount[]): void {
+  const sum = entries.reduce((acc, e) => acc + e.amountMinor, 0);
+  if (sum !== 0 || entries.some((e) => !Number.isSafeInteger(e.amountMinor))) {
+    throw new DomainError(PAYMENT_ERRORS.LEDGER_UNBALANCED, `entries sum to ${sum}`);
+  }
+  for (const e of entries) {
+    const account = accounts.find((a) => a.id === e.accountId);
+    if (!account || account.currency !== input.currency) {
+      const why = account ? `is in ${account.currency}, not ${input.currency}` : 'does not exist';
+      throw new DomainError(PAYMENT_ERRORS.LEDGER_ACCOUNT_INVALID, `account ${e.accountId} ${why}`);
+    }
+  }
 }
 
 /**
@@ -45,76 +59,31 @@ export async function lockAccounts(tx: Tx, ids: string[]): Promise<LockedAccount
 export async function postLedgerTransaction(tx: Tx, input: LedgerTransactionInput, locked?: LockedAccount[]): Promise<string | null> {
   const entries = input.entries.filter((e) => e.amountMinor !== 0);
   if (entries.length === 0) return null;
-  const sum = entries.reduce((acc, e) => acc + e.amountMinor, 0);
-  if (sum !== 0 || entries.some((e) => !Number.isSafeInteger(e.amountMinor))) {
-    throw ApplicationFailure.create({ type: 'LEDGER_UNBALANCED', message: `entries sum to ${sum}`, nonRetryable: true });
-  }
   const accounts = locked ?? (await lockAccounts(tx, entries.map((e) => e.accountId)));
-  for (const e of entries) {
-    const account = accounts.find((a) => a.id === e.accountId);
-    if (!account || account.currency !== input.currency) {
-      throw ApplicationFailure.create({
-        type: 'LEDGER_ACCOUNT_INVALID',
-        message: `account ${e.accountId} ${account ? `is in ${account.currency}, not ${input.currency}` : 'does not exist'}`,
-        nonRetryable: true,
-      });
-    }
-  }
+  checkEntries(input, entries, accounts);
   const id = crypto.randomUUID();
-  await tx.ledgerTransaction.create({
-    data: {
-      id,
-      kind: input.kind,
-      orderId: input.orderId,
-      idempotencyKey: input.idempotencyKey,
-      entries: { createMany: { data: entries.map((e) => ({ accountId: e.accountId, amountMinor: BigInt(e.amountMinor) })) } },
-    },
-  });
-  for (const e of entries) {
-    await tx.$executeRaw`
-      UPDATE accounts SET balance_minor = balance_minor + ${e.amountMinor}, updated_at = now() WHERE id = ${e.accountId}`;
-  }
+  const accountIds = entries.map((e) => e.accountId);
+  const amounts = entries.map((e) => String(e.amountMinor));
+  await tx.exec`
+    WITH t AS (
+      INSERT INTO ledger_transactions (id, kind, order_id, idempotency_key)
+      VALUES (${id}::uuid, ${input.kind}::text, ${input.orderId}::uuid, ${input.idempotencyKey}::text)
+      RETURNING id
+    )
+    INSERT INTO ledger_entries (transaction_id, account_id, amount_minor)
+    SELECT t.id, e.account_id, e.amount_minor FROM t, unnest(${accountIds}::text[], ${amounts}::bigint[]) AS e(account_id, amount_minor)`;
+  await tx.exec`
+    UPDATE accounts a SET balance_minor = a.balance_minor + e.amount_minor, updated_at = now()
+    FROM (SELECT account_id, sum(amount_minor) AS amount_minor
+          FROM unnest(${accountIds}::text[], ${amounts}::bigint[]) AS u(account_id, amount_minor) GROUP BY account_id) e
+    WHERE a.id = e.account_id`;
   return id;
 }
 
 /** Creates the merchant and external accounts of a currency if missing. */
 export async function ensureSystemAccounts(tx: Tx, currency: string): Promise<void> {
-  await tx.$executeRaw`
-    INSERT INTO accounts (id, kind, currency) VALUES (${merchantAccountId(currency)}, 'MERCHANT', ${currency}),
-      (${externalAccountId(currency)}, 'EXTERNAL', ${currency})
+  await tx.exec`
+    INSERT INTO accounts (id, kind, currency) VALUES (${merchantAccountId(currency)}::text, 'MERCHANT', ${currency}::text),
+      (${externalAccountId(currency)}::text, 'EXTERNAL', ${currency}::text)
     ON CONFLICT (id) DO NOTHING`;
-}
-
-export class AccountCurrencyError extends Error {
-  override name = 'AccountCurrencyError';
-}
-
-/**
- * Opens a customer account (if missing) and deposits into it as a ledger transaction from the
- * external account. Idempotent by `idempotencyKey`: a repeat returns the first result.
- */
-export async function openAndDeposit(
-  tx: Tx,
-  input: { customerId: string; currency: string; depositMinor: number; idempotencyKey: string },
-): Promise<{ created: boolean; transactionId: string | null; replayed: boolean }> {
-  await ensureSystemAccounts(tx, input.currency);
-  const created = await tx.$executeRaw`
-    INSERT INTO accounts (id, kind, currency) VALUES (${input.customerId}, 'CUSTOMER', ${input.currency}) ON CONFLICT (id) DO NOTHING`;
-  const account = await tx.account.findUniqueOrThrow({ where: { id: input.customerId } });
-  if (account.kind !== 'CUSTOMER' || account.currency !== input.currency) {
-    throw new AccountCurrencyError(`account ${input.customerId} is a ${account.kind} account in ${account.currency}`);
-  }
-  const prior = await tx.ledgerTransaction.findUnique({ where: { idempotencyKey: input.idempotencyKey } });
-  if (prior) return { created: false, transactionId: prior.id, replayed: true };
-  const transactionId = await postLedgerTransaction(tx, {
-    kind: 'DEPOSIT',
-    orderId: null,
-    idempotencyKey: input.idempotencyKey,
-    currency: input.currency,
-    entries: [
-      { accountId: externalAccountId(input.currency), amountMinor: -input.depositMinor },
-      { accountId: input.customerId, amountMinor: input.depositMinor },
-    ],
-  });
-  return { created: created > 0, transactionId, replayed: false };
 }

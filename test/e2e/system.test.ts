@@ -7,7 +7,7 @@
 import crypto from 'node:crypto';
 import { DeadLetterPage, OrderView, TimelineView } from '../../api/schemas';
 import { createApiKey } from '../../services/access/api-keys';
-import { toMessage } from '../../services/messaging/envelope';
+import { toMessage } from '../../services/platform/messaging/envelope';
 import { createPipelineEnv, killAllRoles, metricValue, spawnRole, type PipelineEnv, type RoleProcess } from '../support/processes';
 import { eventually } from '../support/wait';
 

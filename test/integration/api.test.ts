@@ -132,6 +132,25 @@ describe('POST /orders', () => {
     expect(reply.status).toBe(202);
   });
 
+  test('when a slow request loses its lease to a retry, then it answers 409 with Retry-After (not 500) and one order exists', async () => {
+    const k = key();
+    const body = orderBody(1);
+    const before = (await writtenByClientA()).orders;
+    env.faults.add({ point: 'api.order.beforeCommit', action: 'delay', delayMs: 1500, times: 1 });
+    const slow = env.call('POST', '/orders', { body, headers: { 'idempotency-key': k } });
+    await eventually(async () => env.faults.hits.some((h) => h.point === 'api.order.beforeCommit'), { what: 'the first request to hold its lease' });
+    // Its lease runs out (as if 30 s passed); the client's retry takes the key over and completes.
+    await env.db.idempotencyKey.update({ where: { apiKeyId_key: { apiKeyId: env.keys.clientA.id, key: k } }, data: { lockedUntil: new Date(Date.now() - 1000) } });
+    const retry = await env.call('POST', '/orders', { body, headers: { 'idempotency-key': k } });
+    expect(retry.status).toBe(202);
+    const first = await slow;
+    expectProblem(first, 409, 'idempotency-key-in-flight');
+    expect(first.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect((await writtenByClientA()).orders).toBe(before + 1);
+    const replay = await env.call('POST', '/orders', { body, headers: { 'idempotency-key': k } });
+    expect(replay.body).toEqual(retry.body);
+  });
+
   test('when 20 requests with one key arrive at once, then exactly one order is created', async () => {
     const k = key();
     const before = (await writtenByClientA()).orders;

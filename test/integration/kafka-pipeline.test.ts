@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import { EVENT_TYPES, type EventType } from '../../services/orders/contract';
 import { getAnomalies, getTimeline } from '../../services/audit/timeline';
-import { SHARD_COUNT } from '../../services/relay/shards';
+import { SHARD_COUNT } from '../../services/platform/relay/shards';
 import {
   CONFIRMED_ORDER,
   createPipelineEnv,

@@ -4,11 +4,11 @@
  */
 import { Registry } from 'prom-client';
 import { createLogger } from '../../lib/logger';
-import { createKafka } from '../../services/messaging/kafka';
+import { createKafka } from '../../services/platform/messaging/kafka';
 import { loadConfig } from '../../lib/config';
-import { Relay } from '../../services/relay/relay';
-import { pruneOutbox } from '../../services/relay/retention';
-import { SHARD_COUNT } from '../../services/relay/shards';
+import { Relay } from '../../services/platform/relay/relay';
+import { pruneOutbox } from '../../services/platform/relay/retention';
+import { SHARD_COUNT } from '../../services/platform/relay/shards';
 import { createPipelineEnv, envelopeOf, readTopic, writeOrders, type PipelineEnv, type TopicMessage } from '../support/processes';
 import { eventually } from '../support/wait';
 

@@ -7,13 +7,17 @@ import { ensureDatabase } from '../../scripts/stack/postgres';
 import { formatStatus, up } from '../../scripts/stack/stack';
 import { testConfig } from './test-config';
 
+const PROJECTS = ['unit', 'timeskip', 'integration', 'e2e'];
+/** Projects that need no stack. */
+const STANDALONE = ['unit', 'timeskip'];
+
 /** The projects named after --selectProjects on the jest command line, if any. */
 function selectedProjects(argv: string[]): string[] {
   const i = argv.indexOf('--selectProjects');
   if (i < 0) return [];
   const names: string[] = [];
   for (const arg of argv.slice(i + 1)) {
-    if (arg !== 'unit' && arg !== 'integration') break;
+    if (!PROJECTS.includes(arg)) break;
     names.push(arg);
   }
   return names;
@@ -21,7 +25,7 @@ function selectedProjects(argv: string[]): string[] {
 
 export default async function globalSetup(): Promise<void> {
   const selected = selectedProjects(process.argv);
-  if (selected.length > 0 && selected.every((p) => p === 'unit')) return;
+  if (selected.length > 0 && selected.every((p) => STANDALONE.includes(p))) return;
   const cfg = testConfig();
   const started = Date.now();
   const rows = await up(cfg);

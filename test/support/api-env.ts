@@ -6,6 +6,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { createApp } from '../../api/app';
+import type { DbOptions } from '../../lib/db';
 import { createApiKey } from '../../services/access/api-keys';
 import { startSagaEnv, type SagaEnv } from './saga-env';
 
@@ -21,8 +22,8 @@ export interface Reply {
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-export async function startApiEnv(env: Record<string, string> = {}): Promise<ApiEnv> {
-  const saga = await startSagaEnv(env);
+export async function startApiEnv(env: Record<string, string> = {}, dbOptions?: DbOptions): Promise<ApiEnv> {
+  const saga = await startSagaEnv(env, dbOptions);
   const log = (await import('../../lib/logger')).createLogger('api-test', 'silent');
   const app = createApp({
     cfg: saga.cfg,

@@ -2,10 +2,10 @@
 import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../../lib/config';
-import type { Db } from '../../lib/db';
+import { inTransaction, type Db } from '../../lib/db';
 import { createOrder, priceOrder, type PlacedOrder } from '../../services/orders/place-order';
 import { markSagaStarted, startSaga } from '../../services/orders/saga-starter';
-import { openAndDeposit } from '../../services/payments/ledger';
+import { openAndDeposit } from '../../services/payments/accounts';
 import { eventually } from './wait';
 
 export const uid = (prefix: string): string => `${prefix}-${crypto.randomUUID().slice(0, 12)}`;
@@ -21,7 +21,7 @@ export async function createProduct(db: Db, opts: { stock: number; priceMinor: n
 
 export async function createCustomer(db: Db, opts: { balanceMinor: number; currency?: string }): Promise<string> {
   const customerId = uid('cust');
-  await db.$transaction((tx) =>
+  await inTransaction(db, (tx) =>
     openAndDeposit(tx, { customerId, currency: opts.currency ?? 'EUR', depositMinor: opts.balanceMinor, idempotencyKey: `deposit:${customerId}` }),
   );
   return customerId;

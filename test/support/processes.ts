@@ -12,11 +12,11 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { loadConfig, repoRoot, type Config } from '../../lib/config';
-import { createDb, type Db } from '../../lib/db';
+import { createDb, inTransaction, type Db } from '../../lib/db';
 import { migrate } from '../../lib/migrate';
-import { headerStrings, parseEnvelope, type Envelope } from '../../services/messaging/envelope';
+import { headerStrings, parseEnvelope, type Envelope } from '../../services/platform/messaging/envelope';
 import { EVENT_TYPES, ORDER_AGGREGATE, type EventType } from '../../services/orders/contract';
-import { appendEvents, type NewEvent } from '../../services/outbox/outbox';
+import { appendEvents, type NewEvent } from '../../services/platform/outbox/outbox';
 import { ensureDatabase } from '../../scripts/stack/postgres';
 import { ensureTopics } from '../../scripts/stack/kafka';
 import { tail } from '../../scripts/stack/proc';
@@ -255,7 +255,7 @@ export function orderEvent(type: EventType, orderId: string, customerId = 'cust-
 /** Writes an order's events through appendEvents, one transaction per event (as the saga does). */
 export async function writeOrderEvents(db: Db, orderId: string, types: EventType[] = CONFIRMED_ORDER): Promise<void> {
   for (const type of types) {
-    await db.$transaction((tx) => appendEvents(tx, { type: ORDER_AGGREGATE, id: orderId }, [orderEvent(type, orderId)]));
+    await inTransaction(db, (tx) => appendEvents(tx, { type: ORDER_AGGREGATE, id: orderId }, [orderEvent(type, orderId)]));
   }
 }
 

@@ -8,7 +8,7 @@ import type { Client } from '@temporalio/client';
 import { bundleWorkflowCode, type NativeConnection, type Worker } from '@temporalio/worker';
 import { createInventoryWorker, createOrdersWorker, createPaymentsWorker } from '../../app/workers';
 import { loadConfig, type Config } from '../../lib/config';
-import { createDb, type Db } from '../../lib/db';
+import { createDb, type Db, type DbOptions } from '../../lib/db';
 import { FaultPlan } from '../../lib/faults';
 import { createTemporalClient, createWorkerConnection } from '../../lib/temporal';
 
@@ -20,13 +20,13 @@ export interface SagaEnv {
   stop(): Promise<void>;
 }
 
-export async function startSagaEnv(env: Record<string, string> = {}): Promise<SagaEnv> {
+export async function startSagaEnv(env: Record<string, string> = {}, dbOptions: DbOptions = { poolSize: 20 }): Promise<SagaEnv> {
   const cfg = loadConfig({
     ...process.env,
     TEMPORAL_TASK_QUEUE_PREFIX: `test-${crypto.randomUUID().slice(0, 8)}-`,
     ...env,
   });
-  const db = createDb(cfg.database.url, 20);
+  const db = createDb(cfg.database.url, dbOptions);
   const client = await createTemporalClient(cfg);
   const connection: NativeConnection = await createWorkerConnection(cfg);
   const faults = new FaultPlan();

@@ -1,5 +1,5 @@
 import { checkSequence, decodeAuditEvent, projectEvents } from '../../services/audit/projector';
-import { UnknownEventTypeError, UnsupportedSchemaVersionError, ValidationError } from '../../services/messaging/errors';
+import { UnknownEventTypeError, UnsupportedSchemaVersionError, ValidationError } from '../../services/platform/messaging/errors';
 
 const envelope = (overrides: Record<string, unknown> = {}) =>
   Buffer.from(

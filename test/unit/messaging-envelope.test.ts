@@ -1,5 +1,5 @@
-import { headerStrings, parseEnvelope, toMessage, type OutboxRow } from '../../services/messaging/envelope';
-import { ValidationError } from '../../services/messaging/errors';
+import { headerStrings, parseEnvelope, toMessage, type OutboxRow } from '../../services/platform/messaging/envelope';
+import { ValidationError } from '../../services/platform/messaging/errors';
 
 const row: OutboxRow = {
   id: '42',

@@ -1,4 +1,4 @@
-import { classify, UnknownEventTypeError, UnsupportedSchemaVersionError, ValidationError } from '../../services/messaging/errors';
+import { classify, UnknownEventTypeError, UnsupportedSchemaVersionError, ValidationError } from '../../services/platform/messaging/errors';
 import { InjectedFault } from '../../lib/faults';
 
 /** The shape @prisma/adapter-pg errors have (checked against the real driver). */

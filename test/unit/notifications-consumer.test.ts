@@ -1,4 +1,4 @@
-import { UnsupportedSchemaVersionError, ValidationError } from '../../services/messaging/errors';
+import { UnsupportedSchemaVersionError, ValidationError } from '../../services/platform/messaging/errors';
 import { decodeNotificationEvent, formatMoney } from '../../services/notifications/consumer';
 
 const json = (v: unknown) => Buffer.from(JSON.stringify(v));

@@ -15,9 +15,9 @@ import { loadConfig, repoRoot } from '../../lib/config';
 import type { Db } from '../../lib/db';
 import { createRegistry, dbPoolMetrics } from '../../lib/metrics';
 import { createAuditHandler } from '../../services/audit/projector';
-import { consumerMetrics } from '../../services/messaging/metrics';
+import { consumerMetrics } from '../../services/platform/messaging/metrics';
 import { needsAttentionGauge, sagaMetrics, stepMetrics } from '../../services/orders/metrics';
-import { relayMetrics } from '../../services/relay/metrics';
+import { relayMetrics } from '../../services/platform/relay/metrics';
 import { nativePrometheusConfig } from '../../scripts/stack/prometheus';
 
 const dir = path.join(repoRoot, 'observability');

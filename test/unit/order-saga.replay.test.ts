@@ -1,6 +1,6 @@
 /**
  * Replays the committed history of every order-saga path (test/replay/histories/*.json,
- * recorded by scripts/record-histories.ts) against the current workflow code. A change that
+ * recorded by test/replay/record-histories.ts) against the current workflow code. A change that
  * would break sagas already running in production (a reordered, added or removed command
  * without patching) fails here. Needs no server: replay runs in the worker alone.
  */

@@ -1,5 +1,5 @@
-import type { OutboxRow } from '../../services/messaging/envelope';
-import { orderForPublish } from '../../services/relay/ordering';
+import type { OutboxRow } from '../../services/platform/messaging/envelope';
+import { orderForPublish } from '../../services/platform/relay/ordering';
 
 const row = (id: number, aggregateId: string, sequence: number): OutboxRow => ({
   id: String(id),

@@ -1,6 +1,6 @@
 /**
  * One run of each path through the order saga, on the time-skipping test server with fake
- * activities. scripts/record-histories.ts records their histories into test/replay/histories/
+ * activities. test/replay/record-histories.ts records their histories into test/replay/histories/
  * (<name>.json), which test/unit/order-saga.replay.test.ts replays against the current code.
  * The workflow unit tests cover the same paths with assertions; these only drive them.
  */

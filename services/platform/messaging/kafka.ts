@@ -1,7 +1,7 @@
 /** kafkajs clients of this project: one place for timeouts, retries and logging. */
 import { Kafka, logLevel, Partitioners, type LogEntry, type Producer } from 'kafkajs';
-import type { Config } from '../../lib/config';
-import type { Logger } from '../../lib/logger';
+import type { Config } from '../../../lib/config';
+import type { Logger } from '../../../lib/logger';
 
 // kafkajs warns about this on every idempotent producer with bounded retries. Bounded retries
 // are deliberate here: a failed send is retried by our own loop with a fresh producer (new

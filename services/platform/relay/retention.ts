@@ -5,7 +5,7 @@
  * touched, nor the per-aggregate sequence counters (outbox_sequences), which must outlive
  * their events so that sequences never restart.
  */
-import type { Db } from '../../lib/db';
+import type { Db } from '../../../lib/db';
 
 const CHUNK = 5000;
 /** Two-key advisory lock: only one relay prunes at a time; the others skip the round. */

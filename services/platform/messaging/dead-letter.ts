@@ -6,7 +6,7 @@
  * again, which the table's unique key turns into a no-op.
  */
 import type { IHeaders, KafkaMessage, Producer } from 'kafkajs';
-import type { Db } from '../../lib/db';
+import type { Db } from '../../../lib/db';
 import { headerStrings, HEADERS } from './envelope';
 import type { Classified } from './errors';
 import { ACKS_ALL } from './kafka';

@@ -18,20 +18,20 @@
  */
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import type { Db, Tx } from '../../lib/db';
-import { noFaults, type Faults } from '../../lib/faults';
-import { traceIdOf, type Logger } from '../../lib/logger';
-import { tracingEnabled } from '../../lib/tracing';
+import { inTransaction, type Db } from '../../../lib/db';
+import type { Tx } from '../../../lib/sql';
+import { noFaults, type Faults } from '../../../lib/faults';
+import { traceIdOf, type Logger } from '../../../lib/logger';
+import { tracingEnabled } from '../../../lib/tracing';
 import { recordDeadLetter, sendDeadLetter, type Failure, type SourceMessage } from './dead-letter';
 import { context as otelContext, trace } from '@opentelemetry/api';
-import { orderWorkflowId } from '../orders/contract';
 import { headerStrings, HEADERS } from './envelope';
 import { classify } from './errors';
 import { createIdempotentProducer } from './kafka';
 import { consumerMetrics, type ConsumerMetrics } from './metrics';
 import { backoffMs, sleep } from './retry';
 import { endSpan, startProcessSpan } from './tracing';
-import type { ConsumerSettings } from '../../lib/config';
+import type { ConsumerSettings } from '../../../lib/config';
 
 /** Where a message came from, for handlers that care. */
 export interface MessageContext {
@@ -68,6 +68,8 @@ export interface EventHandler<E extends DecodedEvent> {
    * May return a callback to run once the transaction committed (metrics, never effects).
    */
   apply(tx: Tx, event: E, ctx: MessageContext): Promise<void | AfterCommit>;
+  /** Optional: what each log line about an event names (default: its aggregate id). */
+  logFields?(event: E): Record<string, unknown>;
 }
 
 export interface ConsumerDeps<E extends DecodedEvent> {
@@ -88,6 +90,8 @@ type Outcome = 'applied' | 'duplicate' | 'dead-lettered' | 'stopped';
 const COMMIT_EVERY = 200;
 /** Messages applied in one transaction on the fast path. */
 const CHUNK = 100;
+/** A chunk's transaction may take longer than one message's; it is still bounded server-side. */
+const CHUNK_LIMITS = { deadlineMs: 60_000, statementTimeoutMs: 30_000, idleInTransactionTimeoutMs: 30_000 };
 
 export class EventConsumer<E extends DecodedEvent> {
   readonly group: string;
@@ -239,7 +243,7 @@ export class EventConsumer<E extends DecodedEvent> {
         const ctx = this.context(source, 1);
         return { ctx, event: this.deps.handler.decode(source.message.value, ctx) };
       });
-      const outcome = await this.deps.db.$transaction((tx) => this.applyFresh(tx, decoded), { timeout: 60_000 });
+      const outcome = await inTransaction(this.deps.db, (tx) => this.applyFresh(tx, decoded), CHUNK_LIMITS);
       this.metrics.duplicates.inc({ group: this.group }, chunk.length - outcome.events.length);
       outcome.hooks.forEach((hook) => hook?.());
       const applied = new Set(outcome.events);
@@ -270,9 +274,9 @@ export class EventConsumer<E extends DecodedEvent> {
 
   /** Inserts the (group, event) rows; returns the event ids that were not there yet. */
   private async claimEvents(tx: Tx, eventIds: string[]): Promise<Set<string>> {
-    const rows = await tx.$queryRaw<{ event_id: string }[]>`
+    const rows = await tx.rows<{ event_id: string }>`
       INSERT INTO processed_events (consumer_group, event_id)
-      SELECT ${this.group}, e FROM unnest(${eventIds}::text[]::uuid[]) AS e
+      SELECT ${this.group}::text, e FROM unnest(${eventIds}::text[]::uuid[]) AS e
       ON CONFLICT DO NOTHING
       RETURNING event_id::text`;
     return new Set(rows.map((r) => r.event_id));
@@ -342,9 +346,9 @@ export class EventConsumer<E extends DecodedEvent> {
 
   private async applyOnce(source: SourceMessage, ctx: MessageContext): Promise<Outcome> {
     const event = this.deps.handler.decode(source.message.value, ctx);
-    const applied = await this.deps.db.$transaction(async (tx) => {
-      const fresh = await tx.$executeRaw`
-        INSERT INTO processed_events (consumer_group, event_id) VALUES (${this.group}, ${event.eventId}::uuid)
+    const applied = await inTransaction(this.deps.db, async (tx) => {
+      const fresh = await tx.exec`
+        INSERT INTO processed_events (consumer_group, event_id) VALUES (${this.group}::text, ${event.eventId}::uuid)
         ON CONFLICT DO NOTHING`;
       if (fresh === 0) return undefined;
       await this.faults.hit('consumer.beforeEffect', event.aggregateId);
@@ -375,9 +379,7 @@ export class EventConsumer<E extends DecodedEvent> {
     }
     const { log } = this.deps;
     const fields = {
-      orderId: event.aggregateId,
-      // Every aggregate on the events topic is an order.
-      workflowId: orderWorkflowId(event.aggregateId),
+      ...(this.deps.handler.logFields?.(event) ?? { aggregateId: event.aggregateId }),
       eventId: event.eventId,
       type: event.type,
       group: this.group,

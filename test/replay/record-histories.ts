@@ -1,7 +1,7 @@
 /**
  * Records a history of every order-saga path for the replay tests.
  *
- *   npx tsx scripts/record-histories.ts [name ...]
+ *   npx tsx test/replay/record-histories.ts [name ...]
  *
  * Runs each scenario of test/support/timeskip/scenarios.ts (all, or the named ones) on
  * Temporal's time-skipping test server with fake activities, and writes its event history to
@@ -10,10 +10,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from '../lib/config';
-import { sagaWorkflowBundle, startTimeSkippingEnv } from '../test/support/timeskip/env';
-import { historyToJSON } from '../test/support/timeskip/history-json';
-import { SCENARIOS } from '../test/support/timeskip/scenarios';
+import { repoRoot } from '../../lib/config';
+import { sagaWorkflowBundle, startTimeSkippingEnv } from '../support/timeskip/env';
+import { historyToJSON } from '../support/timeskip/history-json';
+import { SCENARIOS } from '../support/timeskip/scenarios';
 
 export const HISTORIES_DIR = path.join(repoRoot, 'test', 'replay', 'histories');
 

@@ -8,7 +8,7 @@
  * Only called when tracingEnabled(): with tracing off nothing here runs.
  */
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
-import { tracer } from '../../lib/tracing';
+import { tracer } from '../../../lib/tracing';
 import type { OutboxRow } from './envelope';
 
 /** The context a W3C traceparent names (the root context if there is none). */

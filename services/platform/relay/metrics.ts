@@ -1,6 +1,6 @@
 /** Relay metrics. The backlog gauges are read from the database at scrape time. */
 import type { Registry } from 'prom-client';
-import type { Db } from '../../lib/db';
+import type { Db } from '../../../lib/db';
 import { counter, gauge, histogram, LATENCY_BUCKETS } from '../messaging/metrics';
 
 export function relayMetrics(registry: Registry, db: Db) {

@@ -5,6 +5,8 @@
  * consumer does not know, or a constraint the data violates.
  */
 
+import { DomainError } from '../../../lib/errors';
+
 /** A failure that no retry can fix: the message goes to the dead-letter topic at once. */
 export class NonRetryableError extends Error {
   override name = 'NonRetryableError';
@@ -100,6 +102,8 @@ function codeVerdict(code: unknown): Verdict {
 
 /** What one error in the cause chain says about retrying, if anything. */
 function verdictOf(e: ErrorLike): Verdict {
+  // A domain error that says retrying cannot help is final; a retryable one lets its cause decide.
+  if (e instanceof DomainError && !e.retryable) return 'permanent';
   if (e instanceof NonRetryableError || e.name === 'PrismaClientValidationError') return 'permanent';
   if (e.name === 'InjectedFault') return 'transient';
   if (typeof e.name === 'string' && UNAVAILABLE_KAFKAJS_ERRORS.has(e.name)) return 'unavailable';

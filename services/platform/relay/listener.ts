@@ -5,7 +5,7 @@
  * so a dead listener costs latency, never events.
  */
 import { Client } from 'pg';
-import type { Logger } from '../../lib/logger';
+import type { Logger } from '../../../lib/logger';
 import { backoffMs, sleep } from '../messaging/retry';
 
 export const OUTBOX_CHANNEL = 'outbox_events';

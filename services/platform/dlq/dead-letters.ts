@@ -5,7 +5,8 @@
  * twice (or replaying to a topic other groups also read) applies the effect at most once.
  */
 import type { IHeaders, Kafka, Producer } from 'kafkajs';
-import type { Db } from '../../lib/db';
+import { DomainError } from '../../../lib/errors';
+import type { Db } from '../../../lib/db';
 import { DLQ_HEADERS } from '../messaging/dead-letter';
 import { ACKS_ALL, createIdempotentProducer } from '../messaging/kafka';
 
@@ -35,9 +36,6 @@ export interface DeadLetterSummary {
   value: string | null;
 }
 
-export class DeadLetterNotFoundError extends Error {
-  override name = 'DeadLetterNotFoundError';
-}
 
 type Row = NonNullable<Awaited<ReturnType<Db['deadLetter']['findUnique']>>>;
 
@@ -78,9 +76,12 @@ export async function getDeadLetter(db: Db, id: string | number | bigint): Promi
   return row ? summary(row) : null;
 }
 
+const MAX_BIGINT = 9_223_372_036_854_775_807n;
+
 function toId(id: string | number | bigint): bigint {
   const text = String(id);
-  if (!/^\d{1,19}$/.test(text)) throw new DeadLetterNotFoundError(`dead letter ${text} does not exist`);
+  // Ids are BIGSERIAL: anything else, or past its range, names nothing.
+  if (!/^\d{1,19}$/.test(text) || BigInt(text) > MAX_BIGINT) throw new DomainError('NOT_FOUND', `no dead letter "${text}"`);
   return BigInt(text);
 }
 
@@ -107,7 +108,7 @@ function isKafka(k: Kafka | Producer): k is Kafka {
 export async function replayDeadLetter(db: Db, kafkaOrProducer: Kafka | Producer, id: string | number | bigint): Promise<DeadLetterSummary> {
   const key = toId(id);
   const row = await db.deadLetter.findUnique({ where: { id: key } });
-  if (!row) throw new DeadLetterNotFoundError(`dead letter ${key} does not exist`);
+  if (!row) throw new DomainError('NOT_FOUND', `no dead letter "${key}"`);
   // Our producer settings (partitioner included), so the replay lands in the order's partition.
   const producer = isKafka(kafkaOrProducer) ? createIdempotentProducer(kafkaOrProducer) : kafkaOrProducer;
   const owned = producer !== kafkaOrProducer;

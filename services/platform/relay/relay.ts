@@ -13,15 +13,15 @@
  */
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import type { Db } from '../../lib/db';
-import { noFaults, type Faults } from '../../lib/faults';
-import { traceIdOf, type Logger } from '../../lib/logger';
-import { tracingEnabled } from '../../lib/tracing';
+import type { Db } from '../../../lib/db';
+import { noFaults, type Faults } from '../../../lib/faults';
+import { traceIdOf, type Logger } from '../../../lib/logger';
+import { tracingEnabled } from '../../../lib/tracing';
 import type { OutboxRow } from '../messaging/envelope';
 import { backoffMs, sleep } from '../messaging/retry';
 import { PublishSpans } from '../messaging/tracing';
-import { ORDER_AGGREGATE, orderWorkflowId } from '../orders/contract';
-import type { RelaySettings } from '../../lib/config';
+import { ORDER_AGGREGATE, orderWorkflowId } from '../../orders/contract';
+import type { RelaySettings } from '../../../lib/config';
 import { OutboxListener } from './listener';
 import { relayMetrics, type RelayMetrics } from './metrics';
 import { Publisher } from './publisher';

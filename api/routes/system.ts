@@ -1,0 +1,66 @@
+/** Liveness, readiness and the API's own description. Public. */
+import { z } from 'zod';
+import { buildOpenApi } from '../openapi';
+import { operation, type Operation } from '../operation';
+import { problems } from '../problem';
+import { Health } from '../schemas';
+
+const READY_TIMEOUT_MS = 2000;
+
+async function check(fn: () => Promise<unknown>): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      fn(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+      }),
+    ]);
+    return 'ok';
+  } catch (err) {
+    return `failing: ${(err as Error).message}`;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The system operations; /openapi.json describes `all` (every operation the app serves). */
+export function systemOperations(all: () => readonly Operation[]): Operation[] {
+  let document: Record<string, unknown> | undefined;
+  return [
+    operation({
+      method: 'get',
+      path: '/healthz',
+      summary: 'Process is alive',
+      access: 'public',
+      responses: { 200: Health },
+      handle: async () => ({ status: 200, body: { status: 'ok' } }),
+    }),
+    operation({
+      method: 'get',
+      path: '/readyz',
+      summary: 'Database, Temporal and Kafka are reachable',
+      access: 'public',
+      responses: { 200: Health },
+      problems: [503],
+      async handle({ deps }) {
+        const names = Object.keys(deps.readiness);
+        const results = await Promise.all(names.map((n) => check(deps.readiness[n]!)));
+        const checks = Object.fromEntries(names.map((n, i) => [n, results[i]!]));
+        if (results.some((r) => r !== 'ok')) throw problems.unavailable('a dependency is not reachable', { checks });
+        return { status: 200, body: { status: 'ok', checks } };
+      },
+    }),
+    operation({
+      method: 'get',
+      path: '/openapi.json',
+      summary: 'This document',
+      access: 'public',
+      responses: { 200: z.object({ openapi: z.string() }).loose() },
+      async handle() {
+        document ??= buildOpenApi(all());
+        return { status: 200, body: document };
+      },
+    }),
+  ];
+}

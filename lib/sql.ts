@@ -1,0 +1,193 @@
+/**
+ * Explicit PostgreSQL transactions for every write of money, stock, order status and outbox.
+ *
+ * Why not Prisma's interactive `$transaction`: with a driver adapter it is not atomic on its
+ * client-side timeout (prisma/orm#29762, #29719): a statement can run after the rollback,
+ * outside the transaction, on a connection another caller then commits. Here instead:
+ *
+ * - one dedicated pg client per transaction, with BEGIN / COMMIT / ROLLBACK sent by us;
+ * - the limits are PostgreSQL's own (`SET LOCAL statement_timeout`, `lock_timeout`,
+ *   `idle_in_transaction_session_timeout`), which abort the whole transaction server-side;
+ * - a deadline for the whole transaction: when it passes, the handle refuses every further
+ *   statement and the connection is destroyed, never returned to the pool, so no COMMIT can
+ *   follow (the server rolls back a transaction whose session ends);
+ * - once a transaction has ended, its handle refuses statements: a late `await` can never
+ *   run on a connection that is back in the pool.
+ */
+import { types as pgTypes, type Pool, type PoolClient, type QueryResultRow } from 'pg';
+import { DomainError } from './errors';
+
+/** Server-side limits of one transaction (milliseconds). */
+export interface TxLimits {
+  /** Longest single statement. */
+  statementTimeoutMs: number;
+  /** Longest wait for a row or table lock. */
+  lockTimeoutMs: number;
+  /** Longest the session may sit idle inside the transaction before the server ends it. */
+  idleInTransactionTimeoutMs: number;
+  /** Longest the whole transaction may take, BEGIN to COMMIT; then it is aborted. */
+  deadlineMs: number;
+}
+
+/** Sized below the activities' 10 s start-to-close, so a retried attempt never overlaps a live one. */
+export const DEFAULT_TX_LIMITS: TxLimits = {
+  statementTimeoutMs: 4000,
+  lockTimeoutMs: 3000,
+  idleInTransactionTimeoutMs: 4000,
+  deadlineMs: 7000,
+};
+
+/** int8 as bigint (like Prisma), everything else as pg parses it. */
+const TYPES = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === 20 ? (v: string) => BigInt(v) : pgTypes.getTypeParser(oid, format as 'text')) as typeof pgTypes.getTypeParser,
+};
+
+/** A parameterised statement: `sql\`... ${value}\`` -> text with $1..$n and the values. */
+export interface Statement {
+  text: string;
+  values: unknown[];
+}
+
+export function sql(strings: TemplateStringsArray, ...values: unknown[]): Statement {
+  let text = strings[0]!;
+  for (let i = 0; i < values.length; i++) text += `$${i + 1}${strings[i + 1]}`;
+  return { text, values };
+}
+
+/** A statement ran after its transaction had ended (committed, rolled back or aborted). */
+export class TransactionClosedError extends Error {
+  override name = 'TransactionClosedError';
+}
+
+/** What a transaction body gets: every statement of the body must go through it. */
+export interface Tx {
+  /** Rows of a statement: `await tx.rows<Row>\`SELECT ... ${x}\``. */
+  rows<T extends QueryResultRow>(strings: TemplateStringsArray, ...values: unknown[]): Promise<T[]>;
+  /** Affected row count of a statement. */
+  exec(strings: TemplateStringsArray, ...values: unknown[]): Promise<number>;
+  /** A prebuilt statement. */
+  query<T extends QueryResultRow>(statement: Statement): Promise<{ rows: T[]; rowCount: number }>;
+}
+
+type State = 'open' | 'ended' | 'aborted';
+
+class TxHandle implements Tx {
+  state: State = 'open';
+  constructor(private client: PoolClient | null) {}
+
+  async query<T extends QueryResultRow>(statement: Statement): Promise<{ rows: T[]; rowCount: number }> {
+    if (this.state !== 'open' || !this.client) {
+      throw new TransactionClosedError(`statement after the transaction ${this.state}: ${statement.text.trim().slice(0, 80)}`);
+    }
+    const result = await this.client.query<T>({ text: statement.text, values: statement.values, types: TYPES });
+    return { rows: result.rows, rowCount: result.rowCount ?? 0 };
+  }
+
+  async rows<T extends QueryResultRow>(strings: TemplateStringsArray, ...values: unknown[]): Promise<T[]> {
+    return (await this.query<T>(sql(strings, ...values))).rows;
+  }
+
+  async exec(strings: TemplateStringsArray, ...values: unknown[]): Promise<number> {
+    return (await this.query(sql(strings, ...values))).rowCount;
+  }
+
+  /** Ends the handle: from now on it refuses statements. Returns the client it held. */
+  detach(state: Exclude<State, 'open'>): PoolClient | null {
+    const client = this.client;
+    this.state = state;
+    this.client = null;
+    return client;
+  }
+}
+
+const PG_QUERY_CANCELED = '57014';
+const PG_LOCK_NOT_AVAILABLE = '55P03';
+const PG_SERIALIZATION = ['40001', '40P01'];
+
+/** Overload and contention are normal: they become a retryable 503, never a 500. */
+function classify(err: unknown, aborted: boolean): unknown {
+  if (err instanceof DomainError) return err;
+  const code = (err as { code?: string } | null)?.code;
+  if (aborted || code === PG_QUERY_CANCELED || code === PG_LOCK_NOT_AVAILABLE) {
+    return new DomainError('DATABASE_BUSY', aborted ? 'the transaction ran past its deadline and was rolled back' : 'the database is busy', {
+      cause: err,
+    });
+  }
+  if (code && PG_SERIALIZATION.includes(code)) return new DomainError('DATABASE_BUSY', 'a concurrent transaction conflicted', { cause: err });
+  if (poolExhausted(err)) return new DomainError('DATABASE_BUSY', 'no database connection is free', { cause: err });
+  return err;
+}
+
+/** pg's pool gave up waiting for a free connection, here or anywhere in the cause chain (Prisma wraps it). */
+function poolExhausted(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof Error && /timeout exceeded when trying to connect/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+/** The domain error an infrastructure failure amounts to (overload: DATABASE_BUSY), or the error itself. */
+export function asDomainError(err: unknown): unknown {
+  return classify(err, false);
+}
+
+/** Limits per pool (set by createDb). */
+const limitsByPool = new WeakMap<Pool, TxLimits>();
+
+export function setPoolLimits(pool: Pool, limits: TxLimits): void {
+  limitsByPool.set(pool, limits);
+}
+
+/**
+ * Runs `body` in one transaction on its own connection and commits, or rolls back if it
+ * throws. Everything the body does to the database must go through `tx`.
+ */
+export async function transaction<T>(pool: Pool, body: (tx: Tx) => Promise<T>, limits?: Partial<TxLimits>): Promise<T> {
+  const l = { ...DEFAULT_TX_LIMITS, ...limitsByPool.get(pool), ...limits };
+  let client: PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    throw classify(err, false);
+  }
+  const tx = new TxHandle(client);
+  const statementMs = Math.min(l.statementTimeoutMs, l.deadlineMs);
+  const deadline = setTimeout(() => {
+    // Past the deadline: refuse everything and drop the session; the server rolls back.
+    tx.detach('aborted')?.release(new Error('transaction deadline passed'));
+  }, l.deadlineMs);
+  try {
+    await client.query(
+      `BEGIN; SET LOCAL statement_timeout = ${statementMs}; SET LOCAL lock_timeout = ${Math.min(l.lockTimeoutMs, statementMs)};` +
+        ` SET LOCAL idle_in_transaction_session_timeout = ${l.idleInTransactionTimeoutMs}`,
+    );
+    const result = await body(tx);
+    await tx.query({ text: 'COMMIT', values: [] });
+    clearTimeout(deadline);
+    tx.detach('ended')?.release();
+    return result;
+  } catch (err) {
+    clearTimeout(deadline);
+    const aborted = tx.state === 'aborted';
+    const held = tx.detach(aborted ? 'aborted' : 'ended');
+    if (held) {
+      // A connection whose rollback fails is in an unknown state: destroy it.
+      await held.query('ROLLBACK').then(
+        () => held.release(),
+        (rollbackErr: Error) => held.release(rollbackErr),
+      );
+    }
+    throw classify(err, aborted);
+  }
+}
+
+/** One statement outside any explicit transaction (atomic on its own). */
+export async function execute<T extends QueryResultRow>(pool: Pool, statement: Statement): Promise<T[]> {
+  try {
+    const result = await pool.query<T>({ text: statement.text, values: statement.values, types: TYPES });
+    return result.rows;
+  } catch (err) {
+    throw classify(err, false);
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Stock reservations: hold stock for an order, commit it when the order is confirmed,
+ * release it on compensation. Each is one explicit transaction (the change and its outbox
+ * rows) and idempotent by order: the reservation row, keyed by order id, records what was
+ * done, so a retry finds it and changes nothing. Products are locked in sku order, so two
+ * reservations never deadlock.
+ */
+import { inTransaction, type Db } from '../../lib/db';
+import { DomainError } from '../../lib/errors';
+import { noFaults, type Faults } from '../../lib/faults';
+import type { Tx } from '../../lib/sql';
+import { EVENT_TYPES, ORDER_AGGREGATE } from '../orders/contract';
+import { appendEvents } from '../platform/outbox/outbox';
+import {
+  INVENTORY_ERRORS,
+  type CommitInput,
+  type ReleaseInput,
+  type ReleaseResult,
+  type ReserveInput,
+  type ReserveResult,
+  type Shortage,
+} from './contract';
+
+export interface InventoryDeps {
+  db: Db;
+  faults?: Faults;
+}
+
+type Line = { sku: string; quantity: number };
+
+/** Sums quantities per sku, sorted by sku: every transaction locks products in this order. */
+function bySku(items: Line[]): Line[] {
+  const totals = new Map<string, number>();
+  for (const { sku, quantity } of items) totals.set(sku, (totals.get(sku) ?? 0) + quantity);
+  return [...totals].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([sku, quantity]) => ({ sku, quantity }));
+}
+
+function outOfStock(orderId: string, shortages: Shortage[]): DomainError {
+  const list = shortages.map((s) => `${s.sku} (requested ${s.requested}, available ${s.available})`).join(', ');
+  return new DomainError(INVENTORY_ERRORS.OUT_OF_STOCK, `order ${orderId}: not enough stock for ${list}`, { details: { shortages } });
+}
+
+const aggregate = (orderId: string) => ({ type: ORDER_AGGREGATE, id: orderId });
+
+async function reservedLines(tx: Tx, orderId: string): Promise<Line[]> {
+  return tx.rows<Line>`SELECT sku, quantity FROM reservation_items WHERE order_id = ${orderId}::uuid ORDER BY sku`;
+}
+
+/** A repeat of a reservation already decided: its shortages if it was rejected. */
+async function priorShortages(tx: Tx, orderId: string): Promise<Shortage[] | null> {
+  const [prior] = await tx.rows<{ status: string }>`SELECT status FROM reservations WHERE order_id = ${orderId}::uuid`;
+  if (prior?.status !== 'REJECTED') return null;
+  const [event] = await tx.rows<{ payload: { shortages?: Shortage[] } }>`
+    SELECT payload FROM outbox_events WHERE aggregate_id = ${orderId}::text AND type = ${EVENT_TYPES.InventoryRejected}::text LIMIT 1`;
+  return event?.payload.shortages ?? [];
+}
+
+/** Moves stock between counters for each line, in sku order. */
+async function moveStock(tx: Tx, lines: Line[], from: 'available' | 'reserved' | 'committed', to: 'available' | 'reserved' | 'committed') {
+  const skus = lines.map((l) => l.sku);
+  const quantities = lines.map((l) => l.quantity);
+  // Lock in sku order first (an UPDATE ... FROM locks in join order, which could deadlock).
+  await tx.exec`SELECT 1 FROM products WHERE sku = ANY(${skus}::text[]) ORDER BY sku FOR UPDATE`;
+  // One statement for all lines; the column names are fixed strings, never input.
+  await tx.query({
+    text: `UPDATE products p SET ${from} = p.${from} - m.quantity, ${to} = p.${to} + m.quantity, updated_at = now()
+           FROM unnest($1::text[], $2::int[]) AS m(sku, quantity) WHERE p.sku = m.sku`,
+    values: [skus, quantities],
+  });
+}
+
+export function createInventoryService({ db, faults = noFaults }: InventoryDeps) {
+  return {
+    /** Holds stock for every line, all or nothing; OUT_OF_STOCK if any line is short. */
+    async reserve({ orderId, items }: ReserveInput): Promise<ReserveResult> {
+      const lines = bySku(items);
+      const outcome = await inTransaction(db, async (tx) => {
+        const claimed = await tx.exec`
+          INSERT INTO reservations (order_id, status) VALUES (${orderId}::uuid, 'HELD') ON CONFLICT DO NOTHING`;
+        if (claimed === 0) return { applied: false, shortages: (await priorShortages(tx, orderId)) ?? [] };
+        const stock = await tx.rows<{ sku: string; available: number }>`
+          SELECT sku, available FROM products WHERE sku = ANY(${lines.map((l) => l.sku)}::text[]) ORDER BY sku FOR UPDATE`;
+        const available = new Map(stock.map((p) => [p.sku, p.available]));
+        const shortages = lines
+          .filter((l) => (available.get(l.sku) ?? 0) < l.quantity)
+          .map((l) => ({ sku: l.sku, requested: l.quantity, available: available.get(l.sku) ?? 0 }));
+        if (shortages.length > 0) {
+          await tx.exec`UPDATE reservations SET status = 'REJECTED', updated_at = now() WHERE order_id = ${orderId}::uuid`;
+          await appendEvents(tx, aggregate(orderId), [
+            { type: EVENT_TYPES.InventoryRejected, payload: { orderId, reason: INVENTORY_ERRORS.OUT_OF_STOCK.code, shortages } },
+          ]);
+          return { applied: true, shortages };
+        }
+        await moveStock(tx, lines, 'available', 'reserved'); // rows already locked above: re-locking is free
+        await tx.exec`
+          INSERT INTO reservation_items (order_id, sku, quantity)
+          SELECT ${orderId}::uuid, sku, quantity FROM unnest(${lines.map((l) => l.sku)}::text[], ${lines.map((l) => l.quantity)}::int[]) AS m(sku, quantity)`;
+        await appendEvents(tx, aggregate(orderId), [{ type: EVENT_TYPES.InventoryReserved, payload: { orderId, items: lines } }]);
+        return { applied: true, shortages: [] as Shortage[] };
+      });
+      await faults.hit('inventory.reserve.afterCommit', orderId);
+      if (outcome.shortages.length > 0) throw outOfStock(orderId, outcome.shortages);
+      return { applied: outcome.applied };
+    },
+
+    /** Moves held stock to committed once the order is confirmed. */
+    async commit({ orderId }: CommitInput): Promise<{ applied: boolean }> {
+      const applied = await inTransaction(db, async (tx) => {
+        const moved = await tx.exec`
+          UPDATE reservations SET status = 'COMMITTED', updated_at = now() WHERE order_id = ${orderId}::uuid AND status = 'HELD'`;
+        if (moved === 0) {
+          const [prior] = await tx.rows<{ status: string }>`SELECT status FROM reservations WHERE order_id = ${orderId}::uuid`;
+          if (prior?.status === 'COMMITTED') return false;
+          throw new DomainError(
+            INVENTORY_ERRORS.RESERVATION_NOT_HELD,
+            `order ${orderId}: cannot commit a reservation that is ${prior?.status ?? 'missing'}`,
+          );
+        }
+        const lines = await reservedLines(tx, orderId);
+        await moveStock(tx, lines, 'reserved', 'committed');
+        await appendEvents(tx, aggregate(orderId), [{ type: EVENT_TYPES.InventoryCommitted, payload: { orderId, items: lines } }]);
+        return true;
+      });
+      await faults.hit('inventory.commit.afterCommit', orderId);
+      return { applied };
+    },
+
+    /** Compensation: returns held or committed stock to available. A second call does nothing. */
+    async release({ orderId, reason }: ReleaseInput): Promise<ReleaseResult> {
+      const result = await inTransaction(db, async (tx): Promise<ReleaseResult> => {
+        const [row] = await tx.rows<{ status: string }>`SELECT status FROM reservations WHERE order_id = ${orderId}::uuid FOR UPDATE`;
+        const from = row?.status;
+        if (from !== 'HELD' && from !== 'COMMITTED') return { releasedFrom: null, applied: false };
+        const lines = await reservedLines(tx, orderId);
+        await moveStock(tx, lines, from === 'HELD' ? 'reserved' : 'committed', 'available');
+        await tx.exec`UPDATE reservations SET status = 'RELEASED', updated_at = now() WHERE order_id = ${orderId}::uuid`;
+        await appendEvents(tx, aggregate(orderId), [
+          { type: EVENT_TYPES.InventoryReleased, payload: { orderId, releasedFrom: from, reason, items: lines } },
+        ]);
+        await faults.hit('inventory.release.beforeCommit', orderId);
+        return { releasedFrom: from, applied: true };
+      });
+      await faults.hit('inventory.release.afterCommit', orderId);
+      return result;
+    },
+  };
+}
+
+export type InventoryService = ReturnType<typeof createInventoryService>;
