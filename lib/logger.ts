@@ -46,11 +46,6 @@ export function withLogContext<T>(fields: LogContext, fn: () => T): T {
   return contextStore.run(outer ? { ...outer, ...fields } : fields, fn);
 }
 
-/** The current log context (for code that must carry it across a boundary). */
-export function currentLogContext(): LogContext | undefined {
-  return contextStore.getStore();
-}
-
 /** The trace id of a W3C traceparent header value, if it is one. */
 export function traceIdOf(traceparent: string | null | undefined): string | undefined {
   if (!traceparent) return undefined;

@@ -111,19 +111,6 @@ export function otlpTracesUrl(endpoint: string): string {
   return base.endsWith('/v1/traces') ? base : `${base}/v1/traces`;
 }
 
-/** Runs `fn` inside `span`, ending it with an error status if `fn` throws. */
-export async function inSpan<T>(span: Span, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    span.recordException(err as Error);
-    span.setStatus({ code: 2, message: (err as Error)?.message });
-    throw err;
-  } finally {
-    span.end();
-  }
-}
-
 // ---------------------------------------------------------------- workflow spans
 
 function workflowSpanSinks(processors: SpanProcessor[], resource: Resource): InjectedSinks<OpenTelemetrySinks> {

@@ -74,8 +74,12 @@ test('an order placed over HTTP is CONFIRMED, and its Kafka timeline equals its 
   expect(timeline.anomalies).toEqual([]);
   expect(outbox.every((o) => o.publishedAt !== null)).toBe(true);
 
+  // The audit consumer counted each of this order's event types it applied.
   const audit = await roles['consumer-audit']!.metrics();
-  expect(metricValue(audit, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
+  const group = `${pipeline.cfg.consumers.groupPrefix}audit`;
+  for (const type of new Set(outbox.map((o) => o.type))) {
+    expect({ type, processed: metricValue(audit, 'consumer_events_processed_total', { group, type }) >= 1 }).toEqual({ type, processed: true });
+  }
 });
 
 test('a poison message is listed under /admin/dlq with its error, and replay sends it back once per call', async () => {
