@@ -5,13 +5,13 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { exitOnConfigError, loadConfig, type Config } from '../../lib/config';
-import { down, formatStatus, logs, status, up } from './stack';
+import { down, formatStatus, logs, serversUp, status, up } from './stack';
 import { cliEnv, installGoTool, type GoTool } from './temporal';
 
 const USAGE = `usage: npm run stack -- <command>
-  up [--with-prometheus] start PostgreSQL, Temporal (+ Web UI) and Kafka (and Prometheus); idempotent
+  up [--with-prometheus] start PostgreSQL, Temporal (+ Web UI) and Kafka (and Prometheus), build tctl; idempotent
   down                   stop them
-  status                 show each component, its version and address (exit 3 if any is down)
+  status                 show each component and tool, its version and address (exit 3 if any server is down)
   logs [name] [--lines N]  print the tail of the component logs (postgres, temporal, kafka, prometheus)
   reset                  stop and delete all local data (STACK_DIR)
   exec temporal|tctl ARGS  run a pinned CLI against the configured server`;
@@ -51,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
     case 'status': {
       const rows = await status(cfg);
       console.log(formatStatus(rows));
-      return rows.every((r) => r.up) ? 0 : 3;
+      return serversUp(rows) ? 0 : 3;
     }
     case 'logs': {
       const i = rest.indexOf('--lines');

@@ -5,7 +5,7 @@ import type { Config } from '../../lib/config';
 /** Pinned versions of everything the stack downloads or builds. Cache keys derive from these. */
 export const VERSIONS = {
   temporalCli: '1.5.1',
-  tctl: '1.18.4',
+  tctl: '1.13.1',
   kafka: '4.1.1',
 } as const;
 

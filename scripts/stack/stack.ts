@@ -6,7 +6,7 @@ import { KafkaBroker } from './kafka';
 import { Postgres } from './postgres';
 import { log, tail, waitUntil } from './proc';
 import { Prometheus } from './prometheus';
-import { Temporal } from './temporal';
+import { goToolPath, goToolVersion, installGoTool, Temporal, type GoTool } from './temporal';
 
 export interface StackOptions {
   /** Also run Prometheus (optional; status, logs and down include it whenever it runs). */
@@ -20,9 +20,15 @@ export function components(cfg: Config, opts: StackOptions = {}): Component[] {
   return list;
 }
 
+/** Client binaries the stack builds next to its servers (tests and operators run them). */
+export const TOOLS: readonly GoTool[] = ['tctl'];
+
 export interface ComponentStatus {
   name: string;
+  /** A server answers; a tool is built and runs. */
   up: boolean;
+  /** A client binary rather than a server: no process, and `status` does not fail on it. */
+  tool?: boolean;
   health?: Health;
   pid?: number;
   error?: string;
@@ -64,10 +70,36 @@ async function upOne(c: Component): Promise<ComponentStatus> {
   return { name: c.name, up: true, health, pid: c.pid() };
 }
 
-/** Idempotent: a running, healthy component is left alone. Rejects if any fails. */
+/** A tool's row: the version the built binary reports, or `not built`. */
+async function toolStatus(cfg: Config, tool: GoTool): Promise<ComponentStatus> {
+  try {
+    const version = await goToolVersion(cfg, tool);
+    if (!version) return { name: tool, tool: true, up: false, error: 'not built (npm run stack -- up builds it)' };
+    return { name: tool, tool: true, up: true, health: { version, endpoint: goToolPath(cfg, tool) } };
+  } catch (err) {
+    return { name: tool, tool: true, up: false, error: (err as Error).message };
+  }
+}
+
+/** Builds a tool once (cached by version); a cold build runs alongside the servers' start. */
+async function buildTool(cfg: Config, tool: GoTool): Promise<ComponentStatus> {
+  try {
+    await installGoTool(cfg, tool);
+  } catch (err) {
+    throw new Error(`${tool} failed to build: ${(err as Error).message}`);
+  }
+  const row = await toolStatus(cfg, tool);
+  if (!row.up) throw new Error(`${tool} was built but does not run: ${row.error}`);
+  return row;
+}
+
+/** Idempotent: a running, healthy component and a built tool are left alone. Rejects if any fails. */
 export async function up(cfg: Config, opts: StackOptions = {}): Promise<ComponentStatus[]> {
   fs.mkdirSync(cfg.stack.dir, { recursive: true });
-  const results = await Promise.allSettled(components(cfg, opts).map(upOne));
+  const results = await Promise.allSettled([
+    ...components(cfg, opts).map(upOne),
+    ...TOOLS.map((tool) => buildTool(cfg, tool)),
+  ]);
   const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failures.length > 0) {
     throw new Error(failures.map((f) => (f.reason as Error).message).join('\n\n'));
@@ -76,8 +108,8 @@ export async function up(cfg: Config, opts: StackOptions = {}): Promise<Componen
 }
 
 export async function status(cfg: Config): Promise<ComponentStatus[]> {
-  return Promise.all(
-    components(cfg).map(async (c) => {
+  return Promise.all([
+    ...components(cfg).map(async (c): Promise<ComponentStatus> => {
       try {
         const health = await c.health();
         return { name: c.name, up: true, health, pid: c.pid() };
@@ -85,7 +117,13 @@ export async function status(cfg: Config): Promise<ComponentStatus[]> {
         return { name: c.name, up: false, pid: c.pid(), error: (err as Error).message };
       }
     }),
-  );
+    ...TOOLS.map((tool) => toolStatus(cfg, tool)),
+  ]);
+}
+
+/** True when every server answers (a missing tool stops nothing from running). */
+export function serversUp(rows: ComponentStatus[]): boolean {
+  return rows.every((r) => r.up || r.tool);
 }
 
 /** Stops what this stack started, last-started first. Idempotent. */
@@ -106,11 +144,12 @@ export function logs(cfg: Config, name: string | undefined, lines: number): stri
 export function formatStatus(rows: ComponentStatus[]): string {
   return rows
     .map((r) => {
-      const state = r.up ? 'up  ' : 'down';
+      const state = r.tool ? (r.up ? 'ok  ' : '--  ') : r.up ? 'up  ' : 'down';
       const version = r.health?.version ?? r.error ?? '';
       const where = r.health ? `${r.health.endpoint}${r.health.extra ? `  ${r.health.extra}` : ''}` : '';
-      const pid = r.pid ? `pid ${r.pid}` : r.up ? 'external' : '';
-      return `${r.name.padEnd(9)} ${state}  ${version}\n${' '.repeat(16)}${where}${where ? '  ' : ''}${pid}`;
+      const pid = r.pid ? `pid ${r.pid}` : r.up && !r.tool ? 'external' : '';
+      const second = [where, pid].filter(Boolean).join('  ');
+      return `${r.name.padEnd(9)} ${state}  ${version}\n${' '.repeat(16)}${second}`;
     })
     .join('\n');
 }

@@ -13,13 +13,20 @@ import { SEARCH_ATTRIBUTES } from '../../services/orders/contract';
 import { componentDir, VERSIONS, type Component, type Health } from './component';
 import { isAlive, log, onPath, readPid, run, spawnDaemon, stopPid } from './proc';
 
+/**
+ * Pinned Go tools: module, version, and the name `go install` gives the binary (its
+ * package's directory name). tctl's own module (github.com/temporalio/tctl) is not served
+ * by the Go module proxy we build with; 1.13.1 is the last tctl built from the server
+ * module, whose main package is `cmd/tools/cli`, so its binary comes out as `cli`.
+ */
 const GO_TOOLS = {
-  temporal: { module: 'github.com/temporalio/cli/cmd/temporal', version: VERSIONS.temporalCli },
-  tctl: { module: 'github.com/temporalio/tctl/cmd/tctl', version: VERSIONS.tctl },
+  temporal: { module: 'github.com/temporalio/cli/cmd/temporal', version: VERSIONS.temporalCli, binary: 'temporal' },
+  tctl: { module: 'go.temporal.io/server/cmd/tools/cli', version: VERSIONS.tctl, binary: 'cli' },
 } as const;
 
 export type GoTool = keyof typeof GO_TOOLS;
 
+/** Where a pinned tool lives once built: `<cache>/<tool>-<version>/<tool>`. */
 export function goToolPath(cfg: Config, tool: GoTool): string {
   const { version } = GO_TOOLS[tool];
   return path.join(cfg.stack.cacheDir, `${tool}-${version}`, tool);
@@ -32,18 +39,39 @@ export async function installGoTool(cfg: Config, tool: GoTool): Promise<string> 
   if (!(await onPath('go'))) {
     throw new Error(`building ${tool} needs Go >= 1.24 on PATH (https://go.dev/dl); none found`);
   }
-  const { module, version } = GO_TOOLS[tool];
+  const { module, version, binary } = GO_TOOLS[tool];
   log(`building ${tool} ${version} with go install (first time only, takes minutes)`);
+  const started = Date.now();
   // Build into a scratch GOBIN and move into place, so a half-finished build is never cached.
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), `${tool}-build-`));
-  await run('go', ['install', `${module}@v${version}`], {
-    cwd: os.tmpdir(),
-    env: { ...process.env, GOBIN: scratch, GOFLAGS: '-buildvcs=false', CGO_ENABLED: '0' },
-  });
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  fs.renameSync(path.join(scratch, tool), target);
-  fs.rmSync(scratch, { recursive: true, force: true });
+  // The scratch dir sits in the cache itself: rename is atomic only within one file system,
+  // and two concurrent builds then race harmlessly (the last rename wins, same binary).
+  fs.mkdirSync(cfg.stack.cacheDir, { recursive: true });
+  const scratch = fs.mkdtempSync(path.join(cfg.stack.cacheDir, `.${tool}-${version}-build-`));
+  try {
+    await run('go', ['install', `${module}@v${version}`], {
+      cwd: os.tmpdir(),
+      env: { ...process.env, GOBIN: scratch, GOFLAGS: '-buildvcs=false', CGO_ENABLED: '0' },
+    });
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.renameSync(path.join(scratch, binary), target);
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+  log(`built ${tool} ${version} in ${((Date.now() - started) / 1000).toFixed(0)} s: ${target}`);
   return target;
+}
+
+/**
+ * The version a built tool reports itself (`tctl 1.13.1`), or undefined when it is not
+ * built. Throws when the binary is there but does not run.
+ */
+export async function goToolVersion(cfg: Config, tool: GoTool): Promise<string | undefined> {
+  const bin = goToolPath(cfg, tool);
+  if (!fs.existsSync(bin)) return undefined;
+  const { stdout, stderr } = await run(bin, ['--version']);
+  const version = /version\s+v?(\S+)/.exec(stdout)?.[1];
+  if (!version) throw new Error(`${bin} --version printed no version: ${(stdout || stderr).trim()}`);
+  return `${tool} ${version}`;
 }
 
 /** Environment that points the pinned CLIs at the configured server. */
