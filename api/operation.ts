@@ -32,7 +32,7 @@ export interface Call<B> {
 }
 
 export interface Operation<S extends z.ZodType = z.ZodType> {
-  method: 'get' | 'post' | 'delete';
+  method: 'get' | 'post' | 'put' | 'delete';
   /** Express-style path (`:id`); rendered as `{id}` in the document. */
   path: string;
   summary: string;

@@ -7,19 +7,23 @@ import { z } from 'zod';
 import { ORDER_STATUSES } from '../services/orders/contract';
 import type { FieldError } from './problem';
 
+/** Deep pages are a scan: past this, filter instead. */
+const MAX_OFFSET = 100_000;
 const MAX_MINOR = 1_000_000_000_000; // 10^12 minor units: far below 2^53, far above any real order.
 
 const id = (what: string) =>
   z
     .string({ error: `${what} must be a string` })
     .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/, `${what} must be 1-100 characters: letters, digits, . _ : - (not first)`);
+/** A customer id: an id outside the system accounts' namespaces (merchant:, external:). */
+const customerId = (what: string) => id(what).refine((v) => !/^(merchant|external):/i.test(v), `${what} may not start with "merchant:" or "external:" (reserved)`);
 const currency = z.string({ error: 'currency must be a string' }).regex(/^[A-Z]{3}$/, 'currency must be an ISO 4217 code such as EUR');
 const minor = (what: string) =>
   z.int({ error: `${what} must be an integer number of minor units` }).min(0, `${what} must be >= 0`).max(MAX_MINOR, `${what} is too large`);
 const reason = z.string({ error: 'reason must be a string' }).trim().min(1, 'reason must not be empty').max(500, 'reason may be at most 500 characters');
 
 export const PlaceOrderBody = z.strictObject({
-  customerId: id('customerId'),
+  customerId: customerId('customerId'),
   items: z
     .array(
       z.strictObject({
@@ -44,7 +48,7 @@ export const ProductBody = z.strictObject({
 });
 
 export const AccountBody = z.strictObject({
-  customerId: id('customerId'),
+  customerId: customerId('customerId'),
   currency,
   depositMinor: minor('depositMinor').default(0),
 });
@@ -52,6 +56,12 @@ export const AccountBody = z.strictObject({
 export const ApiKeyBody = z.strictObject({
   name: z.string({ error: 'name must be a string' }).trim().min(1, 'name must not be empty').max(100),
   role: z.enum(['client', 'admin'], { error: 'role must be "client" or "admin"' }),
+  /** The customers a client key may act for. */
+  customers: z.array(customerId('customers[]')).max(1000, 'at most 1000 customers per key').default([]),
+});
+
+export const GrantsBody = z.strictObject({
+  customers: z.array(customerId('customers[]')).max(1000, 'at most 1000 customers per key'),
 });
 
 // ------------------------------------------------------------------ responses
@@ -89,6 +99,7 @@ export const AccountView = z.object({
   customerId: z.string(),
   currency,
   balanceMinor: z.int(),
+  /** Newest first, one page (?limit=&offset=). */
   entries: z.array(
     z.object({
       transactionId: z.uuid(),
@@ -114,9 +125,21 @@ export const ApiKeyCreated = z.object({
   id: z.uuid(),
   name: z.string(),
   role: z.enum(['client', 'admin']),
+  customers: z.array(z.string()),
   /** The secret, shown once; null when an idempotent replay answers. */
   key: z.string().nullable(),
 });
+
+export const ApiKeyView = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  role: z.enum(['client', 'admin']),
+  customers: z.array(z.string()),
+  createdAt: z.iso.datetime(),
+  revokedAt: z.iso.datetime().nullable(),
+});
+
+export const ApiKeyPage = z.object({ limit: z.int(), offset: z.int(), items: z.array(ApiKeyView) });
 
 export const Health = z.object({ status: z.enum(['ok', 'unavailable']), checks: z.record(z.string(), z.string()).optional() });
 
@@ -174,5 +197,21 @@ export const DeadLetterPage = z.object({ total: z.int(), limit: z.int(), offset:
 
 export const Paging = z.strictObject({
   limit: z.coerce.number({ error: 'limit must be a number' }).int('limit must be an integer').min(1, 'limit must be >= 1').max(500, 'limit may be at most 500').default(50),
-  offset: z.coerce.number({ error: 'offset must be a number' }).int('offset must be an integer').min(0, 'offset must be >= 0').default(0),
+  offset: z.coerce
+    .number({ error: 'offset must be a number' })
+    .int('offset must be an integer')
+    .min(0, 'offset must be >= 0')
+    .max(MAX_OFFSET, `offset may be at most ${MAX_OFFSET}`)
+    .default(0),
+});
+
+/** Ledger entries of one account, newest first: a capped page. */
+export const EntriesPaging = z.strictObject({
+  limit: z.coerce.number({ error: 'limit must be a number' }).int('limit must be an integer').min(1, 'limit must be >= 1').max(100, 'limit may be at most 100').default(50),
+  offset: z.coerce
+    .number({ error: 'offset must be a number' })
+    .int('offset must be an integer')
+    .min(0, 'offset must be >= 0')
+    .max(MAX_OFFSET, `offset may be at most ${MAX_OFFSET}`)
+    .default(0),
 });

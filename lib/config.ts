@@ -34,6 +34,13 @@ function optional(env: Env, name: string): string | undefined {
   return raw ? raw : undefined;
 }
 
+/** A secret that, when given, must be long enough to resist guessing. */
+function secret(env: Env, name: string, minLength: number): string | undefined {
+  const value = optional(env, name);
+  if (value !== undefined && value.length < minLength) throw new ConfigError(name, `must be at least ${minLength} characters (got ${value.length})`);
+  return value;
+}
+
 function int(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -126,8 +133,8 @@ export function loadConfig(env: Env = process.env) {
     api: {
       host: str(env, 'API_HOST', '127.0.0.1'),
       port: port(env, 'API_PORT', 3000),
-      /** Bootstrap admin key, stored hashed at start. */
-      adminApiKey: optional(env, 'ADMIN_API_KEY'),
+      /** Bootstrap admin key, stored hashed at start; valid only while set. */
+      adminApiKey: secret(env, 'ADMIN_API_KEY', 32),
     },
     database: databaseUrl(
       env,

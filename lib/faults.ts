@@ -71,11 +71,11 @@ export class FaultPlan implements Faults {
   }
 }
 
-/** Reads FAULT_INJECTION (a JSON array of FaultRule); never active in production. */
+/** Reads FAULT_INJECTION (a JSON array of FaultRule); only ever active under NODE_ENV=test. */
 export function faultsFromEnv(env: Record<string, string | undefined>, nodeEnv: string): Faults {
   const raw = env.FAULT_INJECTION?.trim();
   if (!raw) return noFaults;
-  if (nodeEnv === 'production') throw new Error('FAULT_INJECTION: refused when NODE_ENV=production');
+  if (nodeEnv !== 'test') throw new Error(`FAULT_INJECTION: refused unless NODE_ENV=test (it is "${nodeEnv}"); faults can kill this process`);
   let rules: FaultRule[];
   try {
     rules = JSON.parse(raw) as FaultRule[];

@@ -37,7 +37,8 @@ async function demoKey(db: Db, cfg: Config, role: 'client' | 'admin'): Promise<s
     const row = id ? await db.apiKey.findUnique({ where: { id } }) : null;
     if (row && !row.revokedAt) return saved.split('\n')[1]!;
   }
-  const created = await createApiKey(db, `demo-${role}`, role);
+  // The demo client acts for the demo customers (and only them).
+  const created = await createApiKey(db, `demo-${role}`, role, role === 'client' ? CUSTOMERS.map((c) => c.customerId) : []);
   fs.mkdirSync(cfg.stack.dir, { recursive: true });
   fs.writeFileSync(file, `${created.id}\n${created.key}\n`, { mode: 0o600 });
   return created.key;

@@ -1,23 +1,23 @@
 /** /accounts/:customerId: balance and ledger entries (newest first). */
-import { hasOrderedFor } from '../../services/orders/queries';
+import { mayActFor } from '../../services/access/api-keys';
 import { findAccountView } from '../../services/payments/accounts';
-import { pathParam } from '../http';
+import { parseBody, pathParam } from '../http';
 import { operation } from '../operation';
 import { problems } from '../problem';
-import { AccountView } from '../schemas';
+import { AccountView, EntriesPaging } from '../schemas';
 
 export const ACCOUNT_OPERATIONS = [
   operation({
     method: 'get',
     path: '/accounts/:customerId',
-    summary: 'A customer balance and ledger entries',
+    summary: 'A customer balance and a page of ledger entries, newest first (?limit=&offset=)',
     access: 'client',
     responses: { 200: AccountView },
     async handle({ req, deps, principal }) {
       const customerId = pathParam(req, 'customerId');
-      // A client sees the accounts of customers it has placed orders for; an admin sees all.
-      const visible = principal.role === 'admin' || (await hasOrderedFor(deps.db, principal.apiKeyId, customerId));
-      const view = visible ? await findAccountView(deps.db, customerId) : null;
+      const page = parseBody(EntriesPaging, { ...req.query });
+      // A client sees the accounts of its granted customers; an admin sees all.
+      const view = mayActFor(principal, customerId) ? await findAccountView(deps.db, customerId, page) : null;
       if (!view) throw problems.notFound(`no account "${customerId}"`);
       return { status: 200, body: view };
     },

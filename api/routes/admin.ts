@@ -1,14 +1,28 @@
 /** /admin: catalog, accounts, manual compensation and API keys. Admin keys only. */
-import { createApiKey, revokeApiKey } from '../../services/access/api-keys';
+import { createApiKey, findApiKey, listApiKeys, revokeApiKey, setGrants } from '../../services/access/api-keys';
 import { findProductView, upsertProduct } from '../../services/catalog/products';
 import { requestCompensation } from '../../services/orders/commands';
 import { findAccountView, openAndDeposit } from '../../services/payments/accounts';
 import { inTransaction } from '../../lib/db';
-import { pathParam, uuidParam } from '../http';
+import { parseBody, pathParam, uuidParam } from '../http';
 import { idempotent, idempotencyKeyOf } from '../idempotency';
 import { operation } from '../operation';
 import { problems } from '../problem';
-import { AccountBody, AccountView, ApiKeyBody, ApiKeyCreated, CancelAccepted, ProductBody, ProductView, ReasonBody } from '../schemas';
+import {
+  AccountBody,
+  AccountView,
+  ApiKeyBody,
+  ApiKeyCreated,
+  ApiKeyPage,
+  ApiKeyView,
+  CancelAccepted,
+  EntriesPaging,
+  GrantsBody,
+  Paging,
+  ProductBody,
+  ProductView,
+  ReasonBody,
+} from '../schemas';
 
 export const ADMIN_OPERATIONS = [
   operation({
@@ -76,7 +90,7 @@ export const ADMIN_OPERATIONS = [
     access: 'admin',
     responses: { 200: AccountView },
     async handle({ req, deps }) {
-      const view = await findAccountView(deps.db, pathParam(req, 'customerId'));
+      const view = await findAccountView(deps.db, pathParam(req, 'customerId'), parseBody(EntriesPaging, { ...req.query }));
       if (!view) throw problems.notFound(`no account "${req.params.customerId}"`);
       return { status: 200, body: view };
     },
@@ -106,15 +120,53 @@ export const ADMIN_OPERATIONS = [
     async handle({ req, res, deps, principal, body }) {
       await idempotent(deps.db, req, res, principal, body, async ({ commit }) =>
         inTransaction(deps.db, async (tx) => {
-          const created = await createApiKey(tx, body.name, body.role);
+          const customers = body.role === 'admin' ? [] : [...new Set(body.customers)].sort();
+          const created = await createApiKey(tx, body.name, body.role, customers);
           const headers = { Location: `/admin/api-keys/${created.id}` };
-          const shown = { id: created.id, name: body.name, role: body.role };
+          const shown = { id: created.id, name: body.name, role: body.role, customers };
           // The secret is shown once: a replay of this request answers with key: null.
           await commit(tx, { status: 201, body: { ...shown, key: null }, headers });
           deps.log.info({ apiKeyId: created.id, role: body.role, by: principal.apiKeyId }, 'API key created');
           return { status: 201, body: { ...shown, key: created.key }, headers };
         }),
       );
+    },
+  }),
+  operation({
+    method: 'get',
+    path: '/admin/api-keys',
+    summary: 'API keys with their granted customers, newest first (?limit=&offset=; never a secret)',
+    access: 'admin',
+    responses: { 200: ApiKeyPage },
+    async handle({ req, deps }) {
+      const page = parseBody(Paging, { ...req.query });
+      return { status: 200, body: { ...page, items: await listApiKeys(deps.db, page) } };
+    },
+  }),
+  operation({
+    method: 'get',
+    path: '/admin/api-keys/:id',
+    summary: 'One API key with its granted customers',
+    access: 'admin',
+    responses: { 200: ApiKeyView },
+    async handle({ req, deps }) {
+      const key = await findApiKey(deps.db, uuidParam(req, 'id', 'API key'));
+      if (!key) throw problems.notFound(`no API key "${pathParam(req, 'id')}"`);
+      return { status: 200, body: key };
+    },
+  }),
+  operation({
+    method: 'put',
+    path: '/admin/api-keys/:id/customers',
+    summary: "Replace a client key's granted customers (idempotent: the same body, the same grants)",
+    access: 'admin',
+    request: GrantsBody,
+    responses: { 200: ApiKeyView },
+    async handle({ req, deps, principal, body }) {
+      const id = uuidParam(req, 'id', 'API key');
+      if (!(await setGrants(deps.db, id, body.customers))) throw problems.notFound(`no API key "${id}"`);
+      deps.log.info({ apiKeyId: id, customers: body.customers.length, by: principal.apiKeyId }, 'API key grants replaced');
+      return { status: 200, body: await findApiKey(deps.db, id) };
     },
   }),
   operation({

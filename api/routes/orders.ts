@@ -10,16 +10,20 @@ import { idempotent, type IdempotentReply } from '../idempotency';
 import { operation } from '../operation';
 import { problems } from '../problem';
 import { CancelAccepted, OrderAccepted, OrderView, PlaceOrderBody, ReasonBody, TimelineView } from '../schemas';
+import { mayActFor } from '../../services/access/api-keys';
 import { principalOf } from '../auth';
 
-/** The order as its owner sees it; another client's order does not exist for this caller. */
+/**
+ * The order as its caller may see it: an order of a customer the key is not granted does not
+ * exist for it (the same 404 as a missing one). Clients see step outcomes, not their internal
+ * detail text (driver messages, stock counts); admins see everything.
+ */
 async function visibleOrder(deps: ApiDeps, res: Response, orderId: string) {
   const found = await findOrderView(deps.db, orderId);
   const principal = principalOf(res);
-  if (!found || (principal.role !== 'admin' && found.apiKeyId !== principal.apiKeyId)) {
-    throw problems.notFound(`no order "${orderId}"`);
-  }
-  return found.view;
+  if (!found || !mayActFor(principal, found.view.customerId)) throw problems.notFound(`no order "${orderId}"`);
+  if (principal.role === 'admin') return found.view;
+  return { ...found.view, steps: found.view.steps.map((step) => ({ ...step, detail: null })) };
 }
 
 export const ORDER_OPERATIONS = [
@@ -31,8 +35,10 @@ export const ORDER_OPERATIONS = [
     idempotencyKey: true,
     request: PlaceOrderBody,
     responses: { 202: OrderAccepted },
-    problems: [422, 503],
+    problems: [404, 422, 503],
     async handle({ req, res, deps, principal, body }) {
+      // Not granted and not existing are the same answer: nothing about other customers leaks.
+      if (!mayActFor(principal, body.customerId)) throw problems.notFound(`no customer "${body.customerId}"`);
       const cmd = { apiKeyId: principal.apiKeyId, customerId: body.customerId, items: body.items };
       const priced = await priceOrder(deps.db, cmd);
       await idempotent(deps.db, req, res, principal, body, async ({ commit }) => {

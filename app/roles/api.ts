@@ -3,14 +3,15 @@ import type http from 'node:http';
 import { Kafka, logLevel } from 'kafkajs';
 import { createApp } from '../../api/app';
 import { createTemporalClient } from '../../lib/temporal';
-import { installBootstrapAdminKey } from '../../services/access/api-keys';
+import { syncBootstrapAdminKey } from '../../services/access/api-keys';
 import { pruneExpiredIdempotencyKeys } from '../../services/access/idempotency';
 import type { RoleContext, Running } from '../role';
 
 const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
 
 export async function startApi({ cfg, db, log, faults, registry, tracing }: RoleContext): Promise<Running> {
-  if (cfg.api.adminApiKey) await installBootstrapAdminKey(db, cfg.api.adminApiKey);
+  // The bootstrap admin key is valid exactly while ADMIN_API_KEY is set (a revocation sticks).
+  await syncBootstrapAdminKey(db, cfg.api.adminApiKey);
   const temporal = await createTemporalClient(cfg, { tracing: tracing.enabled });
   const kafka = new Kafka({ clientId: `${cfg.kafka.clientId}-api`, brokers: cfg.kafka.brokers, logLevel: logLevel.NOTHING, retry: { retries: 1 } });
   const admin = kafka.admin();

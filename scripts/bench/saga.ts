@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   for (const c of customers) {
     await inTransaction(db, (tx) => openAndDeposit(tx, { customerId: c, currency: 'EUR', depositMinor: 100_000_000, idempotencyKey: `bench:${c}` }));
   }
-  const { key } = await createApiKey(db, 'bench', 'client');
+  const { key } = await createApiKey(db, 'bench', 'client', customers);
 
   const sagaBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quiet });
   const bareBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./bare-workflow'), logger: quiet });

@@ -1,11 +1,13 @@
 /**
- * API keys. A key reads `osk_<id>_<secret>`: the id (not secret) finds the row, the secret's
- * SHA-256 is compared in constant time, and only that hash is stored. Keys are high-entropy
- * random strings, so a fast hash is the right one (no password stretching needed).
+ * API keys and what they may act for. A key reads `osk_<id>_<secret>`: the id (not secret)
+ * finds the row, the secret's SHA-256 is compared in constant time, and only that hash is
+ * stored. Keys are high-entropy random strings, so a fast hash is the right one (no password
+ * stretching needed). A client key acts only for the customers granted to it; admin keys act
+ * for anyone. Orders belong to the customer, so a new key with the same grants keeps access.
  */
 import crypto from 'node:crypto';
-import { inTransaction, type Db } from '../../lib/db';
-import type { Tx } from '../../lib/sql';
+import { inTransaction, runStatement, type Db } from '../../lib/db';
+import { sql, type Tx } from '../../lib/sql';
 
 export type Role = 'client' | 'admin';
 
@@ -13,10 +15,14 @@ export interface Principal {
   apiKeyId: string;
   name: string;
   role: Role;
+  /** The customers a client key is granted (empty for admins, who need none). */
+  customers: ReadonlySet<string>;
 }
 
 /** The fixed id of the bootstrap admin key taken from ADMIN_API_KEY. */
 export const BOOTSTRAP_ADMIN_ID = '00000000-0000-4000-8000-00000000ad01';
+/** The stored hash of a key that cannot authenticate (no secret hashes to it). */
+const NO_SECRET = '0'.repeat(64);
 
 const KEY_PATTERN = /^osk_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
 
@@ -26,24 +32,112 @@ function toUuid(hex: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/** Creates a key in the caller's transaction, or in one of its own given a Db. The secret is returned once. */
-export async function createApiKey(handle: Db | Tx, name: string, role: Role): Promise<{ id: string; key: string }> {
+/** Whether this principal may act for this customer (place, cancel, read). */
+export function mayActFor(principal: Principal, customerId: string): boolean {
+  return principal.role === 'admin' || principal.customers.has(customerId);
+}
+
+async function insertGrants(tx: Tx, apiKeyId: string, customers: readonly string[]): Promise<void> {
+  if (customers.length === 0) return;
+  await tx.exec`
+    INSERT INTO api_key_customers (api_key_id, customer_id)
+    SELECT ${apiKeyId}::uuid, c FROM unnest(${[...new Set(customers)]}::text[]) AS c ON CONFLICT DO NOTHING`;
+}
+
+/** Creates a key (with its grants) in the caller's transaction, or in one of its own given a Db. The secret is returned once. */
+export async function createApiKey(
+  handle: Db | Tx,
+  name: string,
+  role: Role,
+  customers: readonly string[] = [],
+): Promise<{ id: string; key: string }> {
   const id = crypto.randomUUID();
   const secret = crypto.randomBytes(32).toString('base64url');
-  const insert = (tx: Tx) => tx.exec`
-    INSERT INTO api_keys (id, name, role, secret_hash) VALUES (${id}::uuid, ${name}::text, ${role}::text, ${sha256(secret).toString('hex')}::text)`;
+  const insert = async (tx: Tx) => {
+    await tx.exec`
+      INSERT INTO api_keys (id, name, role, secret_hash) VALUES (${id}::uuid, ${name}::text, ${role}::text, ${sha256(secret).toString('hex')}::text)`;
+    await insertGrants(tx, id, customers);
+  };
   await ('exec' in handle ? insert(handle) : inTransaction(handle, insert));
   return { id, key: `osk_${id.replace(/-/g, '')}_${secret}` };
 }
 
-/** Stores (or re-stores) the bootstrap admin key's hash; the key itself is never written. */
-export async function installBootstrapAdminKey(db: Db, key: string): Promise<void> {
-  const secretHash = sha256(key).toString('hex');
-  await db.apiKey.upsert({
-    where: { id: BOOTSTRAP_ADMIN_ID },
-    create: { id: BOOTSTRAP_ADMIN_ID, name: 'bootstrap-admin (ADMIN_API_KEY)', role: 'admin', secretHash },
-    update: { secretHash, revokedAt: null },
+/** Replaces a key's grants with exactly these customers; false if there is no such key. */
+export async function setGrants(db: Db, apiKeyId: string, customers: readonly string[]): Promise<boolean> {
+  return inTransaction(db, async (tx) => {
+    const [key] = await tx.rows`SELECT 1 FROM api_keys WHERE id = ${apiKeyId}::uuid FOR UPDATE`;
+    if (!key) return false;
+    await tx.exec`DELETE FROM api_key_customers WHERE api_key_id = ${apiKeyId}::uuid AND NOT (customer_id = ANY(${[...customers]}::text[]))`;
+    await insertGrants(tx, apiKeyId, customers);
+    return true;
   });
+}
+
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  role: Role;
+  customers: string[];
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+interface KeyRow {
+  id: string;
+  name: string;
+  role: Role;
+  customers: string[];
+  created_at: Date;
+  revoked_at: Date | null;
+}
+
+const toView = (r: KeyRow): ApiKeyView => ({
+  id: r.id,
+  name: r.name,
+  role: r.role,
+  customers: r.customers,
+  createdAt: r.created_at.toISOString(),
+  revokedAt: r.revoked_at?.toISOString() ?? null,
+});
+
+const KEY_VIEW = `SELECT k.id::text, k.name, k.role, k.created_at, k.revoked_at,
+         COALESCE(array_agg(g.customer_id ORDER BY g.customer_id) FILTER (WHERE g.customer_id IS NOT NULL), '{}') AS customers
+    FROM api_keys k LEFT JOIN api_key_customers g ON g.api_key_id = k.id`;
+
+/** Every key with its grants (never a secret), newest first. */
+export async function listApiKeys(db: Db, page: { limit: number; offset: number }): Promise<ApiKeyView[]> {
+  const rows = await runStatement<KeyRow & Record<string, unknown>>(db, {
+    text: `${KEY_VIEW} GROUP BY k.id ORDER BY k.created_at DESC, k.id LIMIT $1 OFFSET $2`,
+    values: [page.limit, page.offset],
+  });
+  return rows.map(toView);
+}
+
+export async function findApiKey(db: Db, id: string): Promise<ApiKeyView | null> {
+  const rows = await runStatement<KeyRow & Record<string, unknown>>(db, { text: `${KEY_VIEW} WHERE k.id = $1::uuid GROUP BY k.id`, values: [id] });
+  return rows[0] ? toView(rows[0]) : null;
+}
+
+/**
+ * Makes the bootstrap admin key follow ADMIN_API_KEY: while the variable is set its hash is
+ * stored; when it is unset the key can no longer authenticate. A revocation is never undone.
+ */
+export async function syncBootstrapAdminKey(db: Db, key: string | undefined): Promise<void> {
+  const secretHash = key ? sha256(key).toString('hex') : NO_SECRET;
+  await runStatement(
+    db,
+    sql`INSERT INTO api_keys (id, name, role, secret_hash) VALUES (${BOOTSTRAP_ADMIN_ID}::uuid, 'bootstrap-admin (ADMIN_API_KEY)', 'admin', ${secretHash}::text)
+        ON CONFLICT (id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash`,
+  );
+}
+
+interface AuthRow {
+  id: string;
+  name: string;
+  role: Role;
+  secret_hash: string;
+  revoked_at: Date | null;
+  customers: string[];
 }
 
 /** The principal a presented key authenticates, or null. Constant time in the secret. */
@@ -51,18 +145,25 @@ export async function authenticate(db: Db, presented: string): Promise<Principal
   const match = KEY_PATTERN.exec(presented);
   const id = match ? toUuid(match[1]!) : BOOTSTRAP_ADMIN_ID;
   const secret = match ? match[2]! : presented;
-  const row = await db.apiKey.findUnique({ where: { id } });
-  const expected = row ? Buffer.from(row.secretHash, 'hex') : crypto.randomBytes(32);
-  const ok = crypto.timingSafeEqual(sha256(secret), expected);
-  if (!row || !ok || row.revokedAt) return null;
-  return { apiKeyId: row.id, name: row.name, role: row.role as Role };
+  const [row] = await runStatement<AuthRow & Record<string, unknown>>(
+    db,
+    sql`SELECT k.id::text, k.name, k.role, k.secret_hash, k.revoked_at,
+               ARRAY(SELECT g.customer_id FROM api_key_customers g WHERE g.api_key_id = k.id) AS customers
+          FROM api_keys k WHERE k.id = ${id}::uuid`,
+  );
+  const expected = row && row.secret_hash !== NO_SECRET ? Buffer.from(row.secret_hash, 'hex') : crypto.randomBytes(32);
+  const ok = expected.length === 32 && crypto.timingSafeEqual(sha256(secret), expected);
+  if (!row || !ok || row.revoked_at || row.secret_hash === NO_SECRET) return null;
+  return { apiKeyId: row.id, name: row.name, role: row.role, customers: new Set(row.customers) };
 }
 
-/** Revokes a key; returns false if there is no such key. Revoking twice is fine. */
+/** Revokes a key; returns false if there is no such key. Revoking twice keeps the first time. */
 export async function revokeApiKey(db: Db, id: string): Promise<boolean> {
-  const existing = await db.apiKey.findUnique({ where: { id } });
-  if (!existing) return false;
-  // Keep the first revocation time.
-  await db.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
-  return true;
+  const rows = await runStatement(
+    db,
+    sql`WITH k AS (SELECT id FROM api_keys WHERE id = ${id}::uuid),
+             u AS (UPDATE api_keys SET revoked_at = now() WHERE id = ${id}::uuid AND revoked_at IS NULL)
+        SELECT 1 FROM k`,
+  );
+  return rows.length === 1;
 }

@@ -61,7 +61,6 @@ export type FailureReason = (typeof FAILURE_REASONS)[keyof typeof FAILURE_REASON
 /** Why a request cannot become an order, or an order cannot take a command. */
 export const ORDER_ERRORS = {
   UNKNOWN_SKU: { code: 'UNKNOWN_SKU', status: 422, retryable: false, title: 'Order cannot be placed' },
-  UNKNOWN_CUSTOMER: { code: 'UNKNOWN_CUSTOMER', status: 422, retryable: false, title: 'Order cannot be placed' },
   CURRENCY_MISMATCH: { code: 'CURRENCY_MISMATCH', status: 422, retryable: false, title: 'Order cannot be placed' },
   DUPLICATE_SKU: { code: 'DUPLICATE_SKU', status: 422, retryable: false, title: 'Order cannot be placed' },
   TOTAL_TOO_LARGE: { code: 'TOTAL_TOO_LARGE', status: 422, retryable: false, title: 'Order cannot be placed' },

@@ -57,9 +57,7 @@ export async function priceOrder(db: Db, cmd: PlaceOrderCommand): Promise<Priced
   cmd.items.forEach((item, i) => {
     if (!bySku.has(item.sku)) throw rejected('UNKNOWN_SKU', `items/${i}/sku: no product "${item.sku}"`, `/items/${i}/sku`);
   });
-  if (!account || account.kind !== 'CUSTOMER') {
-    throw rejected('UNKNOWN_CUSTOMER', `customerId: no customer account "${cmd.customerId}"`, '/customerId');
-  }
+  if (!account || account.kind !== 'CUSTOMER') throw new DomainError('NOT_FOUND', `no customer "${cmd.customerId}"`);
   const currency = account.currency;
   cmd.items.forEach((item, i) => {
     const product = bySku.get(item.sku)!;

@@ -32,8 +32,3 @@ export async function findOrderView(db: Db, orderId: string) {
     },
   };
 }
-
-/** Whether this API key has placed an order for this customer. */
-export async function hasOrderedFor(db: Db, apiKeyId: string, customerId: string): Promise<boolean> {
-  return (await db.order.findFirst({ where: { customerId, apiKeyId }, select: { id: true } })) !== null;
-}

@@ -33,7 +33,14 @@ export async function openAndDeposit(tx: Tx, input: DepositInput): Promise<Depos
   if (account!.kind !== 'CUSTOMER' || account!.currency !== input.currency) {
     throw new DomainError(PAYMENT_ERRORS.CURRENCY_MISMATCH, `account ${input.customerId} is a ${account!.kind} account in ${account!.currency}`);
   }
-  const [prior] = await tx.rows<{ id: string }>`SELECT id FROM ledger_transactions WHERE idempotency_key = ${input.idempotencyKey}::text`;
+  const [prior] = await tx.rows<{ id: string; customer_id: string | null; amount_minor: bigint | null }>`
+    SELECT t.id::text, e.account_id AS customer_id, e.amount_minor
+      FROM ledger_transactions t LEFT JOIN ledger_entries e ON e.transaction_id = t.id AND e.amount_minor > 0
+     WHERE t.idempotency_key = ${input.idempotencyKey}::text`;
+  // The key names one deposit: the same key for another customer or amount is refused, never a silent no-op.
+  if (prior && (prior.customer_id !== input.customerId || Number(prior.amount_minor ?? 0) !== input.depositMinor)) {
+    throw new DomainError(PAYMENT_ERRORS.DEPOSIT_KEY_REUSED, `deposit key "${input.idempotencyKey}" was used for another customer or amount`);
+  }
   const balance = async () => {
     const [row] = await tx.rows<{ balance_minor: bigint }>`SELECT balance_minor FROM accounts WHERE id = ${input.customerId}::text`;
     return Number(row!.balance_minor);
@@ -55,14 +62,15 @@ export async function openAndDeposit(tx: Tx, input: DepositInput): Promise<Depos
 const iso = (d: Date) => d.toISOString();
 
 /** A customer's balance and newest ledger entries; null if there is no such customer account. */
-export async function findAccountView(db: Db, customerId: string, limit = 100) {
+export async function findAccountView(db: Db, customerId: string, page: { limit: number; offset: number } = { limit: 50, offset: 0 }) {
   const account = await db.account.findUnique({ where: { id: customerId } });
   if (!account || account.kind !== 'CUSTOMER') return null;
   const entries = await db.ledgerEntry.findMany({
     where: { accountId: customerId },
     include: { transaction: true },
     orderBy: { id: 'desc' },
-    take: limit,
+    take: page.limit,
+    skip: page.offset,
   });
   return {
     customerId: account.id,

@@ -20,6 +20,8 @@ export const PAYMENT_ERRORS = {
   LEDGER_UNBALANCED: { code: 'LEDGER_UNBALANCED', status: 500, retryable: false, title: 'Ledger transaction is unbalanced' },
   /** An entry on a missing account or one in another currency. */
   LEDGER_ACCOUNT_INVALID: { code: 'LEDGER_ACCOUNT_INVALID', status: 422, retryable: false, title: 'Ledger account is not valid' },
+  /** A deposit's idempotency key reused for another customer or amount. */
+  DEPOSIT_KEY_REUSED: { code: 'DEPOSIT_KEY_REUSED', status: 422, retryable: false, title: 'Idempotency-Key reused for another deposit' },
   /** An account id that exists with another kind or currency. */
   ACCOUNT_CONFLICT: { code: 'ACCOUNT_CONFLICT', status: 422, retryable: false, title: 'Account currency differs' },
 } as const satisfies Record<string, ErrorKind>;

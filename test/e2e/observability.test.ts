@@ -52,7 +52,7 @@ beforeAll(async () => {
   };
   const started = await Promise.all(ROLES.map((r) => spawnRole(r, { env })));
   for (const p of started) roles[p.role] = p;
-  clientKey = (await createApiKey(pipeline.db, 'obs-client', 'client')).key;
+  clientKey = (await createApiKey(pipeline.db, 'obs-client', 'client', ['obs-rich', 'obs-poor'])).key;
   await runOrders();
 }, 240_000);
 

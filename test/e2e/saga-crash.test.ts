@@ -105,7 +105,7 @@ test('when a release is retried after its commit, and the refund worker dies, co
 test('when the API dies between committing an order and starting its saga, the saga still runs and a retry replays the answer', async () => {
   const sku = await createProduct(db, { stock: 5, priceMinor: 400 });
   const customer = await createCustomer(db, { balanceMinor: 5000 });
-  const apiKey = await createApiKey(db, 'e2e-client', 'client');
+  const apiKey = await createApiKey(db, 'e2e-client', 'client', [customer]);
   await workers();
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const apiEnv = { ...fault([{ point: 'api.order.afterCommit', action: 'exit', times: 1 }]), API_PORT: String(port) };

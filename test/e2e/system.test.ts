@@ -26,7 +26,7 @@ beforeAll(async () => {
   for (const p of started) roles[p.role] = p;
   api = roles.api!;
   admin = (await createApiKey(pipeline.db, 'sys-admin', 'admin')).key;
-  client = (await createApiKey(pipeline.db, 'sys-client', 'client')).key;
+  client = (await createApiKey(pipeline.db, 'sys-client', 'client', ['dana'])).key;
 });
 afterAll(async () => {
   await killAllRoles();

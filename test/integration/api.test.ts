@@ -15,7 +15,7 @@ let customer: string;
 beforeAll(async () => {
   env = await startApiEnv();
   sku = await createProduct(env.db, { stock: 1000, priceMinor: 250 });
-  customer = await createCustomer(env.db, { balanceMinor: 1_000_000 });
+  customer = await createCustomer(env.db, { balanceMinor: 1_000_000, grantTo: [env.keys.clientA.id] });
 });
 afterAll(async () => {
   await env?.stop();
@@ -167,7 +167,8 @@ describe('POST /orders', () => {
     ['an empty Idempotency-Key', { body: 'ORDER', headers: { 'idempotency-key': '' } }, 400, 'idempotency-key-invalid'],
     ['an Idempotency-Key of 256 chars', { body: 'ORDER', headers: { 'idempotency-key': 'k'.repeat(256) } }, 400, 'idempotency-key-invalid'],
     ['an unknown sku', { body: { customerId: 'CUSTOMER', items: [{ sku: 'NO-SUCH-SKU', quantity: 1 }] } }, 422, 'unknown-sku'],
-    ['an unknown customer', { body: { customerId: 'no-such-customer', items: [{ sku: 'SKU', quantity: 1 }] } }, 422, 'unknown-customer'],
+    ['an unknown customer', { body: { customerId: 'no-such-customer', items: [{ sku: 'SKU', quantity: 1 }] } }, 404, 'not-found'],
+    ['a reserved customer id', { body: { customerId: 'merchant:EUR', items: [{ sku: 'SKU', quantity: 1 }] } }, 400, 'validation-error'],
     ['quantity 0', { body: { customerId: 'CUSTOMER', items: [{ sku: 'SKU', quantity: 0 }] } }, 400, 'validation-error'],
     ['a fractional quantity', { body: { customerId: 'CUSTOMER', items: [{ sku: 'SKU', quantity: 1.5 }] } }, 400, 'validation-error'],
     ['empty items', { body: { customerId: 'CUSTOMER', items: [] } }, 400, 'validation-error'],

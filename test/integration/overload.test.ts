@@ -48,8 +48,8 @@ async function offer(send: (i: number) => Promise<Reply | Error>): Promise<(Repl
 test(`when offered ${OFFERED_PER_S} orders/s for ${SECONDS} s on a ${POOL}-connection pool with slow money transactions, then nothing is half-written and no 500`, async () => {
   const logStart = fs.existsSync(pgLog()) ? fs.statSync(pgLog()).size : 0;
   const sku = await createProduct(env.db, { stock: STOCK, priceMinor: PRICE });
-  const rich = await Promise.all([1, 2, 3, 4].map(() => createCustomer(env.db, { balanceMinor: 1_000_000 })));
-  const poor = await createCustomer(env.db, { balanceMinor: 250 });
+  const rich = await Promise.all([1, 2, 3, 4].map(() => createCustomer(env.db, { balanceMinor: 1_000_000, grantTo: [env.keys.clientA.id] })));
+  const poor = await createCustomer(env.db, { balanceMinor: 250, grantTo: [env.keys.clientA.id] });
   const customers = [...rich, poor];
   env.faults.add({ point: 'payment.charge.beforeCommit', action: 'delay', delayMs: 150 });
   env.faults.add({ point: 'payment.refund.beforeCommit', action: 'delay', delayMs: 150 });

@@ -19,11 +19,21 @@ export async function createProduct(db: Db, opts: { stock: number; priceMinor: n
   return sku;
 }
 
-export async function createCustomer(db: Db, opts: { balanceMinor: number; currency?: string }): Promise<string> {
+/**
+ * Opens a customer account with a deposit and grants the customer to the fixtures' own client
+ * key (TEST_API_KEY_ID, which placeOrder uses) and to any `grantTo` keys.
+ */
+export async function createCustomer(db: Db, opts: { balanceMinor: number; currency?: string; grantTo?: string[] }): Promise<string> {
   const customerId = uid('cust');
-  await inTransaction(db, (tx) =>
-    openAndDeposit(tx, { customerId, currency: opts.currency ?? 'EUR', depositMinor: opts.balanceMinor, idempotencyKey: `deposit:${customerId}` }),
-  );
+  await inTransaction(db, async (tx) => {
+    await openAndDeposit(tx, { customerId, currency: opts.currency ?? 'EUR', depositMinor: opts.balanceMinor, idempotencyKey: `deposit:${customerId}` });
+    await tx.exec`
+      INSERT INTO api_keys (id, name, role, secret_hash) VALUES (${TEST_API_KEY_ID}::uuid, 'test-fixtures', 'client', ${'0'.repeat(64)}::text)
+      ON CONFLICT (id) DO NOTHING`;
+    await tx.exec`
+      INSERT INTO api_key_customers (api_key_id, customer_id)
+      SELECT k::uuid, ${customerId}::text FROM unnest(${[TEST_API_KEY_ID, ...(opts.grantTo ?? [])]}::text[]) AS k`;
+  });
   return customerId;
 }
 

@@ -28,6 +28,7 @@ describe('the configuration module', () => {
     ['RELAY_BATCH_SIZE', 'lots', 'expected an integer, got "lots"'],
     ['CONSUMER_MAX_ATTEMPTS', '0', 'expected 1..100'],
     ['CONSUMER_GROUP_PREFIX', 'has space', "expected letters, digits"],
+    ['ADMIN_API_KEY', 'too-short-to-guess', 'must be at least 32 characters'],
   ])('when %s=%j, then a ConfigError names the variable', (variable, value, message) => {
     let error: unknown;
     try {
@@ -40,8 +41,10 @@ describe('the configuration module', () => {
     expect((error as ConfigError).message).toContain(message);
   });
 
-  test('fault injection is refused in production and must be a JSON array', () => {
+  test('fault injection is refused unless NODE_ENV=test (development included) and must be a JSON array', () => {
     expect(() => faultsFromEnv({ FAULT_INJECTION: '[]' }, 'production')).toThrow(/refused/);
+    expect(() => faultsFromEnv({ FAULT_INJECTION: '[]' }, 'development')).toThrow(/refused unless NODE_ENV=test/);
+    expect(faultsFromEnv({ FAULT_INJECTION: '[]' }, 'test')).toBeDefined();
     expect(() => faultsFromEnv({ FAULT_INJECTION: '{"point":1}' }, 'test')).toThrow(/JSON array/);
     expect(() => faultsFromEnv({ FAULT_INJECTION: 'nope' }, 'test')).toThrow(/not valid JSON/);
   });
