@@ -23,6 +23,7 @@ export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.set('trust proxy', { true: true, false: false, loopback: 'loopback' }[deps.cfg.api.trustProxy]);
   app.use(requestId);
   app.use(observeRequests(deps.log, deps.registry ? httpMetrics(deps.registry) : undefined));
   mountOperations(app, OPERATIONS, deps);

@@ -10,6 +10,7 @@ const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') => z.toJSONSchema
 
 function problemResponses(op: Operation): Record<string, unknown> {
   const statuses = new Set<number>();
+  statuses.add(429);
   if (op.access !== 'public') statuses.add(401);
   if (op.access === 'admin') statuses.add(403);
   if (op.path.includes(':')) statuses.add(404);

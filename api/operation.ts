@@ -6,10 +6,11 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { z } from 'zod';
 import type { Principal } from '../services/access/api-keys';
-import { authn, requireRole } from './auth';
+import { anonymousLimit, authn, requireRole } from './auth';
 import type { ApiDeps } from './deps';
 import { parseBody, requireJson } from './http';
 import { idempotencyKeyOf } from './idempotency';
+import { RateLimits } from './rate-limit';
 
 export type Access = 'public' | 'client' | 'admin';
 
@@ -66,11 +67,13 @@ function send(res: Response, reply: Reply): void {
 
 /** Registers every operation on the app, each with the middleware its declaration asks for. */
 export function mountOperations(app: Express, operations: readonly Operation[], deps: ApiDeps): void {
-  const authenticate = authn(deps.db);
+  const limits = new RateLimits(deps.db, deps.cfg, deps.log, deps.registry);
+  const authenticate = authn(deps.db, limits);
+  const anonymous = anonymousLimit(limits);
   const json = express.json({ limit: JSON_LIMIT });
   for (const op of operations) {
     const chain: ((req: Request, res: Response, next: NextFunction) => unknown)[] = [];
-    if (op.access !== 'public') chain.push(authenticate);
+    chain.push(op.access === 'public' ? anonymous : authenticate);
     if (op.access === 'admin') chain.push(requireRole('admin'));
     if (op.request) chain.push(requireJson, json);
     app[op.method](op.path, ...chain, async (req: Request, res: Response) => {

@@ -135,6 +135,23 @@ export function loadConfig(env: Env = process.env) {
       port: port(env, 'API_PORT', 3000),
       /** Bootstrap admin key, stored hashed at start; valid only while set. */
       adminApiKey: secret(env, 'ADMIN_API_KEY', 32),
+      /** Express "trust proxy": set when a load balancer in front sets X-Forwarded-For (client addresses for rate limits). */
+      trustProxy: oneOf(env, 'API_TRUST_PROXY', 'false', ['false', 'true', 'loopback'] as const),
+      rateLimits: {
+        /** Prefix of every counter in rate_limits (deployments sharing a database keep theirs apart). */
+        keyPrefix: name(env, 'RATE_LIMIT_KEY_PREFIX', 'rl'),
+        /** The window of the per-key and anonymous limits (s). */
+        windowS: int(env, 'RATE_LIMIT_WINDOW_S', 10, 1, 3600),
+        /** Requests per window per client key. */
+        clientPoints: int(env, 'RATE_LIMIT_CLIENT', 1000, 1, 1_000_000),
+        /** Requests per window per admin key. */
+        adminPoints: int(env, 'RATE_LIMIT_ADMIN', 300, 1, 1_000_000),
+        /** Unauthenticated requests per window per client address. */
+        anonymousPoints: int(env, 'RATE_LIMIT_ANONYMOUS', 200, 1, 1_000_000),
+        /** Failed authentications per client address before it is refused for the rest of the window. */
+        authFailurePoints: int(env, 'RATE_LIMIT_AUTH_FAILURES', 20, 1, 1_000_000),
+        authFailureWindowS: int(env, 'RATE_LIMIT_AUTH_FAILURE_WINDOW_S', 300, 1, 86_400),
+      },
     },
     database: databaseUrl(
       env,

@@ -61,13 +61,15 @@ function mixin(): Record<string, unknown> {
   return { ...fields, traceId, spanId };
 }
 
-export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({
+/** A JSON logger to stdout, or to `destination` (tests read what was logged). */
+export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info', destination?: pino.DestinationStream): Logger {
+  const options = {
     level,
     base: { service, pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
+    formatters: { level: (label: string) => ({ level: label }) },
     redact: { paths: REDACT, censor: '[redacted]' },
     mixin,
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -1,5 +1,7 @@
 /** Liveness, readiness and the API's own description. Public. */
 import { z } from 'zod';
+import { authenticate } from '../../services/access/api-keys';
+import type { ApiDeps } from '../deps';
 import { buildOpenApi } from '../openapi';
 import { operation, type Operation } from '../operation';
 import { problems } from '../problem';
@@ -24,6 +26,12 @@ async function check(fn: () => Promise<unknown>): Promise<string> {
   }
 }
 
+async function isAdmin(deps: ApiDeps, header: string | undefined): Promise<boolean> {
+  const key = header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : undefined;
+  if (!key) return false;
+  return (await authenticate(deps.db, key).catch(() => null))?.role === 'admin';
+}
+
 /** The system operations; /openapi.json describes `all` (every operation the app serves). */
 export function systemOperations(all: () => readonly Operation[]): Operation[] {
   let document: Record<string, unknown> | undefined;
@@ -43,10 +51,12 @@ export function systemOperations(all: () => readonly Operation[]): Operation[] {
       access: 'public',
       responses: { 200: Health },
       problems: [503],
-      async handle({ deps }) {
+      // Anyone sees up or down per component; only an admin key sees why (hosts, ports, errors).
+      async handle({ req, deps }) {
         const names = Object.keys(deps.readiness);
         const results = await Promise.all(names.map((n) => check(deps.readiness[n]!)));
-        const checks = Object.fromEntries(names.map((n, i) => [n, results[i]!]));
+        const detailed = await isAdmin(deps, req.headers.authorization);
+        const checks = Object.fromEntries(names.map((n, i) => [n, detailed || results[i] === 'ok' ? results[i]! : 'down']));
         if (results.some((r) => r !== 'ok')) throw problems.unavailable('a dependency is not reachable', { checks });
         return { status: 200, body: { status: 'ok', checks } };
       },

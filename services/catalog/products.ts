@@ -4,6 +4,8 @@ import { DomainError } from '../../lib/errors';
 import type { Tx } from '../../lib/sql';
 import { CATALOG_ERRORS, type ProductInput, type ProductView } from './contract';
 
+const NUMERIC_OUT_OF_RANGE = '22003';
+
 interface ProductRow {
   sku: string;
   name: string;
@@ -36,7 +38,10 @@ export async function upsertProduct(tx: Tx, input: ProductInput): Promise<{ crea
     UPDATE products SET name = ${input.name}::text, unit_price_minor = ${input.unitPriceMinor}::bigint,
            available = available + ${input.addStock}::int, updated_at = now()
     WHERE sku = ${input.sku}::text
-    RETURNING sku, name, unit_price_minor, currency, available, reserved, committed`;
+    RETURNING sku, name, unit_price_minor, currency, available, reserved, committed`.catch((err: unknown) => {
+    if ((err as { code?: string }).code !== NUMERIC_OUT_OF_RANGE) throw err;
+    throw new DomainError(CATALOG_ERRORS.STOCK_OUT_OF_RANGE, `product ${input.sku} cannot hold ${input.addStock} more units`, { cause: err });
+  });
   return { created: false, product: toView(updated!) };
 }
 

@@ -2,11 +2,13 @@
  * The real express app on a random local port, over the real database and Temporal, with
  * the saga's workers in this process. Each call gets fresh API keys.
  */
+import crypto from 'node:crypto';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { createApp } from '../../api/app';
 import type { DbOptions } from '../../lib/db';
+import { createLogger, type Logger } from '../../lib/logger';
 import { createApiKey } from '../../services/access/api-keys';
 import { startSagaEnv, type SagaEnv } from './saga-env';
 
@@ -22,9 +24,10 @@ export interface Reply {
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-export async function startApiEnv(env: Record<string, string> = {}, dbOptions?: DbOptions): Promise<ApiEnv> {
-  const saga = await startSagaEnv(env, dbOptions);
-  const log = (await import('../../lib/logger')).createLogger('api-test', 'silent');
+export async function startApiEnv(env: Record<string, string> = {}, dbOptions?: DbOptions, logger?: Logger): Promise<ApiEnv> {
+  // Counters of its own: rate limits per address must not carry over between test files.
+  const saga = await startSagaEnv({ RATE_LIMIT_KEY_PREFIX: `test-${crypto.randomUUID().slice(0, 8)}`, ...env }, dbOptions);
+  const log = logger ?? createLogger('api-test', 'silent');
   const app = createApp({
     cfg: saga.cfg,
     db: saga.db,

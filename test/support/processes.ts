@@ -189,6 +189,7 @@ export async function createPipelineEnv(label: string, extra: Record<string, str
     KAFKA_EVENTS_TOPIC: `test-${label}-${id}.events`,
     KAFKA_DLQ_TOPIC: `test-${label}-${id}.events.dlq`,
     CONSUMER_GROUP_PREFIX: `test-${label}-${id}.`,
+    RATE_LIMIT_KEY_PREFIX: `test-${label}-${id}`,
     CONSUMER_SESSION_TIMEOUT_MS: '6000',
     CONSUMER_RETRY_BASE_MS: '20',
     CONSUMER_RETRY_MAX_MS: '200',
