@@ -6,7 +6,7 @@
 import type http from 'node:http';
 import { config, exitOnConfigError, type Config } from '../lib/config';
 import { createDb, poolOf, type Db } from '../lib/db';
-import { faultsFromEnv, type Faults } from '../lib/faults';
+import { faultsFrom, type Faults } from '../lib/faults';
 import { createLogger, type Logger } from '../lib/logger';
 import { createRegistry, dbPoolMetrics, serveMetrics } from '../lib/metrics';
 import { startTracing, type Tracing } from '../lib/tracing';
@@ -51,7 +51,7 @@ async function main(role: string): Promise<void> {
   const db = createDb(cfg.database.url, cfg.databasePoolSize);
   const pool = poolOf(db);
   if (pool) dbPoolMetrics(registry, pool, cfg.databasePoolSize);
-  const faults = faultsFromEnv(process.env, cfg.env);
+  const faults = faultsFrom(cfg.faultInjection);
   const metricsPort = cfg.metrics.portBase + spec.metricsOffset;
   const metricsServer: http.Server = await serveMetrics(registry, cfg.metrics.host, metricsPort);
   const running = await spec.start({ cfg, log, registry, db, faults, tracing });

@@ -4,20 +4,24 @@
  * default injector does nothing. Tests pass their own, or set FAULT_INJECTION (refused
  * when NODE_ENV=production) for the app processes they start.
  */
+import { z } from 'zod';
 
-export type FaultPoint =
-  | 'api.order.afterCommit'
-  | 'inventory.reserve.afterCommit'
-  | 'inventory.commit.afterCommit'
-  | 'inventory.release.beforeCommit'
-  | 'inventory.release.afterCommit'
-  | 'payment.charge.beforeCommit'
-  | 'payment.charge.afterCommit'
-  | 'payment.refund.beforeCommit'
-  | 'payment.refund.afterCommit'
-  | 'relay.afterPublish'
-  | 'consumer.beforeEffect'
-  | 'consumer.afterEffect';
+export const FAULT_POINTS = [
+  'api.order.afterCommit',
+  'inventory.reserve.afterCommit',
+  'inventory.commit.afterCommit',
+  'inventory.release.beforeCommit',
+  'inventory.release.afterCommit',
+  'payment.charge.beforeCommit',
+  'payment.charge.afterCommit',
+  'payment.refund.beforeCommit',
+  'payment.refund.afterCommit',
+  'relay.afterPublish',
+  'consumer.beforeEffect',
+  'consumer.afterEffect',
+] as const;
+
+export type FaultPoint = (typeof FAULT_POINTS)[number];
 
 export interface Faults {
   hit(point: FaultPoint, orderId: string): Promise<void>;
@@ -30,16 +34,22 @@ export class InjectedFault extends Error {
   override name = 'InjectedFault';
 }
 
-export interface FaultRule {
-  point: FaultPoint;
-  /** fail: throw; exit: kill this process at once (as SIGKILL would); delay: wait delayMs. */
-  action: 'fail' | 'exit' | 'delay';
-  /** How many hits trigger the rule (default: every hit). */
-  times?: number;
-  delayMs?: number;
-  /** Only this order (default: any order). */
-  orderId?: string;
-}
+/** The rules FAULT_INJECTION holds (a JSON array), checked by lib/config.ts at start-up. */
+export const FaultRules = z.array(
+  z.strictObject({
+    point: z.enum(FAULT_POINTS),
+    /** fail: throw; exit: kill this process at once (as SIGKILL would); delay: wait delayMs. */
+    action: z.enum(['fail', 'exit', 'delay']),
+    /** How many hits trigger the rule (default: every hit). */
+    times: z.int().min(1).optional(),
+    delayMs: z.int().min(0).optional(),
+    /** Only this order (default: any order). */
+    orderId: z.string().optional(),
+  }),
+  { error: 'expected a JSON array of rules' },
+);
+
+export type FaultRule = z.infer<typeof FaultRules>[number];
 
 /** A switchable injector: rules can be added and cleared while workers run. */
 export class FaultPlan implements Faults {
@@ -70,17 +80,7 @@ export class FaultPlan implements Faults {
   }
 }
 
-/** Reads FAULT_INJECTION (a JSON array of FaultRule); never active in production. */
-export function faultsFromEnv(env: Record<string, string | undefined>, nodeEnv: string): Faults {
-  const raw = env.FAULT_INJECTION?.trim();
-  if (!raw) return noFaults;
-  if (nodeEnv === 'production') throw new Error('FAULT_INJECTION: refused when NODE_ENV=production');
-  let rules: FaultRule[];
-  try {
-    rules = JSON.parse(raw) as FaultRule[];
-  } catch {
-    throw new Error('FAULT_INJECTION: not valid JSON');
-  }
-  if (!Array.isArray(rules)) throw new Error('FAULT_INJECTION: expected a JSON array of rules');
-  return new FaultPlan(rules);
+/** The injector for the configured rules (cfg.faultInjection); none means no faults. */
+export function faultsFrom(rules: FaultRule[] | undefined): Faults {
+  return rules?.length ? new FaultPlan(rules) : noFaults;
 }

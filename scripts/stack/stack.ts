@@ -1,6 +1,6 @@
 /** The local stack as a whole: bring every real server up, down, or report on it. */
 import fs from 'node:fs';
-import type { Config } from '../../lib/config';
+import type { StackConfig } from './config';
 import type { Component, Health } from './component';
 import { KafkaBroker } from './kafka';
 import { Postgres } from './postgres';
@@ -13,7 +13,7 @@ export interface StackOptions {
   withPrometheus?: boolean;
 }
 
-export function components(cfg: Config, opts: StackOptions = {}): Component[] {
+export function components(cfg: StackConfig, opts: StackOptions = {}): Component[] {
   const list: Component[] = [new Postgres(cfg), new Temporal(cfg), new KafkaBroker(cfg)];
   const prometheus = new Prometheus(cfg);
   if (opts.withPrometheus || prometheus.pid()) list.push(prometheus);
@@ -65,7 +65,7 @@ async function upOne(c: Component): Promise<ComponentStatus> {
 }
 
 /** Idempotent: a running, healthy component is left alone. Rejects if any fails. */
-export async function up(cfg: Config, opts: StackOptions = {}): Promise<ComponentStatus[]> {
+export async function up(cfg: StackConfig, opts: StackOptions = {}): Promise<ComponentStatus[]> {
   fs.mkdirSync(cfg.stack.dir, { recursive: true });
   const results = await Promise.allSettled(components(cfg, opts).map(upOne));
   const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -75,7 +75,7 @@ export async function up(cfg: Config, opts: StackOptions = {}): Promise<Componen
   return results.map((r) => (r as PromiseFulfilledResult<ComponentStatus>).value);
 }
 
-export async function status(cfg: Config): Promise<ComponentStatus[]> {
+export async function status(cfg: StackConfig): Promise<ComponentStatus[]> {
   return Promise.all(
     components(cfg).map(async (c) => {
       try {
@@ -89,7 +89,7 @@ export async function status(cfg: Config): Promise<ComponentStatus[]> {
 }
 
 /** Stops what this stack started, last-started first. Idempotent. */
-export async function down(cfg: Config): Promise<void> {
+export async function down(cfg: StackConfig): Promise<void> {
   for (const c of components(cfg).reverse()) {
     if (!c.pid()) continue;
     log(`stopping ${c.name}`);
@@ -97,7 +97,7 @@ export async function down(cfg: Config): Promise<void> {
   }
 }
 
-export function logs(cfg: Config, name: string | undefined, lines: number): string {
+export function logs(cfg: StackConfig, name: string | undefined, lines: number): string {
   const chosen = components(cfg, { withPrometheus: name === 'prometheus' }).filter((c) => !name || c.name === name);
   if (chosen.length === 0) throw new Error(`no component named "${name}"`);
   return chosen.map((c) => `=== ${c.name}: ${c.logFile}\n${tail(c.logFile, lines)}`).join('\n\n');
