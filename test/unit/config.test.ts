@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { APP_VARIABLES, ConfigError, loadConfig, repoRoot } from '../../lib/config';
 import type { DeclaredVariables, Env } from '../../lib/env-vars';
+import { README, readmeBlock, renderConfigDocs } from '../../scripts/config-docs';
 import { loadStackConfig, STACK_VARIABLES } from '../../scripts/stack/config';
 
 const TABLES: DeclaredVariables[] = [APP_VARIABLES, STACK_VARIABLES];
@@ -200,6 +201,16 @@ describe('the declarations', () => {
         expect(name).toMatch(/^[A-Z][A-Z0-9_]*$/);
       }
     }
+  });
+
+  test("the README's configuration tables are the ones the declarations generate (`npm run config:docs`)", () => {
+    const readme = fs.readFileSync(README, 'utf8');
+    expect(readmeBlock(readme)).toBe(renderConfigDocs());
+  });
+
+  test.each(TABLES.flatMap((t) => t.names.map((name) => [t.group, name])))('the README documents the %s variable %s', (_group, name) => {
+    const block = readmeBlock(fs.readFileSync(README, 'utf8'));
+    expect(block).toContain(`| \`${name}\` |`);
   });
 
   test('no app code imports the local stack (its configuration included)', () => {
