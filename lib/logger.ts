@@ -66,7 +66,8 @@ function mixin(): Record<string, unknown> {
   return { ...fields, traceId, spanId };
 }
 
-export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
+/** `level` is cfg.logLevel in app processes (LOG_LEVEL, validated by lib/config.ts). */
+export function createLogger(service: string, level: string): Logger {
   return pino({
     level,
     base: { service, pid: process.pid },
