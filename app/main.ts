@@ -6,7 +6,7 @@
 import type http from 'node:http';
 import { config, exitOnConfigError, type Config } from '../lib/config';
 import { createDb, poolOf } from '../lib/db';
-import { faultsFromEnv } from '../lib/faults';
+import { faultsFrom } from '../lib/faults';
 import { createLogger } from '../lib/logger';
 import { createRegistry, dbPoolMetrics, serveMetrics } from '../lib/metrics';
 import { startTracing } from '../lib/tracing';
@@ -30,9 +30,9 @@ async function main(role: string): Promise<void> {
   const spec = ROLES[role as Role];
   const log = createLogger(role, cfg.logLevel);
   const registry = createRegistry(role);
-  const db = createDb(cfg.database.url, { poolSize: cfg.databasePoolSize });
+  const db = createDb(cfg.database.url, { poolSize: cfg.databasePoolSize, limits: cfg.databaseLimits, connectTimeoutMs: cfg.databaseConnectTimeoutMs });
   dbPoolMetrics(registry, poolOf(db), cfg.databasePoolSize);
-  const faults = faultsFromEnv(process.env, cfg.env);
+  const faults = faultsFrom(cfg.faultInjection);
   const metricsPort = cfg.metrics.portBase + spec.metricsOffset;
   const metricsServer: http.Server = await serveMetrics(registry, cfg.metrics.host, metricsPort);
   const running = await spec.start({ cfg, log, registry, db, faults, tracing });

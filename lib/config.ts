@@ -1,256 +1,251 @@
 /**
- * The one configuration module. Every port, URL, topic name and tuning knob of every
- * process (and of the local stack manager) is read here from the environment, with
- * defaults, and validated once at start-up. A bad value stops the process with an error
- * that names the variable.
+ * The app's configuration: every variable an app process (`tsx app/main.ts <role>`) reads,
+ * declared once below with its parser, default and doc, loaded and validated once at
+ * start-up. A bad value stops the process with an error that names the variable. The local
+ * stack's own settings are declared apart, in scripts/stack/config.ts; the README's table
+ * is generated from both (`npm run config:docs`).
  */
-import os from 'node:os';
 import path from 'node:path';
+import { FaultRules } from './faults';
+import {
+  ConfigError,
+  declareVariables,
+  durationMs,
+  filePath,
+  host,
+  hostPort,
+  hostPortList,
+  httpUrl,
+  integer,
+  json,
+  kafkaTopic,
+  label,
+  oneOf,
+  port,
+  postgresUrl,
+  secret,
+  text,
+  type Env,
+} from './env-vars';
 
-/** Thrown when an environment variable holds a value that cannot be used. */
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
-
-type Env = Record<string, string | undefined>;
+export { ConfigError } from './env-vars';
 
 /** Repository root (this file lives in <root>/lib). */
 export const repoRoot = path.resolve(__dirname, '..');
 
-function str(env: Env, name: string, fallback: string): string {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  return raw.trim();
-}
-
-function optional(env: Env, name: string): string | undefined {
-  const raw = env[name]?.trim();
-  return raw ? raw : undefined;
-}
-
-/** A secret that, when given, must be long enough to resist guessing. */
-function secret(env: Env, name: string, minLength: number): string | undefined {
-  const value = optional(env, name);
-  if (value !== undefined && value.length < minLength) throw new ConfigError(name, `must be at least ${minLength} characters (got ${value.length})`);
-  return value;
-}
-
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `expected an integer, got "${raw}"`);
-  const value = Number(raw);
-  if (value < min || value > max) throw new ConfigError(name, `expected ${min}..${max}, got ${value}`);
-  return value;
-}
-
-function port(env: Env, name: string, fallback: number): number {
-  return int(env, name, fallback, 1, 65535);
-}
-
-function hostPort(env: Env, name: string, fallback: string): { host: string; port: number } {
-  const value = str(env, name, fallback);
-  const match = /^([A-Za-z0-9.\-_]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(value);
-  if (!match) throw new ConfigError(name, `expected host:port, got "${value}"`);
-  const p = Number(match[2]);
-  if (p < 1 || p > 65535) throw new ConfigError(name, `port out of range in "${value}"`);
-  return { host: match[1]!, port: p };
-}
-
-function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
-  const value = str(env, name, fallback);
-  if (!(allowed as readonly string[]).includes(value)) {
-    throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${value}"`);
-  }
-  return value as T;
-}
-
-function topicName(env: Env, name: string, fallback: string): string {
-  const value = str(env, name, fallback);
-  if (!/^[A-Za-z0-9._-]{1,249}$/.test(value)) {
-    throw new ConfigError(name, `not a valid Kafka topic name: "${value}"`);
-  }
-  return value;
-}
-
-function databaseUrl(env: Env, name: string, fallback: string) {
-  const value = str(env, name, fallback);
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(name, `not a URL: "${value}"`);
-  }
-  if (url.protocol !== 'postgresql:' && url.protocol !== 'postgres:') {
-    throw new ConfigError(name, `expected a postgresql:// URL, got protocol "${url.protocol}"`);
-  }
-  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
-  if (!database) throw new ConfigError(name, 'the URL names no database');
-  if (!url.username) throw new ConfigError(name, 'the URL names no user');
-  return {
-    url: value,
-    host: url.hostname,
-    port: url.port ? Number(url.port) : 5432,
-    user: decodeURIComponent(url.username),
-    password: decodeURIComponent(url.password),
-    database,
-  };
-}
-
-/** A name that may appear in a Kafka group id or a Prometheus label. */
-function name(env: Env, variable: string, fallback: string): string {
-  const value = str(env, variable, fallback);
-  if (!/^[A-Za-z0-9._-]{1,200}$/.test(value)) throw new ConfigError(variable, `expected letters, digits, '.', '_' or '-', got "${value}"`);
-  return value;
-}
-
-const HOUR_MS = 3600_000;
+const SECOND_MS = 1000;
+const HOUR_MS = 3600 * SECOND_MS;
+const DAY_MS = 24 * HOUR_MS;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-/** Loads and validates the whole configuration. Throws ConfigError on the first bad value. */
-export function loadConfig(env: Env = process.env) {
-  const temporal = hostPort(env, 'TEMPORAL_ADDRESS', '127.0.0.1:7233');
-  const brokers = str(env, 'KAFKA_BROKERS', '127.0.0.1:9092')
-    .split(',')
-    .map((b) => b.trim())
-    .filter(Boolean);
-  if (brokers.length === 0) throw new ConfigError('KAFKA_BROKERS', 'no broker given');
-  brokers.forEach((b) => hostPort({ KAFKA_BROKERS: b }, 'KAFKA_BROKERS', b));
-  const firstBroker = hostPort({ KAFKA_BROKERS: brokers[0] }, 'KAFKA_BROKERS', brokers[0]!);
-  const metricsBase = port(env, 'METRICS_PORT_BASE', 9400);
-  const cacheRoot = env.XDG_CACHE_HOME ? path.join(env.XDG_CACHE_HOME) : path.join(os.homedir(), '.cache');
+/** Every variable of the app, in the README's order. */
+export const APP_VARIABLES = declareVariables('app', {
+  NODE_ENV: { parser: oneOf(['development', 'test', 'production']), default: 'development', doc: 'only `test` accepts the tests-only variables' },
+  LOG_LEVEL: { parser: oneOf(LOG_LEVELS), default: 'info', doc: 'pino level' },
+  API_HOST: { parser: host(), default: '127.0.0.1', doc: 'REST API listen address' },
+  API_PORT: { parser: port(), default: '3000', doc: 'REST API listen port' },
+  ADMIN_API_KEY: { parser: secret(32), doc: 'bootstrap admin key, stored hashed at start; valid only while set (a revocation sticks)' },
+  API_TRUST_PROXY: {
+    parser: oneOf(['false', 'true', 'loopback']),
+    default: 'false',
+    doc: 'express "trust proxy": set when a load balancer in front sets X-Forwarded-For (client addresses for rate limits)',
+  },
+  RATE_LIMIT_KEY_PREFIX: { parser: label(), default: 'rl', doc: 'prefix of every counter in `rate_limits` (deployments sharing a database keep theirs apart)' },
+  RATE_LIMIT_WINDOW_S: { parser: integer(1, 3600), default: '10', doc: 'window of the per-key and anonymous rate limits (s)' },
+  RATE_LIMIT_CLIENT: { parser: integer(1, 1_000_000), default: '1000', doc: 'requests per window per client key' },
+  RATE_LIMIT_ADMIN: { parser: integer(1, 1_000_000), default: '300', doc: 'requests per window per admin key' },
+  RATE_LIMIT_ANONYMOUS: { parser: integer(1, 1_000_000), default: '200', doc: 'unauthenticated requests per window per client address' },
+  RATE_LIMIT_AUTH_FAILURES: {
+    parser: integer(1, 1_000_000),
+    default: '20',
+    doc: 'failed authentications per client address before it is refused (429) for the rest of its window',
+  },
+  RATE_LIMIT_AUTH_FAILURE_WINDOW_S: { parser: integer(1, 86_400), default: '300', doc: 'window of the failed-authentication limit (s)' },
+  DATABASE_STATEMENT_TIMEOUT_MS: { parser: durationMs(100, 600 * SECOND_MS), default: '4000', doc: 'PostgreSQL statement_timeout of every statement' },
+  DATABASE_LOCK_TIMEOUT_MS: { parser: durationMs(100, 600 * SECOND_MS), default: '3000', doc: 'PostgreSQL lock_timeout of every statement' },
+  DATABASE_IDLE_IN_TX_TIMEOUT_MS: {
+    parser: durationMs(100, 600 * SECOND_MS),
+    default: '4000',
+    doc: 'PostgreSQL idle_in_transaction_session_timeout: the server ends a session idle inside a transaction',
+  },
+  DATABASE_TX_DEADLINE_MS: {
+    parser: durationMs(100, 600 * SECOND_MS),
+    default: '7000',
+    doc: 'longest a money/stock/outbox transaction may take, BEGIN to COMMIT; below the activities\' 10 s start-to-close',
+  },
+  DATABASE_CONNECT_TIMEOUT_MS: {
+    parser: durationMs(10, 60 * SECOND_MS),
+    default: '5000',
+    doc: 'how long a caller waits for a free pooled connection before it gets DATABASE_BUSY (503)',
+  },
+  DATABASE_URL: {
+    parser: postgresUrl(),
+    default: 'postgresql://order_saga:order_saga@127.0.0.1:55432/order_saga',
+    doc: "PostgreSQL; its port is the local stack's port",
+  },
+  DATABASE_POOL_SIZE: { parser: integer(1, 200), default: '10', doc: 'connections per process' },
+  TEMPORAL_ADDRESS: { parser: hostPort(), default: '127.0.0.1:7233', doc: 'Temporal frontend (gRPC)' },
+  TEMPORAL_NAMESPACE: { parser: text(), default: 'default', doc: 'Temporal namespace' },
+  TEMPORAL_TASK_QUEUE_PREFIX: {
+    parser: text(),
+    default: '',
+    doc: 'prepended to every task queue, so two deployments (or test runs) can share one Temporal server',
+  },
+  WORKER_MAX_CONCURRENT_ACTIVITIES: { parser: integer(1, 10_000), default: '100', doc: 'activity executions at once, per worker' },
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: { parser: integer(1, 10_000), default: '100', doc: 'workflow tasks at once (orders worker)' },
+  WORKER_MAX_CACHED_WORKFLOWS: { parser: integer(0, 1_000_000), default: '2000', doc: "orders worker's sticky workflow cache" },
+  SAGA_COMPENSATION_WINDOW_MS: {
+    parser: durationMs(0, 365 * DAY_MS),
+    default: String(7 * DAY_MS),
+    doc: 'how long a CONFIRMED order accepts `compensate` (its saga stays open)',
+  },
+  SAGA_COMPENSATION_MAX_ATTEMPTS: { parser: integer(1, 1000), default: '10', doc: 'attempts per compensation step before NEEDS_ATTENTION' },
+  SAGA_START_GRACE_MS: {
+    parser: durationMs(100, HOUR_MS),
+    default: '5000',
+    doc: 'age after which the sweeper starts a saga not known to have started',
+  },
+  KAFKA_BROKERS: { parser: hostPortList(), default: '127.0.0.1:9092', doc: 'bootstrap brokers, comma-separated' },
+  KAFKA_CLIENT_ID: { parser: text(), default: 'order-saga', doc: 'client id prefix (each process appends its own suffix)' },
+  KAFKA_EVENTS_TOPIC: { parser: kafkaTopic(), default: 'orders.events', doc: 'topic the relay publishes the outbox to' },
+  KAFKA_DLQ_TOPIC: { parser: kafkaTopic(), default: 'orders.events.dlq', doc: 'dead-letter topic of the consumers' },
+  KAFKA_EVENTS_PARTITIONS: { parser: integer(3, 1000), default: '3', doc: 'partitions of both topics when they are created' },
+  RELAY_BATCH_SIZE: { parser: integer(1, 10_000), default: '1000', doc: 'outbox rows per claim, publish and mark' },
+  RELAY_POLL_INTERVAL_MS: { parser: durationMs(10, 60 * SECOND_MS), default: '1000', doc: 'fallback poll when no NOTIFY arrives' },
+  RELAY_REBALANCE_INTERVAL_MS: {
+    parser: durationMs(100, 60 * SECOND_MS),
+    default: '2000',
+    doc: 'how often a relay re-counts its peers and takes or gives back shards',
+  },
+  RELAY_RETENTION_MS: {
+    parser: durationMs(0, 365 * DAY_MS),
+    default: String(7 * DAY_MS),
+    doc: 'published outbox rows older than this are deleted; 0 keeps them forever',
+  },
+  RELAY_PRUNE_INTERVAL_MS: { parser: durationMs(100, DAY_MS), default: '60000', doc: 'how often published rows are pruned' },
+  RELAY_MAX_BACKOFF_MS: {
+    parser: durationMs(10, 300 * SECOND_MS),
+    default: '5000',
+    doc: "ceiling of the relay's backoff while Kafka or PostgreSQL is down",
+  },
+  CONSUMER_GROUP_PREFIX: {
+    parser: label(),
+    default: 'order-saga.',
+    doc: "prepended to each consumer's name to form its Kafka group id and processed-events key",
+  },
+  CONSUMER_MAX_ATTEMPTS: { parser: integer(1, 100), default: '5', doc: 'attempts of a message (the first included) before it is dead-lettered' },
+  CONSUMER_RETRY_BASE_MS: { parser: durationMs(1, 60 * SECOND_MS), default: '200', doc: 'first retry delay (exponential backoff with jitter)' },
+  CONSUMER_RETRY_MAX_MS: { parser: durationMs(1, 300 * SECOND_MS), default: '10000', doc: 'ceiling of the retry delay' },
+  CONSUMER_SESSION_TIMEOUT_MS: {
+    parser: durationMs(6 * SECOND_MS, 300 * SECOND_MS),
+    default: '30000',
+    doc: 'Kafka group session timeout: how long a dead consumer holds its partitions',
+  },
+  CONSUMER_PARTITIONS_CONCURRENTLY: {
+    parser: integer(1, 1000),
+    default: '3',
+    doc: 'partitions processed at once, each one strictly in order',
+  },
+  METRICS_HOST: { parser: host(), default: '127.0.0.1', doc: '`/metrics` listen address' },
+  METRICS_PORT_BASE: { parser: port(), default: '9400', doc: 'each process serves `/metrics` on base + its offset (app/processes.ts)' },
+  OTEL_EXPORTER_OTLP_ENDPOINT: {
+    parser: httpUrl(),
+    doc: 'OTLP/HTTP endpoint for traces (e.g. `http://127.0.0.1:4318`); tracing is off when unset',
+  },
+  OTEL_TRACES_FILE: { parser: filePath(), doc: 'append every finished span to this file as JSON lines', testOnly: true },
+  FAULT_INJECTION: {
+    parser: json(FaultRules, 'JSON array of fault rules'),
+    doc: 'fault rules for failure tests, see `lib/faults.ts`',
+    testOnly: true,
+  },
+});
 
+type AppValues = ReturnType<typeof APP_VARIABLES.read>;
+
+/** Loads and validates the whole app configuration. Throws ConfigError on the first bad value. */
+export function loadConfig(env: Env = process.env) {
+  const v = APP_VARIABLES.read(env);
+  refuseTestOnlyOutsideTests(v);
+  const temporal = v.TEMPORAL_ADDRESS;
   return {
-    env: oneOf(env, 'NODE_ENV', 'development', ['development', 'test', 'production'] as const),
-    logLevel: oneOf(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
+    env: v.NODE_ENV,
+    logLevel: v.LOG_LEVEL,
     api: {
-      host: str(env, 'API_HOST', '127.0.0.1'),
-      port: port(env, 'API_PORT', 3000),
-      /** Bootstrap admin key, stored hashed at start; valid only while set. */
-      adminApiKey: secret(env, 'ADMIN_API_KEY', 32),
-      /** Express "trust proxy": set when a load balancer in front sets X-Forwarded-For (client addresses for rate limits). */
-      trustProxy: oneOf(env, 'API_TRUST_PROXY', 'false', ['false', 'true', 'loopback'] as const),
+      host: v.API_HOST,
+      port: v.API_PORT,
+      adminApiKey: v.ADMIN_API_KEY,
+      trustProxy: v.API_TRUST_PROXY,
       rateLimits: {
-        /** Prefix of every counter in rate_limits (deployments sharing a database keep theirs apart). */
-        keyPrefix: name(env, 'RATE_LIMIT_KEY_PREFIX', 'rl'),
-        /** The window of the per-key and anonymous limits (s). */
-        windowS: int(env, 'RATE_LIMIT_WINDOW_S', 10, 1, 3600),
-        /** Requests per window per client key. */
-        clientPoints: int(env, 'RATE_LIMIT_CLIENT', 1000, 1, 1_000_000),
-        /** Requests per window per admin key. */
-        adminPoints: int(env, 'RATE_LIMIT_ADMIN', 300, 1, 1_000_000),
-        /** Unauthenticated requests per window per client address. */
-        anonymousPoints: int(env, 'RATE_LIMIT_ANONYMOUS', 200, 1, 1_000_000),
-        /** Failed authentications per client address before it is refused for the rest of the window. */
-        authFailurePoints: int(env, 'RATE_LIMIT_AUTH_FAILURES', 20, 1, 1_000_000),
-        authFailureWindowS: int(env, 'RATE_LIMIT_AUTH_FAILURE_WINDOW_S', 300, 1, 86_400),
+        keyPrefix: v.RATE_LIMIT_KEY_PREFIX,
+        windowS: v.RATE_LIMIT_WINDOW_S,
+        clientPoints: v.RATE_LIMIT_CLIENT,
+        adminPoints: v.RATE_LIMIT_ADMIN,
+        anonymousPoints: v.RATE_LIMIT_ANONYMOUS,
+        authFailurePoints: v.RATE_LIMIT_AUTH_FAILURES,
+        authFailureWindowS: v.RATE_LIMIT_AUTH_FAILURE_WINDOW_S,
       },
     },
-    database: databaseUrl(
-      env,
-      'DATABASE_URL',
-      'postgresql://order_saga:order_saga@127.0.0.1:55432/order_saga',
-    ),
-    databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, 1, 200),
-    temporal: {
-      address: `${temporal.host}:${temporal.port}`,
-      host: temporal.host,
-      port: temporal.port,
-      namespace: str(env, 'TEMPORAL_NAMESPACE', 'default'),
-      uiPort: port(env, 'TEMPORAL_UI_PORT', 8233),
-      /** The dev server's HTTP API and Prometheus ports (local stack only). */
-      httpPort: port(env, 'TEMPORAL_HTTP_PORT', temporal.port + 10),
-      metricsPort: port(env, 'TEMPORAL_METRICS_PORT', temporal.port + 11),
+    database: v.DATABASE_URL,
+    databasePoolSize: v.DATABASE_POOL_SIZE,
+    /** Server-side limits of every statement and explicit transaction (lib/sql.ts). */
+    databaseLimits: {
+      statementTimeoutMs: v.DATABASE_STATEMENT_TIMEOUT_MS,
+      lockTimeoutMs: v.DATABASE_LOCK_TIMEOUT_MS,
+      idleInTransactionTimeoutMs: v.DATABASE_IDLE_IN_TX_TIMEOUT_MS,
+      deadlineMs: v.DATABASE_TX_DEADLINE_MS,
     },
+    databaseConnectTimeoutMs: v.DATABASE_CONNECT_TIMEOUT_MS,
+    temporal: { address: `${temporal.host}:${temporal.port}`, host: temporal.host, port: temporal.port, namespace: v.TEMPORAL_NAMESPACE },
     kafka: {
-      brokers,
-      clientId: str(env, 'KAFKA_CLIENT_ID', 'order-saga'),
-      /** The KRaft controller listener of the local single-node broker. */
-      controllerPort: port(env, 'KAFKA_CONTROLLER_PORT', firstBroker.port + 1),
-      eventsTopic: topicName(env, 'KAFKA_EVENTS_TOPIC', 'orders.events'),
-      dlqTopic: topicName(env, 'KAFKA_DLQ_TOPIC', 'orders.events.dlq'),
-      eventsPartitions: int(env, 'KAFKA_EVENTS_PARTITIONS', 3, 3, 1000),
-      heapMb: int(env, 'KAFKA_HEAP_MB', 768, 256, 16384),
+      brokers: v.KAFKA_BROKERS,
+      clientId: v.KAFKA_CLIENT_ID,
+      eventsTopic: v.KAFKA_EVENTS_TOPIC,
+      dlqTopic: v.KAFKA_DLQ_TOPIC,
+      eventsPartitions: v.KAFKA_EVENTS_PARTITIONS,
     },
-    metrics: {
-      /** Each process serves /metrics on base + its offset (see app/processes.ts). */
-      portBase: metricsBase,
-      host: str(env, 'METRICS_HOST', '127.0.0.1'),
-    },
+    metrics: { portBase: v.METRICS_PORT_BASE, host: v.METRICS_HOST },
     workers: {
-      /** Prepended to every task queue name, so two deployments can share one Temporal server. */
-      taskQueuePrefix: str(env, 'TEMPORAL_TASK_QUEUE_PREFIX', ''),
-      maxConcurrentActivities: int(env, 'WORKER_MAX_CONCURRENT_ACTIVITIES', 100, 1, 10000),
-      maxConcurrentWorkflowTasks: int(env, 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', 100, 1, 10000),
-      maxCachedWorkflows: int(env, 'WORKER_MAX_CACHED_WORKFLOWS', 2000, 0, 1000000),
-      /** A CONFIRMED order's saga stays open this long for manual compensation. */
-      compensationWindowMs: int(env, 'SAGA_COMPENSATION_WINDOW_MS', 7 * 24 * 3600 * 1000, 0, 365 * 24 * 3600 * 1000),
-      compensationMaxAttempts: int(env, 'SAGA_COMPENSATION_MAX_ATTEMPTS', 10, 1, 1000),
-      /** Orders whose saga is not known to have started after this long are started by the sweeper. */
-      sagaStartGraceMs: int(env, 'SAGA_START_GRACE_MS', 5000, 100, 3600_000),
+      taskQueuePrefix: v.TEMPORAL_TASK_QUEUE_PREFIX,
+      maxConcurrentActivities: v.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      maxConcurrentWorkflowTasks: v.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+      maxCachedWorkflows: v.WORKER_MAX_CACHED_WORKFLOWS,
+      compensationWindowMs: v.SAGA_COMPENSATION_WINDOW_MS,
+      compensationMaxAttempts: v.SAGA_COMPENSATION_MAX_ATTEMPTS,
+      sagaStartGraceMs: v.SAGA_START_GRACE_MS,
     },
     relay: {
-      /** Rows claimed, published and marked per round trip. */
-      batchSize: int(env, 'RELAY_BATCH_SIZE', 1000, 1, 10_000),
-      /** Fallback poll when no NOTIFY arrives (the LISTEN connection may be down). */
-      pollIntervalMs: int(env, 'RELAY_POLL_INTERVAL_MS', 1000, 10, 60_000),
-      /** How often a relay re-counts its peers and takes or gives back shards. */
-      rebalanceIntervalMs: int(env, 'RELAY_REBALANCE_INTERVAL_MS', 2000, 100, 60_000),
-      /** Published rows older than this are deleted; 0 keeps them forever. */
-      retentionMs: int(env, 'RELAY_RETENTION_MS', 7 * 24 * HOUR_MS, 0, 365 * 24 * HOUR_MS),
-      pruneIntervalMs: int(env, 'RELAY_PRUNE_INTERVAL_MS', 60_000, 100, 24 * HOUR_MS),
-      /** Ceiling of the backoff after a failed publish (broker down) or database error. */
-      maxBackoffMs: int(env, 'RELAY_MAX_BACKOFF_MS', 5000, 10, 300_000),
+      batchSize: v.RELAY_BATCH_SIZE,
+      pollIntervalMs: v.RELAY_POLL_INTERVAL_MS,
+      rebalanceIntervalMs: v.RELAY_REBALANCE_INTERVAL_MS,
+      retentionMs: v.RELAY_RETENTION_MS,
+      pruneIntervalMs: v.RELAY_PRUNE_INTERVAL_MS,
+      maxBackoffMs: v.RELAY_MAX_BACKOFF_MS,
     },
-    consumers: consumerSettings(env),
-    otel: otelSettings(env),
-    /** The local stack's optional Prometheus server (`npm run stack -- up --with-prometheus`). */
-    prometheus: {
-      port: port(env, 'PROMETHEUS_PORT', 9090),
+    consumers: {
+      groupPrefix: v.CONSUMER_GROUP_PREFIX,
+      maxAttempts: v.CONSUMER_MAX_ATTEMPTS,
+      retryBaseMs: v.CONSUMER_RETRY_BASE_MS,
+      retryMaxMs: v.CONSUMER_RETRY_MAX_MS,
+      sessionTimeoutMs: v.CONSUMER_SESSION_TIMEOUT_MS,
+      // Kafka wants heartbeats well inside the session timeout.
+      heartbeatIntervalMs: Math.min(3000, Math.floor(v.CONSUMER_SESSION_TIMEOUT_MS / 3)),
+      partitionsConcurrently: v.CONSUMER_PARTITIONS_CONCURRENTLY,
     },
-    stack: {
-      /** Data and logs of the local stack (git-ignored). */
-      dir: path.resolve(repoRoot, str(env, 'STACK_DIR', '.stack')),
-      /** Heavy downloads and builds, shared by every clone, keyed by version. */
-      cacheDir: path.resolve(str(env, 'ORDER_SAGA_CACHE_DIR', path.join(cacheRoot, 'order-saga'))),
-    },
+    otel: { endpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT, tracesFile: v.OTEL_TRACES_FILE },
+    /** FAULT_INJECTION's rules, for lib/faults.ts's faultsFrom. */
+    faultInjection: v.FAULT_INJECTION,
   };
 }
 
-function otelSettings(env: Env) {
-  const nodeEnv = str(env, 'NODE_ENV', 'development');
-  const tracesFile = optional(env, 'OTEL_TRACES_FILE');
-  if (tracesFile && nodeEnv === 'production') throw new ConfigError('OTEL_TRACES_FILE', 'refused when NODE_ENV=production (tests only)');
-  return {
-    /** OTLP/HTTP endpoint of a trace backend (e.g. Jaeger's http://127.0.0.1:4318); tracing is off when unset. */
-    endpoint: optional(env, 'OTEL_EXPORTER_OTLP_ENDPOINT'),
-    /** Tests only: every finished span is appended to this file as a JSON line. */
-    tracesFile: tracesFile ? path.resolve(tracesFile) : undefined,
-  };
-}
-
-function consumerSettings(env: Env) {
-  const sessionTimeoutMs = int(env, 'CONSUMER_SESSION_TIMEOUT_MS', 30_000, 6000, 300_000);
-  return {
-    /** Prepended to each consumer's name to form its Kafka group id and processed_events key. */
-    groupPrefix: name(env, 'CONSUMER_GROUP_PREFIX', 'order-saga.'),
-    /** Attempts of a message (the first included) before it is dead-lettered. */
-    maxAttempts: int(env, 'CONSUMER_MAX_ATTEMPTS', 5, 1, 100),
-    retryBaseMs: int(env, 'CONSUMER_RETRY_BASE_MS', 200, 1, 60_000),
-    retryMaxMs: int(env, 'CONSUMER_RETRY_MAX_MS', 10_000, 1, 300_000),
-    /** Kafka group session timeout: how long a dead member holds its partitions. */
-    sessionTimeoutMs,
-    heartbeatIntervalMs: Math.min(3000, Math.floor(sessionTimeoutMs / 3)),
-    /** Partitions processed at once (each partition stays strictly in order). */
-    partitionsConcurrently: int(env, 'CONSUMER_PARTITIONS_CONCURRENTLY', 3, 1, 1000),
-  };
+/** Tests-only variables (fault injection can kill the process) need NODE_ENV=test: anything else fails closed. */
+function refuseTestOnlyOutsideTests(v: AppValues): void {
+  if (v.NODE_ENV === 'test') return;
+  for (const name of APP_VARIABLES.names) {
+    if (APP_VARIABLES.declaration(name)?.testOnly && v[name] !== undefined) {
+      throw new ConfigError(name, `refused unless NODE_ENV=test (it is "${v.NODE_ENV}"): tests only`);
+    }
+  }
 }
 
 export type Config = ReturnType<typeof loadConfig>;

@@ -1,24 +1,28 @@
 /**
  * Fault injection for failure tests. Production code calls `faults.hit(point)` at the
  * places where a crash or an error matters (just before and just after a commit); the
- * default injector does nothing. Tests pass their own, or set FAULT_INJECTION (refused
- * when NODE_ENV=production) for the app processes they start.
+ * default injector does nothing. Tests pass their own, or set FAULT_INJECTION (accepted
+ * only when NODE_ENV=test) for the app processes they start.
  */
+import { z } from 'zod';
 
-export type FaultPoint =
-  | 'api.order.beforeCommit'
-  | 'api.order.afterCommit'
-  | 'inventory.reserve.afterCommit'
-  | 'inventory.commit.afterCommit'
-  | 'inventory.release.beforeCommit'
-  | 'inventory.release.afterCommit'
-  | 'payment.charge.beforeCommit'
-  | 'payment.charge.afterCommit'
-  | 'payment.refund.beforeCommit'
-  | 'payment.refund.afterCommit'
-  | 'relay.afterPublish'
-  | 'consumer.beforeEffect'
-  | 'consumer.afterEffect';
+export const FAULT_POINTS = [
+  'api.order.beforeCommit',
+  'api.order.afterCommit',
+  'inventory.reserve.afterCommit',
+  'inventory.commit.afterCommit',
+  'inventory.release.beforeCommit',
+  'inventory.release.afterCommit',
+  'payment.charge.beforeCommit',
+  'payment.charge.afterCommit',
+  'payment.refund.beforeCommit',
+  'payment.refund.afterCommit',
+  'relay.afterPublish',
+  'consumer.beforeEffect',
+  'consumer.afterEffect',
+] as const;
+
+export type FaultPoint = (typeof FAULT_POINTS)[number];
 
 export interface Faults {
   hit(point: FaultPoint, orderId: string): Promise<void>;
@@ -31,16 +35,22 @@ export class InjectedFault extends Error {
   override name = 'InjectedFault';
 }
 
-export interface FaultRule {
-  point: FaultPoint;
-  /** fail: throw; exit: kill this process at once (as SIGKILL would); delay: wait delayMs. */
-  action: 'fail' | 'exit' | 'delay';
-  /** How many hits trigger the rule (default: every hit). */
-  times?: number;
-  delayMs?: number;
-  /** Only this order (default: any order). */
-  orderId?: string;
-}
+/** The rules FAULT_INJECTION holds (a JSON array), checked by lib/config.ts at start-up. */
+export const FaultRules = z.array(
+  z.strictObject({
+    point: z.enum(FAULT_POINTS),
+    /** fail: throw; exit: kill this process at once (as SIGKILL would); delay: wait delayMs. */
+    action: z.enum(['fail', 'exit', 'delay']),
+    /** How many hits trigger the rule (default: every hit). */
+    times: z.int().min(1).optional(),
+    delayMs: z.int().min(0).optional(),
+    /** Only this order (default: any order). */
+    orderId: z.string().optional(),
+  }),
+  { error: 'expected a JSON array of rules' },
+);
+
+export type FaultRule = z.infer<typeof FaultRules>[number];
 
 /** A switchable injector: rules can be added and cleared while workers run. */
 export class FaultPlan implements Faults {
@@ -71,17 +81,7 @@ export class FaultPlan implements Faults {
   }
 }
 
-/** Reads FAULT_INJECTION (a JSON array of FaultRule); only ever active under NODE_ENV=test. */
-export function faultsFromEnv(env: Record<string, string | undefined>, nodeEnv: string): Faults {
-  const raw = env.FAULT_INJECTION?.trim();
-  if (!raw) return noFaults;
-  if (nodeEnv !== 'test') throw new Error(`FAULT_INJECTION: refused unless NODE_ENV=test (it is "${nodeEnv}"); faults can kill this process`);
-  let rules: FaultRule[];
-  try {
-    rules = JSON.parse(raw) as FaultRule[];
-  } catch {
-    throw new Error('FAULT_INJECTION: not valid JSON');
-  }
-  if (!Array.isArray(rules)) throw new Error('FAULT_INJECTION: expected a JSON array of rules');
-  return new FaultPlan(rules);
+/** The injector for the configured rules (cfg.faultInjection); none means no faults. */
+export function faultsFrom(rules: FaultRule[] | undefined): Faults {
+  return rules?.length ? new FaultPlan(rules) : noFaults;
 }

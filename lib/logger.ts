@@ -61,8 +61,8 @@ function mixin(): Record<string, unknown> {
   return { ...fields, traceId, spanId };
 }
 
-/** A JSON logger to stdout, or to `destination` (tests read what was logged). */
-export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info', destination?: pino.DestinationStream): Logger {
+/** A JSON logger to stdout, or to `destination` (tests read what was logged). `level` is cfg.logLevel in app processes. */
+export function createLogger(service: string, level: string, destination?: pino.DestinationStream): Logger {
   const options = {
     level,
     base: { service, pid: process.pid },

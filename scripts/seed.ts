@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig, type Config } from '../lib/config';
+import { loadStackConfig, type StackConfig } from './stack/config';
 import { createDb, inTransaction, type Db } from '../lib/db';
 import { createApiKey } from '../services/access/api-keys';
 import { upsertProduct } from '../services/catalog/products';
@@ -29,7 +29,7 @@ export interface DemoKeys {
   admin: string;
 }
 
-async function demoKey(db: Db, cfg: Config, role: 'client' | 'admin'): Promise<string> {
+async function demoKey(db: Db, cfg: StackConfig, role: 'client' | 'admin'): Promise<string> {
   const file = path.join(cfg.stack.dir, `demo-${role}.key`);
   if (fs.existsSync(file)) {
     const saved = fs.readFileSync(file, 'utf8').trim();
@@ -44,7 +44,7 @@ async function demoKey(db: Db, cfg: Config, role: 'client' | 'admin'): Promise<s
   return created.key;
 }
 
-export async function seedDemoData(db: Db, cfg: Config): Promise<{ seeded: boolean; keys: DemoKeys }> {
+export async function seedDemoData(db: Db, cfg: StackConfig): Promise<{ seeded: boolean; keys: DemoKeys }> {
   const seeded = await inTransaction(db, async (tx) => {
     let created = false;
     for (const p of PRODUCTS) {
@@ -59,7 +59,7 @@ export async function seedDemoData(db: Db, cfg: Config): Promise<{ seeded: boole
 }
 
 if (require.main === module) {
-  const cfg = loadConfig();
+  const cfg = loadStackConfig();
   const db = createDb(cfg.database.url, 2);
   seedDemoData(db, cfg)
     .then(({ seeded, keys }) => {

@@ -7,10 +7,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { exitOnConfigError, loadConfig, repoRoot, type Config } from '../lib/config';
+import { exitOnConfigError, repoRoot } from '../lib/config';
 import { createDb } from '../lib/db';
 import { migrate } from '../lib/migrate';
 import { ROLES, type Role } from '../app/processes';
+import { loadStackConfig, type StackConfig } from './stack/config';
 import { formatStatus, up } from './stack/stack';
 import { ensureDatabase } from './stack/postgres';
 import { tail } from './stack/proc';
@@ -30,7 +31,7 @@ interface Managed {
 
 let stopping = false;
 
-function spawnRole(m: Managed, cfg: Config): Promise<void> {
+function spawnRole(m: Managed, cfg: StackConfig): Promise<void> {
   const out = fs.openSync(m.logFile, 'a');
   const child = fork(path.join(repoRoot, 'app', 'main.ts'), [m.role], {
     cwd: repoRoot,
@@ -59,7 +60,7 @@ function spawnRole(m: Managed, cfg: Config): Promise<void> {
 }
 
 /** Restarts a crashed process, unless it crashes too often. */
-function supervise(m: Managed, cfg: Config, code: number | null, signal: NodeJS.Signals | null): void {
+function supervise(m: Managed, cfg: StackConfig, code: number | null, signal: NodeJS.Signals | null): void {
   const now = Date.now();
   m.restarts = m.restarts.filter((t) => now - t < 60_000).concat(now);
   if (m.restarts.length > MAX_RESTARTS_PER_MINUTE) {
@@ -86,13 +87,13 @@ async function stopAll(managed: Managed[]): Promise<void> {
   );
 }
 
-function banner(cfg: Config, managed: Managed[], keys: { client: string; admin: string }): string {
+function banner(cfg: StackConfig, managed: Managed[], keys: { client: string; admin: string }): string {
   const api = `http://${cfg.api.host}:${cfg.api.port}`;
   const lines = [
     '',
     'order-saga is running',
     `  API              ${api}   (OpenAPI: ${api}/openapi.json)`,
-    `  Temporal Web UI  http://${cfg.temporal.host}:${cfg.temporal.uiPort}`,
+    `  Temporal Web UI  http://${cfg.temporal.host}:${cfg.stack.temporal.uiPort}`,
     `  Temporal gRPC    ${cfg.temporal.address}`,
     `  Kafka            ${cfg.kafka.brokers.join(',')}  (topics ${cfg.kafka.eventsTopic}, ${cfg.kafka.dlqTopic})`,
     `  PostgreSQL       ${cfg.database.url.replace(/:[^:@/]*@/, ':***@')}`,
@@ -113,9 +114,9 @@ function banner(cfg: Config, managed: Managed[], keys: { client: string; admin: 
 }
 
 async function main(): Promise<void> {
-  let cfg: Config;
+  let cfg: StackConfig;
   try {
-    cfg = loadConfig();
+    cfg = loadStackConfig();
   } catch (err) {
     exitOnConfigError(err);
   }

@@ -24,6 +24,7 @@ import { createTemporalClient, createWorkerConnection } from '../../lib/temporal
 import { createApiKey } from '../../services/access/api-keys';
 import { taskQueues } from '../../services/orders/task-queues';
 import { openAndDeposit } from '../../services/payments/accounts';
+import { loadStackConfig } from '../stack/config';
 import { ensureDatabase } from '../stack/postgres';
 import { up } from '../stack/stack';
 import * as bareActivities from './bare-activities';
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
   const base = loadConfig();
   const url = new URL(base.database.url);
   url.pathname = `/${base.database.database}_bench`;
-  const cfg = loadConfig({ ...process.env, DATABASE_URL: url.toString(), TEMPORAL_TASK_QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent' });
+  const cfg = loadStackConfig({ ...process.env, DATABASE_URL: url.toString(), TEMPORAL_TASK_QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent' });
   await up(cfg);
   await ensureDatabase(cfg, cfg.database.database);
   await migrate(cfg.database.url);

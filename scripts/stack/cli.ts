@@ -4,7 +4,8 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { exitOnConfigError, loadConfig, type Config } from '../../lib/config';
+import { exitOnConfigError } from '../../lib/config';
+import { loadStackConfig, type StackConfig } from './config';
 import { down, formatStatus, logs, serversUp, status, up } from './stack';
 import { cliEnv, installGoTool, type GoTool } from './temporal';
 
@@ -16,7 +17,7 @@ const USAGE = `usage: npm run stack -- <command>
   reset                  stop and delete all local data (STACK_DIR)
   exec temporal|tctl ARGS  run a pinned CLI against the configured server`;
 
-async function exec(cfg: Config, tool: string, args: string[]): Promise<number> {
+async function exec(cfg: StackConfig, tool: string, args: string[]): Promise<number> {
   if (tool !== 'temporal' && tool !== 'tctl') throw new Error(`exec: unknown tool "${tool}" (temporal or tctl)`);
   let bin: string;
   try {
@@ -29,9 +30,9 @@ async function exec(cfg: Config, tool: string, args: string[]): Promise<number> 
 }
 
 async function main(argv: string[]): Promise<number> {
-  let cfg: Config;
+  let cfg: StackConfig;
   try {
-    cfg = loadConfig();
+    cfg = loadStackConfig();
   } catch (err) {
     exitOnConfigError(err);
   }

@@ -1,6 +1,6 @@
 /** What the stack manager needs to know about each real server it runs. */
 import path from 'node:path';
-import type { Config } from '../../lib/config';
+import type { StackConfig } from './config';
 
 /** Pinned versions of everything the stack downloads or builds. Cache keys derive from these. */
 export const VERSIONS = {
@@ -34,6 +34,6 @@ export interface Component {
   pid(): number | undefined;
 }
 
-export function componentDir(cfg: Config, name: string): string {
+export function componentDir(cfg: StackConfig, name: string): string {
   return path.join(cfg.stack.dir, name);
 }

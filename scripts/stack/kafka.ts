@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import type { Config } from '../../lib/config';
 import { repoRoot } from '../../lib/config';
+import type { StackConfig } from './config';
 import { componentDir, VERSIONS, type Component, type Health } from './component';
 import { aptInstall, isAlive, log, onPath, readPid, run, spawnDaemon, stopPid } from './proc';
 
@@ -21,7 +21,7 @@ export class KafkaBroker implements Component {
   private readonly pidFile: string;
   private readonly libDir: string;
 
-  constructor(private readonly cfg: Config) {
+  constructor(private readonly cfg: StackConfig) {
     this.dir = componentDir(cfg, 'kafka');
     this.dataDir = path.join(this.dir, 'data');
     this.logFile = path.join(this.dir, 'kafka.log');
@@ -57,7 +57,7 @@ export class KafkaBroker implements Component {
 
   private writeConfig(): string {
     const { host, port } = this.brokerAddress();
-    const controller = this.cfg.kafka.controllerPort;
+    const controller = this.cfg.stack.kafka.controllerPort;
     const props = path.join(this.dir, 'server.properties');
     fs.writeFileSync(
       props,
@@ -123,7 +123,7 @@ export class KafkaBroker implements Component {
       const clusterId = crypto.randomBytes(16).toString('base64url');
       await run('java', this.java('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', props], 256));
     }
-    spawnDaemon('java', this.java('kafka.Kafka', [props], this.cfg.kafka.heapMb), {
+    spawnDaemon('java', this.java('kafka.Kafka', [props], this.cfg.stack.kafka.heapMb), {
       logFile: this.logFile,
       pidFile: this.pidFile,
       cwd: this.dir,

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import type { Config } from '../../lib/config';
+import type { StackConfig } from './config';
 import { componentDir, type Component, type Health } from './component';
 import { aptInstall, isAlive, isRoot, readPid, run } from './proc';
 
@@ -41,7 +42,7 @@ export class Postgres implements Component {
   readonly logFile: string;
   private binDir: string | undefined;
 
-  constructor(private readonly cfg: Config) {
+  constructor(private readonly cfg: StackConfig) {
     this.dir = componentDir(cfg, 'postgres');
     this.dataDir = path.join(this.dir, 'data');
     this.logFile = path.join(this.dir, 'postgres.log');

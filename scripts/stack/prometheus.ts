@@ -8,7 +8,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { repoRoot, type Config } from '../../lib/config';
+import { repoRoot } from '../../lib/config';
+import type { StackConfig } from './config';
 import { componentDir, type Component, type Health } from './component';
 import { aptInstall, isAlive, onPath, readPid, spawnDaemon, stopPid } from './proc';
 
@@ -24,7 +25,7 @@ export async function installPrometheus(): Promise<{ prometheus: string; promtoo
 }
 
 /** The scrape configuration of the native stack: 127.0.0.1 and the configured ports. */
-export function nativePrometheusConfig(cfg: Config, rulesFile = ALERT_RULES_FILE): Record<string, unknown> {
+export function nativePrometheusConfig(cfg: StackConfig, rulesFile = ALERT_RULES_FILE): Record<string, unknown> {
   // Loaded on demand: the roles table pulls in every role's dependencies.
   const { ROLES } = require('../../app/processes') as typeof import('../../app/processes');
   const host = cfg.metrics.host === '0.0.0.0' ? '127.0.0.1' : cfg.metrics.host;
@@ -39,7 +40,7 @@ export function nativePrometheusConfig(cfg: Config, rulesFile = ALERT_RULES_FILE
           labels: { role },
         })),
       },
-      { job_name: 'temporal-server', static_configs: [{ targets: [`${cfg.temporal.host}:${cfg.temporal.metricsPort}`] }] },
+      { job_name: 'temporal-server', static_configs: [{ targets: [`${cfg.temporal.host}:${cfg.stack.temporal.metricsPort}`] }] },
     ],
   };
 }
@@ -51,7 +52,7 @@ export class Prometheus implements Component {
   private readonly pidFile: string;
   readonly configFile: string;
 
-  constructor(private readonly cfg: Config) {
+  constructor(private readonly cfg: StackConfig) {
     this.dir = componentDir(cfg, 'prometheus');
     this.logFile = path.join(this.dir, 'prometheus.log');
     this.pidFile = path.join(this.dir, 'prometheus.pid');
@@ -59,7 +60,7 @@ export class Prometheus implements Component {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.cfg.prometheus.port}`;
+    return `http://127.0.0.1:${this.cfg.stack.prometheus.port}`;
   }
 
   async install(): Promise<void> {
@@ -74,7 +75,7 @@ export class Prometheus implements Component {
       [
         `--config.file=${this.configFile}`,
         `--storage.tsdb.path=${path.join(this.dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${this.cfg.prometheus.port}`,
+        `--web.listen-address=127.0.0.1:${this.cfg.stack.prometheus.port}`,
       ],
       { logFile: this.logFile, pidFile: this.pidFile, cwd: this.dir },
     );

@@ -1,6 +1,6 @@
 /** The local stack as a whole: bring every real server up, down, or report on it. */
 import fs from 'node:fs';
-import type { Config } from '../../lib/config';
+import type { StackConfig } from './config';
 import type { Component, Health } from './component';
 import { KafkaBroker } from './kafka';
 import { Postgres } from './postgres';
@@ -13,7 +13,7 @@ export interface StackOptions {
   withPrometheus?: boolean;
 }
 
-export function components(cfg: Config, opts: StackOptions = {}): Component[] {
+export function components(cfg: StackConfig, opts: StackOptions = {}): Component[] {
   const list: Component[] = [new Postgres(cfg), new Temporal(cfg), new KafkaBroker(cfg)];
   const prometheus = new Prometheus(cfg);
   if (opts.withPrometheus || prometheus.pid()) list.push(prometheus);
@@ -71,7 +71,7 @@ async function upOne(c: Component): Promise<ComponentStatus> {
 }
 
 /** A tool's row: the version the built binary reports, or `not built`. */
-async function toolStatus(cfg: Config, tool: GoTool): Promise<ComponentStatus> {
+async function toolStatus(cfg: StackConfig, tool: GoTool): Promise<ComponentStatus> {
   try {
     const version = await goToolVersion(cfg, tool);
     if (!version) return { name: tool, tool: true, up: false, error: 'not built (npm run stack -- up builds it)' };
@@ -82,7 +82,7 @@ async function toolStatus(cfg: Config, tool: GoTool): Promise<ComponentStatus> {
 }
 
 /** Builds a tool once (cached by version); a cold build runs alongside the servers' start. */
-async function buildTool(cfg: Config, tool: GoTool): Promise<ComponentStatus> {
+async function buildTool(cfg: StackConfig, tool: GoTool): Promise<ComponentStatus> {
   try {
     await installGoTool(cfg, tool);
   } catch (err) {
@@ -94,7 +94,7 @@ async function buildTool(cfg: Config, tool: GoTool): Promise<ComponentStatus> {
 }
 
 /** Idempotent: a running, healthy component and a built tool are left alone. Rejects if any fails. */
-export async function up(cfg: Config, opts: StackOptions = {}): Promise<ComponentStatus[]> {
+export async function up(cfg: StackConfig, opts: StackOptions = {}): Promise<ComponentStatus[]> {
   fs.mkdirSync(cfg.stack.dir, { recursive: true });
   const results = await Promise.allSettled([
     ...components(cfg, opts).map(upOne),
@@ -107,7 +107,7 @@ export async function up(cfg: Config, opts: StackOptions = {}): Promise<Componen
   return results.map((r) => (r as PromiseFulfilledResult<ComponentStatus>).value);
 }
 
-export async function status(cfg: Config): Promise<ComponentStatus[]> {
+export async function status(cfg: StackConfig): Promise<ComponentStatus[]> {
   return Promise.all([
     ...components(cfg).map(async (c): Promise<ComponentStatus> => {
       try {
@@ -127,7 +127,7 @@ export function serversUp(rows: ComponentStatus[]): boolean {
 }
 
 /** Stops what this stack started, last-started first. Idempotent. */
-export async function down(cfg: Config): Promise<void> {
+export async function down(cfg: StackConfig): Promise<void> {
   for (const c of components(cfg).reverse()) {
     if (!c.pid()) continue;
     log(`stopping ${c.name}`);
@@ -135,7 +135,7 @@ export async function down(cfg: Config): Promise<void> {
   }
 }
 
-export function logs(cfg: Config, name: string | undefined, lines: number): string {
+export function logs(cfg: StackConfig, name: string | undefined, lines: number): string {
   const chosen = components(cfg, { withPrometheus: name === 'prometheus' }).filter((c) => !name || c.name === name);
   if (chosen.length === 0) throw new Error(`no component named "${name}"`);
   return chosen.map((c) => `=== ${c.name}: ${c.logFile}\n${tail(c.logFile, lines)}`).join('\n\n');

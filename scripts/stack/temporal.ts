@@ -10,6 +10,7 @@ import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { Config } from '../../lib/config';
 import { SEARCH_ATTRIBUTES } from '../../services/orders/contract';
+import type { StackConfig } from './config';
 import { componentDir, VERSIONS, type Component, type Health } from './component';
 import { isAlive, log, onPath, readPid, run, spawnDaemon, stopPid } from './proc';
 
@@ -27,13 +28,13 @@ const GO_TOOLS = {
 export type GoTool = keyof typeof GO_TOOLS;
 
 /** Where a pinned tool lives once built: `<cache>/<tool>-<version>/<tool>`. */
-export function goToolPath(cfg: Config, tool: GoTool): string {
+export function goToolPath(cfg: StackConfig, tool: GoTool): string {
   const { version } = GO_TOOLS[tool];
   return path.join(cfg.stack.cacheDir, `${tool}-${version}`, tool);
 }
 
 /** Builds a pinned Go tool into the cache with `go install`, once per version. */
-export async function installGoTool(cfg: Config, tool: GoTool): Promise<string> {
+export async function installGoTool(cfg: StackConfig, tool: GoTool): Promise<string> {
   const target = goToolPath(cfg, tool);
   if (fs.existsSync(target)) return target;
   if (!(await onPath('go'))) {
@@ -65,7 +66,7 @@ export async function installGoTool(cfg: Config, tool: GoTool): Promise<string> 
  * The version a built tool reports itself (`tctl 1.13.1`), or undefined when it is not
  * built. Throws when the binary is there but does not run.
  */
-export async function goToolVersion(cfg: Config, tool: GoTool): Promise<string | undefined> {
+export async function goToolVersion(cfg: StackConfig, tool: GoTool): Promise<string | undefined> {
   const bin = goToolPath(cfg, tool);
   if (!fs.existsSync(bin)) return undefined;
   const { stdout, stderr } = await run(bin, ['--version']);
@@ -91,7 +92,7 @@ export class Temporal implements Component {
   readonly logFile: string;
   private readonly pidFile: string;
 
-  constructor(private readonly cfg: Config) {
+  constructor(private readonly cfg: StackConfig) {
     this.dir = componentDir(cfg, 'temporal');
     this.logFile = path.join(this.dir, 'temporal.log');
     this.pidFile = path.join(this.dir, 'temporal.pid');
@@ -109,9 +110,9 @@ export class Temporal implements Component {
       '--db-filename', path.join(this.dir, 'temporal.db'),
       '--ip', t.host,
       '--port', String(t.port),
-      '--ui-port', String(t.uiPort),
-      '--http-port', String(t.httpPort),
-      '--metrics-port', String(t.metricsPort),
+      '--ui-port', String(this.cfg.stack.temporal.uiPort),
+      '--http-port', String(this.cfg.stack.temporal.httpPort),
+      '--metrics-port', String(this.cfg.stack.temporal.metricsPort),
       '--log-level', 'warn',
       // WAL + synchronous=normal: durable across process crashes, far fewer fsyncs. The dev
       // server's SQLite plugin funnels every query through one connection, so per-query cost
@@ -151,7 +152,7 @@ export class Temporal implements Component {
       const info = await c.workflowService.getSystemInfo({});
       return info.serverVersion;
     });
-    const ui = `http://${t.host}:${t.uiPort}`;
+    const ui = `http://${t.host}:${this.cfg.stack.temporal.uiPort}`;
     const res = await fetch(ui, { signal: AbortSignal.timeout(2000) });
     if (!res.ok) throw new Error(`Web UI at ${ui} answered ${res.status}`);
     return {

@@ -16,7 +16,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig, repoRoot, type Config } from '../../lib/config';
+import { repoRoot } from '../../lib/config';
+import { loadStackConfig, type StackConfig } from './config';
 import { aptInstall, log, onPath, run } from './proc';
 
 /** Newest io.temporal:temporal-test-server that resolves on Maven Central (checked 2026-11). */
@@ -35,22 +36,22 @@ const JVM_FLAGS = [
   '-Dorg.slf4j.simpleLogger.logFile=System.err',
 ];
 
-export function testServerDir(cfg: Config): string {
+export function testServerDir(cfg: StackConfig): string {
   return path.join(cfg.stack.cacheDir, `temporal-test-server-${TEST_SERVER_VERSION}`);
 }
 
-function libDir(cfg: Config): string {
+function libDir(cfg: StackConfig): string {
   return path.join(testServerDir(cfg), 'libs');
 }
 
-function wrapperPath(cfg: Config): string {
+function wrapperPath(cfg: StackConfig): string {
   return path.join(testServerDir(cfg), 'temporal-test-server');
 }
 
 const isComplete = (dir: string): boolean => fs.existsSync(path.join(dir, '.complete'));
 
 /** Copies the test server's runtime classpath from Maven Central into the cache, once per version. */
-async function install(cfg: Config): Promise<void> {
+async function install(cfg: StackConfig): Promise<void> {
   const target = libDir(cfg);
   if (isComplete(target)) return;
   if (!(await onPath('java')) || !(await onPath('mvn'))) {
@@ -88,7 +89,7 @@ async function install(cfg: Config): Promise<void> {
 
 const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
-function wrapperScript(cfg: Config): string {
+function wrapperScript(cfg: StackConfig): string {
   return [
     '#!/bin/sh',
     `# Temporal's time-skipping test server ${TEST_SERVER_VERSION}, written by scripts/stack/test-server.ts.`,
@@ -101,7 +102,7 @@ function wrapperScript(cfg: Config): string {
 }
 
 /** Installs the test server if needed and returns the path of an executable that starts it. */
-export async function ensureTestServer(cfg: Config): Promise<string> {
+export async function ensureTestServer(cfg: StackConfig): Promise<string> {
   await install(cfg);
   const wrapper = wrapperPath(cfg);
   const script = wrapperScript(cfg);
@@ -121,7 +122,7 @@ export async function ensureTestServer(cfg: Config): Promise<string> {
 }
 
 if (require.main === module) {
-  ensureTestServer(loadConfig()).then(
+  ensureTestServer(loadStackConfig()).then(
     (wrapper) => process.stdout.write(`${wrapper}\n`),
     (err: unknown) => {
       process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);

@@ -16,7 +16,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { OrderView } from '../../api/schemas';
-import { loadConfig } from '../../lib/config';
+import { loadStackConfig } from '../../scripts/stack/config';
 import { readSpanLines, type SpanLine } from '../../lib/tracing';
 import { createApiKey } from '../../services/access/api-keys';
 import { createPipelineEnv, killAllRoles, metricValue, spawnRole, type PipelineEnv, type RoleProcess } from '../support/processes';
@@ -38,7 +38,7 @@ beforeAll(async () => {
   dbPassword = `pw-${crypto.randomUUID()}`;
   const url = new URL(pipeline.env.DATABASE_URL!);
   url.password = dbPassword;
-  tracesFile = path.join(loadConfig().stack.dir, 'test-logs', `traces-${Date.now()}-${crypto.randomUUID().slice(0, 6)}.jsonl`);
+  tracesFile = path.join(loadStackConfig().stack.dir, 'test-logs', `traces-${Date.now()}-${crypto.randomUUID().slice(0, 6)}.jsonl`);
   adminKey = `bootstrap-${crypto.randomBytes(24).toString('base64url')}`;
   const env = {
     ...pipeline.env,

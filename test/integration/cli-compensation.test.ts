@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { orderWorkflowId } from '../../services/orders/contract';
+import { loadStackConfig } from '../../scripts/stack/config';
 import { cliEnv, goToolPath } from '../../scripts/stack/temporal';
 import { balance, createCustomer, createProduct, ledgerTransactionsOf, placeOrder, productStock, waitForStatus } from '../support/fixtures';
 import { startSagaEnv, type SagaEnv } from '../support/saga-env';
@@ -21,7 +22,7 @@ afterAll(async () => {
 afterEach(() => env.faults.clear());
 
 function temporalCli(args: string[]) {
-  const r = spawnSync(goToolPath(env.cfg, 'temporal'), args, { env: cliEnv(env.cfg), encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(goToolPath(loadStackConfig(), 'temporal'), args, { env: cliEnv(env.cfg), encoding: 'utf8', timeout: 30_000 });
   if (r.status !== 0) throw new Error(`temporal ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
   return r.stdout;
 }

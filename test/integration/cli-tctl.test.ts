@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { run } from '../../scripts/stack/proc';
 import { goToolPath } from '../../scripts/stack/temporal';
+import { loadStackConfig } from '../../scripts/stack/config';
 import { orderWorkflowId } from '../../services/orders/contract';
 import { balance, createCustomer, createProduct, ledgerTransactionsOf, placeOrder, productStock, waitForStatus } from '../support/fixtures';
 import { startSagaEnv, type SagaEnv } from '../support/saga-env';
@@ -50,7 +51,7 @@ async function npmTctl(args: string[]): Promise<string> {
 async function rawTctl(args: string[]): Promise<string> {
   const bare = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TEMPORAL_CLI_')));
   const global = ['--address', env.cfg.temporal.address, '--ns', env.cfg.temporal.namespace];
-  const { stdout } = await run(goToolPath(env.cfg, 'tctl'), [...global, ...args], { env: bare, timeout: 30_000 });
+  const { stdout } = await run(goToolPath(loadStackConfig(), 'tctl'), [...global, ...args], { env: bare, timeout: 30_000 });
   return stdout;
 }
 

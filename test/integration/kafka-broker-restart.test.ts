@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../../lib/config';
+import { loadStackConfig } from '../../scripts/stack/config';
 import { getAnomalies } from '../../services/audit/timeline';
 import { KafkaBroker } from '../../scripts/stack/kafka';
 import {
@@ -43,7 +43,7 @@ beforeAll(async () => {
     KAFKA_HEAP_MB: '384',
     STACK_DIR: stackDir,
   };
-  broker = new KafkaBroker(loadConfig({ ...process.env, ...brokerEnv }));
+  broker = new KafkaBroker(loadStackConfig({ ...process.env, ...brokerEnv }));
   await broker.install();
   await startBroker();
   env = await createPipelineEnv('broker', brokerEnv);

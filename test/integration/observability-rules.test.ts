@@ -4,7 +4,7 @@
  * Prometheus), and the native stack's Prometheus brought up for real, loading those rules.
  */
 import path from 'node:path';
-import { loadConfig } from '../../lib/config';
+import { loadStackConfig } from '../../scripts/stack/config';
 import { ALERT_RULES_FILE, installPrometheus, OBSERVABILITY_DIR, Prometheus } from '../../scripts/stack/prometheus';
 import { run } from '../../scripts/stack/proc';
 import { up } from '../../scripts/stack/stack';
@@ -29,7 +29,7 @@ test("promtool accepts docker-compose's Prometheus configuration", async () => {
 });
 
 test('`stack up --with-prometheus` runs Prometheus with the rules loaded and every role as a target', async () => {
-  const cfg = loadConfig({ ...process.env, PROMETHEUS_PORT: String(29_000 + Math.floor(Math.random() * 1000)) });
+  const cfg = loadStackConfig({ ...process.env, PROMETHEUS_PORT: String(29_000 + Math.floor(Math.random() * 1000)) });
   const prometheus = new Prometheus(cfg);
   const wasRunning = prometheus.pid() !== undefined;
   try {

@@ -10,6 +10,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { loadStackConfig } from '../../scripts/stack/config';
 import { loadStartableOrder, markSagaStarted, startSaga } from '../../services/orders/saga-starter';
 import { startApiEnv, type ApiEnv, type Reply } from '../support/api-env';
 import { createCustomer, createProduct } from '../support/fixtures';
@@ -30,7 +31,7 @@ afterAll(async () => {
   await env?.stop();
 });
 
-const pgLog = () => path.join(env.cfg.stack.dir, 'postgres', 'postgres.log');
+const pgLog = () => path.join(loadStackConfig().stack.dir, 'postgres', 'postgres.log');
 
 /** Open-loop load: one request every 1/rate s whatever the answers, bounded in count and time. */
 async function offer(send: (i: number) => Promise<Reply | Error>): Promise<(Reply | Error)[]> {

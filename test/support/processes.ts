@@ -17,6 +17,7 @@ import { migrate } from '../../lib/migrate';
 import { headerStrings, parseEnvelope, type Envelope } from '../../services/platform/messaging/envelope';
 import { EVENT_TYPES, ORDER_AGGREGATE, type EventType } from '../../services/orders/contract';
 import { appendEvents, type NewEvent } from '../../services/platform/outbox/outbox';
+import { loadStackConfig } from '../../scripts/stack/config';
 import { ensureDatabase } from '../../scripts/stack/postgres';
 import { ensureTopics } from '../../scripts/stack/kafka';
 import { tail } from '../../scripts/stack/proc';
@@ -78,7 +79,7 @@ async function metricsBaseFor(role: string): Promise<number> {
 
 /** Starts `app/main.ts <role>` and resolves once it reported ready over IPC. */
 export async function spawnRole(role: string, opts: SpawnOptions = {}): Promise<RoleProcess> {
-  const logDir = path.join(loadConfig().stack.dir, 'test-logs');
+  const logDir = path.join(loadStackConfig().stack.dir, 'test-logs');
   fs.mkdirSync(logDir, { recursive: true });
   const logFile = opts.logFile ?? path.join(logDir, `${role}-${Date.now()}-${crypto.randomUUID().slice(0, 6)}.log`);
   const out = fs.openSync(logFile, 'a');

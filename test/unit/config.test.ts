@@ -1,51 +1,243 @@
-import { ConfigError, loadConfig } from '../../lib/config';
-import { faultsFromEnv } from '../../lib/faults';
+import fs from 'node:fs';
+import path from 'node:path';
+import { APP_VARIABLES, ConfigError, loadConfig, repoRoot } from '../../lib/config';
+import type { DeclaredVariables, Env } from '../../lib/env-vars';
+import { README, readmeBlock, renderConfigDocs } from '../../scripts/config-docs';
+import { loadStackConfig, STACK_VARIABLES } from '../../scripts/stack/config';
 
-describe('the configuration module', () => {
+const TABLES: DeclaredVariables[] = [APP_VARIABLES, STACK_VARIABLES];
+
+function configErrorOf(load: () => unknown): ConfigError {
+  try {
+    load();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError, but the configuration loaded');
+}
+
+describe('the app configuration (lib/config.ts)', () => {
   test('with no environment, every setting has its documented default', () => {
     const cfg = loadConfig({});
-    expect(cfg.api).toMatchObject({ host: '127.0.0.1', port: 3000 });
-    expect(cfg.temporal).toMatchObject({ address: '127.0.0.1:7233', namespace: 'default', uiPort: 8233 });
-    expect(cfg.kafka).toMatchObject({ brokers: ['127.0.0.1:9092'], eventsTopic: 'orders.events', dlqTopic: 'orders.events.dlq', eventsPartitions: 3 });
-    expect(cfg.database).toMatchObject({ host: '127.0.0.1', port: 55432, user: 'order_saga', database: 'order_saga' });
+    expect(cfg).toMatchObject({ env: 'development', logLevel: 'info', databasePoolSize: 10 });
+    expect(cfg.api).toEqual({
+      host: '127.0.0.1',
+      port: 3000,
+      adminApiKey: undefined,
+      trustProxy: 'false',
+      rateLimits: { keyPrefix: 'rl', windowS: 10, clientPoints: 1000, adminPoints: 300, anonymousPoints: 200, authFailurePoints: 20, authFailureWindowS: 300 },
+    });
+    expect(cfg.databaseLimits).toEqual({ statementTimeoutMs: 4000, lockTimeoutMs: 3000, idleInTransactionTimeoutMs: 4000, deadlineMs: 7000 });
+    expect(cfg.temporal).toEqual({ address: '127.0.0.1:7233', host: '127.0.0.1', port: 7233, namespace: 'default' });
+    expect(cfg.kafka).toEqual({ brokers: ['127.0.0.1:9092'], clientId: 'order-saga', eventsTopic: 'orders.events', dlqTopic: 'orders.events.dlq', eventsPartitions: 3 });
+    expect(cfg.database).toEqual({
+      url: 'postgresql://order_saga:order_saga@127.0.0.1:55432/order_saga',
+      host: '127.0.0.1',
+      port: 55432,
+      user: 'order_saga',
+      password: 'order_saga',
+      database: 'order_saga',
+    });
+    expect(cfg.metrics).toEqual({ host: '127.0.0.1', portBase: 9400 });
     expect(cfg.relay).toEqual({ batchSize: 1000, pollIntervalMs: 1000, rebalanceIntervalMs: 2000, retentionMs: 7 * 24 * 3600_000, pruneIntervalMs: 60_000, maxBackoffMs: 5000 });
-    expect(cfg.consumers).toMatchObject({ groupPrefix: 'order-saga.', maxAttempts: 5, retryBaseMs: 200, retryMaxMs: 10_000, sessionTimeoutMs: 30_000 });
-    expect(cfg.workers).toMatchObject({ taskQueuePrefix: '', compensationWindowMs: 7 * 24 * 3600_000, compensationMaxAttempts: 10 });
+    expect(cfg.consumers).toEqual({
+      groupPrefix: 'order-saga.',
+      maxAttempts: 5,
+      retryBaseMs: 200,
+      retryMaxMs: 10_000,
+      sessionTimeoutMs: 30_000,
+      heartbeatIntervalMs: 3000,
+      partitionsConcurrently: 3,
+    });
+    expect(cfg.workers).toEqual({
+      taskQueuePrefix: '',
+      maxConcurrentActivities: 100,
+      maxConcurrentWorkflowTasks: 100,
+      maxCachedWorkflows: 2000,
+      compensationWindowMs: 7 * 24 * 3600_000,
+      compensationMaxAttempts: 10,
+      sagaStartGraceMs: 5000,
+    });
+    expect(cfg.otel).toEqual({ endpoint: undefined, tracesFile: undefined });
+    expect(cfg.faultInjection).toBeUndefined();
   });
 
-  test.each([
-    ['API_PORT', 'abc', 'expected an integer'],
-    ['API_PORT', '70000', 'expected 1..65535'],
-    ['DATABASE_URL', 'mysql://u@h/db', 'expected a postgresql:// URL'],
-    ['DATABASE_URL', 'postgresql://u@h:5432/', 'names no database'],
-    ['TEMPORAL_ADDRESS', 'no-port', 'expected host:port'],
-    ['KAFKA_BROKERS', ' , ', 'no broker given'],
-    ['KAFKA_BROKERS', '127.0.0.1:9092,oops', 'expected host:port'],
-    ['KAFKA_EVENTS_TOPIC', 'bad topic!', 'not a valid Kafka topic name'],
-    ['KAFKA_EVENTS_PARTITIONS', '2', 'expected 3..1000'],
-    ['LOG_LEVEL', 'loud', 'expected one of'],
-    ['NODE_ENV', 'staging', 'expected one of'],
-    ['RELAY_BATCH_SIZE', 'lots', 'expected an integer, got "lots"'],
-    ['CONSUMER_MAX_ATTEMPTS', '0', 'expected 1..100'],
-    ['CONSUMER_GROUP_PREFIX', 'has space', "expected letters, digits"],
-    ['ADMIN_API_KEY', 'too-short-to-guess', 'must be at least 32 characters'],
-  ])('when %s=%j, then a ConfigError names the variable', (variable, value, message) => {
-    let error: unknown;
-    try {
-      loadConfig({ [variable]: value });
-    } catch (err) {
-      error = err;
+  test('when a variable is blank or only spaces, then its default applies', () => {
+    expect(loadConfig({ API_PORT: '  ', KAFKA_EVENTS_TOPIC: '' })).toMatchObject({ api: { port: 3000 }, kafka: { eventsTopic: 'orders.events' } });
+  });
+
+  test('when variables are set, then the settings follow them (trimmed, derived values too)', () => {
+    const cfg = loadConfig({
+      TEMPORAL_ADDRESS: ' temporal:17233 ',
+      KAFKA_BROKERS: 'a:1, b:2 ,',
+      CONSUMER_SESSION_TIMEOUT_MS: '6000',
+      DATABASE_URL: 'postgres://u%40x:p%2Fw@db:6543/orders',
+    });
+    expect(cfg.temporal).toMatchObject({ address: 'temporal:17233', host: 'temporal', port: 17233 });
+    expect(cfg.kafka.brokers).toEqual(['a:1', 'b:2']);
+    expect(cfg.consumers).toMatchObject({ sessionTimeoutMs: 6000, heartbeatIntervalMs: 2000 });
+    expect(cfg.database).toMatchObject({ host: 'db', port: 6543, user: 'u@x', password: 'p/w', database: 'orders' });
+  });
+
+  test('an app process reads no local-stack variable, however bad its value', () => {
+    const bad = Object.fromEntries(STACK_VARIABLES.names.map((name) => [name, 'not a value']));
+    expect(() => loadConfig(bad)).not.toThrow();
+  });
+
+  test('FAULT_INJECTION is parsed into rules once, at start-up', () => {
+    const rules = [{ point: 'relay.afterPublish', action: 'exit', times: 1 }];
+    expect(loadConfig({ NODE_ENV: 'test', FAULT_INJECTION: JSON.stringify(rules) }).faultInjection).toEqual(rules);
+  });
+
+  const testOnly = APP_VARIABLES.names.filter((name) => APP_VARIABLES.declaration(name)!.testOnly);
+  test.each(testOnly.flatMap((variable) => [[variable, 'production'], [variable, 'development']]))(
+    'when the tests-only %s is set under NODE_ENV=%s, then it is refused (fails closed: only NODE_ENV=test accepts it)',
+    (variable, nodeEnv) => {
+      const value = variable === 'FAULT_INJECTION' ? '[]' : '/tmp/x';
+      const error = configErrorOf(() => loadConfig({ NODE_ENV: nodeEnv, [variable]: value }));
+      expect({ variable: error.variable, message: error.message }).toEqual({ variable, message: expect.stringContaining('refused unless NODE_ENV=test') });
+      // The default NODE_ENV is development: leaving it unset refuses too.
+      if (nodeEnv === 'development') expect(() => loadConfig({ [variable]: value })).toThrow(/refused unless NODE_ENV=test/);
+    },
+  );
+});
+
+describe('the local stack configuration (scripts/stack/config.ts)', () => {
+  test('with no environment, it has its documented defaults and the app defaults beside them', () => {
+    const cfg = loadStackConfig({});
+    expect(cfg.stack).toEqual({
+      dir: path.join(repoRoot, '.stack'),
+      cacheDir: expect.stringMatching(/[/\\]\.cache[/\\]order-saga$/),
+      temporal: { uiPort: 8233, httpPort: 7243, metricsPort: 7244 },
+      kafka: { controllerPort: 9093, heapMb: 768 },
+      prometheus: { port: 9090 },
+    });
+    expect(cfg.temporal).toEqual(loadConfig({}).temporal);
+  });
+
+  test("its derived defaults follow the app's addresses and XDG_CACHE_HOME", () => {
+    const { stack } = loadStackConfig({ TEMPORAL_ADDRESS: '127.0.0.1:17233', KAFKA_BROKERS: '127.0.0.1:19092,127.0.0.1:29092', XDG_CACHE_HOME: '/var/cache', STACK_DIR: 'tmp/stack' });
+    expect(stack).toMatchObject({
+      dir: path.join(repoRoot, 'tmp', 'stack'),
+      cacheDir: path.join('/var/cache', 'order-saga'),
+      temporal: { httpPort: 17243, metricsPort: 17244 },
+      kafka: { controllerPort: 19093 },
+    });
+    expect(loadStackConfig({ TEMPORAL_HTTP_PORT: '8000', KAFKA_CONTROLLER_PORT: '8001' }).stack).toMatchObject({ temporal: { httpPort: 8000 }, kafka: { controllerPort: 8001 } });
+  });
+});
+
+/** A bad value for each kind of parser; `kinds covered` below keeps this list complete. */
+const BAD_VALUES: [kind: string, variable: string, value: string, message: string][] = [
+  ['secret', 'ADMIN_API_KEY', 'too-short-to-guess', 'must be at least 32 characters (got 18)'],
+  ['integer', 'API_PORT', 'abc', 'expected an integer, got "abc"'],
+  ['integer', 'API_PORT', '70000', 'expected 1..65535, got 70000'],
+  ['integer', 'API_PORT', '3.5', 'expected an integer'],
+  ['integer', 'KAFKA_EVENTS_PARTITIONS', '2', 'expected 3..1000'],
+  ['integer', 'CONSUMER_MAX_ATTEMPTS', '0', 'expected 1..100'],
+  ['integer', 'RELAY_BATCH_SIZE', 'lots', 'expected an integer, got "lots"'],
+  ['integer', 'KAFKA_HEAP_MB', '128', 'expected 256..16384, got 128'],
+  ['integer', 'PROMETHEUS_PORT', '0', 'expected 1..65535'],
+  ['durationMs', 'SAGA_START_GRACE_MS', '50', 'expected 100..3600000, got 50'],
+  ['durationMs', 'RELAY_POLL_INTERVAL_MS', '1s', 'expected an integer, got "1s"'],
+  ['oneOf', 'LOG_LEVEL', 'loud', 'expected one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
+  ['oneOf', 'NODE_ENV', 'staging', 'expected one of development, test, production'],
+  ['host', 'API_HOST', 'http://x', 'expected a host name or IP address'],
+  ['host', 'METRICS_HOST', 'a b', 'expected a host name or IP address'],
+  ['hostPort', 'TEMPORAL_ADDRESS', 'no-port', 'expected host:port, got "no-port"'],
+  ['hostPort', 'TEMPORAL_ADDRESS', 'h:99999', 'port out of range'],
+  ['hostPortList', 'KAFKA_BROKERS', ' , ', 'no broker given'],
+  ['hostPortList', 'KAFKA_BROKERS', '127.0.0.1:9092,oops', 'expected host:port, got "oops"'],
+  ['kafkaTopic', 'KAFKA_EVENTS_TOPIC', 'bad topic!', 'not a valid Kafka topic name'],
+  ['kafkaTopic', 'KAFKA_DLQ_TOPIC', 'x'.repeat(250), 'not a valid Kafka topic name'],
+  ['label', 'CONSUMER_GROUP_PREFIX', 'has space', 'expected letters, digits'],
+  ['postgresUrl', 'DATABASE_URL', 'not a url', 'not a URL'],
+  ['postgresUrl', 'DATABASE_URL', 'mysql://u@h/db', 'expected a postgresql:// URL'],
+  ['postgresUrl', 'DATABASE_URL', 'postgresql://u@h:5432/', 'names no database'],
+  ['postgresUrl', 'DATABASE_URL', 'postgresql://h:5432/db', 'names no user'],
+  ['httpUrl', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'jaeger:4318', 'expected an http:// or https:// URL'],
+  ['json', 'FAULT_INJECTION', 'nope', 'not valid JSON'],
+  ['json', 'FAULT_INJECTION', '{"point":1}', 'expected a JSON array of rules'],
+  ['json', 'FAULT_INJECTION', '[{"point":"no.such.point","action":"fail"}]', 'at 0.point'],
+  ['json', 'FAULT_INJECTION', '[{"point":"relay.afterPublish","action":"exit","typo":1}]', 'typo'],
+];
+
+/** Parsers that accept any string, so no value is bad. */
+const ANY_STRING = new Set(['text', 'filePath']);
+
+function loaderOf(variable: string): (env: Env) => unknown {
+  return STACK_VARIABLES.declaration(variable) ? loadStackConfig : loadConfig;
+}
+
+describe('bad values', () => {
+  test.each(BAD_VALUES)('(%s) when %s=%j, then a ConfigError names the variable', (_kind, variable, value, message) => {
+    const error = configErrorOf(() => loaderOf(variable)({ NODE_ENV: 'test', [variable]: value }));
+    expect(error.variable).toBe(variable);
+    expect(error.message).toMatch(new RegExp(`^${variable}: `));
+    expect(error.message).toContain(message);
+  });
+
+  test('every kind of parser that can reject a value has a bad value above, on a variable of that kind', () => {
+    const kindOf = (variable: string) => TABLES.map((t) => t.declaration(variable)).find(Boolean)!.parser.kind;
+    const declared = new Set(TABLES.flatMap((t) => t.names.map(kindOf)).filter((kind) => !ANY_STRING.has(kind)));
+    const covered = new Set(BAD_VALUES.map(([kind]) => kind));
+    expect([...declared].filter((kind) => !covered.has(kind))).toEqual([]);
+    for (const [kind, variable] of BAD_VALUES) expect({ variable, kind: kindOf(variable) }).toEqual({ variable, kind });
+  });
+
+  test('when a derived default is out of range, then the error names the derived variable and says it was the default', () => {
+    const error = configErrorOf(() => loadStackConfig({ TEMPORAL_ADDRESS: '127.0.0.1:65530' }));
+    expect(error.variable).toBe('TEMPORAL_HTTP_PORT');
+    expect(error.message).toContain('the default "65540" is invalid: expected 1..65535');
+  });
+
+  test("a bad DATABASE_URL's message does not echo the URL (it may hold a password)", () => {
+    const error = configErrorOf(() => loadConfig({ DATABASE_URL: 'mysql://u:secret@h/db' }));
+    expect(error.message).not.toContain('secret');
+  });
+});
+
+describe('the declarations', () => {
+  test('no variable is declared twice (in one table, TypeScript refuses duplicate keys; across tables, here)', () => {
+    const all = TABLES.flatMap((t) => t.names);
+    expect(all.filter((name, i) => all.indexOf(name) !== i)).toEqual([]);
+  });
+
+  test('every variable has an upper-case name and a one-line doc', () => {
+    for (const table of TABLES) {
+      for (const name of table.names) {
+        const v = table.declaration(name)!;
+        expect({ name, doc: v.doc.length > 0 && !v.doc.includes('\n') }).toEqual({ name, doc: true });
+        expect(name).toMatch(/^[A-Z][A-Z0-9_]*$/);
+      }
     }
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).variable).toBe(variable);
-    expect((error as ConfigError).message).toContain(message);
   });
 
-  test('fault injection is refused unless NODE_ENV=test (development included) and must be a JSON array', () => {
-    expect(() => faultsFromEnv({ FAULT_INJECTION: '[]' }, 'production')).toThrow(/refused/);
-    expect(() => faultsFromEnv({ FAULT_INJECTION: '[]' }, 'development')).toThrow(/refused unless NODE_ENV=test/);
-    expect(faultsFromEnv({ FAULT_INJECTION: '[]' }, 'test')).toBeDefined();
-    expect(() => faultsFromEnv({ FAULT_INJECTION: '{"point":1}' }, 'test')).toThrow(/JSON array/);
-    expect(() => faultsFromEnv({ FAULT_INJECTION: 'nope' }, 'test')).toThrow(/not valid JSON/);
+  test("the README's configuration tables are the ones the declarations generate (`npm run config:docs`)", () => {
+    const readme = fs.readFileSync(README, 'utf8');
+    expect(readmeBlock(readme)).toBe(renderConfigDocs());
+  });
+
+  test.each(TABLES.flatMap((t) => t.names.map((name) => [t.group, name])))('the README documents the %s variable %s', (_group, name) => {
+    const block = readmeBlock(fs.readFileSync(README, 'utf8'));
+    expect(block).toContain(`| \`${name}\` |`);
+  });
+
+  test('no app code imports the local stack (its configuration included)', () => {
+    const IMPORTS_STACK = /(?:from\s+|require\(\s*|import\(\s*)['"][^'"]*scripts\/stack\//;
+    const offenders: string[] = [];
+    const walk = (dir: string) => {
+      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) walk(full);
+        else if (entry.name.endsWith('.ts') && IMPORTS_STACK.test(fs.readFileSync(full, 'utf8'))) offenders.push(path.relative(repoRoot, full));
+      }
+    };
+    const skip = new Set(['node_modules', 'generated', 'scripts', 'test', 'dist', 'coverage']);
+    for (const entry of fs.readdirSync(repoRoot, { withFileTypes: true })) {
+      if (entry.isDirectory() && !entry.name.startsWith('.') && !skip.has(entry.name)) walk(path.join(repoRoot, entry.name));
+    }
+    expect(offenders).toEqual([]);
   });
 });

@@ -1,12 +1,14 @@
 /**
  * docker-compose.yml can't be run here (no Docker engine), so these tests keep it honest
- * statically: pinned images, the same host ports and environment variable names as
- * lib/config.ts, one service per app role, and the Temporal/Kafka settings the app needs.
+ * statically: pinned images, the same host ports and environment variable names as the
+ * declarations in lib/config.ts (app) and scripts/stack/config.ts (local stack), one service
+ * per app role, and the Temporal/Kafka settings the app needs.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { loadConfig, repoRoot } from '../../lib/config';
+import { APP_VARIABLES, loadConfig, repoRoot } from '../../lib/config';
+import { loadStackConfig, STACK_VARIABLES } from '../../scripts/stack/config';
 import { SEARCH_ATTRIBUTES } from '../../services/orders/contract';
 
 type Scalar = string | number | boolean | null;
@@ -65,6 +67,8 @@ function loadCompose(): Compose {
 
 const compose = loadCompose();
 const defaults = loadConfig({});
+/** The local stack's ports (Temporal's Web UI, Prometheus), which compose publishes too. */
+const stackDefaults = loadStackConfig({}).stack;
 
 function service(name: string): Service {
   const s = compose.services[name];
@@ -172,23 +176,6 @@ function imageParts(image: string): { name: string; tag?: string; digest?: strin
   return { name: ref, digest };
 }
 
-/** Env var names lib/config.ts reads, found in its source so this test follows it. */
-function namesReadByConfig(): Set<string> {
-  const source = fs.readFileSync(path.join(repoRoot, 'lib', 'config.ts'), 'utf8');
-  const patterns = [
-    // Helper calls: str(env, 'NAME', ...), port(env, 'NAME', ...), hostPort({ X: b }, 'NAME', ...)
-    /\(\s*(?:env|\{[^}]*\})\s*,\s*['"]([A-Z][A-Z0-9_]*)['"]/g,
-    // Direct reads: env.NAME, env['NAME'], env?.NAME
-    /\benv\??\.([A-Z][A-Z0-9_]*)\b/g,
-    /\benv\??\.?\[\s*['"]([A-Z][A-Z0-9_]*)['"]\s*\]/g,
-  ];
-  const names = new Set<string>();
-  for (const pattern of patterns) {
-    for (const match of source.matchAll(pattern)) names.add(match[1]!);
-  }
-  return names;
-}
-
 describe('docker-compose.yml', () => {
   it('pins every image to an explicit tag that is not latest', () => {
     const images = Object.entries(compose.services).flatMap(([name, s]) => (s.image ? [[name, s.image]] : []));
@@ -227,10 +214,10 @@ describe('docker-compose.yml', () => {
       defaults.api.port,
       defaults.database.port,
       defaults.temporal.port,
-      defaults.temporal.uiPort,
+      stackDefaults.temporal.uiPort,
       Number(firstBroker.split(':').pop()),
       ...ROLES.map((role) => defaults.metrics.portBase + ROLE_METRICS_OFFSETS[role]),
-      defaults.prometheus.port,
+      stackDefaults.prometheus.port,
       JAEGER.ui,
       JAEGER.otlpHttp,
     ].sort((a, b) => a - b);
@@ -245,7 +232,7 @@ describe('docker-compose.yml', () => {
   it('publishes each infrastructure port from the service that serves it', () => {
     expect(targetOf('postgres', defaults.database.port)).toBeDefined();
     expect(targetOf('temporal', defaults.temporal.port)).toBeDefined();
-    expect(targetOf('temporal', defaults.temporal.uiPort)).toBeDefined();
+    expect(targetOf('temporal', stackDefaults.temporal.uiPort)).toBeDefined();
     expect(targetOf('kafka', Number(defaults.kafka.brokers[0]!.split(':').pop()))).toBeDefined();
     expect(targetOf('api', defaults.api.port)).toBeDefined();
   });
@@ -262,7 +249,7 @@ describe('docker-compose.yml', () => {
 
     const temporalArgs = commandArgs(service('temporal'));
     const uiPortArg = temporalArgs[temporalArgs.indexOf('--ui-port') + 1];
-    expect(targetOf('temporal', defaults.temporal.uiPort)).toBe(Number(uiPortArg));
+    expect(targetOf('temporal', stackDefaults.temporal.uiPort)).toBe(Number(uiPortArg));
 
     // The host listener must advertise the address a host client dials.
     const kafkaEnv = environmentOf(service('kafka'));
@@ -289,17 +276,20 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('sets on app services only environment variables that lib/config.ts reads', () => {
-    const known = namesReadByConfig();
-    // The scan itself must work, or this test would pass vacuously.
-    for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'KAFKA_BROKERS', 'API_PORT', 'METRICS_PORT_BASE', 'XDG_CACHE_HOME']) {
-      expect(known).toContain(name);
-    }
+  it('sets on app services only environment variables that lib/config.ts declares for the app', () => {
+    const known = new Set<string>(APP_VARIABLES.names);
     const apps = appServices();
     expect(apps.length).toBeGreaterThanOrEqual(ROLES.length);
     for (const [name, s] of apps) {
       const unknown = Object.keys(environmentOf(s)).filter((v) => !known.has(v));
       expect({ service: name, unknown }).toEqual({ service: name, unknown: [] });
+    }
+  });
+
+  it('sets no local-stack variable on an app service (the app never reads one)', () => {
+    for (const [name, s] of appServices()) {
+      const stackOnly = Object.keys(environmentOf(s)).filter((v) => (STACK_VARIABLES.names as readonly string[]).includes(v));
+      expect({ service: name, stackOnly }).toEqual({ service: name, stackOnly: [] });
     }
   });
 
@@ -373,7 +363,7 @@ describe('docker-compose.yml', () => {
     const args = commandArgs(prometheus);
     expect(args).toContain('--config.file=/etc/prometheus/prometheus.yml');
     const listen = args.find((a) => a.startsWith('--web.listen-address='))!;
-    expect(targetOf('prometheus', defaults.prometheus.port)).toBe(Number(listen.split(':').pop()));
+    expect(targetOf('prometheus', stackDefaults.prometheus.port)).toBe(Number(listen.split(':').pop()));
     const volumes = (prometheus as Service & { volumes?: string[] }).volumes ?? [];
     expect(volumes).toContain('./observability:/etc/prometheus:ro');
     for (const file of ['prometheus.yml', 'alerts.yml']) expect(fs.existsSync(path.join(repoRoot, 'observability', file))).toBe(true);

@@ -18,6 +18,7 @@ import { createAuditHandler } from '../../services/audit/projector';
 import { consumerMetrics } from '../../services/platform/messaging/metrics';
 import { needsAttentionGauge, sagaMetrics, stepMetrics } from '../../services/orders/metrics';
 import { relayMetrics } from '../../services/platform/relay/metrics';
+import { loadStackConfig } from '../../scripts/stack/config';
 import { nativePrometheusConfig } from '../../scripts/stack/prometheus';
 
 const dir = path.join(repoRoot, 'observability');
@@ -112,7 +113,7 @@ describe('observability files', () => {
   });
 
   it("the native stack's Prometheus scrapes every role on 127.0.0.1 and the configured ports", () => {
-    const cfg = loadConfig({ METRICS_PORT_BASE: '19400' });
+    const cfg = loadStackConfig({ METRICS_PORT_BASE: '19400' });
     const config = nativePrometheusConfig(cfg) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[]; rule_files: string[] };
     const targets = config.scrape_configs.find((c) => c.job_name === 'order-saga')!.static_configs.flatMap((s) => s.targets).sort();
     expect(targets).toEqual(Object.values(ROLES).map((r) => `127.0.0.1:${19400 + r.metricsOffset}`).sort());

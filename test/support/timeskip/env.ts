@@ -9,7 +9,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { loadConfig } from '../../../lib/config';
+import { loadStackConfig } from '../../../scripts/stack/config';
 import { ensureTestServer } from '../../../scripts/stack/test-server';
 import {
   orderWorkflowId,
@@ -61,7 +61,7 @@ async function createWithRetry(path: string, attempts = 3): Promise<TestWorkflow
 /** Starts the Java test server (installing it on first use) and registers the saga's search attributes. */
 export async function startTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   installQuietRuntime();
-  const path = await ensureTestServer(loadConfig());
+  const path = await ensureTestServer(loadStackConfig());
   const env = await createWithRetry(path);
   const keyword = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
   await env.connection.operatorService.addSearchAttributes({

@@ -1,0 +1,62 @@
+/**
+ * The local stack's own settings: where it keeps data and caches, and the ports and sizes of
+ * the servers it runs beside the app's (Temporal's UI, HTTP and metrics ports, the Kafka
+ * controller, Prometheus). Only the stack manager (scripts/stack/*) and `npm start` read
+ * them; no app process does. The stack serves the app's addresses, so it loads the app
+ * configuration too, and its derived defaults follow the app's TEMPORAL_ADDRESS and
+ * KAFKA_BROKERS.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { APP_VARIABLES, loadConfig, repoRoot, type Config } from '../../lib/config';
+import { declareVariables, derived, filePath, integer, port, type Env } from '../../lib/env-vars';
+
+const firstBrokerPort = (env: Env) => Number(APP_VARIABLES.readOne(env, 'KAFKA_BROKERS')[0]!.split(':').pop());
+const temporalPort = (env: Env) => APP_VARIABLES.readOne(env, 'TEMPORAL_ADDRESS').port;
+const cacheHome = (env: Env) => env.XDG_CACHE_HOME?.trim() || path.join(os.homedir(), '.cache');
+
+/** Every variable of the local stack, in the README's order. */
+export const STACK_VARIABLES = declareVariables('stack', {
+  STACK_DIR: { parser: filePath(repoRoot), default: '.stack', doc: 'data and logs of the local stack (git-ignored)' },
+  ORDER_SAGA_CACHE_DIR: {
+    parser: filePath(),
+    default: derived('`$XDG_CACHE_HOME/order-saga` (`~/.cache/order-saga`)', (env) => path.join(cacheHome(env), 'order-saga')),
+    doc: 'downloads and builds, shared by every clone and keyed by version',
+  },
+  TEMPORAL_UI_PORT: { parser: port(), default: '8233', doc: "Temporal dev server's Web UI" },
+  TEMPORAL_HTTP_PORT: {
+    parser: port(),
+    default: derived('`TEMPORAL_ADDRESS` port + 10', (env) => String(temporalPort(env) + 10)),
+    doc: "Temporal dev server's HTTP API",
+  },
+  TEMPORAL_METRICS_PORT: {
+    parser: port(),
+    default: derived('`TEMPORAL_ADDRESS` port + 11', (env) => String(temporalPort(env) + 11)),
+    doc: "Temporal dev server's Prometheus metrics",
+  },
+  KAFKA_CONTROLLER_PORT: {
+    parser: port(),
+    default: derived('first `KAFKA_BROKERS` port + 1', (env) => String(firstBrokerPort(env) + 1)),
+    doc: "KRaft controller listener of the single-node broker",
+  },
+  KAFKA_HEAP_MB: { parser: integer(256, 16_384), default: '768', doc: "broker's JVM heap" },
+  PROMETHEUS_PORT: { parser: port(), default: '9090', doc: 'optional Prometheus (`npm run stack -- up --with-prometheus`)' },
+});
+
+/** Loads the app configuration and the stack's own settings under `stack`. Throws ConfigError. */
+export function loadStackConfig(env: Env = process.env) {
+  const app = loadConfig(env);
+  const v = STACK_VARIABLES.read(env);
+  return {
+    ...app,
+    stack: {
+      dir: v.STACK_DIR,
+      cacheDir: v.ORDER_SAGA_CACHE_DIR,
+      temporal: { uiPort: v.TEMPORAL_UI_PORT, httpPort: v.TEMPORAL_HTTP_PORT, metricsPort: v.TEMPORAL_METRICS_PORT },
+      kafka: { controllerPort: v.KAFKA_CONTROLLER_PORT, heapMb: v.KAFKA_HEAP_MB },
+      prometheus: { port: v.PROMETHEUS_PORT },
+    },
+  } satisfies Config & { stack: unknown };
+}
+
+export type StackConfig = ReturnType<typeof loadStackConfig>;
