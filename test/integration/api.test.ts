@@ -288,6 +288,84 @@ describe('admin and accounts', () => {
     expect(await env.db.product.findUnique({ where: { sku: 'bad sku!' } })).toBeNull();
   });
 
+  test('when a deposit key is reused after its HTTP record expired with another amount or customer, then 422 and no money moves', async () => {
+    const admin = env.keys.admin.key;
+    const cust = uid('dep');
+    const k = key();
+    const deposit = (body: object) => env.call('POST', '/admin/accounts', { key: admin, headers: { 'idempotency-key': k }, body });
+    expect((await deposit({ customerId: cust, currency: 'EUR', depositMinor: 700 })).status).toBe(201);
+    await env.db.idempotencyKey.update({ where: { apiKeyId_key: { apiKeyId: env.keys.admin.id, key: k } }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    expectProblem(await deposit({ customerId: cust, currency: 'EUR', depositMinor: 5000 }), 422, 'deposit-key-reused');
+    const other = uid('dep');
+    await env.db.idempotencyKey.deleteMany({ where: { apiKeyId: env.keys.admin.id, key: k } });
+    expectProblem(await deposit({ customerId: other, currency: 'EUR', depositMinor: 700 }), 422, 'deposit-key-reused');
+    expect(await balance(env.db, cust)).toBe(700);
+    expect(await env.db.ledgerEntry.count({ where: { accountId: cust } })).toBe(1);
+  });
+
+  test('when inputs that used to give 500 arrive, then each gets its precise 4xx and nothing changes', async () => {
+    const admin = env.keys.admin.key;
+    const post = (path: string, body?: unknown) => env.call('POST', path, { key: admin, body, headers: { 'idempotency-key': key() } });
+    expectProblem(await post('/admin/dlq/99999999999999999999/replay'), 404, 'not-found');
+    expectProblem(await post('/admin/dlq/9999999999999999999/replay'), 404, 'not-found');
+    const sku = uid('BIG');
+    expect((await post('/admin/products', { sku, name: 'big', unitPriceMinor: 1, currency: 'EUR', addStock: 1_000_000_000 })).status).toBe(201);
+    expect((await post('/admin/products', { sku, name: 'big', unitPriceMinor: 1, currency: 'EUR', addStock: 1_000_000_000 })).status).toBe(200);
+    expectProblem(await post('/admin/products', { sku, name: 'big', unitPriceMinor: 1, currency: 'EUR', addStock: 1_000_000_000 }), 422, 'stock-out-of-range');
+    expect((await env.db.product.findUniqueOrThrow({ where: { sku } })).available).toBe(2_000_000_000);
+    expectProblem(await post('/admin/accounts', { customerId: 'merchant:EUR', currency: 'EUR', depositMinor: 1 }), 400, 'validation-error');
+    expectProblem(await post('/admin/accounts', { customerId: 'external:USD', currency: 'USD', depositMinor: 1 }), 400, 'validation-error');
+    expect(await env.db.account.findUnique({ where: { id: 'merchant:EUR' } }).then((a) => a?.kind)).not.toBe('CUSTOMER');
+    expectProblem(await env.call('GET', '/admin/dlq?offset=100000000', { key: admin }), 400, 'validation-error');
+    expectProblem(await env.call('GET', `/accounts/${customer}?limit=101`), 400, 'validation-error');
+    expect((await env.call('GET', `/accounts/${customer}?limit=1`)).body.entries).toHaveLength(1);
+  });
+
+  test('the database itself refuses a customer account in a reserved namespace and an order for an ungranted customer', async () => {
+    await expect(env.db.$executeRawUnsafe(`INSERT INTO accounts (id, kind, currency) VALUES ('merchant:XYZ', 'CUSTOMER', 'XYZ')`)).rejects.toThrow(/accounts_reserved_id_check/);
+    await expect(
+      env.db.$executeRawUnsafe(
+        `INSERT INTO orders (id, customer_id, api_key_id, status, currency, total_minor, workflow_id) VALUES (gen_random_uuid(), $1, $2::uuid, 'PENDING', 'EUR', 1, 'x-' || gen_random_uuid())`,
+        customer,
+        env.keys.clientB.id,
+      ),
+    ).rejects.toThrow(/not granted customer/);
+  });
+
+  test('when an admin grants a customer to a key, then that key may order for it; a rotated key with the same grant sees the old orders', async () => {
+    const admin = env.keys.admin.key;
+    const cust = await createCustomer(env.db, { balanceMinor: 10_000 });
+    const mk = await env.call('POST', '/admin/api-keys', { key: admin, headers: { 'idempotency-key': key() }, body: { name: 'old', role: 'client', customers: [] } });
+    expect(mk.body.customers).toEqual([]);
+    const order = { body: { customerId: cust, items: [{ sku, quantity: 1 }] }, headers: { 'idempotency-key': key() } };
+    expectProblem(await env.call('POST', '/orders', { ...order, key: mk.body.key }), 404, 'not-found');
+    const granted = await env.call('PUT', `/admin/api-keys/${mk.body.id}/customers`, { key: admin, body: { customers: [cust] } });
+    expect(granted.body.customers).toEqual([cust]);
+    const placed = await env.call('POST', '/orders', { ...order, key: mk.body.key });
+    expect(placed.status).toBe(202);
+    const rotated = await env.call('POST', '/admin/api-keys', { key: admin, headers: { 'idempotency-key': key() }, body: { name: 'new', role: 'client', customers: [cust] } });
+    expect((await env.call('DELETE', `/admin/api-keys/${mk.body.id}`, { key: admin })).status).toBe(204);
+    expect((await env.call('GET', `/orders/${placed.body.orderId}`, { key: mk.body.key })).status).toBe(401);
+    expect((await env.call('GET', `/orders/${placed.body.orderId}`, { key: rotated.body.key })).status).toBe(200);
+    const listed = await env.call('GET', '/admin/api-keys?limit=500', { key: admin });
+    expect(listed.body.items.find((k: { id: string }) => k.id === mk.body.id)).toMatchObject({ customers: [cust], revokedAt: expect.any(String) });
+    expect(JSON.stringify(listed.body)).not.toContain(rotated.body.key);
+  });
+
+  test('the bootstrap admin key follows ADMIN_API_KEY: a revocation sticks across restarts, and unset means invalid', async () => {
+    const { syncBootstrapAdminKey, authenticate, BOOTSTRAP_ADMIN_ID, revokeApiKey } = await import('../../services/access/api-keys');
+    const secret = `bootstrap-${crypto.randomBytes(24).toString('base64url')}`;
+    await syncBootstrapAdminKey(env.db, secret);
+    expect((await authenticate(env.db, secret))?.role).toBe('admin');
+    await syncBootstrapAdminKey(env.db, undefined); // a restart without the variable
+    expect(await authenticate(env.db, secret)).toBeNull();
+    await syncBootstrapAdminKey(env.db, secret); // set again: valid again
+    expect((await authenticate(env.db, secret))?.role).toBe('admin');
+    await revokeApiKey(env.db, BOOTSTRAP_ADMIN_ID);
+    await syncBootstrapAdminKey(env.db, secret); // a restart with the variable still set
+    expect(await authenticate(env.db, secret)).toBeNull();
+  });
+
   test('when an Idempotency-Key has expired, then it may be reused for a new request', async () => {
     const k = key();
     const first = await env.call('POST', '/orders', { body: orderBody(1), headers: { 'idempotency-key': k } });
@@ -299,7 +377,7 @@ describe('admin and accounts', () => {
     expect(reused.headers.get('idempotent-replayed')).toBeNull();
   });
 
-  test("when a client reads a customer's account, then it sees it only after ordering for that customer", async () => {
+  test("when a client reads a customer's account, then it sees it only for its granted customers", async () => {
     expectProblem(await env.call('GET', `/accounts/${customer}`, { key: env.keys.clientB.key }), 404);
     const view = AccountView.parse((await env.call('GET', `/accounts/${customer}`)).body);
     expect(view.customerId).toBe(customer);
