@@ -205,7 +205,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<SagaState> {
       await inventory.reserveInventory({ orderId, items: input.items.map(({ sku, quantity }) => ({ sku, quantity })) });
     } catch (err) {
       const failure = businessFailure(err);
-      if (failure && (failure.type === INVENTORY_FAILURES.OUT_OF_STOCK || failure.type === INVENTORY_FAILURES.UNKNOWN_SKU)) {
+      if (failure?.type === INVENTORY_FAILURES.OUT_OF_STOCK) {
         await record('reserveInventory', 'FAILED', 'REJECTED', { failureReason: FAILURE_REASONS.OUT_OF_STOCK, detail: failure.message });
         return state;
       }

@@ -1,8 +1,8 @@
 /** The inventory context's public contract. Pure TypeScript: workflow code may import it. */
 
+/** ApplicationFailure types of inventory activities; all are non-retryable business failures. */
 export const INVENTORY_FAILURES = {
   OUT_OF_STOCK: 'OUT_OF_STOCK',
-  UNKNOWN_SKU: 'UNKNOWN_SKU',
 } as const;
 export type InventoryFailureType = (typeof INVENTORY_FAILURES)[keyof typeof INVENTORY_FAILURES];
 
