@@ -5,16 +5,15 @@
  * infrastructure trouble is a retryable ApplicationFailure of a type the workflow does not know.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import {
-  INVENTORY_FAILURES,
-  type CommitInput,
-  type ReleaseInput,
-  type ReleaseResult,
-  type ReserveInput,
-  type ReserveResult,
-} from '../../../services/inventory/contract';
+import type { InventoryActivities } from '../../../activities/inventory';
+import type { OrderActivities } from '../../../activities/orders';
+import type { PaymentActivities } from '../../../activities/payment';
+import { INVENTORY_FAILURES } from '../../../services/inventory/contract';
 import type { TransitionInput } from '../../../services/orders/contract';
-import { PAYMENT_FAILURES, type ChargeInput, type ChargeResult, type RefundInput, type RefundResult } from '../../../services/payments/contract';
+import { PAYMENT_FAILURES } from '../../../services/payments/contract';
+
+/** Every activity the saga calls, as the real workers register them. */
+export type SagaActivities = InventoryActivities & PaymentActivities & OrderActivities;
 
 export const ACTIVITY_NAMES = [
   'reserveInventory',
@@ -23,7 +22,7 @@ export const ACTIVITY_NAMES = [
   'releaseInventory',
   'refundPayment',
   'transitionOrder',
-] as const;
+] as const satisfies readonly (keyof SagaActivities)[];
 export type ActivityName = (typeof ACTIVITY_NAMES)[number];
 export type CompensationName = 'releaseInventory' | 'refundPayment';
 
@@ -127,10 +126,10 @@ export class FakeSagaActivities {
     }
   }
 
-  /** The activities to register on a test worker. */
+  /** The activities to register on a test worker, checked against the real ones' signatures. */
   get activities() {
     return {
-      reserveInventory: (input: ReserveInput): Promise<ReserveResult> =>
+      reserveInventory: (input) =>
         this.call('reserveInventory', input, () => {
           if (this.behaviour.reserve === 'outOfStock') {
             throw ApplicationFailure.create({
@@ -141,7 +140,7 @@ export class FakeSagaActivities {
           }
           return { applied: true };
         }),
-      chargePayment: (input: ChargeInput): Promise<ChargeResult> =>
+      chargePayment: (input) =>
         this.call('chargePayment', input, () => {
           if (this.behaviour.charge === 'insufficientFunds') {
             throw ApplicationFailure.create({
@@ -159,20 +158,20 @@ export class FakeSagaActivities {
           }
           return { transactionId: `tx-charge-${input.orderId}`, applied: true };
         }),
-      commitInventory: (input: CommitInput): Promise<{ applied: boolean }> =>
+      commitInventory: (input) =>
         this.call('commitInventory', input, () => ({ applied: true })),
-      releaseInventory: (input: ReleaseInput): Promise<ReleaseResult> =>
+      releaseInventory: (input) =>
         this.call('releaseInventory', input, () => {
           this.failIfFailing('releaseInventory');
           return { releasedFrom: 'HELD', applied: true };
         }),
-      refundPayment: (input: RefundInput): Promise<RefundResult> =>
+      refundPayment: (input) =>
         this.call('refundPayment', input, () => {
           this.failIfFailing('refundPayment');
           return { transactionId: `tx-refund-${input.orderId}`, applied: true };
         }),
-      transitionOrder: (input: TransitionInput): Promise<{ applied: boolean }> =>
+      transitionOrder: (input) =>
         this.call('transitionOrder', input, () => ({ applied: true })),
-    };
+    } satisfies SagaActivities;
   }
 }
