@@ -4,7 +4,7 @@
  * handler with a lease the handler completes inside its own transaction.
  */
 import type { Request, Response } from 'express';
-import type { Db, Tx } from '../lib/db';
+import { inTransaction, type Db, type Tx } from '../lib/db';
 import type { Principal } from '../services/access/api-keys';
 import {
   abandonIdempotent,
@@ -79,4 +79,26 @@ export async function idempotent(
     await abandonIdempotent(db, lease).catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * The common case: the change and its stored reply in one explicit transaction. `work` returns
+ * the reply to store (and replay), and optionally a different one for this first answer only
+ * (a secret shown once).
+ */
+export async function idempotentInTransaction(
+  db: Db,
+  req: Request,
+  res: Response,
+  principal: Principal,
+  body: unknown,
+  work: (tx: Tx) => Promise<{ stored: IdempotentReply; firstAnswer?: IdempotentReply }>,
+): Promise<void> {
+  await idempotent(db, req, res, principal, body, async ({ commit }) =>
+    inTransaction(db, async (tx) => {
+      const { stored, firstAnswer } = await work(tx);
+      await commit(tx, stored);
+      return firstAnswer ?? stored;
+    }),
+  );
 }

@@ -195,23 +195,24 @@ export const DeadLetter = z.object({
 
 export const DeadLetterPage = z.object({ total: z.int(), limit: z.int(), offset: z.int(), items: z.array(DeadLetter) });
 
-export const Paging = z.strictObject({
-  limit: z.coerce.number({ error: 'limit must be a number' }).int('limit must be an integer').min(1, 'limit must be >= 1').max(500, 'limit may be at most 500').default(50),
-  offset: z.coerce
-    .number({ error: 'offset must be a number' })
-    .int('offset must be an integer')
-    .min(0, 'offset must be >= 0')
-    .max(MAX_OFFSET, `offset may be at most ${MAX_OFFSET}`)
-    .default(0),
-});
+/** ?limit=&offset= with a capped page size and a capped depth. */
+function paging(maxLimit: number, defaultLimit: number) {
+  return z.strictObject({
+    limit: z.coerce
+      .number({ error: 'limit must be a number' })
+      .int('limit must be an integer')
+      .min(1, 'limit must be >= 1')
+      .max(maxLimit, `limit may be at most ${maxLimit}`)
+      .default(defaultLimit),
+    offset: z.coerce
+      .number({ error: 'offset must be a number' })
+      .int('offset must be an integer')
+      .min(0, 'offset must be >= 0')
+      .max(MAX_OFFSET, `offset may be at most ${MAX_OFFSET}`)
+      .default(0),
+  });
+}
 
-/** Ledger entries of one account, newest first: a capped page. */
-export const EntriesPaging = z.strictObject({
-  limit: z.coerce.number({ error: 'limit must be a number' }).int('limit must be an integer').min(1, 'limit must be >= 1').max(100, 'limit may be at most 100').default(50),
-  offset: z.coerce
-    .number({ error: 'offset must be a number' })
-    .int('offset must be an integer')
-    .min(0, 'offset must be >= 0')
-    .max(MAX_OFFSET, `offset may be at most ${MAX_OFFSET}`)
-    .default(0),
-});
+export const Paging = paging(500, 50);
+/** Ledger entries of one account, newest first. */
+export const EntriesPaging = paging(100, 50);

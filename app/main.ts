@@ -5,7 +5,7 @@
  */
 import type http from 'node:http';
 import { config, exitOnConfigError, type Config } from '../lib/config';
-import { createDb, poolOf } from '../lib/db';
+import { closeDb, createDb, poolOf } from '../lib/db';
 import { faultsFrom } from '../lib/faults';
 import { createLogger } from '../lib/logger';
 import { createRegistry, dbPoolMetrics, serveMetrics } from '../lib/metrics';
@@ -50,7 +50,7 @@ async function main(role: string): Promise<void> {
     log.info({ signal }, `${role} shutting down`);
     running
       .stop()
-      .then(() => db.$disconnect())
+      .then(() => closeDb(db))
       .then(() => tracing.shutdown())
       .then(() => new Promise((resolve) => metricsServer.close(resolve)))
       .then(

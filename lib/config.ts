@@ -22,6 +22,7 @@ import {
   label,
   oneOf,
   port,
+  derived,
   postgresUrl,
   secret,
   text,
@@ -38,6 +39,20 @@ const HOUR_MS = 3600 * SECOND_MS;
 const DAY_MS = 24 * HOUR_MS;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const DEFAULT_DATABASE_URL = 'postgresql://order_saga:order_saga@127.0.0.1:55432/order_saga';
+
+/** The same database as another login (local default: password = role name). */
+function withRole(url: string, role: string): string {
+  try {
+    const u = new URL(url);
+    u.username = role;
+    u.password = role;
+    return u.toString();
+  } catch {
+    return url; // DATABASE_URL's own parser reports it
+  }
+}
 
 /** Every variable of the app, in the README's order. */
 export const APP_VARIABLES = declareVariables('app', {
@@ -81,8 +96,18 @@ export const APP_VARIABLES = declareVariables('app', {
   },
   DATABASE_URL: {
     parser: postgresUrl(),
-    default: 'postgresql://order_saga:order_saga@127.0.0.1:55432/order_saga',
-    doc: "PostgreSQL; its port is the local stack's port",
+    default: DEFAULT_DATABASE_URL,
+    doc: "PostgreSQL as the app's least-privilege role (member of `order_saga_app`); its port is the local stack's port",
+  },
+  DATABASE_OWNER_URL: {
+    parser: postgresUrl(),
+    default: derived('`DATABASE_URL` as role `order_saga_owner`', (env) => withRole(env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL, 'order_saga_owner')),
+    doc: 'the role that owns the schema: migrations only (app processes use `DATABASE_URL`)',
+  },
+  DATABASE_READER_URL: {
+    parser: postgresUrl(),
+    default: derived('`DATABASE_URL` as role `order_saga_reporting`', (env) => withRole(env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL, 'order_saga_reporting')),
+    doc: 'a read-only login (member of `order_saga_reader`) for reporting and reconciliation',
   },
   DATABASE_POOL_SIZE: { parser: integer(1, 200), default: '10', doc: 'connections per process' },
   TEMPORAL_ADDRESS: { parser: hostPort(), default: '127.0.0.1:7233', doc: 'Temporal frontend (gRPC)' },
@@ -187,6 +212,8 @@ export function loadConfig(env: Env = process.env) {
       },
     },
     database: v.DATABASE_URL,
+    databaseOwner: v.DATABASE_OWNER_URL,
+    databaseReader: v.DATABASE_READER_URL,
     databasePoolSize: v.DATABASE_POOL_SIZE,
     /** Server-side limits of every statement and explicit transaction (lib/sql.ts). */
     databaseLimits: {

@@ -49,6 +49,13 @@ export function poolOf(db: Db): Pool {
   return pool;
 }
 
+/** Closes the client and its pool (Prisma disposes the pool only if it ever connected itself). */
+export async function closeDb(db: Db): Promise<void> {
+  await db.$disconnect();
+  const pool = pools.get(db);
+  if (pool && !pool.ended) await pool.end();
+}
+
 /** An explicit transaction on its own connection (see lib/sql.ts). */
 export function inTransaction<T>(db: Db, body: (tx: import('./sql').Tx) => Promise<T>, limits?: Partial<TxLimits>): Promise<T> {
   return transaction(poolOf(db), body, limits);

@@ -8,7 +8,7 @@
  * Uses the same configuration (DATABASE_URL, KAFKA_BROKERS) as the app processes.
  */
 import { config, exitOnConfigError, type Config } from '../lib/config';
-import { createDb, type Db } from '../lib/db';
+import { closeDb, createDb, type Db } from '../lib/db';
 import { DomainError } from '../lib/errors';
 import { createLogger } from '../lib/logger';
 import { getDeadLetter, listDeadLetters, replayDeadLetter, type DeadLetterSummary } from '../services/platform/dlq/dead-letters';
@@ -74,7 +74,7 @@ async function main(args: string[]): Promise<void> {
     else if (command === 'show') await show(db, id!);
     else await replay(cfg, db, id!);
   } finally {
-    await db.$disconnect();
+    await closeDb(db);
   }
 }
 

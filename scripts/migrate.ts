@@ -11,7 +11,7 @@ async function main(): Promise<void> {
     exitOnConfigError(err);
   }
   await ensureDatabase(cfg, cfg.database.database);
-  const applied = await migrate(cfg.database.url);
+  const applied = await migrate(cfg.databaseOwner.url);
   console.log(applied.length ? `applied ${applied.join(', ')}` : 'database is up to date');
 }
 

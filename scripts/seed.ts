@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadStackConfig, type StackConfig } from './stack/config';
-import { createDb, inTransaction, type Db } from '../lib/db';
+import { closeDb, createDb, inTransaction, type Db } from '../lib/db';
 import { createApiKey } from '../services/access/api-keys';
 import { upsertProduct } from '../services/catalog/products';
 import { openAndDeposit } from '../services/payments/accounts';
@@ -70,5 +70,5 @@ if (require.main === module) {
       console.error(err instanceof Error ? err.message : err);
       process.exitCode = 1;
     })
-    .finally(() => void db.$disconnect());
+    .finally(() => void closeDb(db));
 }

@@ -8,7 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { exitOnConfigError, repoRoot } from '../lib/config';
-import { createDb } from '../lib/db';
+import { closeDb, createDb } from '../lib/db';
 import { migrate } from '../lib/migrate';
 import { ROLES, type Role } from '../app/processes';
 import { loadStackConfig, type StackConfig } from './stack/config';
@@ -123,11 +123,11 @@ async function main(): Promise<void> {
   const started = Date.now();
   console.log(formatStatus(await up(cfg)));
   await ensureDatabase(cfg, cfg.database.database);
-  const applied = await migrate(cfg.database.url);
+  const applied = await migrate(cfg.databaseOwner.url);
   if (applied.length) console.log(`[start] applied migrations: ${applied.join(', ')}`);
   const db = createDb(cfg.database.url, 2);
   const { seeded, keys } = await seedDemoData(db, cfg);
-  await db.$disconnect();
+  await closeDb(db);
   if (seeded) console.log('[start] seeded demo products (TSHIRT-BLUE-M, MUG-LOGO, POSTER-A2, SNEAKER-LTD) and customers (alice, bob, carol)');
 
   const logDir = path.join(cfg.stack.dir, 'logs');

@@ -3,9 +3,8 @@ import { createApiKey, findApiKey, listApiKeys, revokeApiKey, setGrants } from '
 import { findProductView, upsertProduct } from '../../services/catalog/products';
 import { requestCompensation } from '../../services/orders/commands';
 import { findAccountView, openAndDeposit } from '../../services/payments/accounts';
-import { inTransaction } from '../../lib/db';
 import { parseBody, pathParam, uuidParam } from '../http';
-import { idempotent, idempotencyKeyOf } from '../idempotency';
+import { idempotencyKeyOf, idempotentInTransaction } from '../idempotency';
 import { operation } from '../operation';
 import { problems } from '../problem';
 import {
@@ -35,14 +34,10 @@ export const ADMIN_OPERATIONS = [
     responses: { 200: ProductView, 201: ProductView },
     problems: [422],
     async handle({ req, res, deps, principal, body }) {
-      await idempotent(deps.db, req, res, principal, body, async ({ commit }) =>
-        inTransaction(deps.db, async (tx) => {
-          const { created, product } = await upsertProduct(tx, body);
-          const reply = { status: created ? 201 : 200, body: product, headers: { Location: `/admin/products/${encodeURIComponent(product.sku)}` } };
-          await commit(tx, reply);
-          return reply;
-        }),
-      );
+      await idempotentInTransaction(deps.db, req, res, principal, body, async (tx) => {
+        const { created, product } = await upsertProduct(tx, body);
+        return { stored: { status: created ? 201 : 200, body: product, headers: { Location: `/admin/products/${encodeURIComponent(product.sku)}` } } };
+      });
     },
   }),
   operation({
@@ -68,19 +63,11 @@ export const ADMIN_OPERATIONS = [
     problems: [422],
     async handle({ req, res, deps, principal, body }) {
       const key = idempotencyKeyOf(req);
-      await idempotent(deps.db, req, res, principal, body, async ({ commit }) =>
-        inTransaction(deps.db, async (tx) => {
-          const deposit = { ...body, idempotencyKey: `deposit:${principal.apiKeyId}:${key}` };
-          const { created, balanceMinor } = await openAndDeposit(tx, deposit);
-          const reply = {
-            status: created ? 201 : 200,
-            body: { customerId: body.customerId, currency: body.currency, balanceMinor, entries: [] },
-            headers: { Location: `/accounts/${encodeURIComponent(body.customerId)}` },
-          };
-          await commit(tx, reply);
-          return reply;
-        }),
-      );
+      await idempotentInTransaction(deps.db, req, res, principal, body, async (tx) => {
+        const { created, balanceMinor } = await openAndDeposit(tx, { ...body, idempotencyKey: `deposit:${principal.apiKeyId}:${key}` });
+        const headers = { Location: `/accounts/${encodeURIComponent(body.customerId)}` };
+        return { stored: { status: created ? 201 : 200, body: { customerId: body.customerId, currency: body.currency, balanceMinor, entries: [] }, headers } };
+      });
     },
   }),
   operation({
@@ -118,18 +105,15 @@ export const ADMIN_OPERATIONS = [
     request: ApiKeyBody,
     responses: { 201: ApiKeyCreated },
     async handle({ req, res, deps, principal, body }) {
-      await idempotent(deps.db, req, res, principal, body, async ({ commit }) =>
-        inTransaction(deps.db, async (tx) => {
-          const customers = body.role === 'admin' ? [] : [...new Set(body.customers)].sort();
-          const created = await createApiKey(tx, body.name, body.role, customers);
-          const headers = { Location: `/admin/api-keys/${created.id}` };
-          const shown = { id: created.id, name: body.name, role: body.role, customers };
-          // The secret is shown once: a replay of this request answers with key: null.
-          await commit(tx, { status: 201, body: { ...shown, key: null }, headers });
-          deps.log.info({ apiKeyId: created.id, role: body.role, by: principal.apiKeyId }, 'API key created');
-          return { status: 201, body: { ...shown, key: created.key }, headers };
-        }),
-      );
+      await idempotentInTransaction(deps.db, req, res, principal, body, async (tx) => {
+        const customers = body.role === 'admin' ? [] : [...new Set(body.customers)].sort();
+        const created = await createApiKey(tx, body.name, body.role, customers);
+        const headers = { Location: `/admin/api-keys/${created.id}` };
+        const shown = { id: created.id, name: body.name, role: body.role, customers };
+        deps.log.info({ apiKeyId: created.id, role: body.role, by: principal.apiKeyId }, 'API key created');
+        // The secret is shown once: a replay of this request answers with key: null.
+        return { stored: { status: 201, body: { ...shown, key: null }, headers }, firstAnswer: { status: 201, body: { ...shown, key: created.key }, headers } };
+      });
     },
   }),
   operation({

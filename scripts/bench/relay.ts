@@ -159,7 +159,7 @@ async function setup(base: Config) {
   const env = { DATABASE_URL: url.toString(), KAFKA_EVENTS_TOPIC: `bench-${id}.events`, KAFKA_DLQ_TOPIC: `bench-${id}.events.dlq`, RELAY_RETENTION_MS: '0' };
   const cfg = loadConfig({ ...process.env, ...env });
   await ensureDatabase(cfg, cfg.database.database);
-  await migrate(cfg.database.url);
+  await migrate(cfg.databaseOwner.url);
   const rawTopic = `bench-${id}.raw`;
   const topics = [cfg.kafka.eventsTopic, rawTopic];
   await ensureTopics(cfg.kafka.brokers, topics.map((topic) => ({ topic, numPartitions: cfg.kafka.eventsPartitions })));

@@ -17,7 +17,7 @@ import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/
 import { createApp } from '../../api/app';
 import { createInventoryWorker, createOrdersWorker, createPaymentsWorker } from '../../app/workers';
 import { loadConfig } from '../../lib/config';
-import { createDb, inTransaction } from '../../lib/db';
+import { closeDb, createDb, inTransaction } from '../../lib/db';
 import { createLogger } from '../../lib/logger';
 import { migrate } from '../../lib/migrate';
 import { createTemporalClient, createWorkerConnection } from '../../lib/temporal';
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   const cfg = loadStackConfig({ ...process.env, DATABASE_URL: url.toString(), TEMPORAL_TASK_QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent' });
   await up(cfg);
   await ensureDatabase(cfg, cfg.database.database);
-  await migrate(cfg.database.url);
+  await migrate(cfg.databaseOwner.url);
   const db = createDb(cfg.database.url, 40);
   const client = await createTemporalClient(cfg);
   const connection = await createWorkerConnection(cfg);
@@ -180,7 +180,7 @@ async function main(): Promise<void> {
   await Promise.all(running);
   await connection.close();
   await client.connection.close();
-  await db.$disconnect();
+  await closeDb(db);
 }
 
 main().catch((err: unknown) => {

@@ -148,29 +148,95 @@ export class Postgres implements Component {
   }
 }
 
-/** Creates the application role (from DATABASE_URL) and the named database if missing. */
+/**
+ * The roles of the trust boundary (README "Database roles"). Group roles hold privileges
+ * (granted by the migrations); logins are members. In production a DBA or the operator
+ * (CloudNativePG managed roles) creates them; locally this provisioning step does.
+ */
+export const DB_GROUPS = { app: 'order_saga_app', reader: 'order_saga_reader' } as const;
+
+type SuperClient = InstanceType<typeof Client>;
+
+async function ensureRole(client: SuperClient, name: string, login: { password: string } | null, memberOf: string[] = []): Promise<void> {
+  const exists = await client.query('select 1 from pg_roles where rolname = $1', [name]);
+  if (exists.rowCount === 0) {
+    const how = login ? `login${login.password ? ` password ${quoteLiteral(login.password)}` : ''}` : 'nologin';
+    await client.query(`create role ${quoteIdent(name)} ${how}`);
+  }
+  for (const group of memberOf) await client.query(`grant ${quoteIdent(group)} to ${quoteIdent(name)}`);
+}
+
+/**
+ * Creates the roles and the named database if missing: the owner (DATABASE_OWNER_URL) owns
+ * the database and runs migrations; the app login (DATABASE_URL) is a member of
+ * order_saga_app; the reader login (DATABASE_READER_URL) of order_saga_reader. A database
+ * made before the roles existed is handed to the owner, objects included.
+ */
 export async function ensureDatabase(cfg: Config, database: string): Promise<void> {
-  const client = new Client({
-    host: cfg.database.host,
-    port: cfg.database.port,
-    user: SERVER_USER,
-    database: 'postgres',
-    connectionTimeoutMillis: 5000,
-  });
-  await client.connect();
+  const connect = async (db: string) => {
+    const c = new Client({ host: cfg.database.host, port: cfg.database.port, user: SERVER_USER, database: db, connectionTimeoutMillis: 5000 });
+    await c.connect();
+    return c;
+  };
+  const { databaseOwner: owner, database: app, databaseReader: reader } = cfg;
+  if (new Set([owner.user, app.user, reader.user]).size !== 3) {
+    throw new Error(`DATABASE_URL, DATABASE_OWNER_URL and DATABASE_READER_URL must name three different roles (${app.user}, ${owner.user}, ${reader.user})`);
+  }
+  const client = await connect('postgres');
   try {
-    const { user, password } = cfg.database;
     // Serialise concurrent provisioners (parallel test workers, two `npm start`s).
     await client.query('select pg_advisory_lock(727274)');
-    const role = await client.query('select 1 from pg_roles where rolname = $1', [user]);
-    if (role.rowCount === 0) {
-      const pw = password ? ` password ${quoteLiteral(password)}` : '';
-      await client.query(`create role ${quoteIdent(user)} login${pw}`);
-    }
-    const db = await client.query('select 1 from pg_database where datname = $1', [database]);
+    await ensureRole(client, DB_GROUPS.app, null);
+    await ensureRole(client, DB_GROUPS.reader, null);
+    await ensureRole(client, owner.user, { password: owner.password });
+    await ensureRole(client, app.user, { password: app.password }, [DB_GROUPS.app]);
+    await ensureRole(client, reader.user, { password: reader.password }, [DB_GROUPS.reader]);
+    const db = await client.query<{ owner: string }>('select pg_get_userbyid(datdba) as owner from pg_database where datname = $1', [database]);
     if (db.rowCount === 0) {
-      await client.query(`create database ${quoteIdent(database)} owner ${quoteIdent(user)}`);
+      await client.query(`create database ${quoteIdent(database)} owner ${quoteIdent(owner.user)}`);
+    } else if (db.rows[0]!.owner !== owner.user) {
+      await client.query(`alter database ${quoteIdent(database)} owner to ${quoteIdent(owner.user)}`);
     }
+  } finally {
+    await client.end();
+  }
+  // A database from before the roles: its tables move to the owner (the app keeps only its grants).
+  const inDb = await connect(database);
+  try {
+    const stale = await inDb.query('select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and pg_get_userbyid(c.relowner) = $2 limit 1', [
+      'public',
+      app.user,
+    ]);
+    // Object by object (REASSIGN OWNED would also hand over every other database the app role owns).
+    if (stale.rowCount) {
+      await inDb.query(`
+        DO $$
+        DECLARE r record;
+        BEGIN
+          FOR r IN SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = 'public' AND pg_get_userbyid(c.relowner) = ${quoteLiteral(app.user)} AND c.relkind IN ('r', 'p', 'v', 'm')
+          LOOP
+            -- Indexes and serial sequences follow their table.
+            EXECUTE format('ALTER TABLE %I OWNER TO %I', r.relname, ${quoteLiteral(owner.user)});
+          END LOOP;
+          FOR r IN SELECT p.oid::regprocedure AS fn FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                    WHERE n.nspname = 'public' AND pg_get_userbyid(p.proowner) = ${quoteLiteral(app.user)}
+          LOOP
+            EXECUTE format('ALTER FUNCTION %s OWNER TO %I', r.fn, ${quoteLiteral(owner.user)});
+          END LOOP;
+        END $$`);
+    }
+  } finally {
+    await inDb.end();
+  }
+}
+
+/** Drops a database (tests' scratch databases), ending its sessions: the superuser's job. */
+export async function dropDatabase(cfg: Config, database: string): Promise<void> {
+  const client = new Client({ host: cfg.database.host, port: cfg.database.port, user: SERVER_USER, database: 'postgres', connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    await client.query(`drop database if exists ${quoteIdent(database)} with (force)`);
   } finally {
     await client.end();
   }

@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import { loadConfig } from '../../lib/config';
-import { createDb, type Db } from '../../lib/db';
+import { closeDb, createDb, type Db } from '../../lib/db';
 import { createTemporalClient } from '../../lib/temporal';
 import type { Client } from '@temporalio/client';
 import { createApiKey } from '../../services/access/api-keys';
@@ -27,7 +27,7 @@ beforeAll(async () => {
 afterEach(() => killAllRoles());
 afterAll(async () => {
   await client?.connection.close();
-  await db?.$disconnect();
+  if (db) await closeDb(db);
 });
 
 const fault = (rules: object[]) => ({ ...env, FAULT_INJECTION: JSON.stringify(rules) });

@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import { OrderAccepted, OrderView, ProblemBody, ProductView, AccountView, ApiKeyCreated } from '../../api/schemas';
 import { balance, createCustomer, createProduct, uid, waitForStatus } from '../support/fixtures';
 import { startApiEnv, type ApiEnv, type Reply } from '../support/api-env';
+import { createPipelineEnv } from '../support/processes';
 import { eventually } from '../support/wait';
 
 let env: ApiEnv;
@@ -353,17 +354,23 @@ describe('admin and accounts', () => {
   });
 
   test('the bootstrap admin key follows ADMIN_API_KEY: a revocation sticks across restarts, and unset means invalid', async () => {
+    // Its own database: the bootstrap key has a fixed id, and a revocation is forever.
     const { syncBootstrapAdminKey, authenticate, BOOTSTRAP_ADMIN_ID, revokeApiKey } = await import('../../services/access/api-keys');
-    const secret = `bootstrap-${crypto.randomBytes(24).toString('base64url')}`;
-    await syncBootstrapAdminKey(env.db, secret);
-    expect((await authenticate(env.db, secret))?.role).toBe('admin');
-    await syncBootstrapAdminKey(env.db, undefined); // a restart without the variable
-    expect(await authenticate(env.db, secret)).toBeNull();
-    await syncBootstrapAdminKey(env.db, secret); // set again: valid again
-    expect((await authenticate(env.db, secret))?.role).toBe('admin');
-    await revokeApiKey(env.db, BOOTSTRAP_ADMIN_ID);
-    await syncBootstrapAdminKey(env.db, secret); // a restart with the variable still set
-    expect(await authenticate(env.db, secret)).toBeNull();
+    const fresh = await createPipelineEnv('bootstrap');
+    try {
+      const secret = `bootstrap-${crypto.randomBytes(24).toString('base64url')}`;
+      await syncBootstrapAdminKey(fresh.db, secret);
+      expect((await authenticate(fresh.db, secret))?.role).toBe('admin');
+      await syncBootstrapAdminKey(fresh.db, undefined); // a restart without the variable
+      expect(await authenticate(fresh.db, secret)).toBeNull();
+      await syncBootstrapAdminKey(fresh.db, secret); // set again: valid again
+      expect((await authenticate(fresh.db, secret))?.role).toBe('admin');
+      await revokeApiKey(fresh.db, BOOTSTRAP_ADMIN_ID);
+      await syncBootstrapAdminKey(fresh.db, secret); // a restart with the variable still set
+      expect(await authenticate(fresh.db, secret)).toBeNull();
+    } finally {
+      await fresh.close();
+    }
   });
 
   test('when an Idempotency-Key has expired, then it may be reused for a new request', async () => {

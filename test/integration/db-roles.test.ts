@@ -4,7 +4,7 @@
  * reader role only reads. The database refuses, whatever the code does.
  */
 import { Client } from 'pg';
-import { createDb } from '../../lib/db';
+import { closeDb, createDb } from '../../lib/db';
 import { testConfig } from '../setup/test-config';
 import { createCustomer } from '../support/fixtures';
 
@@ -57,7 +57,7 @@ test('the app role is refused UPDATE, DELETE and TRUNCATE of ledger rows, DDL, a
 test('even the owner cannot edit a ledger row: the append-only trigger refuses it (privileges and triggers both)', async () => {
   const db = createDb(cfg.database.url, 2);
   const customer = await createCustomer(db, { balanceMinor: 100 });
-  await db.$disconnect();
+  await closeDb(db);
   await as(cfg.databaseOwner.url, async (c) => {
     await expect(c.query('UPDATE ledger_entries SET amount_minor = amount_minor WHERE account_id = $1', [customer])).rejects.toThrow(/append-only/);
     await expect(c.query('DELETE FROM ledger_entries WHERE account_id = $1', [customer])).rejects.toThrow(/append-only/);

@@ -2,6 +2,7 @@
  * The outbox relay against the real database and broker, in this process: what it publishes,
  * in what order, with what headers; two relays sharing the shards; retention.
  */
+import { Client } from 'pg';
 import { Registry } from 'prom-client';
 import { createLogger } from '../../lib/logger';
 import { createKafka } from '../../services/platform/messaging/kafka';
@@ -137,14 +138,18 @@ describe('the outbox relay', () => {
 
   test('with notifications lost, the poll still publishes every row', async () => {
     startRelay(new Registry(), { RELAY_POLL_INTERVAL_MS: '100' });
-    await env.db.$executeRawUnsafe('ALTER TABLE outbox_events DISABLE TRIGGER outbox_events_notify');
+    // Only the owner may switch a trigger off (the app role cannot: test/integration/db-roles.test.ts).
+    const owner = new Client({ connectionString: env.cfg.databaseOwner.url });
+    await owner.connect();
+    await owner.query('ALTER TABLE outbox_events DISABLE TRIGGER outbox_events_notify');
     try {
       const orders = await writeOrders(env.db, 3);
       await eventually(async () => (await env.db.outboxEvent.count({ where: { aggregateId: { in: orders }, publishedAt: null } })) === 0, {
         what: 'every row published by polling',
       });
     } finally {
-      await env.db.$executeRawUnsafe('ALTER TABLE outbox_events ENABLE TRIGGER outbox_events_notify');
+      await owner.query('ALTER TABLE outbox_events ENABLE TRIGGER outbox_events_notify');
+      await owner.end();
     }
   });
 

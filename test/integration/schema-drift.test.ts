@@ -467,7 +467,8 @@ describe('schema.prisma and the migrated database', () => {
   let migrationRows: { migration_name: string; checksum: string; finished_at: Date | null; rolled_back_at: Date | null }[];
 
   beforeAll(async () => {
-    const client = new Client({ connectionString: testConfig().database.url });
+    // The read-only reporting role: it reads every table, _prisma_migrations included.
+    const client = new Client({ connectionString: testConfig().databaseReader.url });
     await client.connect();
     try {
       db = await readDatabase(client);

@@ -6,7 +6,10 @@
  */
 import crypto from 'node:crypto';
 import { Writable } from 'node:stream';
-import { OPERATIONS } from '../../api/app';
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Kafka, logLevel } from 'kafkajs';
+import { createApp, OPERATIONS } from '../../api/app';
 import { createLogger } from '../../lib/logger';
 import { startApiEnv, type ApiEnv, type Reply } from '../support/api-env';
 import { createCustomer, createProduct, waitForStatus } from '../support/fixtures';
@@ -129,16 +132,50 @@ test.each(OPERATIONS.filter((o) => o.request).map((o) => [`${o.method.toUpperCas
   },
 );
 
-test('a client reads only its own steps: no internal detail text; an admin sees it', async () => {
-  const asClient = await env.call('GET', `/orders/${orderA}`);
-  expect(asClient.body.steps.every((s: { detail: unknown }) => s.detail === null)).toBe(true);
-  const asAdmin = await env.call('GET', `/orders/${orderA}`, { key: env.keys.admin.key });
-  expect(asAdmin.status).toBe(200);
+test('a client sees step outcomes but not their detail text (stock counts, driver messages); an admin sees it', async () => {
+  const scarce = await createProduct(env.db, { stock: 1, priceMinor: 500 });
+  const placed = await env.call('POST', '/orders', {
+    body: { customerId: customerA, items: [{ sku: scarce, quantity: 5 }] },
+    headers: { 'idempotency-key': crypto.randomUUID() },
+  });
+  await waitForStatus(env.db, placed.body.orderId, 'REJECTED');
+  const failed = (view: Reply) => view.body.steps.find((st: { name: string; status: string }) => st.name === 'reserveInventory' && st.status === 'FAILED');
+  const asAdmin = await env.call('GET', `/orders/${placed.body.orderId}`, { key: env.keys.admin.key });
+  expect(failed(asAdmin).detail).toMatch(/available 1/); // the internal text exists...
+  const asClient = await env.call('GET', `/orders/${placed.body.orderId}`);
+  expect({ status: asClient.body.status, failureReason: asClient.body.failureReason, detail: failed(asClient).detail }).toEqual({
+    status: 'REJECTED',
+    failureReason: 'OUT_OF_STOCK',
+    detail: null, // ...and the client does not see it
+  });
+  expect(JSON.stringify(asClient.body)).not.toMatch(/available \d/);
 });
 
-test('readyz without admin credentials says only up or down per component', async () => {
-  const anon = await env.call('GET', '/readyz', { key: null });
-  expect(Object.values(anon.body.checks as Record<string, string>).every((v) => v === 'ok' || v === 'down')).toBe(true);
+test('readyz without admin credentials says only up or down per component; an admin sees why', async () => {
+  const app = createApp({
+    cfg: env.cfg,
+    db: env.db,
+    log: createLogger('readyz-test', 'silent'),
+    temporal: env.client,
+    faults: env.faults,
+    kafka: new Kafka({ clientId: 'readyz-test', brokers: env.cfg.kafka.brokers, logLevel: logLevel.NOTHING }),
+    readiness: { database: async () => undefined, kafka: () => Promise.reject(new Error('connect ECONNREFUSED 10.1.2.3:9092')) },
+  });
+  const server = await new Promise<http.Server>((resolve) => {
+    const s2 = app.listen(0, '127.0.0.1', () => resolve(s2));
+  });
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/readyz`;
+    const anon = await fetch(url);
+    expect({ status: anon.status, checks: ((await anon.json()) as { checks: unknown }).checks }).toEqual({ status: 503, checks: { database: 'ok', kafka: 'down' } });
+    const admin = await fetch(url, { headers: { authorization: `Bearer ${env.keys.admin.key}` } });
+    expect(((await admin.json()) as { checks: { kafka: string } }).checks.kafka).toMatch(/ECONNREFUSED 10\.1\.2\.3/);
+    const client = await fetch(url, { headers: { authorization: `Bearer ${env.keys.clientA.key}` } });
+    expect(((await client.json()) as { checks: { kafka: string } }).checks.kafka).toBe('down');
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
 });
 
 test(`when one key bursts past ${CLIENT_LIMIT} requests per window, then the rest get 429 with Retry-After and RateLimit headers`, async () => {

@@ -12,20 +12,20 @@ import { eventually } from '../support/wait';
 
 const cfg = loadConfig();
 let pool: Pool;
-const group = `sql-test-${crypto.randomUUID().slice(0, 8)}`;
+const prefix = `sql-test-${crypto.randomUUID().slice(0, 8)}:`;
 
 beforeAll(() => {
   pool = new Pool({ connectionString: cfg.database.url, max: 3, connectionTimeoutMillis: 300 });
 });
 afterAll(async () => {
-  await pool.query('DELETE FROM processed_events WHERE consumer_group = $1', [group]);
+  await pool.query('DELETE FROM rate_limits WHERE key LIKE $1', [`${prefix}%`]);
   await pool.end();
 });
 
-/** A row only this test writes: processed_events keyed by this file's group. */
-const write = (tx: Tx, id: string) => tx.exec`INSERT INTO processed_events (consumer_group, event_id) VALUES (${group}::text, ${id}::uuid)`;
+/** A row only this test writes (the app role may insert, update and delete rate_limits rows). */
+const write = (tx: Tx, id: string) => tx.exec`INSERT INTO rate_limits (key, points) VALUES (${prefix + id}::text, 1)`;
 async function visible(id: string): Promise<boolean> {
-  const r = await pool.query('SELECT 1 FROM processed_events WHERE consumer_group = $1 AND event_id = $2', [group, id]);
+  const r = await pool.query('SELECT 1 FROM rate_limits WHERE key = $1', [prefix + id]);
   return r.rowCount === 1;
 }
 
@@ -103,8 +103,8 @@ test('when a row lock is held elsewhere past lock_timeout, then DATABASE_BUSY, n
   const holder = await pool.connect();
   try {
     await holder.query('BEGIN');
-    await holder.query('SELECT 1 FROM processed_events WHERE consumer_group = $1 AND event_id = $2 FOR UPDATE', [group, id]);
-    const err = await transaction(pool, (tx) => tx.exec`DELETE FROM processed_events WHERE consumer_group = ${group}::text AND event_id = ${id}::uuid`, {
+    await holder.query('SELECT 1 FROM rate_limits WHERE key = $1 FOR UPDATE', [prefix + id]);
+    const err = await transaction(pool, (tx) => tx.exec`DELETE FROM rate_limits WHERE key = ${prefix + id}::text`, {
       lockTimeoutMs: 200,
     }).catch((e: unknown) => e);
     expect(DomainError.is(err, 'DATABASE_BUSY')).toBe(true);

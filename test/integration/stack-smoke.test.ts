@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Kafka, logLevel } from 'kafkajs';
-import { createDb } from '../../lib/db';
+import { closeDb, createDb } from '../../lib/db';
 import { SEARCH_ATTRIBUTES } from '../../services/orders/contract';
 import { ensureTopics } from '../../scripts/stack/kafka';
 import { testConfig } from '../setup/test-config';
@@ -23,7 +23,7 @@ describe('the local stack', () => {
       expect(rows[0]!.version).toMatch(/^PostgreSQL \d+/);
       expect(rows[0]!.db).toBe(cfg.database.database);
     } finally {
-      await db.$disconnect();
+      await closeDb(db);
     }
   });
 

@@ -30,7 +30,7 @@ export default async function globalSetup(): Promise<void> {
   const started = Date.now();
   const rows = await up(cfg);
   await ensureDatabase(cfg, cfg.database.database);
-  await migrate(cfg.database.url);
+  await migrate(cfg.databaseOwner.url);
   process.stderr.write(
     `\n[test] stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n${formatStatus(rows)}\n`,
   );

@@ -10,15 +10,14 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { Client } from 'pg';
 import { loadConfig, repoRoot, type Config } from '../../lib/config';
-import { createDb, inTransaction, type Db } from '../../lib/db';
+import { closeDb, createDb, inTransaction, type Db } from '../../lib/db';
 import { migrate } from '../../lib/migrate';
 import { headerStrings, parseEnvelope, type Envelope } from '../../services/platform/messaging/envelope';
 import { EVENT_TYPES, ORDER_AGGREGATE, type EventType } from '../../services/orders/contract';
 import { appendEvents, type NewEvent } from '../../services/platform/outbox/outbox';
 import { loadStackConfig } from '../../scripts/stack/config';
-import { ensureDatabase } from '../../scripts/stack/postgres';
+import { dropDatabase, ensureDatabase } from '../../scripts/stack/postgres';
 import { ensureTopics } from '../../scripts/stack/kafka';
 import { tail } from '../../scripts/stack/proc';
 import { testConfig } from '../setup/test-config';
@@ -201,7 +200,7 @@ export async function createPipelineEnv(label: string, extra: Record<string, str
   };
   const cfg = loadConfig({ ...process.env, ...env });
   await ensureDatabase(cfg, cfg.database.database);
-  await migrate(cfg.database.url);
+  await migrate(cfg.databaseOwner.url);
   const topics = [cfg.kafka.eventsTopic, cfg.kafka.dlqTopic];
   await ensureTopics(cfg.kafka.brokers, topics.map((topic) => ({ topic, numPartitions: cfg.kafka.eventsPartitions })));
   const db = createDb(cfg.database.url, 10);
@@ -210,20 +209,12 @@ export async function createPipelineEnv(label: string, extra: Record<string, str
 }
 
 async function dropPipeline(cfg: Config, db: Db, kafka: Kafka, topics: string[]): Promise<void> {
-  await db.$disconnect();
+  await closeDb(db);
   const admin = kafka.admin();
   await admin.connect();
   await admin.deleteTopics({ topics }).catch(() => undefined);
   await admin.disconnect();
-  const url = new URL(cfg.database.url);
-  url.pathname = '/postgres';
-  const client = new Client({ connectionString: url.toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${cfg.database.database}" WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
+  await dropDatabase(cfg, cfg.database.database);
 }
 
 // ---------------------------------------------------------------- order events

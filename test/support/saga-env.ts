@@ -8,7 +8,7 @@ import type { Client } from '@temporalio/client';
 import { bundleWorkflowCode, type NativeConnection, type Worker } from '@temporalio/worker';
 import { createInventoryWorker, createOrdersWorker, createPaymentsWorker } from '../../app/workers';
 import { loadConfig, type Config } from '../../lib/config';
-import { createDb, type Db, type DbOptions } from '../../lib/db';
+import { closeDb, createDb, type Db, type DbOptions } from '../../lib/db';
 import { FaultPlan } from '../../lib/faults';
 import { createTemporalClient, createWorkerConnection } from '../../lib/temporal';
 
@@ -44,7 +44,7 @@ export async function startSagaEnv(env: Record<string, string> = {}, dbOptions: 
       await Promise.all(running);
       await connection.close();
       await client.connection.close();
-      await db.$disconnect();
+      await closeDb(db);
     },
   };
 }

@@ -330,10 +330,14 @@ describe('docker-compose.yml', () => {
     expect({ service: name, args: commandArgs(s).slice(-2) }).toEqual({ service: name, args: ['app/main.ts', role] });
   });
 
-  it('runs migrations and the seed in a one-shot service the app services wait for', () => {
+  it('runs migrations in a one-shot service the app services wait for; demo data only under the demo profile', () => {
     const migrate = service('migrate');
-    const command = commandArgs(migrate).join(' ');
-    expect(command).toMatch(/scripts\/migrate\.ts[\s\S]*scripts\/seed\.ts/);
+    expect(commandArgs(migrate).join(' ')).toMatch(/scripts\/migrate\.ts/);
+    expect(commandArgs(migrate).join(' ')).not.toMatch(/seed/);
+    const seed = service('seed') as Service & { profiles?: string[] };
+    expect({ command: commandArgs(seed).join(' '), profiles: seed.profiles }).toEqual({ command: expect.stringMatching(/scripts\/seed\.ts/), profiles: ['demo'] });
+    // Nothing outside the demo profile seeds money or mints a key.
+    for (const [name, s] of appServices().filter(([n]) => n !== 'seed')) expect({ name, seeds: /seed/.test(commandArgs(s).join(' ')) }).toEqual({ name, seeds: false });
     for (const role of ROLES) {
       const [, s] = roleService(role);
       expect({ role, migrate: dependsOn(s).migrate }).toEqual({
