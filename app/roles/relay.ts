@@ -1,4 +1,4 @@
-/** The relay role: the outbox relay, its own process; several may run at once (see services/relay). */
+/** The relay role: the outbox relay, its own process; several may run at once (see services/platform/relay). */
 import { createKafka } from '../../services/platform/messaging/kafka';
 import { Relay } from '../../services/platform/relay/relay';
 import type { RoleContext, Running } from '../role';
