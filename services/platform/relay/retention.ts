@@ -5,7 +5,7 @@
  * touched, nor the per-aggregate sequence counters (outbox_sequences), which must outlive
  * their events so that sequences never restart.
  */
-import type { Db } from '../../../lib/db';
+import { inTransaction, type Db } from '../../../lib/db';
 
 const CHUNK = 5000;
 /** Two-key advisory lock: only one relay prunes at a time; the others skip the round. */
@@ -21,12 +21,12 @@ export async function pruneOutbox(db: Db, retentionMs: number, shouldStop: () =>
   let total = 0;
   let after = '0';
   for (;;) {
-    const chunk = await db.$transaction(async (tx) => {
-      const [lock] = await tx.$queryRaw<{ locked: boolean }[]>`SELECT pg_try_advisory_xact_lock(${PRUNE_LOCK[0]}::int, ${PRUNE_LOCK[1]}::int) AS locked`;
+    const chunk = await inTransaction(db, async (tx) => {
+      const [lock] = await tx.rows<{ locked: boolean }>`SELECT pg_try_advisory_xact_lock(${PRUNE_LOCK[0]}::int, ${PRUNE_LOCK[1]}::int) AS locked`;
       if (!lock?.locked) return undefined;
-      const [result] = await tx.$queryRaw<{ last: string | null; deleted: number }[]>`
+      const [result] = await tx.rows<{ last: string | null; deleted: number }>`
         WITH chunk AS (
-          SELECT id, published_at FROM outbox_events WHERE id > ${after}::bigint ORDER BY id LIMIT ${CHUNK}
+          SELECT id, published_at FROM outbox_events WHERE id > ${after}::bigint ORDER BY id LIMIT ${CHUNK}::int
         ), gone AS (
           DELETE FROM outbox_events o USING chunk c
            WHERE o.id = c.id AND c.published_at < now() - ${retentionMs}::bigint * interval '1 millisecond'
