@@ -118,6 +118,7 @@ export function loadConfig(env: Env = process.env) {
   brokers.forEach((b) => hostPort({ KAFKA_BROKERS: b }, 'KAFKA_BROKERS', b));
   const firstBroker = hostPort({ KAFKA_BROKERS: brokers[0] }, 'KAFKA_BROKERS', brokers[0]!);
   const metricsBase = port(env, 'METRICS_PORT_BASE', 9400);
+  const database = databaseUrl(env, 'DATABASE_URL', 'postgresql://order_saga:order_saga@127.0.0.1:55432/order_saga');
   const cacheRoot = env.XDG_CACHE_HOME ? path.join(env.XDG_CACHE_HOME) : path.join(os.homedir(), '.cache');
 
   return {
@@ -129,11 +130,7 @@ export function loadConfig(env: Env = process.env) {
       /** Bootstrap admin key, stored hashed at start. */
       adminApiKey: optional(env, 'ADMIN_API_KEY'),
     },
-    database: databaseUrl(
-      env,
-      'DATABASE_URL',
-      'postgresql://order_saga:order_saga@127.0.0.1:55432/order_saga',
-    ),
+    database,
     databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, 1, 200),
     temporal: {
       address: `${temporal.host}:${temporal.port}`,
@@ -186,6 +183,7 @@ export function loadConfig(env: Env = process.env) {
       maxBackoffMs: int(env, 'RELAY_MAX_BACKOFF_MS', 5000, 10, 300_000),
     },
     consumers: consumerSettings(env),
+    reconciler: reconcilerSettings(env, database.url),
     otel: otelSettings(env),
     /** The local stack's optional Prometheus server (`npm run stack -- up --with-prometheus`). */
     prometheus: {
@@ -229,7 +227,40 @@ function consumerSettings(env: Env) {
   };
 }
 
+/** The reconciler's read-only database role (created by the migration; LOGIN on the local stack). */
+export const RECONCILER_DB_ROLE = 'order_saga_reconciler';
+
+function reconcilerSettings(env: Env, appDatabaseUrl: string) {
+  // By default the same server and database as the app, as the read-only role.
+  const fallback = new URL(appDatabaseUrl);
+  fallback.username = RECONCILER_DB_ROLE;
+  fallback.password = RECONCILER_DB_ROLE;
+  const day = 24 * HOUR_MS;
+  return {
+    database: databaseUrl(env, 'RECONCILER_DATABASE_URL', fallback.toString()),
+    /** A pass every this often (the first one at start). */
+    intervalMs: int(env, 'RECONCILE_INTERVAL_MS', 60_000, 1000, day),
+    /** Every Nth scheduled pass is a full pass; the others are incremental from the last watermark. */
+    fullPassEvery: int(env, 'RECONCILE_FULL_PASS_EVERY', 60, 1, 1_000_000),
+    /** Subjects (orders, products, accounts...) per set-based query. */
+    batchSize: int(env, 'RECONCILE_BATCH_SIZE', 1000, 10, 50_000),
+    /** Grace window of the database checks: newer changes are in flight, a failure must outlast it. */
+    graceMs: int(env, 'RECONCILE_GRACE_MS', 30_000, 0, day),
+    /** Grace window of the Temporal checks (workflow start, search attribute upserts, visibility lag). */
+    sagaGraceMs: int(env, 'RECONCILE_SAGA_GRACE_MS', 60_000, 0, day),
+    /** Grace window of the stream checks: outbox to Kafka to the audit timeline. */
+    streamLagMs: int(env, 'RECONCILE_STREAM_LAG_MS', 60_000, 0, day),
+    /** An order in one in-flight status for longer than this is stuck. */
+    stuckMs: int(env, 'RECONCILE_STUCK_MS', HOUR_MS, 1000, 30 * day),
+    /** More new findings of one check in one run than this: one meta-finding instead. */
+    floodCap: int(env, 'RECONCILE_FLOOD_CAP', 100, 1, 1_000_000),
+    /** How often a standby instance tries to become the active one. */
+    standbyPollMs: int(env, 'RECONCILE_STANDBY_POLL_MS', 5000, 100, HOUR_MS),
+  };
+}
+
 export type Config = ReturnType<typeof loadConfig>;
+export type ReconcilerSettings = Config['reconciler'];
 export type RelaySettings = Config['relay'];
 export type ConsumerSettings = Config['consumers'];
 
