@@ -15,6 +15,7 @@ import { accountsRouter } from './routes/accounts';
 import { adminRouter } from './routes/admin';
 import { dlqRouter } from './routes/dlq';
 import { ordersRouter } from './routes/orders';
+import { reconciliationRouter } from './routes/reconciliation';
 
 export interface ApiDeps {
   cfg: Config;
@@ -80,6 +81,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/orders', mountPoint, authenticate, ordersRouter(deps));
   app.use('/accounts', mountPoint, authenticate, accountsRouter(deps));
   app.use('/admin/dlq', mountPoint, authenticate, admin, dlqRouter(deps));
+  app.use('/admin/reconciliation', mountPoint, authenticate, admin, reconciliationRouter(deps));
   app.use('/admin', mountPoint, authenticate, admin, adminRouter(deps));
 
   app.use((req, _res, next) => next(problems.notFound(`no route ${req.method} ${req.path}`)));

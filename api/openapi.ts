@@ -97,6 +97,23 @@ export const OPERATIONS: Operation[] = [
     access: 'admin',
     responses: { 202: s.DeadLetter },
   },
+  {
+    method: 'post',
+    path: '/admin/reconciliation/runs',
+    summary: 'Request a reconciliation run (full or incremental, optionally limited to some orders); the active reconciler runs it',
+    access: 'admin',
+    idempotencyKey: true,
+    request: s.ReconciliationRunBody,
+    responses: { 202: s.ReconciliationRunView },
+  },
+  { method: 'get', path: '/admin/reconciliation/runs/:id', summary: 'A reconciliation run: status, counts per check, duration', access: 'admin', responses: { 200: s.ReconciliationRunView } },
+  {
+    method: 'get',
+    path: '/admin/reconciliation/findings',
+    summary: 'Reconciliation findings, newest first (?status=open|suspect|resolved|all&check=&limit=&offset=)',
+    access: 'admin',
+    responses: { 200: s.ReconciliationFindingPage },
+  },
 ];
 
 const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') => z.toJSONSchema(schema, { io, unrepresentable: 'any' });

@@ -17,7 +17,7 @@ afterAll(async () => {
 
 /** Routes declared in the routers' source: `router.get('/x', ...)` under their mount point. */
 function declaredRoutes(): string[] {
-  const mounts: Record<string, string> = { 'orders.ts': '/orders', 'accounts.ts': '/accounts', 'admin.ts': '/admin', 'dlq.ts': '/admin/dlq' };
+  const mounts: Record<string, string> = { 'orders.ts': '/orders', 'accounts.ts': '/accounts', 'admin.ts': '/admin', 'dlq.ts': '/admin/dlq', 'reconciliation.ts': '/admin/reconciliation' };
   const dir = path.join(__dirname, '../../api/routes');
   const found: string[] = [];
   for (const file of fs.readdirSync(dir)) {
