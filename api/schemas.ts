@@ -191,6 +191,7 @@ const CheckSummary = z.object({
   open: z.int(),
   suspects: z.int(),
   flooded: z.boolean(),
+  durationMs: z.int(),
 });
 
 export const ReconciliationRunView = z.object({
@@ -215,6 +216,7 @@ export const ReconciliationRunView = z.object({
         count: z.int(),
         orders: z.array(z.object({ orderId: z.string(), failureReason: z.string().nullable(), ageMs: z.number() })),
       }),
+      errors: z.record(z.string(), z.string()).optional(),
     })
     .nullable(),
   error: z.string().nullable(),

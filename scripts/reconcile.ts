@@ -11,6 +11,7 @@ import { createDb } from '../lib/db';
 import { createLogger } from '../lib/logger';
 import { createTemporalClient } from '../lib/temporal';
 import { listFindings, getRun } from '../services/reconciliation/queries';
+import { ReconciliationChecksFailed } from '../services/reconciliation/runner';
 import { formatReport } from '../services/reconciliation/report';
 import { createReconcilerPool, reconcileOnce } from '../services/reconciliation/service';
 
@@ -43,17 +44,24 @@ async function main(argv: string[]): Promise<number> {
   const temporal = await createTemporalClient(cfg);
   try {
     const scope = args.orderIds.length > 0 ? { orderIds: args.orderIds } : null;
-    const outcome = await reconcileOnce(
-      { pg, temporal, cfg, log: createLogger('reconcile-cli', 'warn') },
-      { trigger: 'CLI', mode: args.incremental ? 'INCREMENTAL' : 'FULL', scope },
-    );
-    const run = (await getRun(db, outcome.runId))!;
+    let runId: string;
+    let failed = false;
+    try {
+      runId = (await reconcileOnce({ pg, temporal, cfg, log: createLogger('reconcile-cli', 'warn') }, { trigger: 'CLI', mode: args.incremental ? 'INCREMENTAL' : 'FULL', scope })).runId;
+    } catch (err) {
+      // Some checks could not run: the others' report still matters.
+      if (!(err instanceof ReconciliationChecksFailed)) throw err;
+      runId = err.runId;
+      failed = true;
+    }
+    const run = (await getRun(db, runId))!;
     const subjectIds = scope ? [...scope.orderIds, ...scope.orderIds.map((id) => `order-${id}`)] : undefined;
     const open = await listFindings(db, { status: 'open', limit: 50, subjectIds });
     const suspects = await listFindings(db, { status: 'suspect', limit: 20, subjectIds });
     if (args.json) console.log(JSON.stringify({ run, open: open.items, suspects: suspects.items }, null, 2));
-    else console.log(formatReport(run, [...open.items, ...suspects.items], { open: outcome.openFindings, suspects: suspects.total }));
-    return outcome.openFindings > 0 ? 1 : 0;
+    else console.log(formatReport(run, [...open.items, ...suspects.items], { open: run.openFindings, suspects: suspects.total }));
+    if (failed) return 2;
+    return run.openFindings > 0 ? 1 : 0;
   } finally {
     await temporal.connection.close();
     await db.$disconnect();

@@ -187,6 +187,8 @@ export interface NeedsAttention {
 export interface RunSummary {
   checks: Record<CheckName, CheckSummary>;
   needsAttention: { count: number; orders: NeedsAttention[] };
+  /** Checks that could not run in this pass, and why (the run is then FAILED). */
+  errors?: Partial<Record<CheckName, string>>;
 }
 
 export interface RunView {

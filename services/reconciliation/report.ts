@@ -30,7 +30,8 @@ export function formatReport(run: RunView, findings: FindingView[], totals: { op
     `reconciliation run #${run.id}  ${run.mode}  ${run.trigger}  ${run.status}` +
       `${run.durationMs !== null ? `  ${duration(run.durationMs)}` : ''}  ${run.subjectsExamined} subjects examined${scope}`,
   );
-  if (run.error) lines.push(`error: ${run.error}`);
+  if (run.error && !run.summary?.errors) lines.push(`error: ${run.error}`);
+  for (const [check, message] of Object.entries(run.summary?.errors ?? {})) lines.push(`could not run ${check}: ${message}`);
   const checks = run.summary?.checks;
   if (checks) {
     lines.push('', `${'check'.padEnd(30)}${'open'.padStart(6)}${'suspect'.padStart(9)}${'raised'.padStart(8)}${'resolved'.padStart(10)}`);

@@ -149,9 +149,28 @@ async function startRun(pg: Pool, opts: RunOptions, mode: RunMode, scope: RunSco
   return rows[0]!.id;
 }
 
-/** Runs one pass. Throws (after recording the run as FAILED) if a check cannot run. */
+/** A pass in which some checks could not run (the others' findings are recorded). */
+export class ReconciliationChecksFailed extends Error {
+  override name = 'ReconciliationChecksFailed';
+  constructor(
+    readonly runId: string,
+    readonly errors: Partial<Record<CheckName, string>>,
+  ) {
+    super(Object.entries(errors).map(([check, message]) => `${check}: ${message}`).join('; '));
+  }
+}
+
+type CheckErrors = Map<CheckName, string>;
+
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/**
+ * Runs one pass. A check that cannot run (Temporal unreachable, say) does not blind the
+ * others: their findings are recorded, the run is FAILED naming the check, and this throws
+ * ReconciliationChecksFailed. Anything else failing fails the whole run.
+ */
 export async function runReconciliation(deps: ReconcilerDeps, opts: RunOptions): Promise<RunOutcome> {
-  const { pg, cfg, log } = deps;
+  const { pg, cfg } = deps;
   const settings = { ...cfg.reconciler, ...opts.settings };
   const scope = normalizeScope(opts.scope);
   const started = Date.now();
@@ -159,68 +178,101 @@ export async function runReconciliation(deps: ReconcilerDeps, opts: RunOptions):
   const mode: RunMode = scope ? 'FULL' : opts.mode === 'INCREMENTAL' && previous ? 'INCREMENTAL' : 'FULL';
   const runId = await startRun(pg, opts, mode, scope);
   try {
-    const { rows } = await pg.query<{ now: Date }>('SELECT now() AS now');
-    const now = rows[0]!.now;
-    const ctx: CheckContext = {
-      pg,
-      temporal: deps.temporal,
-      settings,
-      compensationWindowMs: cfg.workers.compensationWindowMs,
-      ordersTaskQueue: taskQueues(cfg.workers.taskQueuePrefix).orders,
-      now,
-    };
-    const smallestGrace = Math.min(settings.graceMs, settings.sagaGraceMs, settings.streamLagMs);
-    const watermark = await currentWatermark(pg, new Date(now.getTime() - smallestGrace), previous);
-    const resolved = scope ? await resolveScope(pg, scope) : null;
-    const plan: Plan = {
-      mode,
-      scope: resolved,
-      from: mode === 'INCREMENTAL' ? previous : null,
-      batchSize: settings.batchSize,
-      windowStart: new Date(now.getTime() - ctx.compensationWindowMs),
-    };
-    const recorder = new FindingRecorder(pg, runId, now, settings);
-
-    let examined = 0;
-    for (const { set, subject } of SETS) examined += await runBatchChecks(ctx, recorder, set, subject, plan);
-    const ran: CheckName[] = CHECK_NAMES.filter((n) => CHECK_TABLE[n].kind === 'batch');
-    const scopeSubjects = resolved ? [...resolved.orderIds, ...resolved.accountIds, ...resolved.skus, ...resolved.transactionIds] : null;
-    for (const name of CHECK_NAMES) {
-      const check = CHECK_TABLE[name];
-      if (check.kind !== 'listing' || (check.fullPassOnly && mode === 'INCREMENTAL')) continue;
-      const subjects = await runListingCheck(ctx, recorder, check, resolved);
-      scopeSubjects?.push(...(subjects ?? []));
-      ran.push(name);
-    }
-    await recorder.finish(ran, mode === 'FULL' && !resolved);
-    const summary: RunSummary = { checks: await recorder.summary(CHECK_NAMES, scopeSubjects), needsAttention: await needsAttention(pg, now, resolved) };
-    const totals = Object.values(summary.checks).reduce(
-      (acc, c) => ({ failing: acc.failing + c.failing, raised: acc.raised + c.raised, resolved: acc.resolved + c.resolved, open: acc.open + c.open }),
-      { failing: 0, raised: 0, resolved: 0, open: 0 },
-    );
-    const durationMs = Date.now() - started;
-    await pg.query(
-      `UPDATE reconciliation_runs
-          SET status = 'SUCCEEDED', mode = $2, finished_at = now(), duration_ms = $3, watermark = $4, subjects_examined = $5,
-              failing = $6, raised = $7, resolved = $8, open_findings = $9, summary = $10
-        WHERE id = $1`,
-      [runId, mode, durationMs, resolved ? null : JSON.stringify(watermark), examined, totals.failing, totals.raised, totals.resolved, totals.open, JSON.stringify(summary)],
-    );
-    log.info({ runId, mode, durationMs, examined, ...totals }, 'reconciliation run finished');
-    return { runId, mode, durationMs, summary, openFindings: totals.open };
+    return await pass(deps, { runId, mode, scope, settings, previous, started });
   } catch (err) {
-    await pg
-      .query(`UPDATE reconciliation_runs SET status = 'FAILED', finished_at = now(), duration_ms = $2, error = $3 WHERE id = $1`, [
-        runId,
-        Date.now() - started,
-        err instanceof Error ? err.message : String(err),
-      ])
-      .catch(() => undefined);
+    if (!(err instanceof ReconciliationChecksFailed)) {
+      await pg
+        .query(`UPDATE reconciliation_runs SET status = 'FAILED', finished_at = now(), duration_ms = $2, error = $3 WHERE id = $1`, [runId, Date.now() - started, messageOf(err)])
+        .catch(() => undefined);
+    }
     throw err;
   }
 }
 
-async function runBatchChecks(ctx: CheckContext, recorder: FindingRecorder, set: SubjectSet, subject: SubjectType, plan: Plan): Promise<number> {
+interface PassInput {
+  runId: string;
+  mode: RunMode;
+  scope: RunScope | null;
+  settings: Config['reconciler'];
+  previous: Watermark | null;
+  started: number;
+}
+
+async function pass(deps: ReconcilerDeps, { runId, mode, scope, settings, previous, started }: PassInput): Promise<RunOutcome> {
+  const { pg, cfg, log } = deps;
+  const { rows } = await pg.query<{ now: Date }>('SELECT now() AS now');
+  const now = rows[0]!.now;
+  const ctx: CheckContext = {
+    pg,
+    temporal: deps.temporal,
+    settings,
+    compensationWindowMs: cfg.workers.compensationWindowMs,
+    ordersTaskQueue: taskQueues(cfg.workers.taskQueuePrefix).orders,
+    now,
+  };
+  const smallestGrace = Math.min(settings.graceMs, settings.sagaGraceMs, settings.streamLagMs);
+  const watermark = await currentWatermark(pg, new Date(now.getTime() - smallestGrace), previous);
+  const resolved = scope ? await resolveScope(pg, scope) : null;
+  const plan: Plan = {
+    mode,
+    scope: resolved,
+    from: mode === 'INCREMENTAL' ? previous : null,
+    batchSize: settings.batchSize,
+    windowStart: new Date(now.getTime() - ctx.compensationWindowMs),
+  };
+  const recorder = new FindingRecorder(pg, runId, now, settings);
+  const errors: CheckErrors = new Map();
+
+  let examined = 0;
+  for (const { set, subject } of SETS) examined += await runBatchChecks(ctx, recorder, set, subject, plan, errors);
+  const ran: CheckName[] = CHECK_NAMES.filter((n) => CHECK_TABLE[n].kind === 'batch');
+  const scopeSubjects = resolved ? [...resolved.orderIds, ...resolved.accountIds, ...resolved.skus, ...resolved.transactionIds] : null;
+  for (const name of CHECK_NAMES) {
+    const check = CHECK_TABLE[name];
+    if (check.kind !== 'listing' || (check.fullPassOnly && mode === 'INCREMENTAL')) continue;
+    ran.push(name);
+    try {
+      scopeSubjects?.push(...((await runListingCheck(ctx, recorder, check, resolved)) ?? []));
+    } catch (err) {
+      errors.set(name, messageOf(err));
+    }
+  }
+  await recorder.finish(ran, mode === 'FULL' && !resolved && errors.size === 0);
+  const summary: RunSummary = {
+    checks: await recorder.summary(CHECK_NAMES, scopeSubjects),
+    needsAttention: await needsAttention(pg, now, resolved),
+    ...(errors.size > 0 ? { errors: Object.fromEntries(errors) } : {}),
+  };
+  const totals = Object.values(summary.checks).reduce(
+    (acc, c) => ({ failing: acc.failing + c.failing, raised: acc.raised + c.raised, resolved: acc.resolved + c.resolved, open: acc.open + c.open }),
+    { failing: 0, raised: 0, resolved: 0, open: 0 },
+  );
+  const durationMs = Date.now() - started;
+  const failed = errors.size > 0 ? new ReconciliationChecksFailed(runId, Object.fromEntries(errors)) : null;
+  // A watermark only for a complete pass: the next incremental one must not skip what a failed check missed.
+  await pg.query(
+    `UPDATE reconciliation_runs
+        SET status = $11, mode = $2, finished_at = now(), duration_ms = $3, watermark = $4, subjects_examined = $5,
+            failing = $6, raised = $7, resolved = $8, open_findings = $9, summary = $10, error = $12
+      WHERE id = $1`,
+    [
+      runId, mode, durationMs, resolved || failed ? null : JSON.stringify(watermark), examined, totals.failing, totals.raised,
+      totals.resolved, totals.open, JSON.stringify(summary), failed ? 'FAILED' : 'SUCCEEDED', failed?.message ?? null,
+    ],
+  );
+  log.info({ runId, mode, durationMs, examined, ...totals, errors: failed?.errors }, 'reconciliation run finished');
+  if (failed) throw failed;
+  return { runId, mode, durationMs, summary, openFindings: totals.open };
+}
+
+async function runBatchChecks(
+  ctx: CheckContext,
+  recorder: FindingRecorder,
+  set: SubjectSet,
+  subject: SubjectType,
+  plan: Plan,
+  errors: CheckErrors,
+): Promise<number> {
   const checks = CHECK_NAMES.map((n) => CHECK_TABLE[n]).filter((c): c is BatchCheck => c.kind === 'batch' && c.subjects === set);
   if (checks.length === 0) return 0;
   const names = checks.map((c) => c.name);
@@ -231,13 +283,19 @@ async function runBatchChecks(ctx: CheckContext, recorder: FindingRecorder, set:
     const batch = memoBatch(ids);
     // The checks of a batch are independent (each writes only its own findings): run them side by side.
     await Promise.all(
-      checks.map(async (check) => {
-        const openIds = open.get(check.name) ?? [];
-        const t0 = performance.now();
-        const failures = await check.examine(ctx, batch, openIds);
-        recorder.timed(check.name, performance.now() - t0);
-        await recorder.recordBatch(check.name, failures, openIds);
-      }),
+      checks
+        .filter((check) => !errors.has(check.name))
+        .map(async (check) => {
+          const openIds = open.get(check.name) ?? [];
+          const t0 = performance.now();
+          try {
+            const failures = await check.examine(ctx, batch, openIds);
+            recorder.timed(check.name, performance.now() - t0);
+            await recorder.recordBatch(check.name, failures, openIds);
+          } catch (err) {
+            errors.set(check.name, messageOf(err));
+          }
+        }),
     );
   }
   return examined;

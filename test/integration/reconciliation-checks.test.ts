@@ -9,11 +9,15 @@
 import crypto from 'node:crypto';
 import { createInventoryActivities } from '../../activities/inventory';
 import { createPaymentActivities } from '../../activities/payment';
+import type { Client } from '@temporalio/client';
+import { createLogger } from '../../lib/logger';
 import { replayDeadLetter } from '../../services/dlq/dead-letters';
 import { ledgerKeys, merchantAccountId } from '../../services/payments/contract';
 import { postLedgerTransaction } from '../../services/payments/ledger';
+import { ReconciliationChecksFailed } from '../../services/reconciliation/runner';
+import { createReconcilerPool, reconcileOnce } from '../../services/reconciliation/service';
 import { createCustomer, createProduct, waitForStatus } from '../support/fixtures';
-import { startReconciliationEnv, type Deployment, type ReconciliationEnv } from '../support/reconciliation-env';
+import { startReconciliationEnv, TEST_SETTINGS, type Deployment, type ReconciliationEnv } from '../support/reconciliation-env';
 import { eventually } from '../support/wait';
 
 let env: ReconciliationEnv;
@@ -312,4 +316,38 @@ test('findings are never deleted, and a resolved one never changes again: the da
   expect(rows).toHaveLength(1);
   await expect(env.owner.query('DELETE FROM reconciliation_findings WHERE id = $1', [rows[0]!.id])).rejects.toMatchObject({ code: '23001' });
   await expect(env.owner.query('UPDATE reconciliation_findings SET resolved_at = NULL WHERE id = $1', [rows[0]!.id])).rejects.toMatchObject({ code: '23001' });
+});
+
+test('when Temporal cannot be reached, the database checks still find what they find, and the run is FAILED naming the Temporal checks', async () => {
+  const { order, customer } = await confirmedOrder();
+  await env.owner.query('UPDATE accounts SET balance_minor = balance_minor + 1 WHERE id = $1', [customer]);
+  const unreachable = {
+    workflow: {
+      list: () => {
+        throw new Error('14 UNAVAILABLE: No connection established');
+      },
+    },
+  } as unknown as Client;
+  const pg = createReconcilerPool(env.cfg, 2);
+  const scope = { orderIds: [order.id] };
+  const runOnce = () =>
+    reconcileOnce({ pg, temporal: unreachable, cfg: env.cfg, log: createLogger('test', 'fatal') }, { trigger: 'CLI', scope, settings: TEST_SETTINGS });
+  try {
+    const failure = await eventually(async () => {
+      const err = await runOnce().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const open = (await env.unresolved(scope)).filter((f) => f.status === 'open');
+      return err instanceof ReconciliationChecksFailed && open.length === 1 ? { err, open } : undefined;
+    });
+    expect(Object.keys(failure.err.errors).sort()).toEqual(['saga.orphan_workflow', 'saga.search_attribute', 'saga.workflow_running']);
+    expect(failure.open.map((f) => f.fingerprint)).toEqual([`account:${customer}`]);
+    const { rows } = await env.owner.query<{ status: string; error: string }>('SELECT status, error FROM reconciliation_runs WHERE id = $1', [failure.err.runId]);
+    expect(rows[0]).toEqual({ status: 'FAILED', error: expect.stringContaining('saga.workflow_running: 14 UNAVAILABLE') });
+  } finally {
+    await pg.end();
+  }
+  await env.owner.query('UPDATE accounts SET balance_minor = balance_minor - 1 WHERE id = $1', [customer]);
+  await env.expectFindings(scope, []);
 });
