@@ -19,26 +19,34 @@ export const STATUS_EVENTS = [
   EVENT_TYPES.OrderNeedsAttention,
 ];
 
+/**
+ * The latest status event: walking the order's outbox rows back from its newest (usually the
+ * first one read is it), and only for an order whose rows were pruned, its audit timeline.
+ */
 export const ORDER_STATUS_SQL = `
 WITH o AS (
   SELECT id::text AS id, status FROM orders
    WHERE id = ANY($1::uuid[]) AND (updated_at < $3 OR id = ANY($2::uuid[]))
-), ev AS (
-  SELECT aggregate_id, sequence, event_id, type, payload FROM outbox_events
-   WHERE aggregate_id = ANY($1::text[]) AND type = ANY($4::text[])
-  UNION ALL
-  SELECT aggregate_id, sequence, event_id, type, payload FROM audit_timeline
-   WHERE aggregate_id = ANY($1::text[]) AND type = ANY($4::text[])
 ), last AS (
-  SELECT DISTINCT ON (aggregate_id) aggregate_id, sequence, event_id, type,
-         CASE WHEN type = 'OrderCreated' THEN 'PENDING' ELSE payload->>'to' END AS says
-    FROM ev ORDER BY aggregate_id, sequence DESC
+  SELECT o.id, o.status, COALESCE(ob.sequence, tl.sequence) AS sequence, COALESCE(ob.event_id, tl.event_id) AS event_id,
+         COALESCE(ob.type, tl.type) AS type, COALESCE(ob.payload, tl.payload) AS payload
+    FROM o
+    LEFT JOIN LATERAL (
+      SELECT e.sequence, e.event_id, e.type, e.payload FROM outbox_events e
+       WHERE e.aggregate_id = o.id AND e.type = ANY($4::text[]) ORDER BY e.sequence DESC LIMIT 1
+    ) ob ON true
+    LEFT JOIN LATERAL (
+      SELECT t.sequence, t.event_id, t.type, t.payload FROM audit_timeline t
+       WHERE ob.sequence IS NULL AND t.aggregate_id = o.id AND t.type = ANY($4::text[]) ORDER BY t.sequence DESC LIMIT 1
+    ) tl ON true
+), said AS (
+  SELECT last.*, CASE WHEN type = 'OrderCreated' THEN 'PENDING' ELSE payload->>'to' END AS says FROM last WHERE type IS NOT NULL
 )
-SELECT o.id AS subject_id,
-       jsonb_build_object('status', o.status, 'lastStatusEvent',
-         jsonb_build_object('type', last.type, 'sequence', last.sequence, 'eventId', last.event_id, 'to', last.says)) AS details
-  FROM o JOIN last ON last.aggregate_id = o.id
- WHERE last.says IS DISTINCT FROM o.status`;
+SELECT id AS subject_id,
+       jsonb_build_object('status', status, 'lastStatusEvent',
+         jsonb_build_object('type', type, 'sequence', sequence, 'eventId', event_id, 'to', says)) AS details
+  FROM said
+ WHERE says IS DISTINCT FROM status`;
 
 export const PAYMENT_AMOUNTS_SQL = `
 WITH o AS (

@@ -27,26 +27,26 @@ const unreplayedDeadLetter = (agg: string) => `
  * sequence counter outlives them, so 1..n is still known.
  */
 export const TIMELINE_SQL = `
-WITH s AS (
-  SELECT q.aggregate_id, q.last_sequence,
-         (SELECT count(*) FROM outbox_events e WHERE e.aggregate_id = q.aggregate_id AND e.published_at IS NULL) AS pending,
-         (SELECT max(e.published_at) FROM outbox_events e WHERE e.aggregate_id = q.aggregate_id) AS last_published
-    FROM outbox_sequences q
-   WHERE q.aggregate_id = ANY($1::text[])
+WITH pairs AS (
+  -- One pass over the batch's outbox rows, each with the timeline's event at its sequence.
+  SELECT e.aggregate_id, e.sequence, e.published_at, t.event_id IS DISTINCT FROM e.event_id AS differs
+    FROM outbox_events e
+    LEFT JOIN audit_timeline t ON t.aggregate_id = e.aggregate_id AND t.sequence = e.sequence
+   WHERE e.aggregate_id = ANY($1::text[])
+), ob AS (
+  SELECT aggregate_id, count(*) FILTER (WHERE published_at IS NULL) AS pending, max(published_at) AS last_published,
+         (array_agg(sequence ORDER BY sequence) FILTER (WHERE differs))[1:10] AS differ
+    FROM pairs GROUP BY aggregate_id
 ), settled AS (
-  SELECT s.* FROM s
-   WHERE ((s.pending = 0 AND COALESCE(s.last_published, '-infinity'::timestamptz) < $3) OR s.aggregate_id = ANY($2::text[]))
-     AND NOT ${unreplayedDeadLetter('s.aggregate_id')}
-     AND NOT ${unhealedAnomaly('s.aggregate_id')}
+  SELECT q.aggregate_id, q.last_sequence, ob.differ
+    FROM outbox_sequences q LEFT JOIN ob ON ob.aggregate_id = q.aggregate_id
+   WHERE q.aggregate_id = ANY($1::text[])
+     AND ((COALESCE(ob.pending, 0) = 0 AND COALESCE(ob.last_published, '-infinity'::timestamptz) < $3) OR q.aggregate_id = ANY($2::text[]))
+     AND NOT ${unreplayedDeadLetter('q.aggregate_id')}
+     AND NOT ${unhealedAnomaly('q.aggregate_id')}
 ), tl AS (
   SELECT t.aggregate_id, count(*) AS n, max(t.sequence) AS hi
-    FROM audit_timeline t JOIN settled USING (aggregate_id) GROUP BY t.aggregate_id
-), differ AS (
-  SELECT e.aggregate_id, count(*) AS n, (array_agg(e.sequence ORDER BY e.sequence))[1:10] AS sequences
-    FROM outbox_events e JOIN settled USING (aggregate_id)
-    LEFT JOIN audit_timeline t ON t.aggregate_id = e.aggregate_id AND t.sequence = e.sequence
-   WHERE t.event_id IS DISTINCT FROM e.event_id
-   GROUP BY e.aggregate_id
+    FROM audit_timeline t WHERE t.aggregate_id = ANY($1::text[]) GROUP BY t.aggregate_id
 )
 SELECT s.aggregate_id AS subject_id,
        jsonb_build_object(
@@ -55,9 +55,9 @@ SELECT s.aggregate_id AS subject_id,
             SELECT g FROM generate_series(1, s.last_sequence) g
              WHERE NOT EXISTS (SELECT 1 FROM audit_timeline t WHERE t.aggregate_id = s.aggregate_id AND t.sequence = g)
              ORDER BY g LIMIT 10)),
-         'eventIdDiffersAt', to_jsonb(COALESCE(differ.sequences, '{}'::int[]))) AS details
-  FROM settled s LEFT JOIN tl USING (aggregate_id) LEFT JOIN differ USING (aggregate_id)
- WHERE COALESCE(tl.n, 0) <> s.last_sequence OR tl.hi IS DISTINCT FROM s.last_sequence OR differ.n > 0`;
+         'eventIdDiffersAt', to_jsonb(COALESCE(s.differ, '{}'::int[]))) AS details
+  FROM settled s LEFT JOIN tl ON tl.aggregate_id = s.aggregate_id
+ WHERE COALESCE(tl.n, 0) <> s.last_sequence OR tl.hi IS DISTINCT FROM s.last_sequence OR cardinality(s.differ) > 0`;
 
 export const AUDIT_ANOMALIES_SQL = `
 SELECT a.aggregate_id AS subject_id,
