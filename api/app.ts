@@ -8,6 +8,7 @@ import { ACCOUNT_OPERATIONS } from './routes/accounts';
 import { ADMIN_OPERATIONS } from './routes/admin';
 import { DLQ_OPERATIONS } from './routes/dlq';
 import { ORDER_OPERATIONS } from './routes/orders';
+import { RECONCILIATION_OPERATIONS } from './routes/reconciliation';
 import { systemOperations } from './routes/system';
 
 /** Every operation the API serves, in the order the document lists them. */
@@ -17,6 +18,7 @@ export const OPERATIONS: readonly Operation[] = [
   ...ACCOUNT_OPERATIONS,
   ...ADMIN_OPERATIONS,
   ...DLQ_OPERATIONS,
+  ...RECONCILIATION_OPERATIONS,
 ];
 
 export function createApp(deps: ApiDeps): Express {

@@ -216,3 +216,70 @@ function paging(maxLimit: number, defaultLimit: number) {
 export const Paging = paging(500, 50);
 /** Ledger entries of one account, newest first. */
 export const EntriesPaging = paging(100, 50);
+
+// ------------------------------------------------------------------ reconciliation
+
+export const ReconciliationRunBody = z.strictObject({
+  mode: z.enum(['full', 'incremental'], { error: 'mode must be "full" or "incremental"' }).default('full'),
+  orderIds: z.array(z.uuid({ error: 'orderIds must be order ids (UUIDs)' })).min(1).max(1000, 'at most 1000 orderIds').optional(),
+});
+
+const CheckSummary = z.object({
+  failing: z.int(),
+  raised: z.int(),
+  resolved: z.int(),
+  open: z.int(),
+  suspects: z.int(),
+  flooded: z.boolean(),
+  durationMs: z.int(),
+});
+
+export const ReconciliationRunView = z.object({
+  id: z.string(),
+  trigger: z.enum(['SCHEDULE', 'API', 'CLI']),
+  mode: z.enum(['FULL', 'INCREMENTAL']),
+  status: z.enum(['REQUESTED', 'RUNNING', 'SUCCEEDED', 'FAILED']),
+  scope: z.object({ orderIds: z.array(z.string()).optional(), accountIds: z.array(z.string()).optional(), skus: z.array(z.string()).optional() }).nullable(),
+  requestedAt: z.iso.datetime(),
+  startedAt: z.iso.datetime().nullable(),
+  finishedAt: z.iso.datetime().nullable(),
+  durationMs: z.int().nullable(),
+  subjectsExamined: z.int(),
+  failing: z.int(),
+  raised: z.int(),
+  resolved: z.int(),
+  openFindings: z.int(),
+  summary: z
+    .object({
+      checks: z.record(z.string(), CheckSummary),
+      needsAttention: z.object({
+        count: z.int(),
+        orders: z.array(z.object({ orderId: z.string(), failureReason: z.string().nullable(), ageMs: z.number() })),
+      }),
+      errors: z.record(z.string(), z.string()).optional(),
+    })
+    .nullable(),
+  error: z.string().nullable(),
+});
+
+export const ReconciliationFinding = z.object({
+  id: z.string(),
+  check: z.string(),
+  fingerprint: z.string(),
+  subjectType: z.string(),
+  subjectId: z.string(),
+  status: z.enum(['suspect', 'open', 'resolved']),
+  details: z.unknown(),
+  firstSeenAt: z.iso.datetime(),
+  lastSeenAt: z.iso.datetime(),
+  raisedAt: z.iso.datetime().nullable(),
+  resolvedAt: z.iso.datetime().nullable(),
+  occurrences: z.int(),
+});
+
+export const ReconciliationFindingPage = z.object({ total: z.int(), limit: z.int(), offset: z.int(), items: z.array(ReconciliationFinding) });
+
+export const FindingsQuery = Paging.extend({
+  status: z.enum(['open', 'suspect', 'resolved', 'all'], { error: 'status must be open, suspect, resolved or all' }).default('open'),
+  check: z.string({ error: 'check must be a string' }).max(100).optional(),
+});

@@ -5,6 +5,7 @@
 import type { RoleContext, Running } from './role';
 import { startApi } from './roles/api';
 import { startConsumer } from './roles/consumers';
+import { startReconciler } from './roles/reconciler';
 import { startRelay } from './roles/relay';
 import { workerRole } from './roles/workers';
 
@@ -26,6 +27,7 @@ export const ROLES = {
     description: 'Kafka consumer: customer notifications',
     start: (ctx) => startConsumer('notifications', ctx),
   },
+  reconciler: { metricsOffset: 8, description: 'reconciliation: orders, payments, ledger, inventory, Temporal and the stream agree', start: startReconciler },
 } satisfies Record<string, RoleSpec>;
 
 export type Role = keyof typeof ROLES;

@@ -42,6 +42,9 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 const DEFAULT_DATABASE_URL = 'postgresql://order_saga:order_saga@127.0.0.1:55432/order_saga';
 
+/** The reconciler's database role (its own grants: domain tables read, its findings written). */
+export const RECONCILER_DB_ROLE = 'order_saga_reconciler';
+
 /** The same database as another login (local default: password = role name). */
 function withRole(url: string, role: string): string {
   try {
@@ -110,6 +113,20 @@ export const APP_VARIABLES = declareVariables('app', {
     doc: 'a read-only login (member of `order_saga_reader`) for reporting and reconciliation',
   },
   DATABASE_POOL_SIZE: { parser: integer(1, 200), default: '10', doc: 'connections per process' },
+  RECONCILER_DATABASE_URL: {
+    parser: postgresUrl(),
+    default: derived('`DATABASE_URL` as role `order_saga_reconciler`', (env) => withRole(env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL, RECONCILER_DB_ROLE)),
+    doc: "the reconciler's login: reads the domain tables, writes only its own findings and runs",
+  },
+  RECONCILE_INTERVAL_MS: { parser: durationMs(1000, DAY_MS), default: '60000', doc: 'a reconciliation pass every this often (the first one at start)' },
+  RECONCILE_FULL_PASS_EVERY: { parser: integer(1, 1_000_000), default: '60', doc: 'every Nth scheduled pass is full; the others are incremental from the last watermark' },
+  RECONCILE_BATCH_SIZE: { parser: integer(10, 50_000), default: '1000', doc: 'subjects (orders, products, accounts) per set-based query' },
+  RECONCILE_GRACE_MS: { parser: durationMs(0, DAY_MS), default: '30000', doc: 'grace window of the database checks: a failure must outlast it to be a finding' },
+  RECONCILE_SAGA_GRACE_MS: { parser: durationMs(0, DAY_MS), default: '60000', doc: 'grace window of the Temporal checks (start, search-attribute upserts, visibility lag)' },
+  RECONCILE_STREAM_LAG_MS: { parser: durationMs(0, DAY_MS), default: '60000', doc: 'grace window of the stream checks: outbox to Kafka to the audit timeline' },
+  RECONCILE_STUCK_MS: { parser: durationMs(1000, 30 * DAY_MS), default: String(HOUR_MS), doc: 'an order in one in-flight status longer than this is stuck' },
+  RECONCILE_FLOOD_CAP: { parser: integer(1, 1_000_000), default: '100', doc: 'more new findings of one check in one run than this: one meta-finding instead' },
+  RECONCILE_STANDBY_POLL_MS: { parser: durationMs(100, HOUR_MS), default: '5000', doc: 'how often a standby reconciler tries to become the active one' },
   TEMPORAL_ADDRESS: { parser: hostPort(), default: '127.0.0.1:7233', doc: 'Temporal frontend (gRPC)' },
   TEMPORAL_NAMESPACE: { parser: text(), default: 'default', doc: 'Temporal namespace' },
   TEMPORAL_TASK_QUEUE_PREFIX: {
@@ -259,6 +276,18 @@ export function loadConfig(env: Env = process.env) {
       heartbeatIntervalMs: Math.min(3000, Math.floor(v.CONSUMER_SESSION_TIMEOUT_MS / 3)),
       partitionsConcurrently: v.CONSUMER_PARTITIONS_CONCURRENTLY,
     },
+    reconciler: {
+      database: v.RECONCILER_DATABASE_URL,
+      intervalMs: v.RECONCILE_INTERVAL_MS,
+      fullPassEvery: v.RECONCILE_FULL_PASS_EVERY,
+      batchSize: v.RECONCILE_BATCH_SIZE,
+      graceMs: v.RECONCILE_GRACE_MS,
+      sagaGraceMs: v.RECONCILE_SAGA_GRACE_MS,
+      streamLagMs: v.RECONCILE_STREAM_LAG_MS,
+      stuckMs: v.RECONCILE_STUCK_MS,
+      floodCap: v.RECONCILE_FLOOD_CAP,
+      standbyPollMs: v.RECONCILE_STANDBY_POLL_MS,
+    },
     otel: { endpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT, tracesFile: v.OTEL_TRACES_FILE },
     /** FAULT_INJECTION's rules, for lib/faults.ts's faultsFrom. */
     faultInjection: v.FAULT_INJECTION,
@@ -278,6 +307,7 @@ function refuseTestOnlyOutsideTests(v: AppValues): void {
 export type Config = ReturnType<typeof loadConfig>;
 export type RelaySettings = Config['relay'];
 export type ConsumerSettings = Config['consumers'];
+export type ReconcilerSettings = Config['reconciler'];
 
 let cached: Config | undefined;
 

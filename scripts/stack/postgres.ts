@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
-import type { Config } from '../../lib/config';
+import { RECONCILER_DB_ROLE, type Config } from '../../lib/config';
 import type { StackConfig } from './config';
 import { componentDir, type Component, type Health } from './component';
 import { aptInstall, isAlive, isRoot, readPid, run } from './proc';
@@ -191,6 +191,7 @@ export async function ensureDatabase(cfg: Config, database: string): Promise<voi
     await ensureRole(client, owner.user, { password: owner.password });
     await ensureRole(client, app.user, { password: app.password }, [DB_GROUPS.app]);
     await ensureRole(client, reader.user, { password: reader.password }, [DB_GROUPS.reader]);
+    await ensureReconcilerRole(client, cfg);
     const db = await client.query<{ owner: string }>('select pg_get_userbyid(datdba) as owner from pg_database where datname = $1', [database]);
     if (db.rowCount === 0) {
       await client.query(`create database ${quoteIdent(database)} owner ${quoteIdent(owner.user)}`);
@@ -240,4 +241,18 @@ export async function dropDatabase(cfg: Config, database: string): Promise<void>
   } finally {
     await client.end();
   }
+}
+
+/**
+ * The reconciler's read-only role, with LOGIN and the password of RECONCILER_DATABASE_URL, for
+ * the local stack (the migration grants it its privileges; elsewhere a DBA provisions it).
+ * Called under ensureDatabase's lock: roles are cluster-wide and test workers run in parallel.
+ */
+async function ensureReconcilerRole(client: Client, cfg: Config): Promise<void> {
+  const { user, password } = cfg.reconciler.database;
+  if (user !== RECONCILER_DB_ROLE) return;
+  const pw = password ? ` password ${quoteLiteral(password)}` : '';
+  const role = await client.query<{ rolcanlogin: boolean }>('select rolcanlogin from pg_roles where rolname = $1', [user]);
+  if (role.rowCount === 0) await client.query(`create role ${quoteIdent(user)} login${pw}`);
+  else if (!role.rows[0]!.rolcanlogin) await client.query(`alter role ${quoteIdent(user)} login${pw}`);
 }

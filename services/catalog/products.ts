@@ -29,7 +29,10 @@ export async function upsertProduct(tx: Tx, input: ProductInput): Promise<{ crea
     VALUES (${input.sku}::text, ${input.name}::text, ${input.unitPriceMinor}::bigint, ${input.currency}::text, ${input.addStock}::int)
     ON CONFLICT (sku) DO NOTHING
     RETURNING sku, name, unit_price_minor, currency, available, reserved, committed`;
-  if (inserted) return { created: true, product: toView(inserted) };
+  if (inserted) {
+    await recordStockReceived(tx, input);
+    return { created: true, product: toView(inserted) };
+  }
   const [existing] = await tx.rows<{ currency: string }>`SELECT currency FROM products WHERE sku = ${input.sku}::text FOR UPDATE`;
   if (existing!.currency !== input.currency) {
     throw new DomainError(CATALOG_ERRORS.CURRENCY_MISMATCH, `product ${input.sku} is priced in ${existing!.currency}; its currency cannot change`);
@@ -42,7 +45,14 @@ export async function upsertProduct(tx: Tx, input: ProductInput): Promise<{ crea
     if ((err as { code?: string }).code !== NUMERIC_OUT_OF_RANGE) throw err;
     throw new DomainError(CATALOG_ERRORS.STOCK_OUT_OF_RANGE, `product ${input.sku} cannot hold ${input.addStock} more units`, { cause: err });
   });
+  await recordStockReceived(tx, input);
   return { created: false, product: toView(updated!) };
+}
+
+/** The stock journal (reconciliation proves stock is conserved against it), same transaction. */
+async function recordStockReceived(tx: Tx, input: ProductInput): Promise<void> {
+  if (input.addStock === 0) return;
+  await tx.exec`INSERT INTO stock_movements (sku, quantity, kind) VALUES (${input.sku}::text, ${input.addStock}::int, 'RECEIVED')`;
 }
 
 export async function findProductView(db: Db, sku: string): Promise<ProductView | null> {

@@ -45,6 +45,8 @@ export const ORDER_STATUSES = [
 ] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
+/** Statuses after which the order never changes again (CONFIRMED can still be compensated). */
+export const FINAL_STATUSES: readonly OrderStatus[] = ['REJECTED', 'COMPENSATED'];
 /** Statuses in which a customer's cancel request is no longer accepted. */
 export const NOT_CANCELLABLE: readonly OrderStatus[] = ['CONFIRMED', 'REJECTED', 'COMPENSATING', 'COMPENSATED', 'NEEDS_ATTENTION'];
 

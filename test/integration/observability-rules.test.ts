@@ -18,7 +18,7 @@ beforeAll(async () => {
 
 test('promtool accepts the alert rules, and their unit tests pass', async () => {
   const check = await run(promtool, ['check', 'rules', ALERT_RULES_FILE], { allowFailure: true });
-  expect({ code: check.code, out: check.stdout + check.stderr }).toEqual({ code: 0, out: expect.stringContaining('SUCCESS: 7 rules found') });
+  expect({ code: check.code, out: check.stdout + check.stderr }).toEqual({ code: 0, out: expect.stringContaining('SUCCESS: 8 rules found') });
   const tests = await run(promtool, ['test', 'rules', path.join(OBSERVABILITY_DIR, 'alerts.test.yml')], { allowFailure: true });
   expect({ code: tests.code, out: tests.stdout + tests.stderr }).toEqual({ code: 0, out: expect.stringContaining('SUCCESS') });
 });
@@ -44,7 +44,7 @@ test('`stack up --with-prometheus` runs Prometheus with the rules loaded and eve
       },
       { what: 'Prometheus to load the rules' },
     );
-    expect(rules.flatMap((g) => g.rules)).toHaveLength(7);
+    expect(rules.flatMap((g) => g.rules)).toHaveLength(8);
     const roles = await eventually(
       async () => {
         const body = (await (await fetch(`${prometheus.url}/api/v1/targets`)).json()) as { data: { activeTargets: { labels: { role?: string } }[] } };
@@ -54,7 +54,7 @@ test('`stack up --with-prometheus` runs Prometheus with the rules loaded and eve
       { what: 'Prometheus to discover its targets' },
     );
     expect(roles.sort()).toEqual(
-      ['api', 'consumer-audit', 'consumer-notifications', 'relay', 'worker-inventory', 'worker-orders', 'worker-payments'],
+      ['api', 'consumer-audit', 'consumer-notifications', 'reconciler', 'relay', 'worker-inventory', 'worker-orders', 'worker-payments'],
     );
   } finally {
     if (!wasRunning) await prometheus.stop();

@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../../lib/config';
 import { inTransaction, type Db } from '../../lib/db';
+import { upsertProduct } from '../../services/catalog/products';
 import { createOrder, priceOrder, type PlacedOrder } from '../../services/orders/place-order';
 import { markSagaStarted, startSaga } from '../../services/orders/saga-starter';
 import { openAndDeposit } from '../../services/payments/accounts';
@@ -13,9 +14,8 @@ export const TEST_API_KEY_ID = '00000000-0000-4000-8000-000000000001';
 
 export async function createProduct(db: Db, opts: { stock: number; priceMinor: number; currency?: string }): Promise<string> {
   const sku = uid('SKU');
-  await db.product.create({
-    data: { sku, name: `Test ${sku}`, unitPriceMinor: BigInt(opts.priceMinor), currency: opts.currency ?? 'EUR', available: opts.stock },
-  });
+  // Through the catalog, so the stock journal records the stock added.
+  await inTransaction(db, (tx) => upsertProduct(tx, { sku, name: `Test ${sku}`, unitPriceMinor: opts.priceMinor, currency: opts.currency ?? 'EUR', addStock: opts.stock }));
   return sku;
 }
 

@@ -47,6 +47,7 @@ const ROLE_METRICS_OFFSETS = {
   relay: 5,
   'consumer-audit': 6,
   'consumer-notifications': 7,
+  reconciler: 8,
 } as const;
 const ROLES = Object.keys(ROLE_METRICS_OFFSETS) as (keyof typeof ROLE_METRICS_OFFSETS)[];
 

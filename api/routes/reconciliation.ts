@@ -1,0 +1,56 @@
+/** /admin/reconciliation: start a run, read a run, list findings. Admin keys only. */
+import { CHECK_NAMES } from '../../services/reconciliation/contract';
+import { getRun, listFindings, requestRun } from '../../services/reconciliation/queries';
+import { parseBody, pathParam } from '../http';
+import { idempotentInTransaction } from '../idempotency';
+import { operation } from '../operation';
+import { problems } from '../problem';
+import { FindingsQuery, ReconciliationFindingPage, ReconciliationRunBody, ReconciliationRunView } from '../schemas';
+
+export const RECONCILIATION_OPERATIONS = [
+  operation({
+    method: 'post',
+    path: '/admin/reconciliation/runs',
+    summary: 'Request a reconciliation run (full or incremental, optionally limited to some orders); the active reconciler runs it',
+    access: 'admin',
+    idempotencyKey: true,
+    request: ReconciliationRunBody,
+    responses: { 202: ReconciliationRunView },
+    // The active reconciler (app role `reconciler`) picks the request up at once (NOTIFY).
+    async handle({ req, res, deps, principal, body }) {
+      await idempotentInTransaction(deps.db, req, res, principal, body, async (tx) => {
+        const mode = body.mode === 'incremental' ? 'INCREMENTAL' : 'FULL';
+        const run = await requestRun(tx, { mode, scope: body.orderIds ? { orderIds: body.orderIds } : null });
+        deps.log.info({ runId: run.id, mode: run.mode, by: principal.apiKeyId }, 'reconciliation run requested');
+        return { stored: { status: 202, body: run, headers: { Location: `/admin/reconciliation/runs/${run.id}` } } };
+      });
+    },
+  }),
+  operation({
+    method: 'get',
+    path: '/admin/reconciliation/runs/:id',
+    summary: 'A reconciliation run: status, counts per check, duration',
+    access: 'admin',
+    responses: { 200: ReconciliationRunView },
+    async handle({ req, deps }) {
+      const run = await getRun(deps.db, pathParam(req, 'id'));
+      if (!run) throw problems.notFound(`no reconciliation run "${pathParam(req, 'id')}"`);
+      return { status: 200, body: run };
+    },
+  }),
+  operation({
+    method: 'get',
+    path: '/admin/reconciliation/findings',
+    summary: 'Reconciliation findings, newest first (?status=open|suspect|resolved|all&check=&limit=&offset=)',
+    access: 'admin',
+    responses: { 200: ReconciliationFindingPage },
+    async handle({ req, deps }) {
+      const query = parseBody(FindingsQuery, { ...req.query });
+      if (query.check && !(CHECK_NAMES as string[]).includes(query.check)) {
+        throw problems.validation(`check: no check "${query.check}"`, [{ pointer: '/check', detail: `one of ${CHECK_NAMES.join(', ')}` }]);
+      }
+      const page = await listFindings(deps.db, { status: query.status, check: query.check, limit: query.limit, offset: query.offset });
+      return { status: 200, body: { total: page.total, limit: query.limit, offset: query.offset, items: page.items } };
+    },
+  }),
+];

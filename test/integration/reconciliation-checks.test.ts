@@ -1,0 +1,354 @@
+/**
+ * The database and stream checks, each against a fault made the way a real one happens (a
+ * service that acknowledges what it never wrote, an operator's hand edit, a relay that is
+ * down or lost a message, a consumer that gave up), over real orders run by the real saga.
+ * Each test asserts that the reconciler raises exactly that finding, with its fingerprint,
+ * and nothing else about the test's subjects; and that the finding resolves after the repair
+ * and stays in the log as history.
+ */
+import crypto from 'node:crypto';
+import { createInventoryActivities } from '../../activities/inventory';
+import { createPaymentActivities } from '../../activities/payment';
+import type { Client } from '@temporalio/client';
+import { createLogger } from '../../lib/logger';
+import { replayDeadLetter } from '../../services/platform/dlq/dead-letters';
+import { ledgerKeys, merchantAccountId } from '../../services/payments/contract';
+import { inTransaction } from '../../lib/db';
+import { postLedgerTransaction } from '../../services/payments/ledger';
+import { ReconciliationChecksFailed } from '../../services/reconciliation/runner';
+import { createReconcilerPool, reconcileOnce } from '../../services/reconciliation/service';
+import { createCustomer, createProduct, waitForStatus } from '../support/fixtures';
+import { startReconciliationEnv, TEST_SETTINGS, type Deployment, type ReconciliationEnv } from '../support/reconciliation-env';
+import { eventually } from '../support/wait';
+
+let env: ReconciliationEnv;
+let saga: Deployment;
+
+beforeAll(async () => {
+  env = await startReconciliationEnv('recon-checks');
+  saga = await env.deployment();
+}, 180_000);
+afterAll(async () => {
+  await env?.close();
+});
+afterEach(() => env.consumerFaults.clear());
+
+const db = () => env.pipeline.db;
+
+/** A finding that was open is now history: resolved, not deleted. */
+async function expectResolvedInHistory(check: string, fingerprint: string): Promise<void> {
+  const { rows } = await env.owner.query<{ raised: boolean; resolved: boolean }>(
+    `SELECT raised_at IS NOT NULL AS raised, resolved_at IS NOT NULL AS resolved FROM reconciliation_findings
+      WHERE check_name = $1 AND fingerprint = $2 ORDER BY id DESC LIMIT 1`,
+    [check, fingerprint],
+  );
+  expect(rows).toEqual([{ raised: true, resolved: true }]);
+}
+
+/** A confirmed order of its own, with every event on the audit timeline. */
+async function confirmedOrder(d: Deployment = saga, priceMinor = 700) {
+  const sku = await createProduct(db(), { stock: 10, priceMinor });
+  const customer = await createCustomer(db(), { balanceMinor: 100_000 });
+  const order = await d.place(customer, [{ sku, quantity: 2 }]);
+  await waitForStatus(db(), order.id, 'CONFIRMED');
+  return { order, sku, customer };
+}
+
+async function waitForTimeline(orderId: string): Promise<void> {
+  await eventually(
+    async () => {
+      const { rows } = await env.owner.query<{ ok: boolean }>(
+        `SELECT (SELECT count(*) FROM audit_timeline WHERE aggregate_id = $1) = (SELECT count(*) FROM outbox_events WHERE aggregate_id = $1) AS ok`,
+        [orderId],
+      );
+      return rows[0]?.ok;
+    },
+    { timeoutMs: 30_000, what: `the audit timeline of ${orderId}` },
+  );
+}
+
+test('order.payment_ledger: when a payment service acknowledges a charge it never wrote, the CONFIRMED order without its charge is found, and resolves once charged', async () => {
+  const phantom = await env.deployment({ phantomCharge: true });
+  const { order, customer } = await confirmedOrder(phantom);
+  const scope = { orderIds: [order.id] };
+  const fingerprint = `order:${order.id}`;
+
+  await env.expectFindings(scope, [{ check: 'order.payment_ledger', fingerprint }]);
+  const [finding] = await env.unresolved(scope);
+  expect(finding?.details).toMatchObject({ status: 'CONFIRMED', charges: 0, reasons: expect.arrayContaining(['no charge in the ledger']) });
+
+  await createPaymentActivities({ db: db() }).chargePayment({ orderId: order.id, customerId: customer, amountMinor: order.totalMinor, currency: order.currency });
+  await env.expectFindings(scope, []);
+  await expectResolvedInHistory('order.payment_ledger', fingerprint);
+});
+
+test('ledger.transaction_balanced: when an import posts one leg of a deposit around the balance check, that transaction is found, and resolves once its other leg is posted', async () => {
+  const customer = await createCustomer(db(), { balanceMinor: 1000 });
+  const tx = crypto.randomUUID();
+  const client = await env.owner.connect();
+  try {
+    // The database owner can switch the commit-time balance check off: what a careless import does.
+    await client.query('BEGIN');
+    await client.query('ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_balanced');
+    await client.query(`INSERT INTO ledger_transactions (id, kind, idempotency_key) VALUES ($1::uuid, 'DEPOSIT', 'import:' || $1::text)`, [tx]);
+    await client.query(`INSERT INTO ledger_entries (transaction_id, account_id, amount_minor) VALUES ($1, $2, 500)`, [tx, customer]);
+    await client.query(`UPDATE accounts SET balance_minor = balance_minor + 500 WHERE id = $1`, [customer]);
+    await client.query('ALTER TABLE ledger_entries ENABLE TRIGGER ledger_entries_balanced');
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK');
+    throw err;
+  } finally {
+    client.release();
+  }
+  const scope = { accountIds: [customer] };
+  await env.expectFindings(scope, [{ check: 'ledger.transaction_balanced', fingerprint: `transaction:${tx}` }]);
+
+  await env.owner.query(
+    `WITH e AS (INSERT INTO ledger_entries (transaction_id, account_id, amount_minor) VALUES ($1, 'external:EUR', -500) RETURNING 1)
+     UPDATE accounts SET balance_minor = balance_minor - 500 WHERE id = 'external:EUR'`,
+    [tx],
+  );
+  await env.expectFindings(scope, []);
+  await expectResolvedInHistory('ledger.transaction_balanced', `transaction:${tx}`);
+});
+
+test('ledger.account_balance: when a balance is edited by hand, the account is found, and resolves once the edit is undone', async () => {
+  const customer = await createCustomer(db(), { balanceMinor: 2500 });
+  await env.owner.query('UPDATE accounts SET balance_minor = balance_minor + 1 WHERE id = $1', [customer]);
+  const scope = { accountIds: [customer] };
+  await env.expectFindings(scope, [{ check: 'ledger.account_balance', fingerprint: `account:${customer}` }]);
+  expect((await env.unresolved(scope))[0]?.details).toMatchObject({ balanceMinor: 2501, entriesSumMinor: 2500 });
+
+  await env.owner.query('UPDATE accounts SET balance_minor = balance_minor - 1 WHERE id = $1', [customer]);
+  await env.expectFindings(scope, []);
+  await expectResolvedInHistory('ledger.account_balance', `account:${customer}`);
+});
+
+test('ledger.order_transactions: when a support tool refunds an order that was never charged, the refund without its charge is found, and resolves once the charge is posted', async () => {
+  await confirmedOrder(); // the merchant account holds money to refund from
+  const sku = await createProduct(db(), { stock: 10, priceMinor: 700 });
+  const poor = await createCustomer(db(), { balanceMinor: 100 });
+  const order = await saga.place(poor, [{ sku, quantity: 1 }]);
+  await waitForStatus(db(), order.id, 'COMPENSATED');
+  const post = (kind: 'CHARGE' | 'REFUND', sign: 1 | -1) =>
+    inTransaction(db(), (tx) =>
+      postLedgerTransaction(tx, {
+        kind,
+        orderId: order.id,
+        idempotencyKey: kind === 'CHARGE' ? ledgerKeys.charge(order.id) : ledgerKeys.refund(order.id),
+        currency: 'EUR',
+        entries: [
+          { accountId: poor, amountMinor: sign * 700 },
+          { accountId: merchantAccountId('EUR'), amountMinor: -sign * 700 },
+        ],
+      }),
+    );
+  await post('REFUND', 1);
+  const scope = { orderIds: [order.id] };
+  const fingerprint = `order:${order.id}`;
+  // Only the ledger check: order.payment_ledger leaves a malformed ledger to it.
+  await env.expectFindings(scope, [{ check: 'ledger.order_transactions', fingerprint }]);
+  expect((await env.unresolved(scope))[0]?.details).toMatchObject({ charges: 0, refunds: 1, reasons: ['a refund without its charge'] });
+
+  await post('CHARGE', -1);
+  await env.expectFindings(scope, []);
+  await expectResolvedInHistory('ledger.order_transactions', fingerprint);
+});
+
+test('inventory.counters: when a product counts stock as reserved with no reservation behind it, the product is found, and resolves once the counter is put right', async () => {
+  const { sku } = await confirmedOrder();
+  await env.owner.query('UPDATE products SET available = available - 1, reserved = reserved + 1 WHERE sku = $1', [sku]);
+  const scope = { skus: [sku] };
+  await env.expectFindings(scope, [{ check: 'inventory.counters', fingerprint: `product:${sku}` }]);
+  expect((await env.unresolved(scope))[0]?.details).toMatchObject({ reserved: 1, heldByReservations: 0, committed: 2, committedByReservations: 2 });
+
+  await env.owner.query('UPDATE products SET available = available + 1, reserved = reserved - 1 WHERE sku = $1', [sku]);
+  await env.expectFindings(scope, []);
+  await expectResolvedInHistory('inventory.counters', `product:${sku}`);
+});
+
+test('inventory.conservation: when stock appears on a product without the stock journal (a restock around the catalog), the product is found, and resolves once the movement is journaled', async () => {
+  const sku = await createProduct(db(), { stock: 10, priceMinor: 300 });
+  await env.owner.query('UPDATE products SET available = available + 3 WHERE sku = $1', [sku]);
+  const scope = { skus: [sku] };
+  await env.expectFindings(scope, [{ check: 'inventory.conservation', fingerprint: `product:${sku}` }]);
+  expect((await env.unresolved(scope))[0]?.details).toMatchObject({ stockAdded: 10, onHand: 13 });
+
+  await env.owner.query(`INSERT INTO stock_movements (sku, quantity, kind, detail) VALUES ($1, 3, 'ADJUSTMENT', 'found in a stock count')`, [sku]);
+  await env.expectFindings(scope, []);
+  await expectResolvedInHistory('inventory.conservation', `product:${sku}`);
+});
+
+test('inventory.reservation_status: when an inventory service reports a release it never made, the COMPENSATED order still holding stock is found, and resolves once released', async () => {
+  const leaky = await env.deployment({ noopRelease: true });
+  const sku = await createProduct(db(), { stock: 10, priceMinor: 900 });
+  const poor = await createCustomer(db(), { balanceMinor: 100 });
+  const order = await leaky.place(poor, [{ sku, quantity: 3 }]);
+  await waitForStatus(db(), order.id, 'COMPENSATED');
+  const scope = { orderIds: [order.id] };
+  const fingerprint = `order:${order.id}`;
+  await env.expectFindings(scope, [{ check: 'inventory.reservation_status', fingerprint }]);
+  expect((await env.unresolved(scope))[0]?.details).toMatchObject({ status: 'COMPENSATED', reservation: 'HELD' });
+
+  await createInventoryActivities({ db: db() }).releaseInventory({ orderId: order.id, reason: 'INSUFFICIENT_FUNDS: released by hand' });
+  await env.expectFindings(scope, []);
+  await expectResolvedInHistory('inventory.reservation_status', fingerprint);
+});
+
+test('events.payment_amounts: when a PaymentCaptured event carries another amount than the ledger charged, the order is found, and resolves once the event says what the ledger did', async () => {
+  await env.relay.stop();
+  try {
+    const { order } = await confirmedOrder();
+    await env.owner.query(
+      `UPDATE outbox_events SET payload = jsonb_set(payload, '{amountMinor}', to_jsonb((payload->>'amountMinor')::bigint + 100))
+        WHERE aggregate_id = $1 AND type = 'PaymentCaptured'`,
+      [order.id],
+    );
+    env.relay.start();
+    await waitForTimeline(order.id);
+    const scope = { orderIds: [order.id] };
+    const fingerprint = `order:${order.id}`;
+    await env.expectFindings(scope, [{ check: 'events.payment_amounts', fingerprint }]);
+
+    for (const table of ['outbox_events', 'audit_timeline']) {
+      await env.owner.query(
+        `UPDATE ${table} SET payload = jsonb_set(payload, '{amountMinor}', to_jsonb((payload->>'amountMinor')::bigint - 100))
+          WHERE aggregate_id = $1 AND type = 'PaymentCaptured'`,
+        [order.id],
+      );
+    }
+    await env.expectFindings(scope, []);
+    await expectResolvedInHistory('events.payment_amounts', fingerprint);
+  } finally {
+    env.relay.start();
+  }
+});
+
+test('stream.outbox_published: when the relay is down, the order whose outbox rows wait past the lag window is found, and resolves once the relay is back', async () => {
+  await env.relay.stop();
+  try {
+    const { order } = await confirmedOrder();
+    const scope = { orderIds: [order.id] };
+    const fingerprint = `order:${order.id}`;
+    await env.expectFindings(scope, [{ check: 'stream.outbox_published', fingerprint }]);
+    expect((await env.unresolved(scope))[0]?.details).toMatchObject({ unpublished: 7, firstSequence: 1 });
+
+    env.relay.start();
+    await env.expectFindings(scope, []);
+    await expectResolvedInHistory('stream.outbox_published', fingerprint);
+  } finally {
+    env.relay.start();
+  }
+});
+
+test('stream.timeline: when an event is removed from the audit timeline, the order is found, and resolves once the event is replayed from the outbox', async () => {
+  const { order } = await confirmedOrder();
+  await waitForTimeline(order.id);
+  const { rows } = await env.owner.query<{ event_id: string }>(
+    'DELETE FROM audit_timeline WHERE aggregate_id = $1 AND sequence = 3 RETURNING event_id::text',
+    [order.id],
+  );
+  const scope = { orderIds: [order.id] };
+  const fingerprint = `order:${order.id}`;
+  await env.expectFindings(scope, [{ check: 'stream.timeline', fingerprint }]);
+  expect((await env.unresolved(scope))[0]?.details).toMatchObject({ lastSequence: 7, timelineEvents: 6, missingSequences: [3] });
+
+  // The repair: publish the event again, and let the audit consumer apply it again.
+  await env.owner.query('DELETE FROM processed_events WHERE consumer_group = $1 AND event_id = $2', [`${env.cfg.consumers.groupPrefix}audit`, rows[0]!.event_id]);
+  await env.owner.query('UPDATE outbox_events SET published_at = NULL WHERE event_id = $1', [rows[0]!.event_id]);
+  await env.expectFindings(scope, []);
+  await expectResolvedInHistory('stream.timeline', fingerprint);
+});
+
+test('stream.audit_anomalies: when the relay marks an event published without sending it, the gap the audit consumer saw is found, and resolves once the event is sent', async () => {
+  await env.relay.stop();
+  let order: { id: string };
+  try {
+    ({ order } = await confirmedOrder());
+    await env.owner.query('UPDATE outbox_events SET published_at = now() WHERE aggregate_id = $1 AND sequence = 3', [order.id]);
+  } finally {
+    env.relay.start();
+  }
+  const scope = { orderIds: [order.id] };
+  const fingerprint = `order:${order.id}`;
+  // One finding for one fault: the timeline check leaves a gap the consumer saw to this check.
+  await env.expectFindings(scope, [{ check: 'stream.audit_anomalies', fingerprint }]);
+  expect((await env.unresolved(scope))[0]?.details).toMatchObject({ anomalies: [expect.objectContaining({ kind: 'GAP', sequence: 4, expectedSequence: 3 })] });
+
+  await env.owner.query('UPDATE outbox_events SET published_at = NULL WHERE aggregate_id = $1 AND sequence = 3', [order.id]);
+  await env.expectFindings(scope, []);
+  await expectResolvedInHistory('stream.audit_anomalies', fingerprint);
+});
+
+test('stream.dead_letters: when the audit consumer gives up on an order\'s events, each unreplayed dead letter is found, and resolves once replayed', async () => {
+  await env.relay.stop();
+  let orderId: string;
+  try {
+    ({
+      order: { id: orderId },
+    } = await confirmedOrder());
+    env.consumerFaults.add({ point: 'consumer.beforeEffect', action: 'fail', orderId });
+  } finally {
+    env.relay.start();
+  }
+  const deadLetters = await eventually(
+    async () => {
+      const { rows } = await env.owner.query<{ id: string }>('SELECT id::text FROM dead_letters WHERE message_key = $1 ORDER BY id', [orderId]);
+      return rows.length === 7 ? rows.map((r) => r.id) : undefined;
+    },
+    { timeoutMs: 60_000, what: 'seven dead letters' },
+  );
+  const scope = { orderIds: [orderId] };
+  // The empty timeline and any gap are the dead letters' doing: reported once, as dead letters.
+  await env.expectFindings(
+    scope,
+    deadLetters.map((id) => ({ check: 'stream.dead_letters' as const, fingerprint: `dead_letter:${id}` })),
+  );
+
+  env.consumerFaults.clear();
+  for (const id of deadLetters) await replayDeadLetter(db(), env.pipeline.kafka, id);
+  await env.expectFindings(scope, []);
+  for (const id of deadLetters) await expectResolvedInHistory('stream.dead_letters', `dead_letter:${id}`);
+});
+
+test('findings are never deleted, and a resolved one never changes again: the database refuses both, even to its owner', async () => {
+  const { rows } = await env.owner.query<{ id: string }>('SELECT id::text FROM reconciliation_findings WHERE resolved_at IS NOT NULL LIMIT 1');
+  expect(rows).toHaveLength(1);
+  await expect(env.owner.query('DELETE FROM reconciliation_findings WHERE id = $1', [rows[0]!.id])).rejects.toMatchObject({ code: '23001' });
+  await expect(env.owner.query('UPDATE reconciliation_findings SET resolved_at = NULL WHERE id = $1', [rows[0]!.id])).rejects.toMatchObject({ code: '23001' });
+});
+
+test('when Temporal cannot be reached, the database checks still find what they find, and the run is FAILED naming the Temporal checks', async () => {
+  const { order, customer } = await confirmedOrder();
+  await env.owner.query('UPDATE accounts SET balance_minor = balance_minor + 1 WHERE id = $1', [customer]);
+  const unreachable = {
+    workflow: {
+      list: () => {
+        throw new Error('14 UNAVAILABLE: No connection established');
+      },
+    },
+  } as unknown as Client;
+  const pg = createReconcilerPool(env.cfg, 2);
+  const scope = { orderIds: [order.id] };
+  const runOnce = () =>
+    reconcileOnce({ pg, temporal: unreachable, cfg: env.cfg, log: createLogger('test', 'fatal') }, { trigger: 'CLI', scope, settings: TEST_SETTINGS });
+  try {
+    const failure = await eventually(async () => {
+      const err = await runOnce().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const open = (await env.unresolved(scope)).filter((f) => f.status === 'open');
+      return err instanceof ReconciliationChecksFailed && open.length === 1 ? { err, open } : undefined;
+    });
+    expect(Object.keys(failure.err.errors).sort()).toEqual(['saga.orphan_workflow', 'saga.search_attribute', 'saga.workflow_running']);
+    expect(failure.open.map((f) => f.fingerprint)).toEqual([`account:${customer}`]);
+    const { rows } = await env.owner.query<{ status: string; error: string }>('SELECT status, error FROM reconciliation_runs WHERE id = $1', [failure.err.runId]);
+    expect(rows[0]).toEqual({ status: 'FAILED', error: expect.stringContaining('saga.workflow_running: 14 UNAVAILABLE') });
+  } finally {
+    await pg.end();
+  }
+  await env.owner.query('UPDATE accounts SET balance_minor = balance_minor - 1 WHERE id = $1', [customer]);
+  await env.expectFindings(scope, []);
+});

@@ -1,0 +1,144 @@
+/**
+ * The saga liveness checks against the real Temporal server, with faults made the way they
+ * happen: a workflow terminated with the temporal CLI, an order moved on outside its workflow
+ * by an operator script, a saga started by hand for no order, workers that are down; and the
+ * events check against an operator who finished an order in SQL. Each test asserts exactly
+ * that finding with its fingerprint, and that it resolves after the repair.
+ */
+import crypto from 'node:crypto';
+import { createInventoryActivities } from '../../activities/inventory';
+import { createOrderActivities } from '../../activities/orders';
+import { EVENT_TYPES, ORDER_AGGREGATE, orderWorkflowId, type OrderSagaInput } from '../../services/orders/contract';
+import { taskQueues } from '../../services/orders/task-queues';
+import { inTransaction } from '../../lib/db';
+import { appendEvents } from '../../services/platform/outbox/outbox';
+import { createCustomer, createProduct, waitForStatus } from '../support/fixtures';
+import { startReconciliationEnv, type Deployment, type ReconciliationEnv } from '../support/reconciliation-env';
+import { eventually } from '../support/wait';
+
+let env: ReconciliationEnv;
+
+beforeAll(async () => {
+  env = await startReconciliationEnv('recon-saga');
+}, 180_000);
+afterAll(async () => {
+  await env?.close();
+});
+
+const db = () => env.pipeline.db;
+
+/**
+ * An order whose saga runs but cannot get past its first step: the inventory (and payment)
+ * services of its deployment are down, so it waits in PENDING, its workflow running.
+ */
+async function parkedOrder(): Promise<{ d: Deployment; orderId: string; sku: string }> {
+  const d = await env.deployment({ workers: ['orders'] });
+  const sku = await createProduct(db(), { stock: 10, priceMinor: 400 });
+  const customer = await createCustomer(db(), { balanceMinor: 10_000 });
+  const order = await d.place(customer, [{ sku, quantity: 1 }]);
+  // The workflow has run its first task: the reservation waits on the inventory queue.
+  await eventually(async () => ((await env.temporal.workflow.getHandle(orderWorkflowId(order.id)).describe()).raw.pendingActivities?.length ?? 0) > 0, {
+    what: `the saga of ${order.id} to wait for the inventory service`,
+  });
+  return { d, orderId: order.id, sku };
+}
+
+async function expectResolvedInHistory(check: string, fingerprint: string): Promise<void> {
+  const { rows } = await env.owner.query<{ resolved: boolean }>(
+    'SELECT resolved_at IS NOT NULL AS resolved FROM reconciliation_findings WHERE check_name = $1 AND fingerprint = $2 AND raised_at IS NOT NULL',
+    [check, fingerprint],
+  );
+  expect(rows).toEqual([{ resolved: true }]);
+}
+
+test('saga.workflow_running: when an operator terminates the workflow of a PENDING order with the temporal CLI, the order is found, and resolves once the workflow is reset', async () => {
+  const { orderId } = await parkedOrder();
+  const workflowId = orderWorkflowId(orderId);
+  env.temporalCli(['workflow', 'terminate', '--workflow-id', workflowId, '--reason', 'test: terminated by an operator']);
+  const scope = { orderIds: [orderId] };
+  const fingerprint = `order:${orderId}`;
+  await env.expectFindings(scope, [{ check: 'saga.workflow_running', fingerprint }]);
+  expect((await env.unresolved(scope))[0]?.details).toMatchObject({ status: 'PENDING', workflowId });
+
+  env.temporalCli(['workflow', 'reset', '--workflow-id', workflowId, '--type', 'FirstWorkflowTask', '--reason', 'test: restore the saga']);
+  await env.expectFindings(scope, []);
+  await expectResolvedInHistory('saga.workflow_running', fingerprint);
+});
+
+test('saga.search_attribute: when an operator script reserves stock and moves the order on outside its workflow, the stale OrderStatus is found, and resolves once the saga catches up', async () => {
+  const { d, orderId, sku } = await parkedOrder();
+  // The services' own code paths, called by hand: everything in the database agrees.
+  await createInventoryActivities({ db: db() }).reserveInventory({ orderId, items: [{ sku, quantity: 1 }] });
+  await createOrderActivities({ db: db() }).transitionOrder({
+    orderId,
+    transitionKey: 'ops:reserveInventory:COMPLETED',
+    step: 'reserveInventory',
+    stepStatus: 'COMPLETED',
+    orderStatus: 'INVENTORY_RESERVED',
+  });
+  const scope = { orderIds: [orderId] };
+  const fingerprint = `order:${orderId}`;
+  await env.expectFindings(scope, [{ check: 'saga.search_attribute', fingerprint }]);
+  expect((await env.unresolved(scope))[0]?.details).toMatchObject({ status: 'INVENTORY_RESERVED', searchAttribute: 'PENDING' });
+
+  await d.start(['inventory', 'payments']);
+  await waitForStatus(db(), orderId, 'CONFIRMED');
+  await env.expectFindings(scope, []);
+  await expectResolvedInHistory('saga.search_attribute', fingerprint);
+});
+
+test('saga.orphan_workflow: when a saga is started by hand for an order that does not exist, the workflow is found, and resolves once it is terminated', async () => {
+  const d = await env.deployment({ workers: ['orders'] });
+  const ghost = crypto.randomUUID();
+  const workflowId = orderWorkflowId(ghost);
+  const input: OrderSagaInput = {
+    orderId: ghost,
+    customerId: 'nobody',
+    currency: 'EUR',
+    totalMinor: 100,
+    items: [{ sku: 'NO-SUCH-SKU', quantity: 1, unitPriceMinor: 100 }],
+    taskQueues: taskQueues(d.prefix),
+  };
+  env.temporalCli(['workflow', 'start', '--type', 'orderSaga', '--task-queue', taskQueues(d.prefix).orders, '--workflow-id', workflowId, '--input', JSON.stringify(input)]);
+  const scope = { orderIds: [ghost] };
+  const fingerprint = `workflow:${workflowId}`;
+  // Orphans are looked for on the deployment's own task queue.
+  await env.expectFindings(scope, [{ check: 'saga.orphan_workflow', fingerprint }], { cfg: d.cfg });
+
+  env.temporalCli(['workflow', 'terminate', '--workflow-id', workflowId, '--reason', 'test: no such order']);
+  await env.expectFindings(scope, [], { cfg: d.cfg });
+  await expectResolvedInHistory('saga.orphan_workflow', fingerprint);
+});
+
+test('saga.stuck: when the inventory and payment services are down, the order stuck in PENDING past the threshold is found, and resolves once they are back', async () => {
+  const { d, orderId } = await parkedOrder();
+  const settings = { stuckMs: 3000 };
+  const scope = { orderIds: [orderId] };
+  const fingerprint = `order:${orderId}`;
+  await env.expectFindings(scope, [{ check: 'saga.stuck', fingerprint }], { settings });
+  expect((await env.unresolved(scope))[0]?.details).toMatchObject({ status: 'PENDING', thresholdMs: 3000 });
+
+  await d.start(['inventory', 'payments']);
+  await waitForStatus(db(), orderId, 'CONFIRMED');
+  await env.expectFindings(scope, [], { settings });
+  await expectResolvedInHistory('saga.stuck', fingerprint);
+});
+
+test('events.order_status: when an operator cancels a PENDING order in SQL and terminates its workflow, the status no event recorded is found, and resolves once the event is written', async () => {
+  const { orderId } = await parkedOrder();
+  await env.owner.query(`UPDATE orders SET status = 'COMPENSATED', failure_reason = 'CANCELLED', updated_at = now() WHERE id = $1`, [orderId]);
+  env.temporalCli(['workflow', 'terminate', '--workflow-id', orderWorkflowId(orderId), '--reason', 'test: cancelled by hand']);
+  const scope = { orderIds: [orderId] };
+  const fingerprint = `order:${orderId}`;
+  await env.expectFindings(scope, [{ check: 'events.order_status', fingerprint }]);
+  expect((await env.unresolved(scope))[0]?.details).toMatchObject({ status: 'COMPENSATED', lastStatusEvent: { type: 'OrderCreated', to: 'PENDING' } });
+
+  await inTransaction(db(), (tx) => appendEvents(tx, { type: ORDER_AGGREGATE, id: orderId }, [
+    {
+      type: EVENT_TYPES.OrderCompensated,
+      payload: { orderId, from: 'PENDING', to: 'COMPENSATED', step: 'manual', failureReason: 'CANCELLED', detail: 'cancelled by an operator' },
+    },
+  ]));
+  await env.expectFindings(scope, []);
+  await expectResolvedInHistory('events.order_status', fingerprint);
+});

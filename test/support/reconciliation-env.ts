@@ -1,0 +1,253 @@
+/**
+ * What the reconciliation tests share: a pipeline of their own (database, topics), the relay
+ * and the audit consumer in this process (so a test can stop the relay or make the consumer
+ * fail), saga "deployments" (workers on a task queue prefix of their own, some of them faked
+ * the way a buggy service would behave, some missing the way a down service would be), the
+ * reconciler (read-only role, real Temporal), and the database owner's connection that tests
+ * use to make faults the way a real fault would.
+ */
+import crypto from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import type { Client } from '@temporalio/client';
+import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import { Pool } from 'pg';
+import { Registry } from 'prom-client';
+import { createInventoryActivities } from '../../activities/inventory';
+import { createPaymentActivities } from '../../activities/payment';
+import { createOrdersWorker } from '../../app/workers';
+import { loadConfig, type Config } from '../../lib/config';
+import { FaultPlan } from '../../lib/faults';
+import { createLogger } from '../../lib/logger';
+import { createTemporalClient, createWorkerConnection } from '../../lib/temporal';
+import { createAuditHandler } from '../../services/audit/projector';
+import { EventConsumer, type DecodedEvent } from '../../services/platform/messaging/consumer';
+import { createKafka } from '../../services/platform/messaging/kafka';
+import { taskQueues } from '../../services/orders/task-queues';
+import { loadStackConfig } from '../../scripts/stack/config';
+import type { PlacedOrder } from '../../services/orders/place-order';
+import type { CheckName, RunScope } from '../../services/reconciliation/contract';
+import type { RunOutcome } from '../../services/reconciliation/runner';
+import { createReconcilerPool, reconcileOnce } from '../../services/reconciliation/service';
+import { Relay } from '../../services/platform/relay/relay';
+import { cliEnv, goToolPath } from '../../scripts/stack/temporal';
+import { placeOrder } from './fixtures';
+import { createPipelineEnv, type PipelineEnv } from './processes';
+import { eventually } from './wait';
+
+const log = createLogger('reconciliation-test', 'fatal');
+
+/** Short grace windows: a failure is raised once it has lasted this long. */
+export const TEST_SETTINGS = { graceMs: 1000, sagaGraceMs: 4000, streamLagMs: 4000, stuckMs: 600_000, intervalMs: 1000, standbyPollMs: 200 };
+
+type Kind = 'orders' | 'payments' | 'inventory';
+
+/** Saga workers on a task queue prefix of their own: one deployment of the services. */
+export interface Deployment {
+  cfg: Config;
+  prefix: string;
+  /** Places an order (committed, then its workflow started), as the API does. */
+  place(customerId: string, items: { sku: string; quantity: number }[]): Promise<PlacedOrder>;
+  /** Starts the real workers of the given kinds (those not running yet). */
+  start(kinds: Kind[]): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface DeploymentOptions {
+  /** Which real workers run from the start (default all three). */
+  workers?: Kind[];
+  /** A payment service that acknowledges a charge it never wrote. */
+  phantomCharge?: boolean;
+  /** An inventory service whose release reports success and does nothing. */
+  noopRelease?: boolean;
+  /** Fault injection for the payment and inventory activities. */
+  faults?: FaultPlan;
+}
+
+export interface ReconciliationEnv {
+  pipeline: PipelineEnv;
+  cfg: Config;
+  /** The database owner (the app role): what the services write with, and how tests make faults. */
+  owner: Pool;
+  temporal: Client;
+  consumerFaults: FaultPlan;
+  relay: { start(): void; stop(): Promise<void> };
+  deployment(opts?: DeploymentOptions): Promise<Deployment>;
+  /** One scoped pass of the reconciler (read-only role), with the test settings. */
+  reconcile(scope: RunScope, settings?: Partial<Config['reconciler']>, cfg?: Config): Promise<RunOutcome>;
+  /** Findings (open or suspect) about the scope's subjects. */
+  unresolved(scope: RunScope): Promise<{ check: string; fingerprint: string; status: 'open' | 'suspect'; details: unknown }[]>;
+  /** Runs the reconciler until exactly `expected` are open in the scope (and nothing else, not even a suspect). */
+  expectFindings(scope: RunScope, expected: { check: CheckName; fingerprint: string }[], opts?: ExpectOptions): Promise<void>;
+  temporalCli(args: string[]): string;
+  close(): Promise<void>;
+}
+
+export interface ExpectOptions {
+  settings?: Partial<Config['reconciler']>;
+  cfg?: Config;
+  timeoutMs?: number;
+}
+
+export async function startReconciliationEnv(label: string, extraEnv: Record<string, string> = {}): Promise<ReconciliationEnv> {
+  const pipeline = await createPipelineEnv(label, { CONSUMER_MAX_ATTEMPTS: '2', ...extraEnv });
+  const cfg = pipeline.cfg;
+  const owner = new Pool({ connectionString: cfg.database.url, max: 4 });
+  const pg = createReconcilerPool(cfg, 4);
+  const temporal = await createTemporalClient(cfg);
+  const connection: NativeConnection = await createWorkerConnection(cfg);
+  const bundle: WorkflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
+  const consumerFaults = new FaultPlan();
+  const deployments: Deployment[] = [];
+
+  const audit = new EventConsumer<DecodedEvent>({
+    kafka: createKafka(cfg, 'recon-test-audit', log),
+    db: pipeline.db,
+    handler: createAuditHandler(new Registry()),
+    topic: cfg.kafka.eventsTopic,
+    dlqTopic: cfg.kafka.dlqTopic,
+    settings: cfg.consumers,
+    log,
+    registry: new Registry(),
+    faults: consumerFaults,
+  });
+  await audit.start();
+  await audit.joined();
+
+  let relay: Relay | undefined;
+  const relayControl = {
+    start() {
+      if (relay) return;
+      relay = new Relay({ db: pipeline.db, databaseUrl: cfg.database.url, kafka: createKafka(cfg, 'recon-test-relay', log), topic: cfg.kafka.eventsTopic, settings: cfg.relay, log, registry: new Registry() });
+      relay.start();
+    },
+    async stop() {
+      const r = relay;
+      relay = undefined;
+      await r?.stop();
+    },
+  };
+  relayControl.start();
+
+  async function deployment(opts: DeploymentOptions = {}): Promise<Deployment> {
+    const prefix = `recon-${crypto.randomUUID().slice(0, 8)}-`;
+    const dcfg = loadConfig({ ...process.env, ...pipeline.env, TEMPORAL_TASK_QUEUE_PREFIX: prefix, ...extraEnv });
+    const queues = taskQueues(prefix);
+    const workers: Worker[] = [];
+    const runs: Promise<void>[] = [];
+    const running = new Set<Kind>();
+    const common = { connection, namespace: dcfg.temporal.namespace, shutdownGraceTime: '2 seconds' as const };
+    const create: Record<Kind, () => Promise<Worker>> = {
+      orders: () => createOrdersWorker({ cfg: dcfg, db: pipeline.db, connection, workflowBundle: bundle }),
+      payments: () => {
+        const real = createPaymentActivities({ db: pipeline.db, faults: opts.faults });
+        const activities = opts.phantomCharge ? { ...real, chargePayment: async () => ({ transactionId: crypto.randomUUID(), applied: true }) } : real;
+        return Worker.create({ ...common, taskQueue: queues.payments, activities });
+      },
+      inventory: () => {
+        const real = createInventoryActivities({ db: pipeline.db, faults: opts.faults });
+        const activities = opts.noopRelease ? { ...real, releaseInventory: async () => ({ releasedFrom: 'HELD' as const, applied: true }) } : real;
+        return Worker.create({ ...common, taskQueue: queues.inventory, activities });
+      },
+    };
+    const d: Deployment = {
+      cfg: dcfg,
+      prefix,
+      place: (customerId, items) => placeOrder({ db: pipeline.db, client: temporal, cfg: dcfg }, customerId, items),
+      async start(kinds) {
+        for (const kind of kinds.filter((k) => !running.has(k))) {
+          const w = await create[kind]();
+          running.add(kind);
+          workers.push(w);
+          runs.push(w.run());
+        }
+      },
+      async stop() {
+        workers.forEach((w) => w.shutdown());
+        await Promise.all(runs);
+      },
+    };
+    await d.start(opts.workers ?? ['orders', 'payments', 'inventory']);
+    deployments.push(d);
+    return d;
+  }
+
+  async function reconcile(scope: RunScope, settings: Partial<Config['reconciler']> = {}, rcfg: Config = cfg): Promise<RunOutcome> {
+    return reconcileOnce({ pg, temporal, cfg: rcfg, log }, { trigger: 'CLI', scope, settings: { ...TEST_SETTINGS, ...settings } });
+  }
+
+  async function unresolved(scope: RunScope) {
+    const orderIds = scope.orderIds ?? [];
+    const { rows } = await owner.query<{ check_name: string; fingerprint: string; raised: boolean; details: unknown }>(
+      `WITH subjects AS (
+         SELECT unnest($1::text[]) AS id
+         UNION SELECT 'order-' || unnest($1::text[])
+         UNION SELECT unnest($2::text[]) UNION SELECT unnest($3::text[])
+         UNION SELECT customer_id FROM orders WHERE id::text = ANY($1::text[])
+         UNION SELECT sku FROM order_items WHERE order_id::text = ANY($1::text[])
+         UNION SELECT id::text FROM ledger_transactions WHERE order_id::text = ANY($1::text[])
+         UNION SELECT e.transaction_id::text FROM ledger_entries e
+                WHERE e.account_id IN (SELECT customer_id FROM orders WHERE id::text = ANY($1::text[])) OR e.account_id = ANY($2::text[])
+         UNION SELECT id::text FROM dead_letters WHERE message_key = ANY($1::text[])
+       )
+       SELECT check_name, fingerprint, raised_at IS NOT NULL AS raised, details FROM reconciliation_findings
+        WHERE resolved_at IS NULL AND subject_id IN (SELECT id FROM subjects) ORDER BY check_name, fingerprint`,
+      [orderIds, scope.accountIds ?? [], scope.skus ?? []],
+    );
+    return rows.map((r) => ({ check: r.check_name, fingerprint: r.fingerprint, status: r.raised ? ('open' as const) : ('suspect' as const), details: r.details }));
+  }
+
+  async function expectFindings(scope: RunScope, expected: { check: CheckName; fingerprint: string }[], opts: ExpectOptions = {}) {
+    const want = expected.map((e) => ({ check: e.check, fingerprint: e.fingerprint, status: 'open' })).sort((a, b) => a.fingerprint.localeCompare(b.fingerprint));
+    let last: unknown;
+    await eventually(
+      async () => {
+        await reconcile(scope, opts.settings, opts.cfg);
+        const got = (await unresolved(scope)).map(({ check, fingerprint, status }) => ({ check, fingerprint, status }));
+        last = got;
+        return JSON.stringify(got.sort((a, b) => a.fingerprint.localeCompare(b.fingerprint) || a.check.localeCompare(b.check))) === JSON.stringify(want);
+      },
+      { timeoutMs: opts.timeoutMs ?? 60_000, intervalMs: 250, what: `findings ${JSON.stringify(want)}` },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; last seen: ${JSON.stringify(last)}`);
+    });
+  }
+
+  function temporalCli(args: string[]): string {
+    const r = spawnSync(goToolPath(loadStackConfig(), 'temporal'), args, { env: cliEnv(cfg), encoding: 'utf8', timeout: 30_000 });
+    if (r.status !== 0) throw new Error(`temporal ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
+    return r.stdout;
+  }
+
+  return {
+    pipeline,
+    cfg,
+    owner,
+    temporal,
+    consumerFaults,
+    relay: relayControl,
+    deployment,
+    reconcile,
+    unresolved,
+    expectFindings,
+    temporalCli,
+    async close() {
+      await Promise.all(deployments.map((d) => d.stop()));
+      await relayControl.stop();
+      await audit.stop();
+      await connection.close();
+      await temporal.connection.close();
+      await pg.end();
+      await owner.end();
+      await pipeline.close();
+    },
+  };
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: (message: string) => console.error(message),
+};

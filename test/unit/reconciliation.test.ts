@@ -1,0 +1,109 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError, loadConfig, repoRoot } from '../../lib/config';
+import { CHECK_TABLE } from '../../services/reconciliation/checks';
+import { CHECK_NAMES, CHECKS, type FindingView, type RunView } from '../../services/reconciliation/contract';
+import { formatReport } from '../../services/reconciliation/report';
+import { normalizeScope } from '../../services/reconciliation/runner';
+import { named } from '../../services/reconciliation/sql';
+
+describe('the reconciliation contract', () => {
+  test('every check is implemented once, and the README documents each with its fingerprint', () => {
+    expect(Object.keys(CHECK_TABLE).sort()).toEqual([...CHECK_NAMES].sort());
+    const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Reconciliation'), readme.indexOf('## Observability'));
+    for (const name of CHECK_NAMES) {
+      expect({ name, row: section.includes(`| \`${name}\` | ${CHECKS[name].subject} | ${CHECKS[name].grace} |`) }).toEqual({ name, row: true });
+    }
+  });
+});
+
+describe('named SQL parameters', () => {
+  test('each name becomes one $n, in order of first use; casts are left alone', () => {
+    expect(named('SELECT :a::text, :b, :a WHERE x::int = :c', { a: 1, b: 2, c: 3, unused: 4 })).toEqual({
+      text: 'SELECT $1::text, $2, $1 WHERE x::int = $3',
+      values: [1, 2, 3],
+    });
+  });
+  test('a name without a value is an error, not a null', () => {
+    expect(() => named('SELECT :missing', {})).toThrow('no value for :missing');
+  });
+});
+
+describe('run scopes', () => {
+  test('order ids are normalised to lower case and deduplicated; anything else is refused', () => {
+    const id = '3F1C2E4A-0B6D-4C8E-9F00-1234567890AB';
+    expect(normalizeScope({ orderIds: [id, id.toLowerCase()] })).toEqual({ orderIds: [id.toLowerCase()], accountIds: [], skus: [] });
+    expect(() => normalizeScope({ orderIds: ['order-1'] })).toThrow('not order ids');
+    expect(normalizeScope(null)).toBeNull();
+  });
+});
+
+describe('reconciler settings', () => {
+  test('by default the reconciler reads the app database as the read-only role, every minute', () => {
+    const cfg = loadConfig({ DATABASE_URL: 'postgresql://app:secret@db.internal:5432/shop' });
+    expect(cfg.reconciler.database).toMatchObject({ host: 'db.internal', port: 5432, database: 'shop', user: 'order_saga_reconciler' });
+    expect(cfg.reconciler).toMatchObject({ intervalMs: 60_000, batchSize: 1000, graceMs: 30_000, floodCap: 100, fullPassEvery: 60 });
+  });
+  test.each([
+    ['RECONCILE_INTERVAL_MS', '10'],
+    ['RECONCILE_BATCH_SIZE', 'many'],
+    ['RECONCILER_DATABASE_URL', 'mysql://x@y/z'],
+  ])('when %s=%j, then a ConfigError names the variable', (variable, value) => {
+    expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [variable]: value })).toThrow(variable);
+  });
+});
+
+describe('the report', () => {
+  const run: RunView = {
+    id: '12',
+    trigger: 'CLI',
+    mode: 'FULL',
+    status: 'SUCCEEDED',
+    scope: null,
+    requestedAt: '2026-12-01T10:00:00.000Z',
+    startedAt: '2026-12-01T10:00:00.000Z',
+    finishedAt: '2026-12-01T10:00:01.420Z',
+    durationMs: 1420,
+    subjectsExamined: 1204,
+    failing: 1,
+    raised: 0,
+    resolved: 0,
+    openFindings: 1,
+    summary: {
+      checks: Object.fromEntries(
+        CHECK_NAMES.map((c) => [c, { failing: 0, raised: 0, resolved: 0, open: c === 'order.payment_ledger' ? 1 : 0, suspects: 0, flooded: false, durationMs: 1 }]),
+      ) as never,
+      needsAttention: { count: 1, orders: [{ orderId: 'o-1', failureReason: 'INSUFFICIENT_FUNDS', ageMs: 3 * 3600_000 + 12 * 60_000 }] },
+    },
+    error: null,
+  };
+  const finding: FindingView = {
+    id: '1',
+    check: 'order.payment_ledger',
+    fingerprint: 'order:o-2',
+    subjectType: 'order',
+    subjectId: 'o-2',
+    status: 'open',
+    details: { reasons: ['no charge in the ledger', 'the payment is missing, not CAPTURED'] },
+    firstSeenAt: '2026-12-01T09:00:00.000Z',
+    lastSeenAt: '2026-12-01T10:00:00.000Z',
+    raisedAt: '2026-12-01T09:01:00.000Z',
+    resolvedAt: null,
+    occurrences: 7,
+  };
+
+  test('shows the run, a row per check, each open finding with its reasons, and the orders waiting for an operator', () => {
+    const text = formatReport(run, [finding], { open: 1, suspects: 0 });
+    expect(text).toContain('reconciliation run #12  FULL  CLI  SUCCEEDED  1.42 s  1204 subjects examined');
+    expect(text).toMatch(/^order\.payment_ledger\s+1\s+0\s+0\s+0$/m);
+    expect(text).toContain('order:o-2');
+    expect(text).toContain('seen in 7 run(s): no charge in the ledger; the payment is missing, not CAPTURED');
+    expect(text).toContain('order:o-1  for 3 h 12 min  (INSUFFICIENT_FUNDS)');
+  });
+
+  test('says so when there is nothing open', () => {
+    expect(formatReport({ ...run, summary: null }, [], { open: 0, suspects: 0 })).toContain('no open findings');
+  });
+});
