@@ -12,6 +12,7 @@
  * nothing; it prints the findings count, which should be 0.
  */
 import crypto from 'node:crypto';
+import os from 'node:os';
 import { Client } from 'pg';
 import { exitOnConfigError, loadConfig, type Config } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
@@ -192,7 +193,9 @@ async function main(): Promise<void> {
   const temporal = await createTemporalClient(cfg);
   const deps = { pg, temporal, cfg, log: createLogger('bench-reconcile', 'warn') };
   try {
+    const loadBefore = os.loadavg()[0]!;
     const full = await runReconciliation(deps, { trigger: 'CLI', mode: 'FULL' });
+    const loadAfter = os.loadavg()[0]!;
     const failing = Object.values(full.summary.checks).reduce((s, c) => s + c.failing, 0);
     const touched = await touch(cfg, opts.orders);
     // The changes must be older than the grace window to be past the watermark; skip it here.
@@ -201,7 +204,8 @@ async function main(): Promise<void> {
     console.log(
       [
         '',
-        `full pass over ${opts.orders} orders: ${(full.durationMs / 1000).toFixed(2)} s (batch ${cfg.reconciler.batchSize}; ${failing} failing subjects, expected 0)`,
+        `full pass over ${opts.orders} orders: ${(full.durationMs / 1000).toFixed(2)} s (batch ${cfg.reconciler.batchSize}; ${failing} failing subjects, expected 0; ` +
+          `${os.cpus().length} cores, load average ${loadBefore.toFixed(1)} -> ${loadAfter.toFixed(1)})`,
         `incremental pass after ${touched} orders changed: ${(incremental.durationMs / 1000).toFixed(2)} s (${rows[0]?.subjects_examined} subjects examined)`,
       ].join('\n'),
     );
