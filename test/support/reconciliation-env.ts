@@ -66,7 +66,7 @@ export interface DeploymentOptions {
 export interface ReconciliationEnv {
   pipeline: PipelineEnv;
   cfg: Config;
-  /** The database owner (the app role): what the services write with, and how tests make faults. */
+  /** The database owner (DATABASE_OWNER_URL): how tests make faults, as a careless operator or import would. */
   owner: Pool;
   temporal: Client;
   consumerFaults: FaultPlan;
@@ -91,7 +91,7 @@ export interface ExpectOptions {
 export async function startReconciliationEnv(label: string, extraEnv: Record<string, string> = {}): Promise<ReconciliationEnv> {
   const pipeline = await createPipelineEnv(label, { CONSUMER_MAX_ATTEMPTS: '2', ...extraEnv });
   const cfg = pipeline.cfg;
-  const owner = new Pool({ connectionString: cfg.database.url, max: 4 });
+  const owner = new Pool({ connectionString: cfg.databaseOwner.url, max: 4 });
   const pg = createReconcilerPool(cfg, 4);
   const temporal = await createTemporalClient(cfg);
   const connection: NativeConnection = await createWorkerConnection(cfg);
