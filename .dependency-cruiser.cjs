@@ -9,7 +9,13 @@ const fs = require('node:fs');
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
-    { name: 'no-circular', severity: 'error', comment: 'Import cycles (types included) make modules impossible to read alone.', from: {}, to: { circular: true } },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'Import cycles (types included) make modules impossible to read alone.',
+      from: {},
+      to: { circular: true },
+    },
     {
       name: 'lib-is-the-bottom',
       severity: 'error',

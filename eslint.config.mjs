@@ -7,7 +7,18 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'generated/', 'dist/', '.stack/', 'coverage/', 'eslint.config.mjs', 'jest.config.js', '.dependency-cruiser.cjs'] },
+  {
+    ignores: [
+      'node_modules/',
+      'generated/',
+      'dist/',
+      '.stack/',
+      'coverage/',
+      'eslint.config.mjs',
+      'jest.config.js',
+      '.dependency-cruiser.cjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -6,13 +6,7 @@
 import type { Request, Response } from 'express';
 import { inTransaction, type Db, type Tx } from '../lib/db';
 import type { Principal } from '../services/access/api-keys';
-import {
-  abandonIdempotent,
-  beginIdempotent,
-  completeIdempotent,
-  requestFingerprint,
-  type Lease,
-} from '../services/access/idempotency';
+import { abandonIdempotent, beginIdempotent, completeIdempotent, requestFingerprint, type Lease } from '../services/access/idempotency';
 import { problems } from './problem';
 
 export interface IdempotentReply {
@@ -64,7 +58,11 @@ export async function idempotent(
     );
   }
   if (begun.kind === 'in-flight') {
-    const problem = problems.conflict('idempotency-key-in-flight', 'Request with this Idempotency-Key is in progress', `a request with the key "${key}" is still being processed; retry later`);
+    const problem = problems.conflict(
+      'idempotency-key-in-flight',
+      'Request with this Idempotency-Key is in progress',
+      `a request with the key "${key}" is still being processed; retry later`,
+    );
     problem.headers['Retry-After'] = '1';
     throw problem;
   }

@@ -21,8 +21,19 @@ export function httpMetrics(registry: Registry) {
   const labels = ['method', 'route', 'status'] as const;
   return {
     requests: counter(registry, 'http_requests_total', 'HTTP requests answered, by method, route template and status.', labels),
-    duration: histogram(registry, 'http_request_duration_seconds', 'HTTP request latency, by method, route template and status.', HTTP_BUCKETS, labels),
-    errors: counter(registry, 'http_request_errors_total', 'HTTP requests answered with a 5xx status, by method, route template and status.', labels),
+    duration: histogram(
+      registry,
+      'http_request_duration_seconds',
+      'HTTP request latency, by method, route template and status.',
+      HTTP_BUCKETS,
+      labels,
+    ),
+    errors: counter(
+      registry,
+      'http_request_errors_total',
+      'HTTP requests answered with a 5xx status, by method, route template and status.',
+      labels,
+    ),
   };
 }
 
@@ -59,7 +70,16 @@ export function observeRequests(log: Logger, metrics?: HttpMetrics) {
       const path = req.originalUrl.split('?')[0] ?? '';
       const orderId = ORDER_PATH.exec(path)?.[1]?.toLowerCase();
       log.info(
-        { requestId: res.locals.requestId, traceId, orderId, method: req.method, route, path, status: res.statusCode, ms: Math.round(seconds * 10_000) / 10 },
+        {
+          requestId: res.locals.requestId,
+          traceId,
+          orderId,
+          method: req.method,
+          route,
+          path,
+          status: res.statusCode,
+          ms: Math.round(seconds * 10_000) / 10,
+        },
         'request',
       );
     });

@@ -19,7 +19,12 @@ function problemResponses(op: Operation): Record<string, unknown> {
   if (op.method === 'post' && op.path.includes(':')) statuses.add(409);
   (op.problems ?? []).forEach((x) => statuses.add(x));
   return Object.fromEntries(
-    [...statuses].sort().map((st) => [st, { description: 'Problem', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } }]),
+    [...statuses]
+      .sort()
+      .map((st) => [
+        st,
+        { description: 'Problem', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } },
+      ]),
   );
 }
 
@@ -27,9 +32,19 @@ export function buildOpenApi(operations: readonly Operation[]): Record<string, u
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of operations) {
     const path = op.path.replace(/:([A-Za-z]+)/g, '{$1}');
-    const params = [...op.path.matchAll(/:([A-Za-z]+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    const params = [...op.path.matchAll(/:([A-Za-z]+)/g)].map((m) => ({
+      name: m[1],
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+    }));
     if (op.idempotencyKey) {
-      params.push({ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 1, maxLength: 255 } as never });
+      params.push({
+        name: 'Idempotency-Key',
+        in: 'header',
+        required: true,
+        schema: { type: 'string', minLength: 1, maxLength: 255 } as never,
+      });
     }
     const responses: Record<string, unknown> = {};
     for (const [status, schema] of Object.entries(op.responses)) {
@@ -41,7 +56,9 @@ export function buildOpenApi(operations: readonly Operation[]): Record<string, u
       summary: op.summary,
       security: op.access === 'public' ? [] : [{ apiKey: [] }],
       parameters: params,
-      ...(op.request ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.request, 'input') } } } } : {}),
+      ...(op.request
+        ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.request, 'input') } } } }
+        : {}),
       responses: { ...responses, ...problemResponses(op) },
     };
   }

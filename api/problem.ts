@@ -40,7 +40,12 @@ export const problems = {
   missingIdempotencyKey: () =>
     new Problem(400, 'idempotency-key-missing', 'Idempotency-Key header required', 'send an Idempotency-Key header of 1 to 255 characters'),
   badIdempotencyKey: () =>
-    new Problem(400, 'idempotency-key-invalid', 'Idempotency-Key header is not valid', 'the Idempotency-Key must be 1 to 255 printable ASCII characters'),
+    new Problem(
+      400,
+      'idempotency-key-invalid',
+      'Idempotency-Key header is not valid',
+      'the Idempotency-Key must be 1 to 255 printable ASCII characters',
+    ),
   unauthorized: (detail: string) =>
     new Problem(401, 'unauthorized', 'Authentication required', detail, {}, { 'WWW-Authenticate': 'Bearer realm="order-saga"' }),
   forbidden: (detail: string) => new Problem(403, 'forbidden', 'Not allowed', detail),
@@ -49,7 +54,8 @@ export const problems = {
   tooLarge: (limit: string) => new Problem(413, 'payload-too-large', 'Request body too large', `the body may be at most ${limit}`),
   unsupportedMediaType: (got: string | undefined) =>
     new Problem(415, 'unsupported-media-type', 'Unsupported content type', `send Content-Type: application/json (got ${got ?? 'none'})`),
-  unprocessable: (slug: string, title: string, detail: string, ext: Record<string, unknown> = {}) => new Problem(422, slug, title, detail, ext),
+  unprocessable: (slug: string, title: string, detail: string, ext: Record<string, unknown> = {}) =>
+    new Problem(422, slug, title, detail, ext),
   unavailable: (detail: string, ext: Record<string, unknown> = {}) => new Problem(503, 'unavailable', 'Service unavailable', detail, ext),
 };
 
@@ -103,6 +109,10 @@ export function problemHandler(log: Logger) {
       return sendProblem(res, problems.unsupportedMediaType(req.headers['content-type']), instance);
     }
     log.error({ err, method: req.method, path: req.path, requestId: res.locals.requestId }, 'unhandled error');
-    sendProblem(res, new Problem(500, 'internal-error', 'Internal error', `something went wrong; request id ${res.locals.requestId ?? 'unknown'}`), instance);
+    sendProblem(
+      res,
+      new Problem(500, 'internal-error', 'Internal error', `something went wrong; request id ${res.locals.requestId ?? 'unknown'}`),
+      instance,
+    );
   };
 }

@@ -64,7 +64,12 @@ export class RateLimits {
       'auth-failures': make('auth-failures', s.authFailurePoints, s.authFailureWindowS),
     };
     this.storeErrors = registry
-      ? counter(registry, 'rate_limiter_store_errors_total', 'Rate-limit checks answered by the in-memory fallback because the shared store failed.', ['limit'])
+      ? counter(
+          registry,
+          'rate_limiter_store_errors_total',
+          'Rate-limit checks answered by the in-memory fallback because the shared store failed.',
+          ['limit'],
+        )
       : undefined;
   }
 
@@ -84,7 +89,12 @@ export class RateLimits {
       res = await limit.fallback.get(key);
     }
     const used = res?.consumedPoints ?? 0;
-    return { allowed: used < limit.points, remaining: Math.max(0, limit.points - used), resetS: Math.ceil((res?.msBeforeNext ?? 0) / 1000), limit };
+    return {
+      allowed: used < limit.points,
+      remaining: Math.max(0, limit.points - used),
+      resetS: Math.ceil((res?.msBeforeNext ?? 0) / 1000),
+      limit,
+    };
   }
 
   private storeFailed(name: LimitName, err: unknown): void {

@@ -16,11 +16,19 @@ const id = (what: string) =>
     .string({ error: `${what} must be a string` })
     .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/, `${what} must be 1-100 characters: letters, digits, . _ : - (not first)`);
 /** A customer id: an id outside the system accounts' namespaces (merchant:, external:). */
-const customerId = (what: string) => id(what).refine((v) => !/^(merchant|external):/i.test(v), `${what} may not start with "merchant:" or "external:" (reserved)`);
+const customerId = (what: string) =>
+  id(what).refine((v) => !/^(merchant|external):/i.test(v), `${what} may not start with "merchant:" or "external:" (reserved)`);
 const currency = z.string({ error: 'currency must be a string' }).regex(/^[A-Z]{3}$/, 'currency must be an ISO 4217 code such as EUR');
 const minor = (what: string) =>
-  z.int({ error: `${what} must be an integer number of minor units` }).min(0, `${what} must be >= 0`).max(MAX_MINOR, `${what} is too large`);
-const reason = z.string({ error: 'reason must be a string' }).trim().min(1, 'reason must not be empty').max(500, 'reason may be at most 500 characters');
+  z
+    .int({ error: `${what} must be an integer number of minor units` })
+    .min(0, `${what} must be >= 0`)
+    .max(MAX_MINOR, `${what} is too large`);
+const reason = z
+  .string({ error: 'reason must be a string' })
+  .trim()
+  .min(1, 'reason must not be empty')
+  .max(500, 'reason may be at most 500 characters');
 
 export const PlaceOrderBody = z.strictObject({
   customerId: customerId('customerId'),
@@ -28,7 +36,10 @@ export const PlaceOrderBody = z.strictObject({
     .array(
       z.strictObject({
         sku: id('sku'),
-        quantity: z.int({ error: 'quantity must be an integer' }).min(1, 'quantity must be at least 1').max(10_000, 'quantity may be at most 10000'),
+        quantity: z
+          .int({ error: 'quantity must be an integer' })
+          .min(1, 'quantity must be at least 1')
+          .max(10_000, 'quantity may be at most 10000'),
       }),
       { error: 'items must be an array' },
     )
@@ -165,7 +176,9 @@ export function fieldErrors(error: z.ZodError): FieldError[] {
 
 export const TimelineView = z.object({
   orderId: z.uuid(),
-  entries: z.array(z.object({ eventId: z.uuid(), sequence: z.int(), type: z.string(), occurredAt: z.iso.datetime(), payload: z.unknown() })),
+  entries: z.array(
+    z.object({ eventId: z.uuid(), sequence: z.int(), type: z.string(), occurredAt: z.iso.datetime(), payload: z.unknown() }),
+  ),
   anomalies: z.array(
     z.object({ kind: z.string(), eventId: z.string(), sequence: z.int(), expectedSequence: z.int(), detectedAt: z.iso.datetime() }),
   ),
@@ -221,7 +234,11 @@ export const EntriesPaging = paging(100, 50);
 
 export const ReconciliationRunBody = z.strictObject({
   mode: z.enum(['full', 'incremental'], { error: 'mode must be "full" or "incremental"' }).default('full'),
-  orderIds: z.array(z.uuid({ error: 'orderIds must be order ids (UUIDs)' })).min(1).max(1000, 'at most 1000 orderIds').optional(),
+  orderIds: z
+    .array(z.uuid({ error: 'orderIds must be order ids (UUIDs)' }))
+    .min(1)
+    .max(1000, 'at most 1000 orderIds')
+    .optional(),
 });
 
 const CheckSummary = z.object({
@@ -239,7 +256,9 @@ export const ReconciliationRunView = z.object({
   trigger: z.enum(['SCHEDULE', 'API', 'CLI']),
   mode: z.enum(['FULL', 'INCREMENTAL']),
   status: z.enum(['REQUESTED', 'RUNNING', 'SUCCEEDED', 'FAILED']),
-  scope: z.object({ orderIds: z.array(z.string()).optional(), accountIds: z.array(z.string()).optional(), skus: z.array(z.string()).optional() }).nullable(),
+  scope: z
+    .object({ orderIds: z.array(z.string()).optional(), accountIds: z.array(z.string()).optional(), skus: z.array(z.string()).optional() })
+    .nullable(),
   requestedAt: z.iso.datetime(),
   startedAt: z.iso.datetime().nullable(),
   finishedAt: z.iso.datetime().nullable(),
@@ -277,7 +296,12 @@ export const ReconciliationFinding = z.object({
   occurrences: z.int(),
 });
 
-export const ReconciliationFindingPage = z.object({ total: z.int(), limit: z.int(), offset: z.int(), items: z.array(ReconciliationFinding) });
+export const ReconciliationFindingPage = z.object({
+  total: z.int(),
+  limit: z.int(),
+  offset: z.int(),
+  items: z.array(ReconciliationFinding),
+});
 
 export const FindingsQuery = Paging.extend({
   status: z.enum(['open', 'suspect', 'resolved', 'all'], { error: 'status must be open, suspect, resolved or all' }).default('open'),

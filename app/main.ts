@@ -30,7 +30,11 @@ async function main(role: string): Promise<void> {
   const spec = ROLES[role as Role];
   const log = createLogger(role, cfg.logLevel);
   const registry = createRegistry(role);
-  const db = createDb(cfg.database.url, { poolSize: cfg.databasePoolSize, limits: cfg.databaseLimits, connectTimeoutMs: cfg.databaseConnectTimeoutMs });
+  const db = createDb(cfg.database.url, {
+    poolSize: cfg.databasePoolSize,
+    limits: cfg.databaseLimits,
+    connectTimeoutMs: cfg.databaseConnectTimeoutMs,
+  });
   dbPoolMetrics(registry, poolOf(db), cfg.databasePoolSize);
   const faults = faultsFrom(cfg.faultInjection);
   const metricsPort = cfg.metrics.portBase + spec.metricsOffset;

@@ -21,13 +21,21 @@ export const ROLES = {
   'worker-payments': { metricsOffset: 3, description: 'Temporal worker: payment service', start: workerRole('payments') },
   'worker-inventory': { metricsOffset: 4, description: 'Temporal worker: inventory service', start: workerRole('inventory') },
   relay: { metricsOffset: 5, description: 'outbox relay to Kafka', start: startRelay },
-  'consumer-audit': { metricsOffset: 6, description: 'Kafka consumer: order timeline (audit)', start: (ctx) => startConsumer('audit', ctx) },
+  'consumer-audit': {
+    metricsOffset: 6,
+    description: 'Kafka consumer: order timeline (audit)',
+    start: (ctx) => startConsumer('audit', ctx),
+  },
   'consumer-notifications': {
     metricsOffset: 7,
     description: 'Kafka consumer: customer notifications',
     start: (ctx) => startConsumer('notifications', ctx),
   },
-  reconciler: { metricsOffset: 8, description: 'reconciliation: orders, payments, ledger, inventory, Temporal and the stream agree', start: startReconciler },
+  reconciler: {
+    metricsOffset: 8,
+    description: 'reconciliation: orders, payments, ledger, inventory, Temporal and the stream agree',
+    start: startReconciler,
+  },
 } satisfies Record<string, RoleSpec>;
 
 export type Role = keyof typeof ROLES;

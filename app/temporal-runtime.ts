@@ -126,7 +126,8 @@ export class TemporalMetricsBridge {
     const found = this.registry.getSingleMetric(promName);
     let target: Target;
     if (kind === 'counter') target = { kind, metric: (found as Counter<string>) ?? new Counter(common) };
-    else if (kind === 'histogram') target = { kind, metric: (found as Histogram<string>) ?? new Histogram({ ...common, buckets: LATENCY_BUCKETS }) };
+    else if (kind === 'histogram')
+      target = { kind, metric: (found as Histogram<string>) ?? new Histogram({ ...common, buckets: LATENCY_BUCKETS }) };
     else target = { kind, metric: (found as Gauge<string>) ?? new Gauge(common) };
     this.targets.set(name, target);
     return target;

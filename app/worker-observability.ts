@@ -31,7 +31,10 @@ export function workerObservability(deps: ObservabilityDeps, hostsWorkflows = fa
   const activity: ActivityInterceptorsFactory[] = [];
   // First is outermost: the span is active while the observer logs (its lines get the traceId).
   if (tracing) {
-    activity.push((ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) }));
+    activity.push((ctx) => ({
+      inbound: new OpenTelemetryActivityInboundInterceptor(ctx),
+      outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+    }));
   }
   if (deps.log && deps.registry) activity.push(activityObserver(deps.log, stepMetrics(deps.registry)));
   if (!hostsWorkflows) return { interceptors: { activity } };
@@ -54,7 +57,15 @@ export function transitionObserver(deps: ObservabilityDeps): ((t: AppliedTransit
   return (t) => {
     if (metrics) recordTransition(metrics, t);
     deps.log?.info(
-      { orderId: t.orderId, workflowId: orderWorkflowId(t.orderId), eventId: t.eventId, from: t.from, to: t.to, step: t.step, failureReason: t.failureReason },
+      {
+        orderId: t.orderId,
+        workflowId: orderWorkflowId(t.orderId),
+        eventId: t.eventId,
+        from: t.from,
+        to: t.to,
+        step: t.step,
+        failureReason: t.failureReason,
+      },
       'order status changed',
     );
   };

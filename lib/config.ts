@@ -59,7 +59,11 @@ function withRole(url: string, role: string): string {
 
 /** Every variable of the app, in the README's order. */
 export const APP_VARIABLES = declareVariables('app', {
-  NODE_ENV: { parser: oneOf(['development', 'test', 'production']), default: 'development', doc: 'only `test` accepts the tests-only variables' },
+  NODE_ENV: {
+    parser: oneOf(['development', 'test', 'production']),
+    default: 'development',
+    doc: 'only `test` accepts the tests-only variables',
+  },
   LOG_LEVEL: { parser: oneOf(LOG_LEVELS), default: 'info', doc: 'pino level' },
   API_HOST: { parser: host(), default: '127.0.0.1', doc: 'REST API listen address' },
   API_PORT: { parser: port(), default: '3000', doc: 'REST API listen port' },
@@ -69,7 +73,11 @@ export const APP_VARIABLES = declareVariables('app', {
     default: 'false',
     doc: 'express "trust proxy": set when a load balancer in front sets X-Forwarded-For (client addresses for rate limits)',
   },
-  RATE_LIMIT_KEY_PREFIX: { parser: label(), default: 'rl', doc: 'prefix of every counter in `rate_limits` (deployments sharing a database keep theirs apart)' },
+  RATE_LIMIT_KEY_PREFIX: {
+    parser: label(),
+    default: 'rl',
+    doc: 'prefix of every counter in `rate_limits` (deployments sharing a database keep theirs apart)',
+  },
   RATE_LIMIT_WINDOW_S: { parser: integer(1, 3600), default: '10', doc: 'window of the per-key and anonymous rate limits (s)' },
   RATE_LIMIT_CLIENT: { parser: integer(1, 1_000_000), default: '1000', doc: 'requests per window per client key' },
   RATE_LIMIT_ADMIN: { parser: integer(1, 1_000_000), default: '300', doc: 'requests per window per admin key' },
@@ -80,8 +88,16 @@ export const APP_VARIABLES = declareVariables('app', {
     doc: 'failed authentications per client address before it is refused (429) for the rest of its window',
   },
   RATE_LIMIT_AUTH_FAILURE_WINDOW_S: { parser: integer(1, 86_400), default: '300', doc: 'window of the failed-authentication limit (s)' },
-  DATABASE_STATEMENT_TIMEOUT_MS: { parser: durationMs(100, 600 * SECOND_MS), default: '4000', doc: 'PostgreSQL statement_timeout of every statement' },
-  DATABASE_LOCK_TIMEOUT_MS: { parser: durationMs(100, 600 * SECOND_MS), default: '3000', doc: 'PostgreSQL lock_timeout of every statement' },
+  DATABASE_STATEMENT_TIMEOUT_MS: {
+    parser: durationMs(100, 600 * SECOND_MS),
+    default: '4000',
+    doc: 'PostgreSQL statement_timeout of every statement',
+  },
+  DATABASE_LOCK_TIMEOUT_MS: {
+    parser: durationMs(100, 600 * SECOND_MS),
+    default: '3000',
+    doc: 'PostgreSQL lock_timeout of every statement',
+  },
   DATABASE_IDLE_IN_TX_TIMEOUT_MS: {
     parser: durationMs(100, 600 * SECOND_MS),
     default: '4000',
@@ -90,7 +106,7 @@ export const APP_VARIABLES = declareVariables('app', {
   DATABASE_TX_DEADLINE_MS: {
     parser: durationMs(100, 600 * SECOND_MS),
     default: '7000',
-    doc: 'longest a money/stock/outbox transaction may take, BEGIN to COMMIT; below the activities\' 10 s start-to-close',
+    doc: "longest a money/stock/outbox transaction may take, BEGIN to COMMIT; below the activities' 10 s start-to-close",
   },
   DATABASE_CONNECT_TIMEOUT_MS: {
     parser: durationMs(10, 60 * SECOND_MS),
@@ -104,29 +120,67 @@ export const APP_VARIABLES = declareVariables('app', {
   },
   DATABASE_OWNER_URL: {
     parser: postgresUrl(),
-    default: derived('`DATABASE_URL` as role `order_saga_owner`', (env) => withRole(env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL, 'order_saga_owner')),
+    default: derived('`DATABASE_URL` as role `order_saga_owner`', (env) =>
+      withRole(env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL, 'order_saga_owner'),
+    ),
     doc: 'the role that owns the schema: migrations only (app processes use `DATABASE_URL`)',
   },
   DATABASE_READER_URL: {
     parser: postgresUrl(),
-    default: derived('`DATABASE_URL` as role `order_saga_reporting`', (env) => withRole(env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL, 'order_saga_reporting')),
+    default: derived('`DATABASE_URL` as role `order_saga_reporting`', (env) =>
+      withRole(env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL, 'order_saga_reporting'),
+    ),
     doc: 'a read-only login (member of `order_saga_reader`) for reporting and reconciliation',
   },
   DATABASE_POOL_SIZE: { parser: integer(1, 200), default: '10', doc: 'connections per process' },
   RECONCILER_DATABASE_URL: {
     parser: postgresUrl(),
-    default: derived('`DATABASE_URL` as role `order_saga_reconciler`', (env) => withRole(env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL, RECONCILER_DB_ROLE)),
+    default: derived('`DATABASE_URL` as role `order_saga_reconciler`', (env) =>
+      withRole(env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL, RECONCILER_DB_ROLE),
+    ),
     doc: "the reconciler's login: reads the domain tables, writes only its own findings and runs",
   },
-  RECONCILE_INTERVAL_MS: { parser: durationMs(1000, DAY_MS), default: '60000', doc: 'a reconciliation pass every this often (the first one at start)' },
-  RECONCILE_FULL_PASS_EVERY: { parser: integer(1, 1_000_000), default: '60', doc: 'every Nth scheduled pass is full; the others are incremental from the last watermark' },
+  RECONCILE_INTERVAL_MS: {
+    parser: durationMs(1000, DAY_MS),
+    default: '60000',
+    doc: 'a reconciliation pass every this often (the first one at start)',
+  },
+  RECONCILE_FULL_PASS_EVERY: {
+    parser: integer(1, 1_000_000),
+    default: '60',
+    doc: 'every Nth scheduled pass is full; the others are incremental from the last watermark',
+  },
   RECONCILE_BATCH_SIZE: { parser: integer(10, 50_000), default: '1000', doc: 'subjects (orders, products, accounts) per set-based query' },
-  RECONCILE_GRACE_MS: { parser: durationMs(0, DAY_MS), default: '30000', doc: 'grace window of the database checks: a failure must outlast it to be a finding' },
-  RECONCILE_SAGA_GRACE_MS: { parser: durationMs(0, DAY_MS), default: '60000', doc: 'grace window of the Temporal checks (start, search-attribute upserts, visibility lag)' },
-  RECONCILE_STREAM_LAG_MS: { parser: durationMs(0, DAY_MS), default: '60000', doc: 'grace window of the stream checks: outbox to Kafka to the audit timeline' },
-  RECONCILE_STUCK_MS: { parser: durationMs(1000, 30 * DAY_MS), default: String(HOUR_MS), doc: 'an order in one in-flight status longer than this is stuck' },
-  RECONCILE_FLOOD_CAP: { parser: integer(1, 1_000_000), default: '100', doc: 'more new findings of one check in one run than this: one meta-finding instead' },
-  RECONCILE_STANDBY_POLL_MS: { parser: durationMs(100, HOUR_MS), default: '5000', doc: 'how often a standby reconciler tries to become the active one' },
+  RECONCILE_GRACE_MS: {
+    parser: durationMs(0, DAY_MS),
+    default: '30000',
+    doc: 'grace window of the database checks: a failure must outlast it to be a finding',
+  },
+  RECONCILE_SAGA_GRACE_MS: {
+    parser: durationMs(0, DAY_MS),
+    default: '60000',
+    doc: 'grace window of the Temporal checks (start, search-attribute upserts, visibility lag)',
+  },
+  RECONCILE_STREAM_LAG_MS: {
+    parser: durationMs(0, DAY_MS),
+    default: '60000',
+    doc: 'grace window of the stream checks: outbox to Kafka to the audit timeline',
+  },
+  RECONCILE_STUCK_MS: {
+    parser: durationMs(1000, 30 * DAY_MS),
+    default: String(HOUR_MS),
+    doc: 'an order in one in-flight status longer than this is stuck',
+  },
+  RECONCILE_FLOOD_CAP: {
+    parser: integer(1, 1_000_000),
+    default: '100',
+    doc: 'more new findings of one check in one run than this: one meta-finding instead',
+  },
+  RECONCILE_STANDBY_POLL_MS: {
+    parser: durationMs(100, HOUR_MS),
+    default: '5000',
+    doc: 'how often a standby reconciler tries to become the active one',
+  },
   TEMPORAL_ADDRESS: { parser: hostPort(), default: '127.0.0.1:7233', doc: 'Temporal frontend (gRPC)' },
   TEMPORAL_NAMESPACE: { parser: text(), default: 'default', doc: 'Temporal namespace' },
   TEMPORAL_TASK_QUEUE_PREFIX: {
@@ -176,8 +230,16 @@ export const APP_VARIABLES = declareVariables('app', {
     default: 'order-saga.',
     doc: "prepended to each consumer's name to form its Kafka group id and processed-events key",
   },
-  CONSUMER_MAX_ATTEMPTS: { parser: integer(1, 100), default: '5', doc: 'attempts of a message (the first included) before it is dead-lettered' },
-  CONSUMER_RETRY_BASE_MS: { parser: durationMs(1, 60 * SECOND_MS), default: '200', doc: 'first retry delay (exponential backoff with jitter)' },
+  CONSUMER_MAX_ATTEMPTS: {
+    parser: integer(1, 100),
+    default: '5',
+    doc: 'attempts of a message (the first included) before it is dead-lettered',
+  },
+  CONSUMER_RETRY_BASE_MS: {
+    parser: durationMs(1, 60 * SECOND_MS),
+    default: '200',
+    doc: 'first retry delay (exponential backoff with jitter)',
+  },
   CONSUMER_RETRY_MAX_MS: { parser: durationMs(1, 300 * SECOND_MS), default: '10000', doc: 'ceiling of the retry delay' },
   CONSUMER_SESSION_TIMEOUT_MS: {
     parser: durationMs(6 * SECOND_MS, 300 * SECOND_MS),

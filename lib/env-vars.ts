@@ -121,7 +121,11 @@ export function text(): Parser<string> {
 export function secret(minLength: number): Parser<string> {
   return {
     kind: 'secret',
-    schema: z.string().refine((v) => v.length >= minLength, { error: (iss) => `must be at least ${minLength} characters (got ${String(iss.input).length})` }),
+    schema: z
+      .string()
+      .refine((v) => v.length >= minLength, {
+        error: (iss) => `must be at least ${minLength} characters (got ${String(iss.input).length})`,
+      }),
     accepts: `text, >= ${minLength} characters`,
   };
 }
@@ -235,10 +239,8 @@ export function kafkaTopic(): Parser<string> {
 export function label(): Parser<string> {
   return {
     kind: 'label',
-    schema: z
-      .string()
-      .regex(/^[A-Za-z0-9._-]{1,200}$/, { error: (iss) => `expected letters, digits, '.', '_' or '-', ${got(iss.input)}` }),
-    accepts: "letters, digits, `.` `_` `-`",
+    schema: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, { error: (iss) => `expected letters, digits, '.', '_' or '-', ${got(iss.input)}` }),
+    accepts: 'letters, digits, `.` `_` `-`',
   };
 }
 

@@ -110,11 +110,16 @@ function classify(err: unknown, aborted: boolean): unknown {
   if (err instanceof DomainError) return err;
   const code = (err as { code?: string } | null)?.code;
   if (aborted || code === PG_QUERY_CANCELED || code === PG_LOCK_NOT_AVAILABLE) {
-    return new DomainError('DATABASE_BUSY', aborted ? 'the transaction ran past its deadline and was rolled back' : 'the database is busy', {
-      cause: err,
-    });
+    return new DomainError(
+      'DATABASE_BUSY',
+      aborted ? 'the transaction ran past its deadline and was rolled back' : 'the database is busy',
+      {
+        cause: err,
+      },
+    );
   }
-  if (code && PG_SERIALIZATION.includes(code)) return new DomainError('DATABASE_BUSY', 'a concurrent transaction conflicted', { cause: err });
+  if (code && PG_SERIALIZATION.includes(code))
+    return new DomainError('DATABASE_BUSY', 'a concurrent transaction conflicted', { cause: err });
   if (poolExhausted(err)) return new DomainError('DATABASE_BUSY', 'no database connection is free', { cause: err });
   return err;
 }

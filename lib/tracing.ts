@@ -129,7 +129,11 @@ function workflowSpanSinks(processors: SpanProcessor[], resource: Resource): Inj
 }
 
 /** A span serialised by the workflow sandbox's SDK 1.x, as a ReadableSpan of SDK 2.x. */
-export function fromWorkflowSpan(s: SerializableSpan, info: Pick<WorkflowInfo, 'workflowId' | 'runId' | 'workflowType'>, resource: Resource): ReadableSpan {
+export function fromWorkflowSpan(
+  s: SerializableSpan,
+  info: Pick<WorkflowInfo, 'workflowId' | 'runId' | 'workflowType'>,
+  resource: Resource,
+): ReadableSpan {
   const { traceState, ...context } = s.spanContext;
   const spanContext: SpanContext = { ...context, traceState: traceState ? createTraceState(traceState) : undefined };
   return {
@@ -140,7 +144,12 @@ export function fromWorkflowSpan(s: SerializableSpan, info: Pick<WorkflowInfo, '
     startTime: s.startTime,
     endTime: s.endTime,
     status: s.status,
-    attributes: { ...s.attributes, temporalWorkflowId: info.workflowId, temporalRunId: info.runId, temporalWorkflowType: info.workflowType },
+    attributes: {
+      ...s.attributes,
+      temporalWorkflowId: info.workflowId,
+      temporalRunId: info.runId,
+      temporalWorkflowType: info.workflowType,
+    },
     links: s.links,
     events: s.events,
     duration: s.duration,

@@ -47,7 +47,12 @@ async function main(argv: string[]): Promise<number> {
     let runId: string;
     let failed = false;
     try {
-      runId = (await reconcileOnce({ pg, temporal, cfg, log: createLogger('reconcile-cli', 'warn') }, { trigger: 'CLI', mode: args.incremental ? 'INCREMENTAL' : 'FULL', scope })).runId;
+      runId = (
+        await reconcileOnce(
+          { pg, temporal, cfg, log: createLogger('reconcile-cli', 'warn') },
+          { trigger: 'CLI', mode: args.incremental ? 'INCREMENTAL' : 'FULL', scope },
+        )
+      ).runId;
     } catch (err) {
       // Some checks could not run: the others' report still matters.
       if (!(err instanceof ReconciliationChecksFailed)) throw err;

@@ -128,11 +128,16 @@ async function main(): Promise<void> {
   const db = createDb(cfg.database.url, 2);
   const { seeded, keys } = await seedDemoData(db, cfg);
   await closeDb(db);
-  if (seeded) console.log('[start] seeded demo products (TSHIRT-BLUE-M, MUG-LOGO, POSTER-A2, SNEAKER-LTD) and customers (alice, bob, carol)');
+  if (seeded)
+    console.log('[start] seeded demo products (TSHIRT-BLUE-M, MUG-LOGO, POSTER-A2, SNEAKER-LTD) and customers (alice, bob, carol)');
 
   const logDir = path.join(cfg.stack.dir, 'logs');
   fs.mkdirSync(logDir, { recursive: true });
-  const managed: Managed[] = (Object.keys(ROLES) as Role[]).map((role) => ({ role, logFile: path.join(logDir, `${role}.log`), restarts: [] }));
+  const managed: Managed[] = (Object.keys(ROLES) as Role[]).map((role) => ({
+    role,
+    logFile: path.join(logDir, `${role}.log`),
+    restarts: [],
+  }));
 
   let shuttingDown = false;
   const shutdown = (signal: string) => {

@@ -35,7 +35,9 @@ function main(argv: string[]): number {
     const detail = [s.attributes['event.type'], s.attributes['messaging.consumer.group.name']].filter(Boolean).join(' ');
     const at = `+${(s.startMs - t0).toFixed(0)} ms`.padStart(10);
     const took = `${(s.endMs - s.startMs).toFixed(1)} ms`.padStart(10);
-    console.log(`${at} ${took}  ${'  '.repeat(depth)}${s.name}  [${s.service}]${detail ? `  ${detail}` : ''}${s.status === 2 ? '  ERROR' : ''}`);
+    console.log(
+      `${at} ${took}  ${'  '.repeat(depth)}${s.name}  [${s.service}]${detail ? `  ${detail}` : ''}${s.status === 2 ? '  ERROR' : ''}`,
+    );
     for (const c of (children.get(s.spanId) ?? []).sort((a, b) => a.startMs - b.startMs)) print(c, depth + 1);
   };
   for (const root of (children.get(null) ?? []).sort((a, b) => a.startMs - b.startMs)) print(root, 0);

@@ -53,7 +53,10 @@ class SagaInbound implements WorkflowInboundCallsInterceptor {
 class SagaOutbound implements WorkflowOutboundCallsInterceptor {
   constructor(private readonly order: OrderContext) {}
 
-  getLogAttributes(input: GetLogAttributesInput, next: Next<WorkflowOutboundCallsInterceptor, 'getLogAttributes'>): Record<string, unknown> {
+  getLogAttributes(
+    input: GetLogAttributesInput,
+    next: Next<WorkflowOutboundCallsInterceptor, 'getLogAttributes'>,
+  ): Record<string, unknown> {
     return next(this.order.orderId ? { orderId: this.order.orderId, ...input } : input);
   }
 }

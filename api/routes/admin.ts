@@ -36,7 +36,13 @@ export const ADMIN_OPERATIONS = [
     async handle({ req, res, deps, principal, body }) {
       await idempotentInTransaction(deps.db, req, res, principal, body, async (tx) => {
         const { created, product } = await upsertProduct(tx, body);
-        return { stored: { status: created ? 201 : 200, body: product, headers: { Location: `/admin/products/${encodeURIComponent(product.sku)}` } } };
+        return {
+          stored: {
+            status: created ? 201 : 200,
+            body: product,
+            headers: { Location: `/admin/products/${encodeURIComponent(product.sku)}` },
+          },
+        };
       });
     },
   }),
@@ -66,7 +72,13 @@ export const ADMIN_OPERATIONS = [
       await idempotentInTransaction(deps.db, req, res, principal, body, async (tx) => {
         const { created, balanceMinor } = await openAndDeposit(tx, { ...body, idempotencyKey: `deposit:${principal.apiKeyId}:${key}` });
         const headers = { Location: `/accounts/${encodeURIComponent(body.customerId)}` };
-        return { stored: { status: created ? 201 : 200, body: { customerId: body.customerId, currency: body.currency, balanceMinor, entries: [] }, headers } };
+        return {
+          stored: {
+            status: created ? 201 : 200,
+            body: { customerId: body.customerId, currency: body.currency, balanceMinor, entries: [] },
+            headers,
+          },
+        };
       });
     },
   }),
@@ -112,7 +124,10 @@ export const ADMIN_OPERATIONS = [
         const shown = { id: created.id, name: body.name, role: body.role, customers };
         deps.log.info({ apiKeyId: created.id, role: body.role, by: principal.apiKeyId }, 'API key created');
         // The secret is shown once: a replay of this request answers with key: null.
-        return { stored: { status: 201, body: { ...shown, key: null }, headers }, firstAnswer: { status: 201, body: { ...shown, key: created.key }, headers } };
+        return {
+          stored: { status: 201, body: { ...shown, key: null }, headers },
+          firstAnswer: { status: 201, body: { ...shown, key: created.key }, headers },
+        };
       });
     },
   }),

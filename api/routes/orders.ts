@@ -44,7 +44,11 @@ export const ORDER_OPERATIONS = [
       await idempotent(deps.db, req, res, principal, body, async ({ commit }) => {
         let reply: IdempotentReply | undefined;
         await placeOrder(deps, cmd, priced, async (tx, o) => {
-          reply = { status: 202, body: { orderId: o.id, status: o.status, workflowId: o.workflowId }, headers: { Location: `/orders/${o.id}` } };
+          reply = {
+            status: 202,
+            body: { orderId: o.id, status: o.status, workflowId: o.workflowId },
+            headers: { Location: `/orders/${o.id}` },
+          };
           await commit(tx, reply);
         });
         return reply!;

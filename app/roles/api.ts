@@ -13,7 +13,12 @@ export async function startApi({ cfg, db, log, faults, registry, tracing }: Role
   // The bootstrap admin key is valid exactly while ADMIN_API_KEY is set (a revocation sticks).
   await syncBootstrapAdminKey(db, cfg.api.adminApiKey);
   const temporal = await createTemporalClient(cfg, { tracing: tracing.enabled });
-  const kafka = new Kafka({ clientId: `${cfg.kafka.clientId}-api`, brokers: cfg.kafka.brokers, logLevel: logLevel.NOTHING, retry: { retries: 1 } });
+  const kafka = new Kafka({
+    clientId: `${cfg.kafka.clientId}-api`,
+    brokers: cfg.kafka.brokers,
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 1 },
+  });
   const admin = kafka.admin();
   let adminConnected: Promise<void> | undefined;
 

@@ -199,8 +199,14 @@ async function main(): Promise<void> {
     const failing = Object.values(full.summary.checks).reduce((s, c) => s + c.failing, 0);
     const touched = await touch(cfg, opts.orders);
     // The changes must be older than the grace window to be past the watermark; skip it here.
-    const incremental = await runReconciliation(deps, { trigger: 'CLI', mode: 'INCREMENTAL', settings: { graceMs: 0, sagaGraceMs: 0, streamLagMs: 0 } });
-    const { rows } = await pg.query<{ subjects_examined: number }>('SELECT subjects_examined FROM reconciliation_runs WHERE id = $1', [incremental.runId]);
+    const incremental = await runReconciliation(deps, {
+      trigger: 'CLI',
+      mode: 'INCREMENTAL',
+      settings: { graceMs: 0, sagaGraceMs: 0, streamLagMs: 0 },
+    });
+    const { rows } = await pg.query<{ subjects_examined: number }>('SELECT subjects_examined FROM reconciliation_runs WHERE id = $1', [
+      incremental.runId,
+    ]);
     console.log(
       [
         '',

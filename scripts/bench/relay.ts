@@ -40,7 +40,13 @@ function parseArgs(argv: string[]): Options {
 }
 
 const AGGREGATES = 1000;
-const PAYLOAD = JSON.stringify({ from: 'INVENTORY_RESERVED', to: 'PAYMENT_CAPTURED', step: 'chargePayment', failureReason: null, detail: null });
+const PAYLOAD = JSON.stringify({
+  from: 'INVENTORY_RESERVED',
+  to: 'PAYMENT_CAPTURED',
+  step: 'chargePayment',
+  failureReason: null,
+  detail: null,
+});
 
 /** Inserts `count` rows in one statement (one transaction), continuing each aggregate's sequence. */
 class Writer {
@@ -156,13 +162,21 @@ async function setup(base: Config) {
   const url = new URL(base.database.url);
   url.pathname = `/${base.database.database}_bench`;
   const id = crypto.randomUUID().slice(0, 8);
-  const env = { DATABASE_URL: url.toString(), KAFKA_EVENTS_TOPIC: `bench-${id}.events`, KAFKA_DLQ_TOPIC: `bench-${id}.events.dlq`, RELAY_RETENTION_MS: '0' };
+  const env = {
+    DATABASE_URL: url.toString(),
+    KAFKA_EVENTS_TOPIC: `bench-${id}.events`,
+    KAFKA_DLQ_TOPIC: `bench-${id}.events.dlq`,
+    RELAY_RETENTION_MS: '0',
+  };
   const cfg = loadConfig({ ...process.env, ...env });
   await ensureDatabase(cfg, cfg.database.database);
   await migrate(cfg.databaseOwner.url);
   const rawTopic = `bench-${id}.raw`;
   const topics = [cfg.kafka.eventsTopic, rawTopic];
-  await ensureTopics(cfg.kafka.brokers, topics.map((topic) => ({ topic, numPartitions: cfg.kafka.eventsPartitions })));
+  await ensureTopics(
+    cfg.kafka.brokers,
+    topics.map((topic) => ({ topic, numPartitions: cfg.kafka.eventsPartitions })),
+  );
   const pg = new Client({ connectionString: cfg.database.url });
   await pg.connect();
   await pg.query('TRUNCATE outbox_events, outbox_sequences'); // left over by an interrupted run
@@ -200,7 +214,9 @@ async function main(): Promise<void> {
     console.log(`\nrelay benchmark (${cfg.kafka.eventsPartitions} partitions, batch ${batchSize}, acks=all, idempotent producer)`);
     console.log(`  drain of ${opts.events} pending rows   relay ${f(drained.eventsPerSecond)} events/s`);
     console.log(`  same messages, raw kafkajs producer   ${f(raw)} events/s`);
-    console.log(`  steady load ${f(load.achieved).trim()} events/s for ${opts.seconds} s (${load.n} events): commit-to-publish lag p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, max ${load.max.toFixed(1)} ms`);
+    console.log(
+      `  steady load ${f(load.achieved).trim()} events/s for ${opts.seconds} s (${load.n} events): commit-to-publish lag p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, max ${load.max.toFixed(1)} ms`,
+    );
   } finally {
     if (relay) await stopRelay(relay);
     await pg.end();

@@ -75,7 +75,9 @@ async function main(): Promise<void> {
   await db.product.create({ data: { sku, name: 'bench', unitPriceMinor: 100n, currency: 'EUR', available: 1_000_000 } });
   const customers = Array.from({ length: 50 }, (_, i) => `${prefix}cust-${i}`);
   for (const c of customers) {
-    await inTransaction(db, (tx) => openAndDeposit(tx, { customerId: c, currency: 'EUR', depositMinor: 100_000_000, idempotencyKey: `bench:${c}` }));
+    await inTransaction(db, (tx) =>
+      openAndDeposit(tx, { customerId: c, currency: 'EUR', depositMinor: 100_000_000, idempotencyKey: `bench:${c}` }),
+    );
   }
   const { key } = await createApiKey(db, 'bench', 'client', customers);
 
@@ -101,7 +103,15 @@ async function main(): Promise<void> {
   ];
   const running = workers.map((w) => w.run());
 
-  const app = createApp({ cfg, db, log: createLogger('bench', 'silent'), temporal: client, faults: { hit: async () => undefined }, kafka: new Kafka({ clientId: 'bench', brokers: cfg.kafka.brokers, logLevel: logLevel.NOTHING }), readiness: {} });
+  const app = createApp({
+    cfg,
+    db,
+    log: createLogger('bench', 'silent'),
+    temporal: client,
+    faults: { hit: async () => undefined },
+    kafka: new Kafka({ clientId: 'bench', brokers: cfg.kafka.brokers, logLevel: logLevel.NOTHING }),
+    readiness: {},
+  });
   const server: http.Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });

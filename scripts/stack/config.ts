@@ -37,7 +37,7 @@ export const STACK_VARIABLES = declareVariables('stack', {
   KAFKA_CONTROLLER_PORT: {
     parser: port(),
     default: derived('first `KAFKA_BROKERS` port + 1', (env) => String(firstBrokerPort(env) + 1)),
-    doc: "KRaft controller listener of the single-node broker",
+    doc: 'KRaft controller listener of the single-node broker',
   },
   KAFKA_HEAP_MB: { parser: integer(256, 16_384), default: '768', doc: "broker's JVM heap" },
   PROMETHEUS_PORT: { parser: port(), default: '9090', doc: 'optional Prometheus (`npm run stack -- up --with-prometheus`)' },

@@ -37,8 +37,10 @@ export class KafkaBroker implements Component {
     log(`fetching Apache Kafka ${VERSIONS.kafka} from Maven Central (first time only)`);
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'kafka-libs-'));
     await run('mvn', [
-      '-q', '-B',
-      '-f', path.join(repoRoot, 'scripts', 'stack', 'kafka-pom.xml'),
+      '-q',
+      '-B',
+      '-f',
+      path.join(repoRoot, 'scripts', 'stack', 'kafka-pom.xml'),
       `-Dkafka.version=${VERSIONS.kafka}`,
       'dependency:copy-dependencies',
       '-DincludeScope=runtime',
@@ -176,10 +178,7 @@ export class KafkaBroker implements Component {
 }
 
 /** Creates each topic if missing; adds partitions to one that has fewer than asked. */
-export async function ensureTopics(
-  brokers: string[],
-  topics: { topic: string; numPartitions: number }[],
-): Promise<void> {
+export async function ensureTopics(brokers: string[], topics: { topic: string; numPartitions: number }[]): Promise<void> {
   const kafka = new Kafka({ clientId: 'order-saga-admin', brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();

@@ -78,9 +78,7 @@ export class Postgres implements Component {
   async start(): Promise<void> {
     await this.prepareDirs();
     if (!fs.existsSync(path.join(this.dataDir, 'PG_VERSION'))) {
-      await asServerUser(this.bin('initdb'), [
-        '-D', this.dataDir, '-U', SERVER_USER, '--auth=trust', '--encoding=UTF8', '--locale=C',
-      ]);
+      await asServerUser(this.bin('initdb'), ['-D', this.dataDir, '-U', SERVER_USER, '--auth=trust', '--encoding=UTF8', '--locale=C']);
       fs.appendFileSync(path.join(this.dataDir, 'postgresql.conf'), "\ninclude_if_exists = 'order_saga.conf'\n");
     }
     // Rewritten on every start so a changed DATABASE_URL port takes effect.
@@ -174,13 +172,21 @@ async function ensureRole(client: SuperClient, name: string, login: { password: 
  */
 export async function ensureDatabase(cfg: Config, database: string): Promise<void> {
   const connect = async (db: string) => {
-    const c = new Client({ host: cfg.database.host, port: cfg.database.port, user: SERVER_USER, database: db, connectionTimeoutMillis: 5000 });
+    const c = new Client({
+      host: cfg.database.host,
+      port: cfg.database.port,
+      user: SERVER_USER,
+      database: db,
+      connectionTimeoutMillis: 5000,
+    });
     await c.connect();
     return c;
   };
   const { databaseOwner: owner, database: app, databaseReader: reader } = cfg;
   if (new Set([owner.user, app.user, reader.user]).size !== 3) {
-    throw new Error(`DATABASE_URL, DATABASE_OWNER_URL and DATABASE_READER_URL must name three different roles (${app.user}, ${owner.user}, ${reader.user})`);
+    throw new Error(
+      `DATABASE_URL, DATABASE_OWNER_URL and DATABASE_READER_URL must name three different roles (${app.user}, ${owner.user}, ${reader.user})`,
+    );
   }
   const client = await connect('postgres');
   try {
@@ -192,7 +198,9 @@ export async function ensureDatabase(cfg: Config, database: string): Promise<voi
     await ensureRole(client, app.user, { password: app.password }, [DB_GROUPS.app]);
     await ensureRole(client, reader.user, { password: reader.password }, [DB_GROUPS.reader]);
     await ensureReconcilerRole(client, cfg);
-    const db = await client.query<{ owner: string }>('select pg_get_userbyid(datdba) as owner from pg_database where datname = $1', [database]);
+    const db = await client.query<{ owner: string }>('select pg_get_userbyid(datdba) as owner from pg_database where datname = $1', [
+      database,
+    ]);
     if (db.rowCount === 0) {
       await client.query(`create database ${quoteIdent(database)} owner ${quoteIdent(owner.user)}`);
     } else if (db.rows[0]!.owner !== owner.user) {
@@ -204,10 +212,10 @@ export async function ensureDatabase(cfg: Config, database: string): Promise<voi
   // A database from before the roles: its tables move to the owner (the app keeps only its grants).
   const inDb = await connect(database);
   try {
-    const stale = await inDb.query('select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and pg_get_userbyid(c.relowner) = $2 limit 1', [
-      'public',
-      app.user,
-    ]);
+    const stale = await inDb.query(
+      'select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and pg_get_userbyid(c.relowner) = $2 limit 1',
+      ['public', app.user],
+    );
     // Object by object (REASSIGN OWNED would also hand over every other database the app role owns).
     if (stale.rowCount) {
       await inDb.query(`
@@ -234,7 +242,13 @@ export async function ensureDatabase(cfg: Config, database: string): Promise<voi
 
 /** Drops a database (tests' scratch databases), ending its sessions: the superuser's job. */
 export async function dropDatabase(cfg: Config, database: string): Promise<void> {
-  const client = new Client({ host: cfg.database.host, port: cfg.database.port, user: SERVER_USER, database: 'postgres', connectionTimeoutMillis: 5000 });
+  const client = new Client({
+    host: cfg.database.host,
+    port: cfg.database.port,
+    user: SERVER_USER,
+    database: 'postgres',
+    connectionTimeoutMillis: 5000,
+  });
   await client.connect();
   try {
     await client.query(`drop database if exists ${quoteIdent(database)} with (force)`);

@@ -20,11 +20,7 @@ export class CommandError extends Error {
 }
 
 /** Runs a command to completion, capturing its output. Throws CommandError unless allowFailure. */
-export function run(
-  cmd: string,
-  args: string[],
-  opts: SpawnOptions & { allowFailure?: boolean; echo?: boolean } = {},
-): Promise<RunResult> {
+export function run(cmd: string, args: string[], opts: SpawnOptions & { allowFailure?: boolean; echo?: boolean } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

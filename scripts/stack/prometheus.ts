@@ -69,7 +69,10 @@ export class Prometheus implements Component {
 
   async start(): Promise<void> {
     fs.mkdirSync(path.join(this.dir, 'data'), { recursive: true });
-    fs.writeFileSync(this.configFile, `# Written by scripts/stack/prometheus.ts on each start.\n${stringify(nativePrometheusConfig(this.cfg))}`);
+    fs.writeFileSync(
+      this.configFile,
+      `# Written by scripts/stack/prometheus.ts on each start.\n${stringify(nativePrometheusConfig(this.cfg))}`,
+    );
     spawnDaemon(
       'prometheus',
       [
@@ -84,8 +87,14 @@ export class Prometheus implements Component {
   async health(): Promise<Health> {
     const ready = await fetch(`${this.url}/-/ready`, { signal: AbortSignal.timeout(2000) });
     if (!ready.ok) throw new Error(`/-/ready answered ${ready.status}`);
-    const info = (await (await fetch(`${this.url}/api/v1/status/buildinfo`, { signal: AbortSignal.timeout(2000) })).json()) as { data?: { version?: string } };
-    return { version: `Prometheus ${info.data?.version ?? '?'}`, endpoint: this.url, extra: `rules ${path.relative(repoRoot, ALERT_RULES_FILE)}` };
+    const info = (await (await fetch(`${this.url}/api/v1/status/buildinfo`, { signal: AbortSignal.timeout(2000) })).json()) as {
+      data?: { version?: string };
+    };
+    return {
+      version: `Prometheus ${info.data?.version ?? '?'}`,
+      endpoint: this.url,
+      extra: `rules ${path.relative(repoRoot, ALERT_RULES_FILE)}`,
+    };
   }
 
   async provision(): Promise<void> {}

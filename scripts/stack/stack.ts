@@ -61,9 +61,7 @@ async function upOne(c: Component): Promise<ComponentStatus> {
         abort: () => (c.pid() ? undefined : `${c.name} exited`),
       });
     } catch (err) {
-      throw new Error(
-        `${c.name} failed to start: ${(err as Error).message}\n--- last lines of ${c.logFile}\n${tail(c.logFile, 40)}`,
-      );
+      throw new Error(`${c.name} failed to start: ${(err as Error).message}\n--- last lines of ${c.logFile}\n${tail(c.logFile, 40)}`);
     }
   }
   await c.provision();
@@ -96,10 +94,7 @@ async function buildTool(cfg: StackConfig, tool: GoTool): Promise<ComponentStatu
 /** Idempotent: a running, healthy component and a built tool are left alone. Rejects if any fails. */
 export async function up(cfg: StackConfig, opts: StackOptions = {}): Promise<ComponentStatus[]> {
   fs.mkdirSync(cfg.stack.dir, { recursive: true });
-  const results = await Promise.allSettled([
-    ...components(cfg, opts).map(upOne),
-    ...TOOLS.map((tool) => buildTool(cfg, tool)),
-  ]);
+  const results = await Promise.allSettled([...components(cfg, opts).map(upOne), ...TOOLS.map((tool) => buildTool(cfg, tool))]);
   const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failures.length > 0) {
     throw new Error(failures.map((f) => (f.reason as Error).message).join('\n\n'));

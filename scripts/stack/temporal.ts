@@ -106,26 +106,41 @@ export class Temporal implements Component {
     fs.mkdirSync(this.dir, { recursive: true });
     const t = this.cfg.temporal;
     const args = [
-      'server', 'start-dev',
-      '--db-filename', path.join(this.dir, 'temporal.db'),
-      '--ip', t.host,
-      '--port', String(t.port),
-      '--ui-port', String(this.cfg.stack.temporal.uiPort),
-      '--http-port', String(this.cfg.stack.temporal.httpPort),
-      '--metrics-port', String(this.cfg.stack.temporal.metricsPort),
-      '--log-level', 'warn',
+      'server',
+      'start-dev',
+      '--db-filename',
+      path.join(this.dir, 'temporal.db'),
+      '--ip',
+      t.host,
+      '--port',
+      String(t.port),
+      '--ui-port',
+      String(this.cfg.stack.temporal.uiPort),
+      '--http-port',
+      String(this.cfg.stack.temporal.httpPort),
+      '--metrics-port',
+      String(this.cfg.stack.temporal.metricsPort),
+      '--log-level',
+      'warn',
       // WAL + synchronous=normal: durable across process crashes, far fewer fsyncs. The dev
       // server's SQLite plugin funnels every query through one connection, so per-query cost
       // bounds throughput: a large page cache and mmap keep reads off the file system.
-      '--sqlite-pragma', 'journal_mode=wal',
-      '--sqlite-pragma', 'synchronous=normal',
-      '--sqlite-pragma', 'cache_size=-65536',
-      '--sqlite-pragma', 'mmap_size=268435456',
-      '--sqlite-pragma', 'temp_store=memory',
+      '--sqlite-pragma',
+      'journal_mode=wal',
+      '--sqlite-pragma',
+      'synchronous=normal',
+      '--sqlite-pragma',
+      'cache_size=-65536',
+      '--sqlite-pragma',
+      'mmap_size=268435456',
+      '--sqlite-pragma',
+      'temp_store=memory',
       // One worker fleet per queue: a single partition matches tasks to pollers directly
       // instead of spreading them over four partitions (and their persistence).
-      '--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1',
-      '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1',
+      '--dynamic-config-value',
+      'matching.numTaskqueueReadPartitions=1',
+      '--dynamic-config-value',
+      'matching.numTaskqueueWritePartitions=1',
       ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([k, type]) => ['--search-attribute', `${k}=${type}`]),
       ...(t.namespace === 'default' ? [] : ['--namespace', t.namespace]),
     ];
@@ -171,9 +186,7 @@ export class Temporal implements Component {
       if (missing.length === 0) return;
       await c.operatorService.addSearchAttributes({
         namespace,
-        searchAttributes: Object.fromEntries(
-          missing.map((k) => [k, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
-        ),
+        searchAttributes: Object.fromEntries(missing.map((k) => [k, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
       });
     });
   }

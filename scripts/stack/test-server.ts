@@ -65,8 +65,10 @@ async function install(cfg: StackConfig): Promise<void> {
   const scratch = fs.mkdtempSync(path.join(dir, 'libs.tmp-'));
   try {
     await run('mvn', [
-      '-q', '-B',
-      '-f', path.join(repoRoot, 'scripts', 'stack', 'test-server-pom.xml'),
+      '-q',
+      '-B',
+      '-f',
+      path.join(repoRoot, 'scripts', 'stack', 'test-server-pom.xml'),
       `-Dtest-server.version=${TEST_SERVER_VERSION}`,
       'dependency:copy-dependencies',
       '-DincludeScope=runtime',

@@ -114,7 +114,10 @@ export async function listApiKeys(db: Db, page: { limit: number; offset: number 
 }
 
 export async function findApiKey(db: Db, id: string): Promise<ApiKeyView | null> {
-  const rows = await runStatement<KeyRow & Record<string, unknown>>(db, { text: `${KEY_VIEW} WHERE k.id = $1::uuid GROUP BY k.id`, values: [id] });
+  const rows = await runStatement<KeyRow & Record<string, unknown>>(db, {
+    text: `${KEY_VIEW} WHERE k.id = $1::uuid GROUP BY k.id`,
+    values: [id],
+  });
   return rows[0] ? toView(rows[0]) : null;
 }
 

@@ -26,19 +26,24 @@ export interface StoredResponse {
 }
 
 export type BeginResult =
-  | { kind: 'proceed'; lease: Lease }
-  | { kind: 'replay'; response: StoredResponse }
-  | { kind: 'in-flight' }
-  | { kind: 'mismatch' };
+  { kind: 'proceed'; lease: Lease } | { kind: 'replay'; response: StoredResponse } | { kind: 'in-flight' } | { kind: 'mismatch' };
 
 export const IDEMPOTENCY_ERRORS = {
   /** The lease expired and a retry took the key over: a normal race, the retry owns the answer. */
-  LEASE_LOST: { code: 'IDEMPOTENCY_KEY_IN_FLIGHT', status: 409, retryable: true, title: 'Request with this Idempotency-Key is in progress' },
+  LEASE_LOST: {
+    code: 'IDEMPOTENCY_KEY_IN_FLIGHT',
+    status: 409,
+    retryable: true,
+    title: 'Request with this Idempotency-Key is in progress',
+  },
 } as const satisfies Record<string, ErrorKind>;
 
 /** A stable hash of what makes two requests "the same": method, path and canonical body. */
 export function requestFingerprint(method: string, path: string, body: unknown): string {
-  return crypto.createHash('sha256').update(`${method} ${path}\n${canonicalJson(body)}`).digest('hex');
+  return crypto
+    .createHash('sha256')
+    .update(`${method} ${path}\n${canonicalJson(body)}`)
+    .digest('hex');
 }
 
 function canonicalJson(value: unknown): string {
@@ -72,7 +77,11 @@ export async function beginIdempotent(db: Db, apiKeyId: string, key: string, fin
   if (row.state === 'COMPLETED') {
     return {
       kind: 'replay',
-      response: { status: row.responseStatus ?? 200, body: row.responseBody, headers: (row.responseHeaders ?? {}) as Record<string, string> },
+      response: {
+        status: row.responseStatus ?? 200,
+        body: row.responseBody,
+        headers: (row.responseHeaders ?? {}) as Record<string, string>,
+      },
     };
   }
   const taken = await db.$executeRaw`

@@ -75,7 +75,14 @@ export function projectEvents(events: AuditEvent[], state: Map<string, Aggregate
     const st = state.get(e.aggregateId) ?? { highest: null, taken: new Set<number>() };
     state.set(e.aggregateId, st);
     const kind = checkSequence(e.sequence, st.highest, st.taken.has(e.sequence));
-    if (kind) anomalies.push({ aggregateId: e.aggregateId, kind, eventId: e.eventId, sequence: e.sequence, expectedSequence: (st.highest ?? 0) + 1 });
+    if (kind)
+      anomalies.push({
+        aggregateId: e.aggregateId,
+        kind,
+        eventId: e.eventId,
+        sequence: e.sequence,
+        expectedSequence: (st.highest ?? 0) + 1,
+      });
     if (kind === 'DUPLICATE') continue; // the timeline keeps the first event of a sequence
     rows.push(e);
     st.taken.add(e.sequence);
@@ -130,7 +137,10 @@ async function insertAnomalies(tx: Tx, anomalies: NewAnomaly[]): Promise<void> {
 
 /** The projection of a run of events: four statements, however many events. */
 async function recordEvents(tx: Tx, events: AuditEvent[]): Promise<NewAnomaly[]> {
-  await lockAggregates(tx, events.map((e) => e.aggregateId));
+  await lockAggregates(
+    tx,
+    events.map((e) => e.aggregateId),
+  );
   const { rows, anomalies } = projectEvents(events, await readState(tx, events));
   if (rows.length > 0) await insertTimeline(tx, rows);
   if (anomalies.length > 0) await insertAnomalies(tx, anomalies);

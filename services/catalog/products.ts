@@ -35,7 +35,10 @@ export async function upsertProduct(tx: Tx, input: ProductInput): Promise<{ crea
   }
   const [existing] = await tx.rows<{ currency: string }>`SELECT currency FROM products WHERE sku = ${input.sku}::text FOR UPDATE`;
   if (existing!.currency !== input.currency) {
-    throw new DomainError(CATALOG_ERRORS.CURRENCY_MISMATCH, `product ${input.sku} is priced in ${existing!.currency}; its currency cannot change`);
+    throw new DomainError(
+      CATALOG_ERRORS.CURRENCY_MISMATCH,
+      `product ${input.sku} is priced in ${existing!.currency}; its currency cannot change`,
+    );
   }
   const [updated] = await tx.rows<ProductRow>`
     UPDATE products SET name = ${input.name}::text, unit_price_minor = ${input.unitPriceMinor}::bigint,
@@ -43,7 +46,9 @@ export async function upsertProduct(tx: Tx, input: ProductInput): Promise<{ crea
     WHERE sku = ${input.sku}::text
     RETURNING sku, name, unit_price_minor, currency, available, reserved, committed`.catch((err: unknown) => {
     if ((err as { code?: string }).code !== NUMERIC_OUT_OF_RANGE) throw err;
-    throw new DomainError(CATALOG_ERRORS.STOCK_OUT_OF_RANGE, `product ${input.sku} cannot hold ${input.addStock} more units`, { cause: err });
+    throw new DomainError(CATALOG_ERRORS.STOCK_OUT_OF_RANGE, `product ${input.sku} cannot hold ${input.addStock} more units`, {
+      cause: err,
+    });
   });
   await recordStockReceived(tx, input);
   return { created: false, product: toView(updated!) };

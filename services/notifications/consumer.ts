@@ -137,19 +137,39 @@ async function emailFor(tx: Tx, e: NotificationEvent): Promise<Email | null> {
     case TYPES.OrderConfirmed: {
       const c = await contactOf(tx, order);
       const total = formatMoney(c.totalMinor, c.currency);
-      return { template: TEMPLATES.confirmed, customerId: c.customerId, subject: `Your order ${order} is confirmed`, body: `Thank you! We have charged ${total} and your order is on its way.` };
+      return {
+        template: TEMPLATES.confirmed,
+        customerId: c.customerId,
+        subject: `Your order ${order} is confirmed`,
+        body: `Thank you! We have charged ${total} and your order is on its way.`,
+      };
     }
     case TYPES.OrderRejected: {
       const c = await contactOf(tx, order);
-      return { template: TEMPLATES.rejected, customerId: c.customerId, subject: `We could not accept your order ${order}`, body: `Reason: ${reasonOf(e.payload)}. You have not been charged.` };
+      return {
+        template: TEMPLATES.rejected,
+        customerId: c.customerId,
+        subject: `We could not accept your order ${order}`,
+        body: `Reason: ${reasonOf(e.payload)}. You have not been charged.`,
+      };
     }
     case TYPES.OrderCompensated: {
       const c = await contactOf(tx, order);
-      return { template: TEMPLATES.cancelled, customerId: c.customerId, subject: `Your order ${order} is cancelled`, body: `Reason: ${reasonOf(e.payload)}.` };
+      return {
+        template: TEMPLATES.cancelled,
+        customerId: c.customerId,
+        subject: `Your order ${order} is cancelled`,
+        body: `Reason: ${reasonOf(e.payload)}.`,
+      };
     }
     case TYPES.PaymentRefunded: {
       const amount = formatMoney(integer(e.payload, 'amountMinor'), text(e.payload, 'currency'));
-      return { template: TEMPLATES.refunded, customerId: text(e.payload, 'customerId'), subject: `Your refund for order ${order}`, body: `We have refunded ${amount} to your account.` };
+      return {
+        template: TEMPLATES.refunded,
+        customerId: text(e.payload, 'customerId'),
+        subject: `Your refund for order ${order}`,
+        body: `We have refunded ${amount} to your account.`,
+      };
     }
     default:
       return null;

@@ -68,7 +68,12 @@ export const ORDER_ERRORS = {
   TOTAL_TOO_LARGE: { code: 'TOTAL_TOO_LARGE', status: 422, retryable: false, title: 'Order cannot be placed' },
   ORDER_NOT_CANCELLABLE: { code: 'ORDER_NOT_CANCELLABLE', status: 409, retryable: false, title: 'Order can no longer be cancelled' },
   ORDER_NOT_COMPENSABLE: { code: 'ORDER_NOT_COMPENSABLE', status: 409, retryable: false, title: 'Order cannot be compensated now' },
-  COMPENSATION_WINDOW_CLOSED: { code: 'COMPENSATION_WINDOW_CLOSED', status: 409, retryable: false, title: 'Compensation window has closed' },
+  COMPENSATION_WINDOW_CLOSED: {
+    code: 'COMPENSATION_WINDOW_CLOSED',
+    status: 409,
+    retryable: false,
+    title: 'Compensation window has closed',
+  },
 } as const satisfies Record<string, ErrorKind>;
 
 export interface OrderLine {

@@ -20,13 +20,23 @@ export const SAGA_DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 6
 export function sagaMetrics(registry: Registry) {
   return {
     started: counter(registry, 'saga_started_total', 'Order sagas started (first run of the workflow, replays not counted).'),
-    finished: counter(registry, 'saga_finished_total', 'Sagas that reached an outcome, by final status and failure reason ("none" when confirmed).', [
+    finished: counter(
+      registry,
+      'saga_finished_total',
+      'Sagas that reached an outcome, by final status and failure reason ("none" when confirmed).',
+      ['status', 'reason'],
+    ),
+    duration: histogram(registry, 'saga_duration_seconds', 'From order creation to its outcome, by final status.', SAGA_DURATION_BUCKETS, [
       'status',
+    ]),
+    compensations: counter(registry, 'saga_compensations_total', 'Compensations started (status became COMPENSATING), by reason.', [
       'reason',
     ]),
-    duration: histogram(registry, 'saga_duration_seconds', 'From order creation to its outcome, by final status.', SAGA_DURATION_BUCKETS, ['status']),
-    compensations: counter(registry, 'saga_compensations_total', 'Compensations started (status became COMPENSATING), by reason.', ['reason']),
-    needsAttention: counter(registry, 'saga_needs_attention_total', 'Times a saga was parked in NEEDS_ATTENTION (a compensation step kept failing).'),
+    needsAttention: counter(
+      registry,
+      'saga_needs_attention_total',
+      'Times a saga was parked in NEEDS_ATTENTION (a compensation step kept failing).',
+    ),
   };
 }
 
@@ -34,11 +44,17 @@ export type SagaMetrics = ReturnType<typeof sagaMetrics>;
 
 export function stepMetrics(registry: Registry) {
   return {
-    duration: histogram(registry, 'saga_step_duration_seconds', 'Duration of one activity attempt, by activity and outcome.', LATENCY_BUCKETS, [
+    duration: histogram(
+      registry,
+      'saga_step_duration_seconds',
+      'Duration of one activity attempt, by activity and outcome.',
+      LATENCY_BUCKETS,
+      ['activity', 'outcome'],
+    ),
+    failures: counter(registry, 'saga_step_failures_total', 'Failed activity attempts, by activity and error type (retried or not).', [
       'activity',
-      'outcome',
+      'error_type',
     ]),
-    failures: counter(registry, 'saga_step_failures_total', 'Failed activity attempts, by activity and error type (retried or not).', ['activity', 'error_type']),
   };
 }
 
@@ -64,7 +80,9 @@ export function needsAttentionGauge(registry: Registry, db: Db, cacheMs = NEEDS_
   return gauge(registry, 'orders_needs_attention', 'Orders parked in NEEDS_ATTENTION, waiting for an operator.', [], async function () {
     if (!last || Date.now() - last.at > cacheMs) {
       // A failed read leaves the last value: the scrape must not fail because the database blinked.
-      const rows = await db.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM orders WHERE status = 'NEEDS_ATTENTION'`.catch(() => undefined);
+      const rows = await db.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM orders WHERE status = 'NEEDS_ATTENTION'`.catch(
+        () => undefined,
+      );
       if (rows) last = { at: Date.now(), value: rows[0]?.n ?? 0 };
     }
     if (last) this.set(last.value);

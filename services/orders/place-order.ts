@@ -66,7 +66,11 @@ export async function priceOrder(db: Db, cmd: PlaceOrderCommand): Promise<Priced
       throw rejected('CURRENCY_MISMATCH', `items/${i}/sku: ${why}`, `/items/${i}/sku`);
     }
   });
-  const items = cmd.items.map((item) => ({ sku: item.sku, quantity: item.quantity, unitPriceMinor: Number(bySku.get(item.sku)!.unitPriceMinor) }));
+  const items = cmd.items.map((item) => ({
+    sku: item.sku,
+    quantity: item.quantity,
+    unitPriceMinor: Number(bySku.get(item.sku)!.unitPriceMinor),
+  }));
   const totalMinor = items.reduce((sum, i) => sum + i.quantity * i.unitPriceMinor, 0);
   if (!Number.isSafeInteger(totalMinor)) throw rejected('TOTAL_TOO_LARGE', 'the order total is too large', '/items');
   return { customerId: cmd.customerId, currency, totalMinor, items };
@@ -138,6 +142,9 @@ export async function placeOrder(
   } catch (err) {
     log.warn({ err, orderId: order.id, workflowId: order.workflowId }, 'saga start deferred to the sweeper');
   }
-  log.info({ orderId: order.id, workflowId: order.workflowId, customerId: order.customerId, totalMinor: order.totalMinor }, 'order accepted');
+  log.info(
+    { orderId: order.id, workflowId: order.workflowId, customerId: order.customerId, totalMinor: order.totalMinor },
+    'order accepted',
+  );
   return order;
 }

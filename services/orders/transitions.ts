@@ -54,7 +54,15 @@ export function createTransitions({ db, onTransition }: TransitionDeps) {
       const reason = input.failureReason ?? null;
       const detail = input.detail ?? null;
       const eventId = crypto.randomUUID();
-      const rows = await runStatement<{ from_status: string | null; created_at: Date | null; recorded: boolean; failure_reason: string | null; event_id: string | null }>(db, sql`
+      const rows = await runStatement<{
+        from_status: string | null;
+        created_at: Date | null;
+        recorded: boolean;
+        failure_reason: string | null;
+        event_id: string | null;
+      }>(
+        db,
+        sql`
         WITH prev AS (
           SELECT status, failure_reason, created_at FROM orders WHERE id = ${orderId}::uuid FOR UPDATE
         ), rec AS (
@@ -83,7 +91,8 @@ export function createTransitions({ db, onTransition }: TransitionDeps) {
         )
         SELECT (SELECT status FROM prev) AS from_status, (SELECT created_at FROM prev) AS created_at,
                EXISTS (SELECT 1 FROM rec) AS recorded, (SELECT failure_reason FROM upd) AS failure_reason,
-               (SELECT event_id::text FROM ev) AS event_id`);
+               (SELECT event_id::text FROM ev) AS event_id`,
+      );
       const row = rows[0]!;
       if (row.from_status === null) throw new Error(`order ${orderId} does not exist`);
       if (!row.recorded) return { applied: false };
@@ -102,4 +111,3 @@ export function createTransitions({ db, onTransition }: TransitionDeps) {
     },
   };
 }
-

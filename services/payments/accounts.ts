@@ -29,9 +29,15 @@ export async function openAndDeposit(tx: Tx, input: DepositInput): Promise<Depos
   await ensureSystemAccounts(tx, input.currency);
   const created = await tx.exec`
     INSERT INTO accounts (id, kind, currency) VALUES (${input.customerId}::text, 'CUSTOMER', ${input.currency}::text) ON CONFLICT (id) DO NOTHING`;
-  const [account] = await tx.rows<{ kind: string; currency: string }>`SELECT kind, currency FROM accounts WHERE id = ${input.customerId}::text`;
+  const [account] = await tx.rows<{
+    kind: string;
+    currency: string;
+  }>`SELECT kind, currency FROM accounts WHERE id = ${input.customerId}::text`;
   if (account!.kind !== 'CUSTOMER' || account!.currency !== input.currency) {
-    throw new DomainError(PAYMENT_ERRORS.CURRENCY_MISMATCH, `account ${input.customerId} is a ${account!.kind} account in ${account!.currency}`);
+    throw new DomainError(
+      PAYMENT_ERRORS.CURRENCY_MISMATCH,
+      `account ${input.customerId} is a ${account!.kind} account in ${account!.currency}`,
+    );
   }
   const [prior] = await tx.rows<{ id: string; customer_id: string | null; amount_minor: bigint | null }>`
     SELECT t.id::text, e.account_id AS customer_id, e.amount_minor
@@ -39,7 +45,10 @@ export async function openAndDeposit(tx: Tx, input: DepositInput): Promise<Depos
      WHERE t.idempotency_key = ${input.idempotencyKey}::text`;
   // The key names one deposit: the same key for another customer or amount is refused, never a silent no-op.
   if (prior && (prior.customer_id !== input.customerId || Number(prior.amount_minor ?? 0) !== input.depositMinor)) {
-    throw new DomainError(PAYMENT_ERRORS.DEPOSIT_KEY_REUSED, `deposit key "${input.idempotencyKey}" was used for another customer or amount`);
+    throw new DomainError(
+      PAYMENT_ERRORS.DEPOSIT_KEY_REUSED,
+      `deposit key "${input.idempotencyKey}" was used for another customer or amount`,
+    );
   }
   const balance = async () => {
     const [row] = await tx.rows<{ balance_minor: bigint }>`SELECT balance_minor FROM accounts WHERE id = ${input.customerId}::text`;

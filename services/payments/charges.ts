@@ -59,7 +59,10 @@ function refusal(account: { kind: string; currency: string; balance_minor: bigin
     return { type: PAYMENT_FAILURES.CURRENCY_MISMATCH, message: `account is in ${account.currency}, order in ${input.currency}` };
   }
   if (account.balance_minor < BigInt(input.amountMinor)) {
-    return { type: PAYMENT_FAILURES.INSUFFICIENT_FUNDS, message: `balance ${account.balance_minor} is less than the order total ${input.amountMinor}` };
+    return {
+      type: PAYMENT_FAILURES.INSUFFICIENT_FUNDS,
+      message: `balance ${account.balance_minor} is less than the order total ${input.amountMinor}`,
+    };
   }
   return null;
 }
@@ -75,13 +78,20 @@ export function createPaymentService({ db, faults = noFaults }: PaymentDeps) {
           VALUES (${orderId}::uuid, ${customerId}::text, ${amountMinor}::bigint, ${currency}::text, 'CAPTURED') ON CONFLICT DO NOTHING`;
         if (claimed === 0) return priorCharge(tx, orderId);
         const locked = await lockAccounts(tx, [customerId, merchantAccountId(currency)]);
-        const refused = refusal(locked.find((a) => a.id === customerId), input);
+        const refused = refusal(
+          locked.find((a) => a.id === customerId),
+          input,
+        );
         if (refused) return refuseCharge(tx, input, refused.type, refused.message);
         const entries = [
           { accountId: customerId, amountMinor: -amountMinor },
           { accountId: merchantAccountId(currency), amountMinor },
         ];
-        const transactionId = await postLedgerTransaction(tx, { kind: 'CHARGE', orderId, idempotencyKey: ledgerKeys.charge(orderId), currency, entries }, locked);
+        const transactionId = await postLedgerTransaction(
+          tx,
+          { kind: 'CHARGE', orderId, idempotencyKey: ledgerKeys.charge(orderId), currency, entries },
+          locked,
+        );
         await tx.exec`UPDATE payments SET charge_tx_id = ${transactionId}::uuid, updated_at = now() WHERE order_id = ${orderId}::uuid`;
         await appendEvents(tx, { type: ORDER_AGGREGATE, id: orderId }, [
           { type: EVENT_TYPES.PaymentCaptured, payload: { orderId, customerId, amountMinor, currency, transactionId } },
@@ -97,7 +107,13 @@ export function createPaymentService({ db, faults = noFaults }: PaymentDeps) {
     /** Compensation: a new reversing ledger transaction, never an edit. A second call does nothing. */
     async refund({ orderId, reason }: RefundInput): Promise<RefundResult> {
       const result = await inTransaction(db, async (tx): Promise<RefundResult> => {
-        const [payment] = await tx.rows<{ status: string; customer_id: string; amount_minor: bigint; currency: string; refund_tx_id: string | null }>`
+        const [payment] = await tx.rows<{
+          status: string;
+          customer_id: string;
+          amount_minor: bigint;
+          currency: string;
+          refund_tx_id: string | null;
+        }>`
           SELECT status, customer_id, amount_minor, currency, refund_tx_id FROM payments WHERE order_id = ${orderId}::uuid FOR UPDATE`;
         if (!payment || payment.status === 'FAILED') return { transactionId: null, applied: false };
         if (payment.status === 'REFUNDED') return { transactionId: payment.refund_tx_id, applied: false };
@@ -107,7 +123,13 @@ export function createPaymentService({ db, faults = noFaults }: PaymentDeps) {
           { accountId: customerId, amountMinor },
           { accountId: merchantAccountId(currency), amountMinor: -amountMinor },
         ];
-        const transactionId = await postLedgerTransaction(tx, { kind: 'REFUND', orderId, idempotencyKey: ledgerKeys.refund(orderId), currency, entries });
+        const transactionId = await postLedgerTransaction(tx, {
+          kind: 'REFUND',
+          orderId,
+          idempotencyKey: ledgerKeys.refund(orderId),
+          currency,
+          entries,
+        });
         await tx.exec`
           UPDATE payments SET status = 'REFUNDED', refund_tx_id = ${transactionId}::uuid, updated_at = now() WHERE order_id = ${orderId}::uuid`;
         await appendEvents(tx, { type: ORDER_AGGREGATE, id: orderId }, [

@@ -59,7 +59,12 @@ function checkEntries(input: LedgerTransactionInput, entries: LedgerEntryInput[]
 export async function postLedgerTransaction(tx: Tx, input: LedgerTransactionInput, locked?: LockedAccount[]): Promise<string | null> {
   const entries = input.entries.filter((e) => e.amountMinor !== 0);
   if (entries.length === 0) return null;
-  const accounts = locked ?? (await lockAccounts(tx, entries.map((e) => e.accountId)));
+  const accounts =
+    locked ??
+    (await lockAccounts(
+      tx,
+      entries.map((e) => e.accountId),
+    ));
   checkEntries(input, entries, accounts);
   const id = crypto.randomUUID();
   const accountIds = entries.map((e) => e.accountId);

@@ -50,7 +50,8 @@ export const CHECKS = {
     area: 'ledger',
     subject: 'order',
     grace: 'db',
-    proves: "an order has at most one charge and one refund, under the order's own idempotency keys, and a refund only with its charge, of the same amount",
+    proves:
+      "an order has at most one charge and one refund, under the order's own idempotency keys, and a refund only with its charge, of the same amount",
   },
   'inventory.counters': {
     area: 'inventory',
@@ -68,7 +69,8 @@ export const CHECKS = {
     area: 'inventory',
     subject: 'order',
     grace: 'db',
-    proves: "an order's reservation is in the state its status implies (CONFIRMED: COMMITTED, COMPENSATED: released or none, ...) and holds the order's lines",
+    proves:
+      "an order's reservation is in the state its status implies (CONFIRMED: COMMITTED, COMPENSATED: released or none, ...) and holds the order's lines",
   },
   'saga.workflow_running': {
     area: 'saga',
@@ -92,7 +94,8 @@ export const CHECKS = {
     area: 'saga',
     subject: 'order',
     grace: 'saga',
-    proves: 'no order sits in one in-flight status (PENDING, INVENTORY_RESERVED, PAYMENT_CAPTURED, COMPENSATING) longer than RECONCILE_STUCK_MS',
+    proves:
+      'no order sits in one in-flight status (PENDING, INVENTORY_RESERVED, PAYMENT_CAPTURED, COMPENSATING) longer than RECONCILE_STUCK_MS',
   },
   'stream.outbox_published': {
     area: 'stream',

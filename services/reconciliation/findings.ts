@@ -17,7 +17,12 @@ import { graceMs, type Failure } from './checks/check';
 const SAMPLE = 20;
 
 /** Open findings (and suspects) of the given checks among some subjects: check -> subject ids. */
-export async function openSubjects(pg: Pool, subjectType: SubjectType, ids: string[], checks: CheckName[]): Promise<Map<CheckName, string[]>> {
+export async function openSubjects(
+  pg: Pool,
+  subjectType: SubjectType,
+  ids: string[],
+  checks: CheckName[],
+): Promise<Map<CheckName, string[]>> {
   const { rows } = await pg.query<{ check_name: CheckName; subject_id: string }>(
     `SELECT check_name, subject_id FROM reconciliation_findings
       WHERE resolved_at IS NULL AND subject_type = $1 AND subject_id = ANY($2::text[]) AND check_name = ANY($3::text[])`,
@@ -41,7 +46,18 @@ interface Tally extends CheckSummary {
 }
 
 function emptyTally(): Tally {
-  return { failing: 0, raised: 0, resolved: 0, open: 0, suspects: 0, flooded: false, durationMs: 0, pending: [], newCount: 0, stillFailing: new Set() };
+  return {
+    failing: 0,
+    raised: 0,
+    resolved: 0,
+    open: 0,
+    suspects: 0,
+    flooded: false,
+    durationMs: 0,
+    pending: [],
+    newCount: 0,
+    stillFailing: new Set(),
+  };
 }
 
 /** Writes one run's observations into the findings log. */
@@ -74,20 +90,47 @@ export class FindingRecorder {
   async recordBatch(check: CheckName, failures: Failure[], openIds: string[]): Promise<void> {
     const open = new Set(openIds);
     const failingIds = new Set(failures.map((f) => f.subjectId));
-    await this.update(check, CHECKS[check].subject, failures.filter((f) => open.has(f.subjectId)));
-    this.hold(check, failures.filter((f) => !open.has(f.subjectId)));
-    await this.resolve(check, CHECKS[check].subject, openIds.filter((id) => !failingIds.has(id)));
+    await this.update(
+      check,
+      CHECKS[check].subject,
+      failures.filter((f) => open.has(f.subjectId)),
+    );
+    this.hold(
+      check,
+      failures.filter((f) => !open.has(f.subjectId)),
+    );
+    await this.resolve(
+      check,
+      CHECKS[check].subject,
+      openIds.filter((id) => !failingIds.has(id)),
+    );
   }
 
   /** A page of a listing check's failures. */
   async recordListing(check: CheckName, failures: Failure[]): Promise<void> {
     if (failures.length === 0) return;
     const subject = CHECKS[check].subject;
-    const open = new Set((await openSubjects(this.pg, subject, failures.map((f) => f.subjectId), [check])).get(check) ?? []);
+    const open = new Set(
+      (
+        await openSubjects(
+          this.pg,
+          subject,
+          failures.map((f) => f.subjectId),
+          [check],
+        )
+      ).get(check) ?? [],
+    );
     const t = this.tally(check);
     open.forEach((id) => t.stillFailing.add(id));
-    await this.update(check, subject, failures.filter((f) => open.has(f.subjectId)));
-    this.hold(check, failures.filter((f) => !open.has(f.subjectId)));
+    await this.update(
+      check,
+      subject,
+      failures.filter((f) => open.has(f.subjectId)),
+    );
+    this.hold(
+      check,
+      failures.filter((f) => !open.has(f.subjectId)),
+    );
   }
 
   /**
@@ -130,7 +173,15 @@ export class FindingRecorder {
          FROM u, prev
         WHERE f.id = prev.id AND f.subject_id = u.subject_id
        RETURNING prev.raised_at IS NULL AND f.raised_at IS NOT NULL AS newly_raised`,
-      [check, subject, failures.map((f) => f.subjectId), failures.map((f) => JSON.stringify(f.details)), this.now, this.runId, this.grace(check)],
+      [
+        check,
+        subject,
+        failures.map((f) => f.subjectId),
+        failures.map((f) => JSON.stringify(f.details)),
+        this.now,
+        this.runId,
+        this.grace(check),
+      ],
     );
     t.failing += failures.length;
     t.raised += rows.filter((r) => r.newly_raised).length;
@@ -168,7 +219,14 @@ export class FindingRecorder {
   async finish(checks: CheckName[], completePass: boolean): Promise<void> {
     for (const check of checks) {
       const t = this.tally(check);
-      const meta = { subjectId: check, details: { newFailures: t.newCount, cap: this.settings.floodCap, sample: t.pending.slice(0, SAMPLE).map((f) => fingerprintOf(CHECKS[check].subject, f.subjectId)) } };
+      const meta = {
+        subjectId: check,
+        details: {
+          newFailures: t.newCount,
+          cap: this.settings.floodCap,
+          sample: t.pending.slice(0, SAMPLE).map((f) => fingerprintOf(CHECKS[check].subject, f.subjectId)),
+        },
+      };
       const metaOpen = ((await openSubjects(this.pg, 'check', [check], [check])).get(check) ?? []).length > 0;
       if (t.newCount > this.settings.floodCap) {
         t.flooded = true;

@@ -15,7 +15,12 @@ export function reconciliationMetrics(registry: Registry, pg?: Pool) {
   const startedAt = Date.now() / 1000;
   let last: { at: number; value: number } | undefined;
   return {
-    findings: gauge(registry, 'reconciliation_findings', 'Open reconciliation findings (failures that outlasted their grace window), by check.', ['check']),
+    findings: gauge(
+      registry,
+      'reconciliation_findings',
+      'Open reconciliation findings (failures that outlasted their grace window), by check.',
+      ['check'],
+    ),
     suspects: gauge(registry, 'reconciliation_suspects', 'Failures still inside their grace window, by check.', ['check']),
     lastSuccess: gauge(
       registry,
@@ -26,8 +31,13 @@ export function reconciliationMetrics(registry: Registry, pg?: Pool) {
         if (!pg) return;
         if (!last || Date.now() - last.at > LAST_SUCCESS_CACHE_MS) {
           const rows = await pg
-            .query<{ at: Date | null }>(`SELECT max(finished_at) AS at FROM reconciliation_runs WHERE status = 'SUCCEEDED' AND scope IS NULL`)
-            .then((r) => r.rows, () => undefined);
+            .query<{ at: Date | null }>(
+              `SELECT max(finished_at) AS at FROM reconciliation_runs WHERE status = 'SUCCEEDED' AND scope IS NULL`,
+            )
+            .then(
+              (r) => r.rows,
+              () => undefined,
+            );
           if (rows) last = { at: Date.now(), value: rows[0]?.at ? rows[0].at.getTime() / 1000 : startedAt };
         }
         if (last) this.set(last.value);
@@ -35,7 +45,13 @@ export function reconciliationMetrics(registry: Registry, pg?: Pool) {
     ),
     interval: gauge(registry, 'reconciliation_interval_seconds', 'RECONCILE_INTERVAL_MS, for alerts that count missed passes.'),
     active: gauge(registry, 'reconciliation_active', '1 on the active reconciler instance, 0 on a standby.'),
-    duration: histogram(registry, 'reconciliation_run_duration_seconds', 'Duration of one reconciliation pass, by mode.', RUN_DURATION_BUCKETS, ['mode']),
+    duration: histogram(
+      registry,
+      'reconciliation_run_duration_seconds',
+      'Duration of one reconciliation pass, by mode.',
+      RUN_DURATION_BUCKETS,
+      ['mode'],
+    ),
     runs: counter(registry, 'reconciliation_runs_total', 'Reconciliation passes, by mode and outcome.', ['mode', 'outcome']),
   };
 }

@@ -39,12 +39,19 @@ export function formatReport(run: RunView, findings: FindingView[], totals: { op
       const c = checks[name];
       if (!c) continue;
       const flood = c.flooded ? '  (flood: one meta-finding)' : '';
-      lines.push(`${name.padEnd(30)}${String(c.open).padStart(6)}${String(c.suspects).padStart(9)}${String(c.raised).padStart(8)}${String(c.resolved).padStart(10)}${flood}`);
+      lines.push(
+        `${name.padEnd(30)}${String(c.open).padStart(6)}${String(c.suspects).padStart(9)}${String(c.raised).padStart(8)}${String(c.resolved).padStart(10)}${flood}`,
+      );
     }
   }
   const open = findings.filter((f) => f.status === 'open');
   const suspects = findings.filter((f) => f.status === 'suspect');
-  lines.push('', totals.open === 0 ? 'no open findings' : `${totals.open} open finding(s)${open.length < totals.open ? `, the newest ${open.length}` : ''}:`);
+  lines.push(
+    '',
+    totals.open === 0
+      ? 'no open findings'
+      : `${totals.open} open finding(s)${open.length < totals.open ? `, the newest ${open.length}` : ''}:`,
+  );
   open.forEach((f) => lines.push(findingLine(f)));
   if (totals.suspects > 0) {
     lines.push('', `${totals.suspects} suspect(s), inside their grace window (raised if they persist):`);
@@ -53,7 +60,8 @@ export function formatReport(run: RunView, findings: FindingView[], totals: { op
   const attention = run.summary?.needsAttention;
   if (attention && attention.count > 0) {
     lines.push('', `${attention.count} order(s) in NEEDS_ATTENTION (retry with POST /admin/orders/{id}/compensate):`);
-    for (const o of attention.orders) lines.push(`  order:${o.orderId}  for ${duration(o.ageMs)}${o.failureReason ? `  (${o.failureReason})` : ''}`);
+    for (const o of attention.orders)
+      lines.push(`  order:${o.orderId}  for ${duration(o.ageMs)}${o.failureReason ? `  (${o.failureReason})` : ''}`);
   }
   return lines.join('\n');
 }

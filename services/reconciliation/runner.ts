@@ -9,7 +9,18 @@ import type { Pool } from 'pg';
 import type { Config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
 import { taskQueues } from '../orders/task-queues';
-import { CHECK_NAMES, CHECKS, type CheckName, type NeedsAttention, type RunMode, type RunScope, type RunSummary, type RunTrigger, type SubjectType, type Watermark } from './contract';
+import {
+  CHECK_NAMES,
+  CHECKS,
+  type CheckName,
+  type NeedsAttention,
+  type RunMode,
+  type RunScope,
+  type RunSummary,
+  type RunTrigger,
+  type SubjectType,
+  type Watermark,
+} from './contract';
 import { CHECK_TABLE } from './checks';
 import type { Batch, BatchCheck, CheckContext, ListingCheck, ResolvedScope, SubjectSet } from './checks/check';
 import { FindingRecorder, openSubjects } from './findings';
@@ -130,7 +141,11 @@ async function needsAttention(pg: Pool, now: Date, scope: ResolvedScope | null):
       ORDER BY updated_at LIMIT $2`,
     [scope?.orderIds ?? null, NEEDS_ATTENTION_LISTED],
   );
-  const orders: NeedsAttention[] = rows.map((r) => ({ orderId: r.id, failureReason: r.failure_reason, ageMs: now.getTime() - r.updated_at.getTime() }));
+  const orders: NeedsAttention[] = rows.map((r) => ({
+    orderId: r.id,
+    failureReason: r.failure_reason,
+    ageMs: now.getTime() - r.updated_at.getTime(),
+  }));
   return { count: rows[0]?.total ?? 0, orders };
 }
 
@@ -156,7 +171,11 @@ export class ReconciliationChecksFailed extends Error {
     readonly runId: string,
     readonly errors: Partial<Record<CheckName, string>>,
   ) {
-    super(Object.entries(errors).map(([check, message]) => `${check}: ${message}`).join('; '));
+    super(
+      Object.entries(errors)
+        .map(([check, message]) => `${check}: ${message}`)
+        .join('; '),
+    );
   }
 }
 
@@ -182,7 +201,11 @@ export async function runReconciliation(deps: ReconcilerDeps, opts: RunOptions):
   } catch (err) {
     if (!(err instanceof ReconciliationChecksFailed)) {
       await pg
-        .query(`UPDATE reconciliation_runs SET status = 'FAILED', finished_at = now(), duration_ms = $2, error = $3 WHERE id = $1`, [runId, Date.now() - started, messageOf(err)])
+        .query(`UPDATE reconciliation_runs SET status = 'FAILED', finished_at = now(), duration_ms = $2, error = $3 WHERE id = $1`, [
+          runId,
+          Date.now() - started,
+          messageOf(err),
+        ])
         .catch(() => undefined);
     }
     throw err;
@@ -244,7 +267,12 @@ async function pass(deps: ReconcilerDeps, { runId, mode, scope, settings, previo
     ...(errors.size > 0 ? { errors: Object.fromEntries(errors) } : {}),
   };
   const totals = Object.values(summary.checks).reduce(
-    (acc, c) => ({ failing: acc.failing + c.failing, raised: acc.raised + c.raised, resolved: acc.resolved + c.resolved, open: acc.open + c.open }),
+    (acc, c) => ({
+      failing: acc.failing + c.failing,
+      raised: acc.raised + c.raised,
+      resolved: acc.resolved + c.resolved,
+      open: acc.open + c.open,
+    }),
     { failing: 0, raised: 0, resolved: 0, open: 0 },
   );
   const durationMs = Date.now() - started;
@@ -256,8 +284,18 @@ async function pass(deps: ReconcilerDeps, { runId, mode, scope, settings, previo
             failing = $6, raised = $7, resolved = $8, open_findings = $9, summary = $10, error = $12
       WHERE id = $1`,
     [
-      runId, mode, durationMs, resolved || failed ? null : JSON.stringify(watermark), examined, totals.failing, totals.raised,
-      totals.resolved, totals.open, JSON.stringify(summary), failed ? 'FAILED' : 'SUCCEEDED', failed?.message ?? null,
+      runId,
+      mode,
+      durationMs,
+      resolved || failed ? null : JSON.stringify(watermark),
+      examined,
+      totals.failing,
+      totals.raised,
+      totals.resolved,
+      totals.open,
+      JSON.stringify(summary),
+      failed ? 'FAILED' : 'SUCCEEDED',
+      failed?.message ?? null,
     ],
   );
   log.info({ runId, mode, durationMs, examined, ...totals, errors: failed?.errors }, 'reconciliation run finished');
@@ -302,7 +340,12 @@ async function runBatchChecks(
 }
 
 /** Returns, for a scoped run, the subjects the check covered. */
-async function runListingCheck(ctx: CheckContext, recorder: FindingRecorder, check: ListingCheck, scope: ResolvedScope | null): Promise<string[] | null> {
+async function runListingCheck(
+  ctx: CheckContext,
+  recorder: FindingRecorder,
+  check: ListingCheck,
+  scope: ResolvedScope | null,
+): Promise<string[] | null> {
   const t0 = performance.now();
   await check.examine(ctx, scope, (failures) => recorder.recordListing(check.name, failures));
   recorder.timed(check.name, performance.now() - t0);

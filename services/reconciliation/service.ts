@@ -19,7 +19,11 @@ import { instanceName, runReconciliation, type ReconcilerDeps, type RunOptions, 
 
 /** The read-only role's pool, with a server-side ceiling on any one statement. */
 export function createReconcilerPool(cfg: Config, max = 4): Pool {
-  return new Pool({ connectionString: cfg.reconciler.database.url, max, options: '-c statement_timeout=600000 -c random_page_cost=1.1 -c jit=off -c max_parallel_workers_per_gather=0' });
+  return new Pool({
+    connectionString: cfg.reconciler.database.url,
+    max,
+    options: '-c statement_timeout=600000 -c random_page_cost=1.1 -c jit=off -c max_parallel_workers_per_gather=0',
+  });
 }
 
 /** Runs `fn` holding the pass lock; null if another pass holds it (and `wait` is false). */

@@ -83,9 +83,15 @@ async function finalStatus(orderId: string, wanted: string) {
 
 async function runOrders(): Promise<void> {
   const sku = `OBS-${crypto.randomUUID().slice(0, 8)}`;
-  expect((await call('POST', '/admin/products', adminKey, { sku, name: 'Lamp', unitPriceMinor: 4_000, currency: 'EUR', addStock: 5 })).status).toBe(201);
-  expect((await call('POST', '/admin/accounts', adminKey, { customerId: 'obs-rich', currency: 'EUR', depositMinor: 100_000 })).status).toBe(201);
-  expect((await call('POST', '/admin/accounts', adminKey, { customerId: 'obs-poor', currency: 'EUR', depositMinor: 1_000 })).status).toBe(201);
+  expect(
+    (await call('POST', '/admin/products', adminKey, { sku, name: 'Lamp', unitPriceMinor: 4_000, currency: 'EUR', addStock: 5 })).status,
+  ).toBe(201);
+  expect((await call('POST', '/admin/accounts', adminKey, { customerId: 'obs-rich', currency: 'EUR', depositMinor: 100_000 })).status).toBe(
+    201,
+  );
+  expect((await call('POST', '/admin/accounts', adminKey, { customerId: 'obs-poor', currency: 'EUR', depositMinor: 1_000 })).status).toBe(
+    201,
+  );
   const place = async (customerId: string, quantity: number) => {
     const r = await call('POST', '/orders', clientKey, { customerId, items: [{ sku, quantity }] });
     expect(r.status).toBe(202);
@@ -103,7 +109,10 @@ async function runOrders(): Promise<void> {
   await eventually(
     async () => {
       const [audit, notifications] = await Promise.all([roles['consumer-audit']!.metrics(), roles['consumer-notifications']!.metrics()]);
-      return metricValue(audit, 'consumer_events_processed_total') >= events && metricValue(notifications, 'consumer_events_processed_total') >= events;
+      return (
+        metricValue(audit, 'consumer_events_processed_total') >= events &&
+        metricValue(notifications, 'consumer_events_processed_total') >= events
+      );
     },
     { timeoutMs: 60_000, what: 'both consumers to apply every event' },
   );
@@ -144,7 +153,9 @@ describe('/metrics of each process after the run', () => {
     expect(metricValue(text, 'saga_compensations_total', { reason: 'INSUFFICIENT_FUNDS' })).toBe(1);
     expect(metricValue(text, 'saga_compensations_total')).toBe(1);
     expect(text).toMatch(/^orders_needs_attention\{[^}]*\} 0$/m);
-    expect(metricValue(text, 'saga_step_duration_seconds_count', { activity: 'transitionOrder', outcome: 'completed' })).toBeGreaterThanOrEqual(9);
+    expect(
+      metricValue(text, 'saga_step_duration_seconds_count', { activity: 'transitionOrder', outcome: 'completed' }),
+    ).toBeGreaterThanOrEqual(9);
     // The Temporal SDK's own worker metrics, bridged into the same /metrics.
     expect(metricValue(text, 'temporal_workflow_completed_total', { workflow_type: 'orderSaga' })).toBe(3);
     expect(metricValue(text, 'temporal_workflow_task_execution_latency_seconds_count')).toBeGreaterThan(0);
@@ -184,11 +195,17 @@ describe('/metrics of each process after the run', () => {
       const text = await eventually(
         async () => {
           const t = await roles[role]!.metrics();
-          return metricValue(t, 'consumer_events_processed_total') === rows && metricValue(t, 'consumer_partition_lag') === 0 ? t : undefined;
+          return metricValue(t, 'consumer_events_processed_total') === rows && metricValue(t, 'consumer_partition_lag') === 0
+            ? t
+            : undefined;
         },
         { what: `${role} to catch up` },
       );
-      expect({ role, deadLetters: metricValue(text, 'consumer_dead_letters_total'), retries: metricValue(text, 'consumer_retries_total') }).toEqual({
+      expect({
+        role,
+        deadLetters: metricValue(text, 'consumer_dead_letters_total'),
+        retries: metricValue(text, 'consumer_retries_total'),
+      }).toEqual({
         role,
         deadLetters: 0,
         retries: 0,
@@ -214,7 +231,10 @@ test('each order is one trace: POST /orders -> workflow -> activities -> publish
     const spans = await eventually(
       async () => {
         const s = spansOf(traceId);
-        return s.filter((x) => x.name.startsWith('process ')).length >= outbox.length * 2 && s.some((x) => x.name === 'RunWorkflow:orderSaga') ? s : undefined;
+        return s.filter((x) => x.name.startsWith('process ')).length >= outbox.length * 2 &&
+          s.some((x) => x.name === 'RunWorkflow:orderSaga')
+          ? s
+          : undefined;
       },
       { timeoutMs: 20_000, what: `the spans of order ${orderId}` },
     );
@@ -244,9 +264,11 @@ test('each order is one trace: POST /orders -> workflow -> activities -> publish
     expect(parentOf(run)).toBe(start);
     expect(run.attributes.temporalWorkflowId).toBe(`order-${orderId}`);
 
-    const expected = { confirmed: ['reserveInventory', 'chargePayment', 'commitInventory'], rejected: ['reserveInventory'], unfunded: ['reserveInventory', 'chargePayment', 'releaseInventory'] }[
-      kind as keyof typeof orders
-    ];
+    const expected = {
+      confirmed: ['reserveInventory', 'chargePayment', 'commitInventory'],
+      rejected: ['reserveInventory'],
+      unfunded: ['reserveInventory', 'chargePayment', 'releaseInventory'],
+    }[kind as keyof typeof orders];
     for (const activity of [...expected, 'transitionOrder']) {
       const runs = spans.filter((s) => s.name === `RunActivity:${activity}`);
       expect({ activity, runs: runs.length > 0 }).toEqual({ activity, runs: true });
@@ -330,7 +352,11 @@ test("one order's log lines, filtered by orderId, tell its story in order", () =
 
   // Every line about the order says which workflow and trace; event lines say which event.
   const accepted = story.find((l) => l.msg === 'order accepted')!;
-  expect(accepted).toMatchObject({ workflowId: `order-${orderId}`, requestId: expect.any(String), traceId: expect.stringMatching(/^[0-9a-f]{32}$/) });
+  expect(accepted).toMatchObject({
+    workflowId: `order-${orderId}`,
+    requestId: expect.any(String),
+    traceId: expect.stringMatching(/^[0-9a-f]{32}$/),
+  });
   for (const l of story.filter((x) => x.service !== 'api')) {
     expect({ msg: l.msg, workflowId: l.workflowId }).toEqual({ msg: l.msg, workflowId: `order-${orderId}` });
   }
@@ -338,12 +364,15 @@ test("one order's log lines, filtered by orderId, tell its story in order", () =
   for (const l of story.filter((x) => x.msg === 'activity completed' || x.msg === 'event published' || x.msg === 'event applied')) {
     expect({ msg: l.msg, traceId: l.traceId }).toEqual({ msg: l.msg, traceId });
   }
-  for (const l of story.filter((x) => x.msg === 'event published' || x.msg === 'event applied')) expect(l.eventId).toEqual(expect.any(String));
+  for (const l of story.filter((x) => x.msg === 'event published' || x.msg === 'event applied'))
+    expect(l.eventId).toEqual(expect.any(String));
   for (const l of story.filter((x) => x.msg.startsWith('activity '))) expect(l.attempt).toBe(1);
   // The workflow logs through the worker's logger, with the order id.
   expect(story.some((l) => l.msg === 'saga started' && l.service === 'worker-orders')).toBe(true);
   // The access log carries the request id and route of each request about the order.
-  expect(logLines().some((l) => l.msg === 'request' && l.route === '/orders/:id' && l.orderId === orderId && typeof l.requestId === 'string')).toBe(true);
+  expect(
+    logLines().some((l) => l.msg === 'request' && l.route === '/orders/:id' && l.orderId === orderId && typeof l.requestId === 'string'),
+  ).toBe(true);
 });
 
 test('no log line holds an API key, the database password or a card-like number', () => {

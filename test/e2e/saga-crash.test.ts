@@ -9,7 +9,16 @@ import { closeDb, createDb, type Db } from '../../lib/db';
 import { createTemporalClient } from '../../lib/temporal';
 import type { Client } from '@temporalio/client';
 import { createApiKey } from '../../services/access/api-keys';
-import { balance, createCustomer, createProduct, ledgerTransactionsOf, outboxOf, placeOrder, productStock, waitForStatus } from '../support/fixtures';
+import {
+  balance,
+  createCustomer,
+  createProduct,
+  ledgerTransactionsOf,
+  outboxOf,
+  placeOrder,
+  productStock,
+  waitForStatus,
+} from '../support/fixtures';
 import { killAllRoles, spawnRole } from '../support/processes';
 import { eventually } from '../support/wait';
 
@@ -129,5 +138,7 @@ test('when the API dies between committing an order and starting its saga, the s
   expect(retry.headers.get('idempotent-replayed')).toBe('true');
   expect(((await retry.json()) as { orderId: string }).orderId).toBe(order!.id);
   expect(await db.order.count({ where: { apiKeyId: apiKey.id } })).toBe(1);
-  await eventually(async () => (await db.order.findUniqueOrThrow({ where: { id: order!.id } })).sagaStartedAt !== null, { what: 'the sweeper to mark the saga started' });
+  await eventually(async () => (await db.order.findUniqueOrThrow({ where: { id: order!.id } })).sagaStartedAt !== null, {
+    what: 'the sweeper to mark the saga started',
+  });
 });

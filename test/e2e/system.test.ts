@@ -19,9 +19,15 @@ let client: string;
 
 beforeAll(async () => {
   pipeline = await createPipelineEnv('system');
-  const env = { ...pipeline.env, TEMPORAL_TASK_QUEUE_PREFIX: `sys-${crypto.randomUUID().slice(0, 8)}-`, API_PORT: String(20_000 + Math.floor(Math.random() * 20_000)) };
+  const env = {
+    ...pipeline.env,
+    TEMPORAL_TASK_QUEUE_PREFIX: `sys-${crypto.randomUUID().slice(0, 8)}-`,
+    API_PORT: String(20_000 + Math.floor(Math.random() * 20_000)),
+  };
   const started = await Promise.all(
-    ['worker-orders', 'worker-payments', 'worker-inventory', 'relay', 'consumer-audit', 'consumer-notifications', 'api'].map((r) => spawnRole(r, { env })),
+    ['worker-orders', 'worker-payments', 'worker-inventory', 'relay', 'consumer-audit', 'consumer-notifications', 'api'].map((r) =>
+      spawnRole(r, { env }),
+    ),
   );
   for (const p of started) roles[p.role] = p;
   api = roles.api!;
@@ -45,7 +51,9 @@ async function call(method: string, path: string, key: string, body?: unknown) {
 
 test('an order placed over HTTP is CONFIRMED, and its Kafka timeline equals its outbox', async () => {
   const sku = `SYS-${crypto.randomUUID().slice(0, 8)}`;
-  expect((await call('POST', '/admin/products', admin, { sku, name: 'Desk', unitPriceMinor: 12_000, currency: 'EUR', addStock: 3 })).status).toBe(201);
+  expect(
+    (await call('POST', '/admin/products', admin, { sku, name: 'Desk', unitPriceMinor: 12_000, currency: 'EUR', addStock: 3 })).status,
+  ).toBe(201);
   expect((await call('POST', '/admin/accounts', admin, { customerId: 'dana', currency: 'EUR', depositMinor: 50_000 })).status).toBe(201);
   expect((await call('GET', '/readyz', client)).body).toEqual({ status: 'ok', checks: { database: 'ok', temporal: 'ok', kafka: 'ok' } });
 
@@ -78,7 +86,10 @@ test('an order placed over HTTP is CONFIRMED, and its Kafka timeline equals its 
   const audit = await roles['consumer-audit']!.metrics();
   const group = `${pipeline.cfg.consumers.groupPrefix}audit`;
   for (const type of new Set(outbox.map((o) => o.type))) {
-    expect({ type, processed: metricValue(audit, 'consumer_events_processed_total', { group, type }) >= 1 }).toEqual({ type, processed: true });
+    expect({ type, processed: metricValue(audit, 'consumer_events_processed_total', { group, type }) >= 1 }).toEqual({
+      type,
+      processed: true,
+    });
   }
 });
 

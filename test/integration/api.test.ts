@@ -56,7 +56,11 @@ describe('authentication', () => {
     const wrong = env.keys.clientA.key.slice(0, -4) + 'AAAA';
     expectProblem(await env.call('GET', '/accounts/x', { key: wrong }), 401);
     expectProblem(await env.call('GET', '/accounts/x', { headers: { authorization: 'Basic abc' }, key: null }), 401);
-    const created = await env.call('POST', '/admin/api-keys', { key: env.keys.admin.key, headers: { 'idempotency-key': key() }, body: { name: 'temp', role: 'client' } });
+    const created = await env.call('POST', '/admin/api-keys', {
+      key: env.keys.admin.key,
+      headers: { 'idempotency-key': key() },
+      body: { name: 'temp', role: 'client' },
+    });
     expect(created.status).toBe(201);
     ApiKeyCreated.parse(created.body);
     expect((await env.call('GET', '/accounts/nobody', { key: created.body.key })).status).toBe(404);
@@ -109,7 +113,11 @@ describe('POST /orders', () => {
     const k = key();
     await env.call('POST', '/orders', { body: orderBody(1), headers: { 'idempotency-key': k } });
     const before = await writtenByClientA();
-    expectProblem(await env.call('POST', '/orders', { body: orderBody(3), headers: { 'idempotency-key': k } }), 422, 'idempotency-key-reused');
+    expectProblem(
+      await env.call('POST', '/orders', { body: orderBody(3), headers: { 'idempotency-key': k } }),
+      422,
+      'idempotency-key-reused',
+    );
     expect(await writtenByClientA()).toEqual(before);
   });
 
@@ -120,7 +128,11 @@ describe('POST /orders', () => {
     const { beginIdempotent, requestFingerprint } = await import('../../services/access/idempotency');
     const begun = await beginIdempotent(env.db, env.keys.clientA.id, k, requestFingerprint('POST', '/orders', fingerprintBody));
     expect(begun.kind).toBe('proceed');
-    expectProblem(await env.call('POST', '/orders', { body: fingerprintBody, headers: { 'idempotency-key': k } }), 409, 'idempotency-key-in-flight');
+    expectProblem(
+      await env.call('POST', '/orders', { body: fingerprintBody, headers: { 'idempotency-key': k } }),
+      409,
+      'idempotency-key-in-flight',
+    );
   });
 
   test('when a request died holding the key, then a retry after the lease expires goes through', async () => {
@@ -128,7 +140,10 @@ describe('POST /orders', () => {
     const body = orderBody(1);
     const { beginIdempotent, requestFingerprint } = await import('../../services/access/idempotency');
     await beginIdempotent(env.db, env.keys.clientA.id, k, requestFingerprint('POST', '/orders', body));
-    await env.db.idempotencyKey.update({ where: { apiKeyId_key: { apiKeyId: env.keys.clientA.id, key: k } }, data: { lockedUntil: new Date(Date.now() - 1000) } });
+    await env.db.idempotencyKey.update({
+      where: { apiKeyId_key: { apiKeyId: env.keys.clientA.id, key: k } },
+      data: { lockedUntil: new Date(Date.now() - 1000) },
+    });
     const reply = await env.call('POST', '/orders', { body, headers: { 'idempotency-key': k } });
     expect(reply.status).toBe(202);
   });
@@ -139,9 +154,14 @@ describe('POST /orders', () => {
     const before = (await writtenByClientA()).orders;
     env.faults.add({ point: 'api.order.beforeCommit', action: 'delay', delayMs: 1500, times: 1 });
     const slow = env.call('POST', '/orders', { body, headers: { 'idempotency-key': k } });
-    await eventually(async () => env.faults.hits.some((h) => h.point === 'api.order.beforeCommit'), { what: 'the first request to hold its lease' });
+    await eventually(async () => env.faults.hits.some((h) => h.point === 'api.order.beforeCommit'), {
+      what: 'the first request to hold its lease',
+    });
     // Its lease runs out (as if 30 s passed); the client's retry takes the key over and completes.
-    await env.db.idempotencyKey.update({ where: { apiKeyId_key: { apiKeyId: env.keys.clientA.id, key: k } }, data: { lockedUntil: new Date(Date.now() - 1000) } });
+    await env.db.idempotencyKey.update({
+      where: { apiKeyId_key: { apiKeyId: env.keys.clientA.id, key: k } },
+      data: { lockedUntil: new Date(Date.now() - 1000) },
+    });
     const retry = await env.call('POST', '/orders', { body, headers: { 'idempotency-key': k } });
     expect(retry.status).toBe(202);
     const first = await slow;
@@ -155,7 +175,9 @@ describe('POST /orders', () => {
   test('when 20 requests with one key arrive at once, then exactly one order is created', async () => {
     const k = key();
     const before = (await writtenByClientA()).orders;
-    const replies = await Promise.all(Array.from({ length: 20 }, () => env.call('POST', '/orders', { body: orderBody(), headers: { 'idempotency-key': k } })));
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, () => env.call('POST', '/orders', { body: orderBody(), headers: { 'idempotency-key': k } })),
+    );
     expect(replies.every((r) => r.status === 202 || r.status === 409)).toBe(true);
     const ids = new Set(replies.filter((r) => r.status === 202).map((r) => r.body.orderId));
     expect(ids.size).toBe(1);
@@ -173,17 +195,55 @@ describe('POST /orders', () => {
     ['quantity 0', { body: { customerId: 'CUSTOMER', items: [{ sku: 'SKU', quantity: 0 }] } }, 400, 'validation-error'],
     ['a fractional quantity', { body: { customerId: 'CUSTOMER', items: [{ sku: 'SKU', quantity: 1.5 }] } }, 400, 'validation-error'],
     ['empty items', { body: { customerId: 'CUSTOMER', items: [] } }, 400, 'validation-error'],
-    ['a repeated sku', { body: { customerId: 'CUSTOMER', items: [{ sku: 'SKU', quantity: 1 }, { sku: 'SKU', quantity: 2 }] } }, 422, 'duplicate-sku'],
-    ['an unknown top-level field', { body: { customerId: 'CUSTOMER', items: [{ sku: 'SKU', quantity: 1 }], coupon: 'FREE' } }, 400, 'validation-error'],
-    ['an unknown item field', { body: { customerId: 'CUSTOMER', items: [{ sku: 'SKU', quantity: 1, price: 1 }] } }, 400, 'validation-error'],
-    ['a wrong content type', { raw: 'customerId=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, 'unsupported-media-type'],
+    [
+      'a repeated sku',
+      {
+        body: {
+          customerId: 'CUSTOMER',
+          items: [
+            { sku: 'SKU', quantity: 1 },
+            { sku: 'SKU', quantity: 2 },
+          ],
+        },
+      },
+      422,
+      'duplicate-sku',
+    ],
+    [
+      'an unknown top-level field',
+      { body: { customerId: 'CUSTOMER', items: [{ sku: 'SKU', quantity: 1 }], coupon: 'FREE' } },
+      400,
+      'validation-error',
+    ],
+    [
+      'an unknown item field',
+      { body: { customerId: 'CUSTOMER', items: [{ sku: 'SKU', quantity: 1, price: 1 }] } },
+      400,
+      'validation-error',
+    ],
+    [
+      'a wrong content type',
+      { raw: 'customerId=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+      415,
+      'unsupported-media-type',
+    ],
     ['malformed JSON', { raw: '{"customerId": ', headers: { 'content-type': 'application/json' } }, 400, 'malformed-json'],
-    ['an oversized body', { raw: JSON.stringify({ customerId: 'x'.repeat(20_000), items: [] }), headers: { 'content-type': 'application/json' } }, 413, 'payload-too-large'],
+    [
+      'an oversized body',
+      { raw: JSON.stringify({ customerId: 'x'.repeat(20_000), items: [] }), headers: { 'content-type': 'application/json' } },
+      413,
+      'payload-too-large',
+    ],
   ];
 
   test.each(BAD)('when the request has %s, then a precise problem and nothing is written', async (_what, req, status, slug) => {
     const before = await writtenByClientA();
-    const fill = (v: unknown): unknown => JSON.parse(JSON.stringify(v).replace(/"CUSTOMER"/g, JSON.stringify(customer)).replace(/"SKU"/g, JSON.stringify(sku)));
+    const fill = (v: unknown): unknown =>
+      JSON.parse(
+        JSON.stringify(v)
+          .replace(/"CUSTOMER"/g, JSON.stringify(customer))
+          .replace(/"SKU"/g, JSON.stringify(sku)),
+      );
     const body = req.body === 'ORDER' ? orderBody() : req.body === undefined ? undefined : fill(req.body);
     const headers = Object.fromEntries(Object.entries({ 'idempotency-key': key(), ...req.headers }).filter(([, v]) => v !== NO_KEY));
     const reply = await env.call('POST', '/orders', { body, raw: req.raw, headers });
@@ -193,7 +253,10 @@ describe('POST /orders', () => {
   });
 
   test('when a field is invalid, then the problem points at it', async () => {
-    const reply = await env.call('POST', '/orders', { body: { customerId: customer, items: [{ sku, quantity: -1 }], x: 1 }, headers: { 'idempotency-key': key() } });
+    const reply = await env.call('POST', '/orders', {
+      body: { customerId: customer, items: [{ sku, quantity: -1 }], x: 1 },
+      headers: { 'idempotency-key': key() },
+    });
     expectProblem(reply, 400);
     expect(reply.body.errors).toEqual(
       expect.arrayContaining([
@@ -208,7 +271,10 @@ describe('reading and cancelling orders', () => {
   test("when client B asks for client A's order, then 404", async () => {
     const placed = await env.call('POST', '/orders', { body: orderBody(), headers: { 'idempotency-key': key() } });
     expectProblem(await env.call('GET', `/orders/${placed.body.orderId}`, { key: env.keys.clientB.key }), 404, 'not-found');
-    expectProblem(await env.call('POST', `/orders/${placed.body.orderId}/cancel`, { key: env.keys.clientB.key, body: { reason: 'x' } }), 404);
+    expectProblem(
+      await env.call('POST', `/orders/${placed.body.orderId}/cancel`, { key: env.keys.clientB.key, body: { reason: 'x' } }),
+      404,
+    );
     expect((await env.call('GET', `/orders/${placed.body.orderId}`, { key: env.keys.admin.key })).status).toBe(200);
     expectProblem(await env.call('GET', '/orders/not-a-uuid'), 404);
   });
@@ -216,7 +282,10 @@ describe('reading and cancelling orders', () => {
   test('when an order is final, then cancel answers 409; a cancel before confirmation compensates it', async () => {
     const slowSku = await createProduct(env.db, { stock: 5, priceMinor: 100 });
     env.faults.add({ point: 'inventory.reserve.afterCommit', action: 'delay', delayMs: 1500 });
-    const placed = await env.call('POST', '/orders', { body: { customerId: customer, items: [{ sku: slowSku, quantity: 1 }] }, headers: { 'idempotency-key': key() } });
+    const placed = await env.call('POST', '/orders', {
+      body: { customerId: customer, items: [{ sku: slowSku, quantity: 1 }] },
+      headers: { 'idempotency-key': key() },
+    });
     const orderId = placed.body.orderId as string;
     await eventually(async () => env.faults.hits.some((h) => h.orderId === orderId), { what: 'the saga to be in its first step' });
     const cancel = await env.call('POST', `/orders/${orderId}/cancel`, { body: { reason: 'ordered by mistake' } });
@@ -233,21 +302,41 @@ describe('admin and accounts', () => {
   test('when an admin creates and restocks a product, then stock adds up, and a replay does not add twice', async () => {
     const newSku = uid('ADM');
     const k1 = key();
-    const created = await env.call('POST', '/admin/products', { key: env.keys.admin.key, headers: { 'idempotency-key': k1 }, body: { sku: newSku, name: 'Lamp', unitPriceMinor: 4500, currency: 'EUR', addStock: 10 } });
+    const created = await env.call('POST', '/admin/products', {
+      key: env.keys.admin.key,
+      headers: { 'idempotency-key': k1 },
+      body: { sku: newSku, name: 'Lamp', unitPriceMinor: 4500, currency: 'EUR', addStock: 10 },
+    });
     expect(created.status).toBe(201);
-    const replay = await env.call('POST', '/admin/products', { key: env.keys.admin.key, headers: { 'idempotency-key': k1 }, body: { sku: newSku, name: 'Lamp', unitPriceMinor: 4500, currency: 'EUR', addStock: 10 } });
+    const replay = await env.call('POST', '/admin/products', {
+      key: env.keys.admin.key,
+      headers: { 'idempotency-key': k1 },
+      body: { sku: newSku, name: 'Lamp', unitPriceMinor: 4500, currency: 'EUR', addStock: 10 },
+    });
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
-    const restocked = await env.call('POST', '/admin/products', { key: env.keys.admin.key, headers: { 'idempotency-key': key() }, body: { sku: newSku, name: 'Lamp', unitPriceMinor: 4700, currency: 'EUR', addStock: 5 } });
+    const restocked = await env.call('POST', '/admin/products', {
+      key: env.keys.admin.key,
+      headers: { 'idempotency-key': key() },
+      body: { sku: newSku, name: 'Lamp', unitPriceMinor: 4700, currency: 'EUR', addStock: 5 },
+    });
     expect(restocked.status).toBe(200);
     const view = ProductView.parse((await env.call('GET', `/admin/products/${newSku}`, { key: env.keys.admin.key })).body);
     expect(view).toEqual({ sku: newSku, name: 'Lamp', unitPriceMinor: 4700, currency: 'EUR', available: 15, reserved: 0, committed: 0 });
     expectProblem(
-      await env.call('POST', '/admin/products', { key: env.keys.admin.key, headers: { 'idempotency-key': key() }, body: { sku: newSku, name: 'Lamp', unitPriceMinor: 1, currency: 'USD', addStock: 0 } }),
+      await env.call('POST', '/admin/products', {
+        key: env.keys.admin.key,
+        headers: { 'idempotency-key': key() },
+        body: { sku: newSku, name: 'Lamp', unitPriceMinor: 1, currency: 'USD', addStock: 0 },
+      }),
       422,
       'currency-mismatch',
     );
     expectProblem(
-      await env.call('POST', '/admin/products', { key: env.keys.admin.key, headers: { 'idempotency-key': key() }, body: { sku: newSku, name: 'Lamp', unitPriceMinor: -5, currency: 'EUR' } }),
+      await env.call('POST', '/admin/products', {
+        key: env.keys.admin.key,
+        headers: { 'idempotency-key': key() },
+        body: { sku: newSku, name: 'Lamp', unitPriceMinor: -5, currency: 'EUR' },
+      }),
       400,
       'validation-error',
     );
@@ -257,9 +346,23 @@ describe('admin and accounts', () => {
     const cust = uid('acct');
     const k = key();
     const body = { customerId: cust, currency: 'EUR', depositMinor: 1200 };
-    expect((await env.call('POST', '/admin/accounts', { key: env.keys.admin.key, headers: { 'idempotency-key': k }, body })).status).toBe(201);
-    expect((await env.call('POST', '/admin/accounts', { key: env.keys.admin.key, headers: { 'idempotency-key': k }, body })).headers.get('idempotent-replayed')).toBe('true');
-    expect((await env.call('POST', '/admin/accounts', { key: env.keys.admin.key, headers: { 'idempotency-key': key() }, body: { ...body, depositMinor: 300 } })).status).toBe(200);
+    expect((await env.call('POST', '/admin/accounts', { key: env.keys.admin.key, headers: { 'idempotency-key': k }, body })).status).toBe(
+      201,
+    );
+    expect(
+      (await env.call('POST', '/admin/accounts', { key: env.keys.admin.key, headers: { 'idempotency-key': k }, body })).headers.get(
+        'idempotent-replayed',
+      ),
+    ).toBe('true');
+    expect(
+      (
+        await env.call('POST', '/admin/accounts', {
+          key: env.keys.admin.key,
+          headers: { 'idempotency-key': key() },
+          body: { ...body, depositMinor: 300 },
+        })
+      ).status,
+    ).toBe(200);
     const view = AccountView.parse((await env.call('GET', `/admin/accounts/${cust}`, { key: env.keys.admin.key })).body);
     expect(view.balanceMinor).toBe(1500);
     expect(view.entries.map((e) => [e.kind, e.amountMinor])).toEqual([
@@ -278,10 +381,18 @@ describe('admin and accounts', () => {
 
     expectProblem(await post('/admin/accounts', { customerId: cust, currency: 'USD', depositMinor: 50 }), 422, 'currency-mismatch');
     expectProblem(await post('/admin/accounts', { customerId: cust, currency: 'EUR', depositMinor: -5 }), 400, 'validation-error');
-    expectProblem(await post('/admin/accounts', { customerId: cust, currency: 'EUR', depositMinor: 5 }, null), 400, 'idempotency-key-missing');
+    expectProblem(
+      await post('/admin/accounts', { customerId: cust, currency: 'EUR', depositMinor: 5 }, null),
+      400,
+      'idempotency-key-missing',
+    );
     expectProblem(await post('/admin/api-keys', { name: 'x', role: 'root' }), 400, 'validation-error');
     expectProblem(await post('/admin/api-keys', { name: 'x', role: 'client' }, null), 400, 'idempotency-key-missing');
-    expectProblem(await post('/admin/products', { sku: 'bad sku!', name: 'x', unitPriceMinor: 1, currency: 'EUR' }), 400, 'validation-error');
+    expectProblem(
+      await post('/admin/products', { sku: 'bad sku!', name: 'x', unitPriceMinor: 1, currency: 'EUR' }),
+      400,
+      'validation-error',
+    );
 
     expect(await balance(env.db, cust)).toBe(100);
     expect(await env.db.ledgerEntry.count({ where: { accountId: cust } })).toBe(1);
@@ -295,7 +406,10 @@ describe('admin and accounts', () => {
     const k = key();
     const deposit = (body: object) => env.call('POST', '/admin/accounts', { key: admin, headers: { 'idempotency-key': k }, body });
     expect((await deposit({ customerId: cust, currency: 'EUR', depositMinor: 700 })).status).toBe(201);
-    await env.db.idempotencyKey.update({ where: { apiKeyId_key: { apiKeyId: env.keys.admin.id, key: k } }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    await env.db.idempotencyKey.update({
+      where: { apiKeyId_key: { apiKeyId: env.keys.admin.id, key: k } },
+      data: { expiresAt: new Date(Date.now() - 1000) },
+    });
     expectProblem(await deposit({ customerId: cust, currency: 'EUR', depositMinor: 5000 }), 422, 'deposit-key-reused');
     const other = uid('dep');
     await env.db.idempotencyKey.deleteMany({ where: { apiKeyId: env.keys.admin.id, key: k } });
@@ -310,9 +424,17 @@ describe('admin and accounts', () => {
     expectProblem(await post('/admin/dlq/99999999999999999999/replay'), 404, 'not-found');
     expectProblem(await post('/admin/dlq/9999999999999999999/replay'), 404, 'not-found');
     const sku = uid('BIG');
-    expect((await post('/admin/products', { sku, name: 'big', unitPriceMinor: 1, currency: 'EUR', addStock: 1_000_000_000 })).status).toBe(201);
-    expect((await post('/admin/products', { sku, name: 'big', unitPriceMinor: 1, currency: 'EUR', addStock: 1_000_000_000 })).status).toBe(200);
-    expectProblem(await post('/admin/products', { sku, name: 'big', unitPriceMinor: 1, currency: 'EUR', addStock: 1_000_000_000 }), 422, 'stock-out-of-range');
+    expect((await post('/admin/products', { sku, name: 'big', unitPriceMinor: 1, currency: 'EUR', addStock: 1_000_000_000 })).status).toBe(
+      201,
+    );
+    expect((await post('/admin/products', { sku, name: 'big', unitPriceMinor: 1, currency: 'EUR', addStock: 1_000_000_000 })).status).toBe(
+      200,
+    );
+    expectProblem(
+      await post('/admin/products', { sku, name: 'big', unitPriceMinor: 1, currency: 'EUR', addStock: 1_000_000_000 }),
+      422,
+      'stock-out-of-range',
+    );
     expect((await env.db.product.findUniqueOrThrow({ where: { sku } })).available).toBe(2_000_000_000);
     expectProblem(await post('/admin/accounts', { customerId: 'merchant:EUR', currency: 'EUR', depositMinor: 1 }), 400, 'validation-error');
     expectProblem(await post('/admin/accounts', { customerId: 'external:USD', currency: 'USD', depositMinor: 1 }), 400, 'validation-error');
@@ -323,7 +445,9 @@ describe('admin and accounts', () => {
   });
 
   test('the database itself refuses a customer account in a reserved namespace and an order for an ungranted customer', async () => {
-    await expect(env.db.$executeRawUnsafe(`INSERT INTO accounts (id, kind, currency) VALUES ('merchant:XYZ', 'CUSTOMER', 'XYZ')`)).rejects.toThrow(/accounts_reserved_id_check/);
+    await expect(
+      env.db.$executeRawUnsafe(`INSERT INTO accounts (id, kind, currency) VALUES ('merchant:XYZ', 'CUSTOMER', 'XYZ')`),
+    ).rejects.toThrow(/accounts_reserved_id_check/);
     await expect(
       env.db.$executeRawUnsafe(
         `INSERT INTO orders (id, customer_id, api_key_id, status, currency, total_minor, workflow_id) VALUES (gen_random_uuid(), $1, $2::uuid, 'PENDING', 'EUR', 1, 'x-' || gen_random_uuid())`,
@@ -336,7 +460,11 @@ describe('admin and accounts', () => {
   test('when an admin grants a customer to a key, then that key may order for it; a rotated key with the same grant sees the old orders', async () => {
     const admin = env.keys.admin.key;
     const cust = await createCustomer(env.db, { balanceMinor: 10_000 });
-    const mk = await env.call('POST', '/admin/api-keys', { key: admin, headers: { 'idempotency-key': key() }, body: { name: 'old', role: 'client', customers: [] } });
+    const mk = await env.call('POST', '/admin/api-keys', {
+      key: admin,
+      headers: { 'idempotency-key': key() },
+      body: { name: 'old', role: 'client', customers: [] },
+    });
     expect(mk.body.customers).toEqual([]);
     const order = { body: { customerId: cust, items: [{ sku, quantity: 1 }] }, headers: { 'idempotency-key': key() } };
     expectProblem(await env.call('POST', '/orders', { ...order, key: mk.body.key }), 404, 'not-found');
@@ -344,12 +472,19 @@ describe('admin and accounts', () => {
     expect(granted.body.customers).toEqual([cust]);
     const placed = await env.call('POST', '/orders', { ...order, key: mk.body.key });
     expect(placed.status).toBe(202);
-    const rotated = await env.call('POST', '/admin/api-keys', { key: admin, headers: { 'idempotency-key': key() }, body: { name: 'new', role: 'client', customers: [cust] } });
+    const rotated = await env.call('POST', '/admin/api-keys', {
+      key: admin,
+      headers: { 'idempotency-key': key() },
+      body: { name: 'new', role: 'client', customers: [cust] },
+    });
     expect((await env.call('DELETE', `/admin/api-keys/${mk.body.id}`, { key: admin })).status).toBe(204);
     expect((await env.call('GET', `/orders/${placed.body.orderId}`, { key: mk.body.key })).status).toBe(401);
     expect((await env.call('GET', `/orders/${placed.body.orderId}`, { key: rotated.body.key })).status).toBe(200);
     const listed = await env.call('GET', '/admin/api-keys?limit=500', { key: admin });
-    expect(listed.body.items.find((k: { id: string }) => k.id === mk.body.id)).toMatchObject({ customers: [cust], revokedAt: expect.any(String) });
+    expect(listed.body.items.find((k: { id: string }) => k.id === mk.body.id)).toMatchObject({
+      customers: [cust],
+      revokedAt: expect.any(String),
+    });
     expect(JSON.stringify(listed.body)).not.toContain(rotated.body.key);
   });
 
@@ -377,7 +512,10 @@ describe('admin and accounts', () => {
     const k = key();
     const first = await env.call('POST', '/orders', { body: orderBody(1), headers: { 'idempotency-key': k } });
     expect(first.status).toBe(202);
-    await env.db.idempotencyKey.update({ where: { apiKeyId_key: { apiKeyId: env.keys.clientA.id, key: k } }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    await env.db.idempotencyKey.update({
+      where: { apiKeyId_key: { apiKeyId: env.keys.clientA.id, key: k } },
+      data: { expiresAt: new Date(Date.now() - 1000) },
+    });
     const reused = await env.call('POST', '/orders', { body: orderBody(2), headers: { 'idempotency-key': k } });
     expect(reused.status).toBe(202);
     expect(reused.body.orderId).not.toBe(first.body.orderId);
@@ -400,7 +538,10 @@ describe('admin and accounts', () => {
     expect(reply.status).toBe(202);
     const final = await waitForStatus(env.db, orderId, 'COMPENSATED');
     expect(final.failureReason).toBe('MANUAL_COMPENSATION');
-    expectProblem(await env.call('POST', `/admin/orders/${orderId}/compensate`, { key: env.keys.admin.key, body: { reason: 'again' } }), 409);
+    expectProblem(
+      await env.call('POST', `/admin/orders/${orderId}/compensate`, { key: env.keys.admin.key, body: { reason: 'again' } }),
+      409,
+    );
   });
 });
 

@@ -34,7 +34,16 @@ test('when an operator signals compensate with `temporal workflow signal`, the C
   await waitForStatus(env.db, order.id, 'CONFIRMED');
 
   // The README's command, word for word apart from the ids.
-  const args = ['workflow', 'signal', '--workflow-id', orderWorkflowId(order.id), '--name', 'compensate', '--input', '{"reason":"customer returned the goods"}'];
+  const args = [
+    'workflow',
+    'signal',
+    '--workflow-id',
+    orderWorkflowId(order.id),
+    '--name',
+    'compensate',
+    '--input',
+    '{"reason":"customer returned the goods"}',
+  ];
   temporalCli(args);
   temporalCli(args); // an operator's double-send must not refund twice
   const final = await waitForStatus(env.db, order.id, 'COMPENSATED');
@@ -48,13 +57,22 @@ test('when an operator signals compensate with `temporal workflow signal`, the C
   expect(JSON.stringify(described)).toContain('COMPENSATED');
 });
 
-test('when an order is parked in NEEDS_ATTENTION, the README\'s `temporal workflow list` shows it and its compensate signal finishes it', async () => {
+test("when an order is parked in NEEDS_ATTENTION, the README's `temporal workflow list` shows it and its compensate signal finishes it", async () => {
   const sku = await createProduct(env.db, { stock: 2, priceMinor: 600 });
   const customer = await createCustomer(env.db, { balanceMinor: 4000 });
   const order = await placeOrder(env, customer, [{ sku, quantity: 1 }]);
   await waitForStatus(env.db, order.id, 'CONFIRMED');
   env.faults.add({ point: 'payment.refund.beforeCommit', action: 'fail', orderId: order.id });
-  const compensate = ['workflow', 'signal', '--workflow-id', orderWorkflowId(order.id), '--name', 'compensate', '--input', '{"reason":"customer returned the goods"}'];
+  const compensate = [
+    'workflow',
+    'signal',
+    '--workflow-id',
+    orderWorkflowId(order.id),
+    '--name',
+    'compensate',
+    '--input',
+    '{"reason":"customer returned the goods"}',
+  ];
   temporalCli(compensate);
   await waitForStatus(env.db, order.id, 'NEEDS_ATTENTION');
 

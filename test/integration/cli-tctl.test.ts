@@ -20,7 +20,16 @@ const COMMANDS = {
   listNeedsAttention: ['workflow', 'list', '--query', 'OrderStatus="NEEDS_ATTENTION"'],
   listCompensatedOfCustomer: ['workflow', 'list', '--query', 'OrderStatus="COMPENSATED" AND CustomerId="<customerId>"'],
   queryStatus: ['workflow', 'query', '--workflow_id', 'order-<orderId>', '--query_type', 'status'],
-  compensate: ['workflow', 'signal', '--workflow_id', 'order-<orderId>', '--name', 'compensate', '--input', '{"reason":"customer returned the goods"}'],
+  compensate: [
+    'workflow',
+    'signal',
+    '--workflow_id',
+    'order-<orderId>',
+    '--name',
+    'compensate',
+    '--input',
+    '{"reason":"customer returned the goods"}',
+  ],
 };
 
 let env: SagaEnv;
@@ -97,7 +106,7 @@ test('the README shows every tctl command these tests run, as npm run -s tctl an
   }
 });
 
-test('when an operator sends tctl\'s compensate signal twice to a CONFIRMED order, it is refunded and restocked exactly once', async () => {
+test("when an operator sends tctl's compensate signal twice to a CONFIRMED order, it is refunded and restocked exactly once", async () => {
   const sku = await createProduct(env.db, { stock: 3, priceMinor: 1500 });
   const customerId = await createCustomer(env.db, { balanceMinor: 8000 });
   const order = await placeOrder(env, customerId, [{ sku, quantity: 2 }]);
@@ -122,7 +131,11 @@ test('when an operator sends tctl\'s compensate signal twice to a CONFIRMED orde
     failureReason: 'MANUAL_COMPENSATION',
     pendingCompensation: [],
   });
-  const listed = await listUntilShown(npmTctl, fill(COMMANDS.listCompensatedOfCustomer, { orderId: order.id, customerId }), order.workflowId);
+  const listed = await listUntilShown(
+    npmTctl,
+    fill(COMMANDS.listCompensatedOfCustomer, { orderId: order.id, customerId }),
+    order.workflowId,
+  );
   expect(listed).toEqual([orderWorkflowId(order.id)]);
 });
 

@@ -106,7 +106,11 @@ describe('the consumer framework', () => {
 
   test('the audit projector records a gap, an out-of-order event and a duplicate sequence as anomalies', async () => {
     const orderId = crypto.randomUUID();
-    const [one, two, three] = [event(orderId, 1, 'OrderCreated'), event(orderId, 2, 'InventoryReserved'), event(orderId, 3, 'OrderStatusChanged')];
+    const [one, two, three] = [
+      event(orderId, 1, 'OrderCreated'),
+      event(orderId, 2, 'InventoryReserved'),
+      event(orderId, 3, 'OrderStatusChanged'),
+    ];
     const impostor = event(orderId, 2, 'InventoryRejected'); // same sequence, another event
 
     await send(toMessage(one), toMessage(three), toMessage(two), toMessage(impostor));
@@ -134,10 +138,13 @@ describe('the consumer framework', () => {
     await send({ ...toMessage(poison), partition: 0 }, { ...toMessage(next), partition: 0 });
 
     await eventually(async () => (await getTimeline(env.db, healthy)).length === 1, { what: 'the event behind the poison' });
-    const [letter] = await eventually(async () => {
-      const found = (await deadLettersOf(poison.eventId)).filter((d) => d.consumerGroup === auditGroup());
-      return found.length ? found : undefined;
-    }, { what: 'the dead letter' });
+    const [letter] = await eventually(
+      async () => {
+        const found = (await deadLettersOf(poison.eventId)).filter((d) => d.consumerGroup === auditGroup());
+        return found.length ? found : undefined;
+      },
+      { what: 'the dead letter' },
+    );
     expect(letter).toMatchObject({
       consumerGroup: auditGroup(),
       sourceTopic: env.cfg.kafka.eventsTopic,
@@ -194,11 +201,21 @@ describe('the consumer framework', () => {
     const key = crypto.randomUUID();
     await send({ key, value: 'this is not an event', headers: { type: 'Garbage' } });
 
-    const letters = await eventually(async () => {
-      const found = (await listDeadLetters(env.db, { limit: 500 })).items.filter((d) => d.messageKey === key);
-      return found.length === 2 ? found : undefined;
-    }, { what: 'a dead letter from each group' });
-    for (const d of letters) expect(d).toMatchObject({ errorClass: 'ValidationError', retryable: false, attempts: 1, eventId: null, value: 'this is not an event' });
+    const letters = await eventually(
+      async () => {
+        const found = (await listDeadLetters(env.db, { limit: 500 })).items.filter((d) => d.messageKey === key);
+        return found.length === 2 ? found : undefined;
+      },
+      { what: 'a dead letter from each group' },
+    );
+    for (const d of letters)
+      expect(d).toMatchObject({
+        errorClass: 'ValidationError',
+        retryable: false,
+        attempts: 1,
+        eventId: null,
+        value: 'this is not an event',
+      });
   });
 });
 
@@ -207,21 +224,38 @@ describe('the notifications consumer (a tolerant reader)', () => {
     const orderId = crypto.randomUUID();
     const created = event(orderId, 1, 'OrderCreated');
     const createdValue = JSON.parse(toMessage(created).value as string) as Record<string, unknown>;
-    const withExtras = { ...createdValue, somethingNew: { nested: true }, payload: { ...(createdValue.payload as object), loyaltyTier: 'gold' } };
+    const withExtras = {
+      ...createdValue,
+      somethingNew: { nested: true },
+      payload: { ...(createdValue.payload as object), loyaltyTier: 'gold' },
+    };
     const unknownType = event(orderId, 2, 'OrderStatusChanged', { type: 'OrderGiftWrapped' as never, schemaVersion: 7 });
     const confirmed = event(orderId, 3, 'OrderConfirmed');
 
     await send({ ...toMessage(created), value: JSON.stringify(withExtras) }, toMessage(unknownType), toMessage(confirmed));
 
-    const [email] = await eventually(async () => {
-      const found = await env.db.notification.findMany({ where: { orderId } });
-      return found.length ? found : undefined;
-    }, { what: 'the confirmation email' });
-    expect(email).toMatchObject({ eventId: confirmed.eventId, customerId: 'cust-test', channel: 'EMAIL', template: 'ORDER_CONFIRMED', status: 'PENDING' });
-    expect(email!.body).toContain('€25.00');
-    await eventually(async () => (await env.db.processedEvent.count({ where: { consumerGroup: notificationsGroup(), eventId: unknownType.eventId } })) === 1, {
-      what: 'the unknown type to be consumed (and ignored)',
+    const [email] = await eventually(
+      async () => {
+        const found = await env.db.notification.findMany({ where: { orderId } });
+        return found.length ? found : undefined;
+      },
+      { what: 'the confirmation email' },
+    );
+    expect(email).toMatchObject({
+      eventId: confirmed.eventId,
+      customerId: 'cust-test',
+      channel: 'EMAIL',
+      template: 'ORDER_CONFIRMED',
+      status: 'PENDING',
     });
+    expect(email!.body).toContain('€25.00');
+    await eventually(
+      async () =>
+        (await env.db.processedEvent.count({ where: { consumerGroup: notificationsGroup(), eventId: unknownType.eventId } })) === 1,
+      {
+        what: 'the unknown type to be consumed (and ignored)',
+      },
+    );
     expect(await deadLettersOf(unknownType.eventId).then((ds) => ds.filter((d) => d.consumerGroup === notificationsGroup()))).toEqual([]);
     expect(await env.db.notification.count({ where: { orderId } })).toBe(1);
   });
@@ -232,10 +266,13 @@ describe('the notifications consumer (a tolerant reader)', () => {
 
     await send(toMessage(future));
 
-    const [letter] = await eventually(async () => {
-      const found = (await deadLettersOf(future.eventId)).filter((d) => d.consumerGroup === notificationsGroup());
-      return found.length ? found : undefined;
-    }, { what: 'the dead letter' });
+    const [letter] = await eventually(
+      async () => {
+        const found = (await deadLettersOf(future.eventId)).filter((d) => d.consumerGroup === notificationsGroup());
+        return found.length ? found : undefined;
+      },
+      { what: 'the dead letter' },
+    );
     expect(letter).toMatchObject({ errorClass: 'UnsupportedSchemaVersionError', retryable: false, attempts: 1, eventType: 'OrderCreated' });
     expect(await env.db.notificationOrder.findUnique({ where: { orderId } })).toBeNull();
   });

@@ -59,7 +59,9 @@ test('even the owner cannot edit a ledger row: the append-only trigger refuses i
   const customer = await createCustomer(db, { balanceMinor: 100 });
   await closeDb(db);
   await as(cfg.databaseOwner.url, async (c) => {
-    await expect(c.query('UPDATE ledger_entries SET amount_minor = amount_minor WHERE account_id = $1', [customer])).rejects.toThrow(/append-only/);
+    await expect(c.query('UPDATE ledger_entries SET amount_minor = amount_minor WHERE account_id = $1', [customer])).rejects.toThrow(
+      /append-only/,
+    );
     await expect(c.query('DELETE FROM ledger_entries WHERE account_id = $1', [customer])).rejects.toThrow(/append-only/);
   });
 });
@@ -68,7 +70,9 @@ test('the reader role reads everything and writes nothing', async () => {
   await as(cfg.databaseReader.url, async (c) => {
     expect(await outcome(c, 'SELECT count(*) FROM orders')).toBe('ok');
     expect(await outcome(c, 'SELECT count(*) FROM ledger_entries')).toBe('ok');
-    expect(await outcome(c, "INSERT INTO processed_events (consumer_group, event_id) VALUES ('x', gen_random_uuid())")).toBe(INSUFFICIENT_PRIVILEGE);
+    expect(await outcome(c, "INSERT INTO processed_events (consumer_group, event_id) VALUES ('x', gen_random_uuid())")).toBe(
+      INSUFFICIENT_PRIVILEGE,
+    );
     expect(await outcome(c, 'UPDATE accounts SET updated_at = now()')).toBe(INSUFFICIENT_PRIVILEGE);
   });
 });

@@ -76,7 +76,10 @@ test('Kafka stopped and restarted mid-stream: relay and consumers recover by the
     const after = await writeOrders(e.db, 20);
 
     const orders = [...before, ...during, ...after];
-    await eventually(async () => (await timelineRows(orders)) === orders.length * 7, { timeoutMs: 120_000, what: 'every event in the audit timelines' });
+    await eventually(async () => (await timelineRows(orders)) === orders.length * 7, {
+      timeoutMs: 120_000,
+      what: 'every event in the audit timelines',
+    });
     expect(await e.db.outboxEvent.count({ where: { publishedAt: null } })).toBe(0);
     for (const id of orders) expect(await getAnomalies(e.db, id)).toEqual([]);
 

@@ -67,16 +67,25 @@ function firstDeliveries(messages: TopicMessage[]): Map<string, number[]> {
 async function expectTimelineMatchesOutbox(orderId: string): Promise<void> {
   const outbox = await env.db.outboxEvent.findMany({ where: { aggregateId: orderId }, orderBy: { sequence: 'asc' } });
   expect(await getTimeline(env.db, orderId)).toEqual(
-    outbox.map((r) => ({ eventId: r.eventId, sequence: r.sequence, type: r.type, occurredAt: r.occurredAt.toISOString(), payload: r.payload })),
+    outbox.map((r) => ({
+      eventId: r.eventId,
+      sequence: r.sequence,
+      type: r.type,
+      occurredAt: r.occurredAt.toISOString(),
+      payload: r.payload,
+    })),
   );
   expect(await getAnomalies(env.db, orderId)).toEqual([]);
 }
 
 async function waitForTimelines(orderIds: string[], eventsPerOrder: number): Promise<void> {
-  await eventually(async () => (await env.db.auditTimelineEntry.count({ where: { aggregateId: { in: orderIds } } })) === orderIds.length * eventsPerOrder, {
-    timeoutMs: 60_000,
-    what: `the audit timelines of ${orderIds.length} orders`,
-  });
+  await eventually(
+    async () => (await env.db.auditTimelineEntry.count({ where: { aggregateId: { in: orderIds } } })) === orderIds.length * eventsPerOrder,
+    {
+      timeoutMs: 60_000,
+      what: `the audit timelines of ${orderIds.length} orders`,
+    },
+  );
 }
 
 async function confirmationEmails(orderIds: string[]): Promise<number> {
@@ -102,10 +111,16 @@ describe('the event pipeline', () => {
       what: 'every event in the audit timelines',
     });
     for (const id of orders) await expectTimelineMatchesOutbox(id);
-    await eventually(async () => (await confirmationEmails(confirmed)) === confirmed.length, { what: 'a confirmation email per confirmed order' });
-    await eventually(async () => (await env.db.notification.count({ where: { orderId: { in: rejected }, template: 'ORDER_REJECTED' } })) === rejected.length, {
-      what: 'a rejection email per rejected order',
+    await eventually(async () => (await confirmationEmails(confirmed)) === confirmed.length, {
+      what: 'a confirmation email per confirmed order',
     });
+    await eventually(
+      async () =>
+        (await env.db.notification.count({ where: { orderId: { in: rejected }, template: 'ORDER_REJECTED' } })) === rejected.length,
+      {
+        what: 'a rejection email per rejected order',
+      },
+    );
   });
 
   test('two relays at once share the shards; no event is applied twice and no order goes out of sequence', async () => {
@@ -137,7 +152,9 @@ describe('the event pipeline', () => {
     const orderId = crypto.randomUUID();
     const faulty = await spawnRole('relay', { env: fault({ point: 'relay.afterPublish', action: 'exit', orderId, times: 1 }) });
     await relay.kill('SIGTERM'); // the faulty relay now owns every shard
-    await eventually(async () => metricValue(await faulty.metrics(), 'relay_shards_owned') === SHARD_COUNT, { what: 'the faulty relay to own all shards' });
+    await eventually(async () => metricValue(await faulty.metrics(), 'relay_shards_owned') === SHARD_COUNT, {
+      what: 'the faulty relay to own all shards',
+    });
 
     await writeOrderEvents(env.db, orderId);
     expect(await faulty.exited).toMatchObject({ signal: 'SIGKILL' });
@@ -154,7 +171,9 @@ describe('the event pipeline', () => {
     await expectTimelineMatchesOutbox(orderId);
     await eventually(async () => (await confirmationEmails([orderId])) === 1, { what: 'the confirmation email' });
     expect(metricValue(await audit.metrics(), 'consumer_duplicates_skipped_total')).toBeGreaterThan(0);
-    expect(await env.db.processedEvent.count({ where: { eventId: { in: stillPending.map((r) => r.eventId) } } })).toBe(stillPending.length * 2);
+    expect(await env.db.processedEvent.count({ where: { eventId: { in: stillPending.map((r) => r.eventId) } } })).toBe(
+      stillPending.length * 2,
+    );
   });
 
   test('a consumer killed after its effect but before committing the offset: the redelivered event is skipped by processed_events', async () => {

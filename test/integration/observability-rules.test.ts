@@ -18,7 +18,10 @@ beforeAll(async () => {
 
 test('promtool accepts the alert rules, and their unit tests pass', async () => {
   const check = await run(promtool, ['check', 'rules', ALERT_RULES_FILE], { allowFailure: true });
-  expect({ code: check.code, out: check.stdout + check.stderr }).toEqual({ code: 0, out: expect.stringContaining('SUCCESS: 8 rules found') });
+  expect({ code: check.code, out: check.stdout + check.stderr }).toEqual({
+    code: 0,
+    out: expect.stringContaining('SUCCESS: 8 rules found'),
+  });
   const tests = await run(promtool, ['test', 'rules', path.join(OBSERVABILITY_DIR, 'alerts.test.yml')], { allowFailure: true });
   expect({ code: tests.code, out: tests.stdout + tests.stderr }).toEqual({ code: 0, out: expect.stringContaining('SUCCESS') });
 });
@@ -47,15 +50,24 @@ test('`stack up --with-prometheus` runs Prometheus with the rules loaded and eve
     expect(rules.flatMap((g) => g.rules)).toHaveLength(8);
     const roles = await eventually(
       async () => {
-        const body = (await (await fetch(`${prometheus.url}/api/v1/targets`)).json()) as { data: { activeTargets: { labels: { role?: string } }[] } };
+        const body = (await (await fetch(`${prometheus.url}/api/v1/targets`)).json()) as {
+          data: { activeTargets: { labels: { role?: string } }[] };
+        };
         const found = body.data.activeTargets.map((t) => t.labels.role).filter(Boolean);
         return found.length > 0 ? found : undefined;
       },
       { what: 'Prometheus to discover its targets' },
     );
-    expect(roles.sort()).toEqual(
-      ['api', 'consumer-audit', 'consumer-notifications', 'reconciler', 'relay', 'worker-inventory', 'worker-orders', 'worker-payments'],
-    );
+    expect(roles.sort()).toEqual([
+      'api',
+      'consumer-audit',
+      'consumer-notifications',
+      'reconciler',
+      'relay',
+      'worker-inventory',
+      'worker-orders',
+      'worker-payments',
+    ]);
   } finally {
     if (!wasRunning) await prometheus.stop();
   }

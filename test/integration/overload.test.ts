@@ -49,7 +49,9 @@ async function offer(send: (i: number) => Promise<Reply | Error>): Promise<(Repl
 test(`when offered ${OFFERED_PER_S} orders/s for ${SECONDS} s on a ${POOL}-connection pool with slow money transactions, then nothing is half-written and no 500`, async () => {
   const logStart = fs.existsSync(pgLog()) ? fs.statSync(pgLog()).size : 0;
   const sku = await createProduct(env.db, { stock: STOCK, priceMinor: PRICE });
-  const rich = await Promise.all([1, 2, 3, 4].map(() => createCustomer(env.db, { balanceMinor: 1_000_000, grantTo: [env.keys.clientA.id] })));
+  const rich = await Promise.all(
+    [1, 2, 3, 4].map(() => createCustomer(env.db, { balanceMinor: 1_000_000, grantTo: [env.keys.clientA.id] })),
+  );
   const poor = await createCustomer(env.db, { balanceMinor: 250, grantTo: [env.keys.clientA.id] });
   const customers = [...rich, poor];
   env.faults.add({ point: 'payment.charge.beforeCommit', action: 'delay', delayMs: 150 });
@@ -59,7 +61,10 @@ test(`when offered ${OFFERED_PER_S} orders/s for ${SECONDS} s on a ${POOL}-conne
   const replies = await offer(async (i) => {
     const customerId = i % 5 === 4 ? poor : rich[i % 4]!;
     return env
-      .call('POST', '/orders', { body: { customerId, items: [{ sku, quantity: 1 + (i % 2) }] }, headers: { 'idempotency-key': crypto.randomUUID() } })
+      .call('POST', '/orders', {
+        body: { customerId, items: [{ sku, quantity: 1 + (i % 2) }] },
+        headers: { 'idempotency-key': crypto.randomUUID() },
+      })
       .catch((err: Error) => err);
   });
   env.faults.clear();
@@ -85,12 +90,17 @@ test(`when offered ${OFFERED_PER_S} orders/s for ${SECONDS} s on a ${POOL}-conne
   // Every accepted order finishes (a start the overload deferred is the sweeper's: done here, for these orders only).
   await eventually(
     async () => {
-      const unstarted = await env.db.order.findMany({ where: { customerId: { in: customers }, sagaStartedAt: null }, select: { id: true } });
+      const unstarted = await env.db.order.findMany({
+        where: { customerId: { in: customers }, sagaStartedAt: null },
+        select: { id: true },
+      });
       for (const { id } of unstarted) {
         await startSaga(env.client, env.cfg, (await loadStartableOrder(env.db, id))!);
         await markSagaStarted(env.db, [id]);
       }
-      const open = await env.db.order.count({ where: { customerId: { in: customers }, status: { notIn: ['CONFIRMED', 'REJECTED', 'COMPENSATED'] } } });
+      const open = await env.db.order.count({
+        where: { customerId: { in: customers }, status: { notIn: ['CONFIRMED', 'REJECTED', 'COMPENSATED'] } },
+      });
       return open === 0;
     },
     { timeoutMs: 120_000, intervalMs: 500, what: 'every accepted order to reach a final status' },

@@ -77,7 +77,12 @@ test('order.payment_ledger: when a payment service acknowledges a charge it neve
   const [finding] = await env.unresolved(scope);
   expect(finding?.details).toMatchObject({ status: 'CONFIRMED', charges: 0, reasons: expect.arrayContaining(['no charge in the ledger']) });
 
-  await createPaymentActivities({ db: db() }).chargePayment({ orderId: order.id, customerId: customer, amountMinor: order.totalMinor, currency: order.currency });
+  await createPaymentActivities({ db: db() }).chargePayment({
+    orderId: order.id,
+    customerId: customer,
+    amountMinor: order.totalMinor,
+    currency: order.currency,
+  });
   await env.expectFindings(scope, []);
   await expectResolvedInHistory('order.payment_ledger', fingerprint);
 });
@@ -90,7 +95,9 @@ test('ledger.transaction_balanced: when an import posts one leg of a deposit aro
     // The database owner can switch the commit-time balance check off: what a careless import does.
     await client.query('BEGIN');
     await client.query('ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_balanced');
-    await client.query(`INSERT INTO ledger_transactions (id, kind, idempotency_key) VALUES ($1::uuid, 'DEPOSIT', 'import:' || $1::text)`, [tx]);
+    await client.query(`INSERT INTO ledger_transactions (id, kind, idempotency_key) VALUES ($1::uuid, 'DEPOSIT', 'import:' || $1::text)`, [
+      tx,
+    ]);
     await client.query(`INSERT INTO ledger_entries (transaction_id, account_id, amount_minor) VALUES ($1, $2, 500)`, [tx, customer]);
     await client.query(`UPDATE accounts SET balance_minor = balance_minor + 500 WHERE id = $1`, [customer]);
     await client.query('ALTER TABLE ledger_entries ENABLE TRIGGER ledger_entries_balanced');
@@ -161,7 +168,12 @@ test('inventory.counters: when a product counts stock as reserved with no reserv
   await env.owner.query('UPDATE products SET available = available - 1, reserved = reserved + 1 WHERE sku = $1', [sku]);
   const scope = { skus: [sku] };
   await env.expectFindings(scope, [{ check: 'inventory.counters', fingerprint: `product:${sku}` }]);
-  expect((await env.unresolved(scope))[0]?.details).toMatchObject({ reserved: 1, heldByReservations: 0, committed: 2, committedByReservations: 2 });
+  expect((await env.unresolved(scope))[0]?.details).toMatchObject({
+    reserved: 1,
+    heldByReservations: 0,
+    committed: 2,
+    committedByReservations: 2,
+  });
 
   await env.owner.query('UPDATE products SET available = available + 1, reserved = reserved - 1 WHERE sku = $1', [sku]);
   await env.expectFindings(scope, []);
@@ -175,7 +187,10 @@ test('inventory.conservation: when stock appears on a product without the stock 
   await env.expectFindings(scope, [{ check: 'inventory.conservation', fingerprint: `product:${sku}` }]);
   expect((await env.unresolved(scope))[0]?.details).toMatchObject({ stockAdded: 10, onHand: 13 });
 
-  await env.owner.query(`INSERT INTO stock_movements (sku, quantity, kind, detail) VALUES ($1, 3, 'ADJUSTMENT', 'found in a stock count')`, [sku]);
+  await env.owner.query(
+    `INSERT INTO stock_movements (sku, quantity, kind, detail) VALUES ($1, 3, 'ADJUSTMENT', 'found in a stock count')`,
+    [sku],
+  );
   await env.expectFindings(scope, []);
   await expectResolvedInHistory('inventory.conservation', `product:${sku}`);
 });
@@ -255,7 +270,10 @@ test('stream.timeline: when an event is removed from the audit timeline, the ord
   expect((await env.unresolved(scope))[0]?.details).toMatchObject({ lastSequence: 7, timelineEvents: 6, missingSequences: [3] });
 
   // The repair: publish the event again, and let the audit consumer apply it again.
-  await env.owner.query('DELETE FROM processed_events WHERE consumer_group = $1 AND event_id = $2', [`${env.cfg.consumers.groupPrefix}audit`, rows[0]!.event_id]);
+  await env.owner.query('DELETE FROM processed_events WHERE consumer_group = $1 AND event_id = $2', [
+    `${env.cfg.consumers.groupPrefix}audit`,
+    rows[0]!.event_id,
+  ]);
   await env.owner.query('UPDATE outbox_events SET published_at = NULL WHERE event_id = $1', [rows[0]!.event_id]);
   await env.expectFindings(scope, []);
   await expectResolvedInHistory('stream.timeline', fingerprint);
@@ -274,14 +292,16 @@ test('stream.audit_anomalies: when the relay marks an event published without se
   const fingerprint = `order:${order.id}`;
   // One finding for one fault: the timeline check leaves a gap the consumer saw to this check.
   await env.expectFindings(scope, [{ check: 'stream.audit_anomalies', fingerprint }]);
-  expect((await env.unresolved(scope))[0]?.details).toMatchObject({ anomalies: [expect.objectContaining({ kind: 'GAP', sequence: 4, expectedSequence: 3 })] });
+  expect((await env.unresolved(scope))[0]?.details).toMatchObject({
+    anomalies: [expect.objectContaining({ kind: 'GAP', sequence: 4, expectedSequence: 3 })],
+  });
 
   await env.owner.query('UPDATE outbox_events SET published_at = NULL WHERE aggregate_id = $1 AND sequence = 3', [order.id]);
   await env.expectFindings(scope, []);
   await expectResolvedInHistory('stream.audit_anomalies', fingerprint);
 });
 
-test('stream.dead_letters: when the audit consumer gives up on an order\'s events, each unreplayed dead letter is found, and resolves once replayed', async () => {
+test("stream.dead_letters: when the audit consumer gives up on an order's events, each unreplayed dead letter is found, and resolves once replayed", async () => {
   await env.relay.stop();
   let orderId: string;
   try {
@@ -294,7 +314,9 @@ test('stream.dead_letters: when the audit consumer gives up on an order\'s event
   }
   const deadLetters = await eventually(
     async () => {
-      const { rows } = await env.owner.query<{ id: string }>('SELECT id::text FROM dead_letters WHERE message_key = $1 ORDER BY id', [orderId]);
+      const { rows } = await env.owner.query<{ id: string }>('SELECT id::text FROM dead_letters WHERE message_key = $1 ORDER BY id', [
+        orderId,
+      ]);
       return rows.length === 7 ? rows.map((r) => r.id) : undefined;
     },
     { timeoutMs: 60_000, what: 'seven dead letters' },
@@ -313,10 +335,16 @@ test('stream.dead_letters: when the audit consumer gives up on an order\'s event
 });
 
 test('findings are never deleted, and a resolved one never changes again: the database refuses both, even to its owner', async () => {
-  const { rows } = await env.owner.query<{ id: string }>('SELECT id::text FROM reconciliation_findings WHERE resolved_at IS NOT NULL LIMIT 1');
+  const { rows } = await env.owner.query<{ id: string }>(
+    'SELECT id::text FROM reconciliation_findings WHERE resolved_at IS NOT NULL LIMIT 1',
+  );
   expect(rows).toHaveLength(1);
-  await expect(env.owner.query('DELETE FROM reconciliation_findings WHERE id = $1', [rows[0]!.id])).rejects.toMatchObject({ code: '23001' });
-  await expect(env.owner.query('UPDATE reconciliation_findings SET resolved_at = NULL WHERE id = $1', [rows[0]!.id])).rejects.toMatchObject({ code: '23001' });
+  await expect(env.owner.query('DELETE FROM reconciliation_findings WHERE id = $1', [rows[0]!.id])).rejects.toMatchObject({
+    code: '23001',
+  });
+  await expect(env.owner.query('UPDATE reconciliation_findings SET resolved_at = NULL WHERE id = $1', [rows[0]!.id])).rejects.toMatchObject(
+    { code: '23001' },
+  );
 });
 
 test('when Temporal cannot be reached, the database checks still find what they find, and the run is FAILED naming the Temporal checks', async () => {
@@ -332,7 +360,10 @@ test('when Temporal cannot be reached, the database checks still find what they 
   const pg = createReconcilerPool(env.cfg, 2);
   const scope = { orderIds: [order.id] };
   const runOnce = () =>
-    reconcileOnce({ pg, temporal: unreachable, cfg: env.cfg, log: createLogger('test', 'fatal') }, { trigger: 'CLI', scope, settings: TEST_SETTINGS });
+    reconcileOnce(
+      { pg, temporal: unreachable, cfg: env.cfg, log: createLogger('test', 'fatal') },
+      { trigger: 'CLI', scope, settings: TEST_SETTINGS },
+    );
   try {
     const failure = await eventually(async () => {
       const err = await runOnce().then(
@@ -344,7 +375,10 @@ test('when Temporal cannot be reached, the database checks still find what they 
     });
     expect(Object.keys(failure.err.errors).sort()).toEqual(['saga.orphan_workflow', 'saga.search_attribute', 'saga.workflow_running']);
     expect(failure.open.map((f) => f.fingerprint)).toEqual([`account:${customer}`]);
-    const { rows } = await env.owner.query<{ status: string; error: string }>('SELECT status, error FROM reconciliation_runs WHERE id = $1', [failure.err.runId]);
+    const { rows } = await env.owner.query<{ status: string; error: string }>(
+      'SELECT status, error FROM reconciliation_runs WHERE id = $1',
+      [failure.err.runId],
+    );
     expect(rows[0]).toEqual({ status: 'FAILED', error: expect.stringContaining('saga.workflow_running: 14 UNAVAILABLE') });
   } finally {
     await pg.end();

@@ -37,7 +37,10 @@ const db = () => env.pipeline.db;
 
 /** One pass over everything, on the deployment's task queue (the shared Temporal server has others). */
 function runAll(mode: 'FULL' | 'INCREMENTAL', settings: Partial<Config['reconciler']>): Promise<RunOutcome> {
-  return reconcileOnce({ pg, temporal: env.temporal, cfg: saga.cfg, log }, { trigger: 'CLI', mode, settings: { ...TEST_SETTINGS, ...settings } });
+  return reconcileOnce(
+    { pg, temporal: env.temporal, cfg: saga.cfg, log },
+    { trigger: 'CLI', mode, settings: { ...TEST_SETTINGS, ...settings } },
+  );
 }
 
 async function unresolvedEverywhere(): Promise<{ check: string; fingerprint: string; status: string }[]> {
@@ -47,7 +50,11 @@ async function unresolvedEverywhere(): Promise<{ check: string; fingerprint: str
   return rows.map((r) => ({ check: r.check_name, fingerprint: r.fingerprint, status: r.raised ? 'open' : 'suspect' }));
 }
 
-const totals = (run: RunOutcome) => Object.values(run.summary.checks).reduce((acc, c) => ({ raised: acc.raised + c.raised, open: acc.open + c.open }), { raised: 0, open: 0 });
+const totals = (run: RunOutcome) =>
+  Object.values(run.summary.checks).reduce((acc, c) => ({ raised: acc.raised + c.raised, open: acc.open + c.open }), {
+    raised: 0,
+    open: 0,
+  });
 
 test('a clean run of mixed orders reports zero findings, in full and incremental passes, while orders are still in flight too', async () => {
   const sku = await createProduct(db(), { stock: 100, priceMinor: 500 });
@@ -92,7 +99,9 @@ test('a clean run of mixed orders reports zero findings, in full and incremental
   const started = Date.now();
   while (during.length < 4 || Date.now() - started < 4000) {
     during.push(await runAll(during.length % 2 ? 'INCREMENTAL' : 'FULL', {}));
-    const { rows } = await env.owner.query<{ status: string }>('SELECT status FROM orders WHERE id = ANY($1::uuid[])', [inFlight.map((o) => o.id)]);
+    const { rows } = await env.owner.query<{ status: string }>('SELECT status FROM orders WHERE id = ANY($1::uuid[])', [
+      inFlight.map((o) => o.id),
+    ]);
     rows.forEach((r) => statuses.add(r.status));
   }
   expect([...statuses].filter((st) => !['CONFIRMED', 'COMPENSATED'].includes(st)).length).toBeGreaterThan(0);
@@ -101,11 +110,14 @@ test('a clean run of mixed orders reports zero findings, in full and incremental
 
   await Promise.all(inFlight.map((o) => waitForStatus(db(), o.id, ['CONFIRMED', 'COMPENSATED'])));
   // Once everything has settled, not even a suspect remains, whichever kind of pass.
-  await eventually(async () => {
-    const full = await runAll('FULL', {});
-    const incremental = await runAll('INCREMENTAL', {});
-    return totals(full).open === 0 && totals(incremental).open === 0 && (await unresolvedEverywhere()).length === 0;
-  }, { timeoutMs: 60_000, what: 'a clean reconciliation' });
+  await eventually(
+    async () => {
+      const full = await runAll('FULL', {});
+      const incremental = await runAll('INCREMENTAL', {});
+      return totals(full).open === 0 && totals(incremental).open === 0 && (await unresolvedEverywhere()).length === 0;
+    },
+    { timeoutMs: 60_000, what: 'a clean reconciliation' },
+  );
   const last = await runAll('FULL', {});
   expect(last.mode).toBe('FULL');
   expect(last.summary.checks['order.payment_ledger'].failing + last.summary.checks['stream.timeline'].failing).toBe(0);
@@ -130,8 +142,11 @@ test('a flood of new failures of one check is one meta-finding with the count, r
   expect([...rows[0]!.details.sample].sort()).toEqual(skus.map((s) => `product:${s}`).sort());
 
   await env.owner.query(`INSERT INTO stock_movements (sku, quantity, kind) SELECT unnest($1::text[]), 1, 'ADJUSTMENT'`, [skus]);
-  await eventually(async () => {
-    await runAll('FULL', settings);
-    return (await unresolvedEverywhere()).length === 0;
-  }, { timeoutMs: 30_000, what: 'the meta-finding to resolve' });
+  await eventually(
+    async () => {
+      await runAll('FULL', settings);
+      return (await unresolvedEverywhere()).length === 0;
+    },
+    { timeoutMs: 30_000, what: 'the meta-finding to resolve' },
+  );
 });

@@ -37,9 +37,12 @@ async function parkedOrder(): Promise<{ d: Deployment; orderId: string; sku: str
   const customer = await createCustomer(db(), { balanceMinor: 10_000 });
   const order = await d.place(customer, [{ sku, quantity: 1 }]);
   // The workflow has run its first task: the reservation waits on the inventory queue.
-  await eventually(async () => ((await env.temporal.workflow.getHandle(orderWorkflowId(order.id)).describe()).raw.pendingActivities?.length ?? 0) > 0, {
-    what: `the saga of ${order.id} to wait for the inventory service`,
-  });
+  await eventually(
+    async () => ((await env.temporal.workflow.getHandle(orderWorkflowId(order.id)).describe()).raw.pendingActivities?.length ?? 0) > 0,
+    {
+      what: `the saga of ${order.id} to wait for the inventory service`,
+    },
+  );
   return { d, orderId: order.id, sku };
 }
 
@@ -99,7 +102,18 @@ test('saga.orphan_workflow: when a saga is started by hand for an order that doe
     items: [{ sku: 'NO-SUCH-SKU', quantity: 1, unitPriceMinor: 100 }],
     taskQueues: taskQueues(d.prefix),
   };
-  env.temporalCli(['workflow', 'start', '--type', 'orderSaga', '--task-queue', taskQueues(d.prefix).orders, '--workflow-id', workflowId, '--input', JSON.stringify(input)]);
+  env.temporalCli([
+    'workflow',
+    'start',
+    '--type',
+    'orderSaga',
+    '--task-queue',
+    taskQueues(d.prefix).orders,
+    '--workflow-id',
+    workflowId,
+    '--input',
+    JSON.stringify(input),
+  ]);
   const scope = { orderIds: [ghost] };
   const fingerprint = `workflow:${workflowId}`;
   // Orphans are looked for on the deployment's own task queue.
@@ -126,19 +140,33 @@ test('saga.stuck: when the inventory and payment services are down, the order st
 
 test('events.order_status: when an operator cancels a PENDING order in SQL and terminates its workflow, the status no event recorded is found, and resolves once the event is written', async () => {
   const { orderId } = await parkedOrder();
-  await env.owner.query(`UPDATE orders SET status = 'COMPENSATED', failure_reason = 'CANCELLED', updated_at = now() WHERE id = $1`, [orderId]);
+  await env.owner.query(`UPDATE orders SET status = 'COMPENSATED', failure_reason = 'CANCELLED', updated_at = now() WHERE id = $1`, [
+    orderId,
+  ]);
   env.temporalCli(['workflow', 'terminate', '--workflow-id', orderWorkflowId(orderId), '--reason', 'test: cancelled by hand']);
   const scope = { orderIds: [orderId] };
   const fingerprint = `order:${orderId}`;
   await env.expectFindings(scope, [{ check: 'events.order_status', fingerprint }]);
-  expect((await env.unresolved(scope))[0]?.details).toMatchObject({ status: 'COMPENSATED', lastStatusEvent: { type: 'OrderCreated', to: 'PENDING' } });
+  expect((await env.unresolved(scope))[0]?.details).toMatchObject({
+    status: 'COMPENSATED',
+    lastStatusEvent: { type: 'OrderCreated', to: 'PENDING' },
+  });
 
-  await inTransaction(db(), (tx) => appendEvents(tx, { type: ORDER_AGGREGATE, id: orderId }, [
-    {
-      type: EVENT_TYPES.OrderCompensated,
-      payload: { orderId, from: 'PENDING', to: 'COMPENSATED', step: 'manual', failureReason: 'CANCELLED', detail: 'cancelled by an operator' },
-    },
-  ]));
+  await inTransaction(db(), (tx) =>
+    appendEvents(tx, { type: ORDER_AGGREGATE, id: orderId }, [
+      {
+        type: EVENT_TYPES.OrderCompensated,
+        payload: {
+          orderId,
+          from: 'PENDING',
+          to: 'COMPENSATED',
+          step: 'manual',
+          failureReason: 'CANCELLED',
+          detail: 'cancelled by an operator',
+        },
+      },
+    ]),
+  );
   await env.expectFindings(scope, []);
   await expectResolvedInHistory('events.order_status', fingerprint);
 });

@@ -12,7 +12,15 @@ import { repoRoot } from '../../lib/config';
 import { ReconciliationFindingPage, ReconciliationRunView } from '../../api/schemas';
 import { createApiKey } from '../../services/access/api-keys';
 import { createCustomer } from '../support/fixtures';
-import { createPipelineEnv, freePort, killAllRoles, metricValue, spawnRole, type PipelineEnv, type RoleProcess } from '../support/processes';
+import {
+  createPipelineEnv,
+  freePort,
+  killAllRoles,
+  metricValue,
+  spawnRole,
+  type PipelineEnv,
+  type RoleProcess,
+} from '../support/processes';
 import { eventually } from '../support/wait';
 
 let pipeline: PipelineEnv;
@@ -77,7 +85,10 @@ test('when two reconcilers run, one is active and passes every interval, the oth
   const standby = reconcilers.find((r) => r !== active)!;
   const text = await eventually(async () => {
     const t = await active.metrics();
-    return metricValue(t, 'reconciliation_last_success_timestamp_seconds') > 0 && metricValue(t, 'reconciliation_runs_total', { outcome: 'succeeded' }) >= 2 ? t : undefined;
+    return metricValue(t, 'reconciliation_last_success_timestamp_seconds') > 0 &&
+      metricValue(t, 'reconciliation_runs_total', { outcome: 'succeeded' }) >= 2
+      ? t
+      : undefined;
   });
   expect(metricValue(text, 'reconciliation_findings', { check: 'order.payment_ledger' })).toBe(0);
   expect(text).toMatch(/^reconciliation_findings\{[^}]*check="stream\.timeline"[^}]*\} 0$/m);
@@ -101,7 +112,9 @@ test('when a balance is edited by hand, the scheduled passes raise it (gauge, AP
   const open = await call('GET', '/admin/reconciliation/findings?status=open&check=ledger.account_balance');
   expect(open.status).toBe(200);
   const page = ReconciliationFindingPage.parse(open.body);
-  expect(page.items.map((f) => ({ fingerprint: f.fingerprint, status: f.status }))).toEqual([{ fingerprint: `account:${customer}`, status: 'open' }]);
+  expect(page.items.map((f) => ({ fingerprint: f.fingerprint, status: f.status }))).toEqual([
+    { fingerprint: `account:${customer}`, status: 'open' },
+  ]);
 
   const report = cli();
   expect({ status: report.status, stderr: report.stderr }).toEqual({ status: 1, stderr: '' });
@@ -121,7 +134,9 @@ test('when a balance is edited by hand, the scheduled passes raise it (gauge, AP
   });
   expect(done.summary?.checks['ledger.account_balance']).toMatchObject({ open: 1 });
   expect(done.durationMs).toEqual(expect.any(Number));
-  expect((await call('POST', '/admin/reconciliation/runs', { mode: 'full' }, { 'idempotency-key': key })).body).toMatchObject({ id: run.id });
+  expect((await call('POST', '/admin/reconciliation/runs', { mode: 'full' }, { 'idempotency-key': key })).body).toMatchObject({
+    id: run.id,
+  });
 
   await active.kill('SIGKILL');
   const survivor = reconcilers.find((r) => r !== active)!;
@@ -129,10 +144,13 @@ test('when a balance is edited by hand, the scheduled passes raise it (gauge, AP
   await eventually(async () => metricValue(await survivor.metrics(), 'reconciliation_findings', { check: 'ledger.account_balance' }) === 1);
 
   await pipeline.db.$executeRaw`UPDATE accounts SET balance_minor = balance_minor - 7 WHERE id = ${customer}`;
-  await eventually(async () => metricValue(await survivor.metrics(), 'reconciliation_findings', { check: 'ledger.account_balance' }) === 0, {
-    timeoutMs: 30_000,
-    what: 'the finding to resolve',
-  });
+  await eventually(
+    async () => metricValue(await survivor.metrics(), 'reconciliation_findings', { check: 'ledger.account_balance' }) === 0,
+    {
+      timeoutMs: 30_000,
+      what: 'the finding to resolve',
+    },
+  );
   const clean = cli();
   expect({ status: clean.status, stderr: clean.stderr }).toEqual({ status: 0, stderr: '' });
   expect(clean.stdout).toContain('no open findings');
@@ -146,6 +164,8 @@ test('the admin routes refuse client keys and bad input', async () => {
   expect(forbidden.status).toBe(403);
   expect((await call('GET', '/admin/reconciliation/findings?check=no.such.check')).status).toBe(400);
   expect((await call('GET', '/admin/reconciliation/runs/999999999')).status).toBe(404);
-  expect((await call('POST', '/admin/reconciliation/runs', { orderIds: ['not-a-uuid'] }, { 'idempotency-key': crypto.randomUUID() })).status).toBe(400);
+  expect(
+    (await call('POST', '/admin/reconciliation/runs', { orderIds: ['not-a-uuid'] }, { 'idempotency-key': crypto.randomUUID() })).status,
+  ).toBe(400);
   expect((await call('POST', '/admin/reconciliation/runs', {})).status).toBe(400); // no Idempotency-Key
 });

@@ -55,7 +55,11 @@ function sequencesByOrder(messages: TopicMessage[]): Map<string, number[]> {
 
 async function readAllOf(orderIds: string[], eventsPerOrder: number): Promise<TopicMessage[]> {
   const wanted = new Set(orderIds);
-  return readTopic(env.kafka, env.cfg.kafka.eventsTopic, (ms) => ms.filter((m) => wanted.has(m.key ?? '')).length >= orderIds.length * eventsPerOrder);
+  return readTopic(
+    env.kafka,
+    env.cfg.kafka.eventsTopic,
+    (ms) => ms.filter((m) => wanted.has(m.key ?? '')).length >= orderIds.length * eventsPerOrder,
+  );
 }
 
 describe('the outbox relay', () => {

@@ -31,7 +31,10 @@ afterEach(() => env.faults.clear());
 /** Sum of the ledger entries of an order's transactions on one account. */
 async function ledgerNet(orderId: string, accountId: string): Promise<number> {
   const txs = await ledgerTransactionsOf(env.db, orderId);
-  return txs.flatMap((t) => t.entries).filter((e) => e.accountId === accountId).reduce((s, e) => s + Number(e.amountMinor), 0);
+  return txs
+    .flatMap((t) => t.entries)
+    .filter((e) => e.accountId === accountId)
+    .reduce((s, e) => s + Number(e.amountMinor), 0);
 }
 
 describe('the order saga', () => {
@@ -150,7 +153,8 @@ describe('the order saga', () => {
     const found = await eventually(
       async () => {
         const ids: string[] = [];
-        for await (const wf of env.client.workflow.list({ query: `OrderStatus="NEEDS_ATTENTION" AND OrderId="${order.id}"` })) ids.push(wf.workflowId);
+        for await (const wf of env.client.workflow.list({ query: `OrderStatus="NEEDS_ATTENTION" AND OrderId="${order.id}"` }))
+          ids.push(wf.workflowId);
         return ids.length > 0 ? ids : undefined;
       },
       { what: 'the order to be listed by OrderStatus="NEEDS_ATTENTION"' },

@@ -72,7 +72,8 @@ function bodyFor(method: string, path: string): unknown {
   if (method === 'get' || method === 'delete') return undefined;
   if (path === '/orders') return { customerId: customerA, items: [{ sku, quantity: 1 }] };
   if (path.endsWith('/cancel') || path.endsWith('/compensate')) return { reason: 'security test' };
-  if (path === '/admin/products') return { sku: `SEC-${crypto.randomUUID().slice(0, 6)}`, name: 'x', unitPriceMinor: 1, currency: 'EUR', addStock: 1 };
+  if (path === '/admin/products')
+    return { sku: `SEC-${crypto.randomUUID().slice(0, 6)}`, name: 'x', unitPriceMinor: 1, currency: 'EUR', addStock: 1 };
   if (path === '/admin/accounts') return { customerId: `sec-${crypto.randomUUID().slice(0, 6)}`, currency: 'EUR', depositMinor: 1 };
   if (path === '/admin/api-keys') return { name: 'sec', role: 'admin' };
   if (path.endsWith('/customers')) return { customers: [customerB] };
@@ -87,7 +88,13 @@ const adminOps = OPERATIONS.filter((o) => o.access === 'admin');
 
 test('the document lists client and admin routes (so the walks below walk something)', () => {
   expect(clientOps.map((o) => `${o.method} ${o.path}`)).toEqual(
-    expect.arrayContaining(['post /orders', 'get /orders/:id', 'get /orders/:id/timeline', 'post /orders/:id/cancel', 'get /accounts/:customerId']),
+    expect.arrayContaining([
+      'post /orders',
+      'get /orders/:id',
+      'get /orders/:id/timeline',
+      'post /orders/:id/cancel',
+      'get /accounts/:customerId',
+    ]),
   );
   expect(adminOps.length).toBeGreaterThanOrEqual(10);
 });
@@ -139,7 +146,8 @@ test('a client sees step outcomes but not their detail text (stock counts, drive
     headers: { 'idempotency-key': crypto.randomUUID() },
   });
   await waitForStatus(env.db, placed.body.orderId, 'REJECTED');
-  const failed = (view: Reply) => view.body.steps.find((st: { name: string; status: string }) => st.name === 'reserveInventory' && st.status === 'FAILED');
+  const failed = (view: Reply) =>
+    view.body.steps.find((st: { name: string; status: string }) => st.name === 'reserveInventory' && st.status === 'FAILED');
   const asAdmin = await env.call('GET', `/orders/${placed.body.orderId}`, { key: env.keys.admin.key });
   expect(failed(asAdmin).detail).toMatch(/available 1/); // the internal text exists...
   const asClient = await env.call('GET', `/orders/${placed.body.orderId}`);
@@ -167,7 +175,10 @@ test('readyz without admin credentials says only up or down per component; an ad
   try {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/readyz`;
     const anon = await fetch(url);
-    expect({ status: anon.status, checks: ((await anon.json()) as { checks: unknown }).checks }).toEqual({ status: 503, checks: { database: 'ok', kafka: 'down' } });
+    expect({ status: anon.status, checks: ((await anon.json()) as { checks: unknown }).checks }).toEqual({
+      status: 503,
+      checks: { database: 'ok', kafka: 'down' },
+    });
     const admin = await fetch(url, { headers: { authorization: `Bearer ${env.keys.admin.key}` } });
     expect(((await admin.json()) as { checks: { kafka: string } }).checks.kafka).toMatch(/ECONNREFUSED 10\.1\.2\.3/);
     const client = await fetch(url, { headers: { authorization: `Bearer ${env.keys.clientA.key}` } });
@@ -183,7 +194,9 @@ test(`when one key bursts past ${CLIENT_LIMIT} requests per window, then the res
   const replies = await Promise.all(Array.from({ length: CLIENT_LIMIT + 20 }, () => env.call('GET', `/accounts/${customerA}`, { key })));
   const ok = replies.filter((r) => r.status === 200);
   const limited = replies.filter((r) => r.status === 429);
-  process.stderr.write(`[security] burst of ${replies.length} with one key (limit ${CLIENT_LIMIT}/60 s): ${ok.length} answered 200, ${limited.length} answered 429\n`);
+  process.stderr.write(
+    `[security] burst of ${replies.length} with one key (limit ${CLIENT_LIMIT}/60 s): ${ok.length} answered 200, ${limited.length} answered 429\n`,
+  );
   expect({ ok: ok.length, limited: limited.length }).toEqual({ ok: CLIENT_LIMIT, limited: 20 });
   for (const r of limited) {
     expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
@@ -199,7 +212,9 @@ test(`when one key bursts past ${CLIENT_LIMIT} requests per window, then the res
 test(`when one address presents ${AUTH_FAILURES} bad keys, then it is refused with 429, even with a good key`, async () => {
   const statuses: number[] = [];
   for (let i = 0; i < AUTH_FAILURES + 2; i++) {
-    statuses.push((await env.call('GET', `/orders/${orderA}`, { key: `osk_${crypto.randomBytes(16).toString('hex')}_${'x'.repeat(43)}` })).status);
+    statuses.push(
+      (await env.call('GET', `/orders/${orderA}`, { key: `osk_${crypto.randomBytes(16).toString('hex')}_${'x'.repeat(43)}` })).status,
+    );
   }
   expect(statuses).toEqual([...Array(AUTH_FAILURES).fill(401), 429, 429]);
   const good = await env.call('GET', `/orders/${orderA}`);

@@ -35,7 +35,7 @@ test('when the body returns, then its writes commit and its result is returned',
   expect(await visible(id)).toBe(true);
 });
 
-test('when the body throws, then nothing it wrote is visible and the error is the body\'s', async () => {
+test("when the body throws, then nothing it wrote is visible and the error is the body's", async () => {
   const id = crypto.randomUUID();
   const boom = new Error('boom');
   await expect(transaction(pool, async (tx) => (await write(tx, id), Promise.reject(boom)))).rejects.toBe(boom);
@@ -58,7 +58,11 @@ test('when a statement is issued after the transaction rolled back, then it fail
   // Meanwhile the pool reuses the connection for another transaction, which commits.
   const other = crypto.randomUUID();
   await transaction(pool, (tx) => write(tx, other));
-  expect({ first: await visible(first), late: await visible(late), other: await visible(other) }).toEqual({ first: false, late: false, other: true });
+  expect({ first: await visible(first), late: await visible(late), other: await visible(other) }).toEqual({
+    first: false,
+    late: false,
+    other: true,
+  });
 });
 
 test('when a statement runs past statement_timeout, then PostgreSQL aborts the transaction: DATABASE_BUSY, nothing visible', async () => {

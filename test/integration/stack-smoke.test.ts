@@ -80,8 +80,9 @@ describe('the local stack', () => {
       });
       await eventually(async () => received.length >= sent.length, { what: 'all messages consumed' });
 
-      expect(received.map(({ key, value }) => ({ key, value })).sort((a, b) => a.key.localeCompare(b.key)))
-        .toEqual([...sent].sort((a, b) => a.key.localeCompare(b.key)));
+      expect(received.map(({ key, value }) => ({ key, value })).sort((a, b) => a.key.localeCompare(b.key))).toEqual(
+        [...sent].sort((a, b) => a.key.localeCompare(b.key)),
+      );
       expect(new Set(received.map((r) => r.partition))).toEqual(new Set([0, 1, 2]));
       // Same key, same partition: what per-order ordering rests on.
       const byKey = new Map<string, Set<number>>();

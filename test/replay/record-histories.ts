@@ -40,9 +40,7 @@ async function main(names: string[]): Promise<void> {
       const history = await handle.fetchHistory();
       const file = path.join(HISTORIES_DIR, `${scenario.name}.json`);
       fs.writeFileSync(file, `${historyToJSON(history)}\n`);
-      process.stdout.write(
-        `${scenario.name}: ${status.name}, ${history.events?.length ?? 0} events -> ${path.relative(repoRoot, file)}\n`,
-      );
+      process.stdout.write(`${scenario.name}: ${status.name}, ${history.events?.length ?? 0} events -> ${path.relative(repoRoot, file)}\n`);
     }
   } finally {
     await env.teardown();

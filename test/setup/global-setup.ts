@@ -31,7 +31,5 @@ export default async function globalSetup(): Promise<void> {
   const rows = await up(cfg);
   await ensureDatabase(cfg, cfg.database.database);
   await migrate(cfg.databaseOwner.url);
-  process.stderr.write(
-    `\n[test] stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n${formatStatus(rows)}\n`,
-  );
+  process.stderr.write(`\n[test] stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n${formatStatus(rows)}\n`);
 }

@@ -15,7 +15,11 @@ import { startSagaEnv, type SagaEnv } from './saga-env';
 export interface ApiEnv extends SagaEnv {
   baseUrl: string;
   keys: { clientA: { id: string; key: string }; clientB: { id: string; key: string }; admin: { id: string; key: string } };
-  call(method: string, path: string, opts?: { key?: string | null; body?: unknown; headers?: Record<string, string>; raw?: string }): Promise<Reply>;
+  call(
+    method: string,
+    path: string,
+    opts?: { key?: string | null; body?: unknown; headers?: Record<string, string>; raw?: string },
+  ): Promise<Reply>;
 }
 
 export interface Reply {

@@ -15,7 +15,15 @@ export const TEST_API_KEY_ID = '00000000-0000-4000-8000-000000000001';
 export async function createProduct(db: Db, opts: { stock: number; priceMinor: number; currency?: string }): Promise<string> {
   const sku = uid('SKU');
   // Through the catalog, so the stock journal records the stock added.
-  await inTransaction(db, (tx) => upsertProduct(tx, { sku, name: `Test ${sku}`, unitPriceMinor: opts.priceMinor, currency: opts.currency ?? 'EUR', addStock: opts.stock }));
+  await inTransaction(db, (tx) =>
+    upsertProduct(tx, {
+      sku,
+      name: `Test ${sku}`,
+      unitPriceMinor: opts.priceMinor,
+      currency: opts.currency ?? 'EUR',
+      addStock: opts.stock,
+    }),
+  );
   return sku;
 }
 
@@ -26,7 +34,12 @@ export async function createProduct(db: Db, opts: { stock: number; priceMinor: n
 export async function createCustomer(db: Db, opts: { balanceMinor: number; currency?: string; grantTo?: string[] }): Promise<string> {
   const customerId = uid('cust');
   await inTransaction(db, async (tx) => {
-    await openAndDeposit(tx, { customerId, currency: opts.currency ?? 'EUR', depositMinor: opts.balanceMinor, idempotencyKey: `deposit:${customerId}` });
+    await openAndDeposit(tx, {
+      customerId,
+      currency: opts.currency ?? 'EUR',
+      depositMinor: opts.balanceMinor,
+      idempotencyKey: `deposit:${customerId}`,
+    });
     await tx.exec`
       INSERT INTO api_keys (id, name, role, secret_hash) VALUES (${TEST_API_KEY_ID}::uuid, 'test-fixtures', 'client', ${'0'.repeat(64)}::text)
       ON CONFLICT (id) DO NOTHING`;

@@ -202,7 +202,10 @@ export async function createPipelineEnv(label: string, extra: Record<string, str
   await ensureDatabase(cfg, cfg.database.database);
   await migrate(cfg.databaseOwner.url);
   const topics = [cfg.kafka.eventsTopic, cfg.kafka.dlqTopic];
-  await ensureTopics(cfg.kafka.brokers, topics.map((topic) => ({ topic, numPartitions: cfg.kafka.eventsPartitions })));
+  await ensureTopics(
+    cfg.kafka.brokers,
+    topics.map((topic) => ({ topic, numPartitions: cfg.kafka.eventsPartitions })),
+  );
   const db = createDb(cfg.database.url, 10);
   const kafka = new Kafka({ clientId: `test-${label}`, brokers: cfg.kafka.brokers, logLevel: logLevel.NOTHING });
   return { cfg, env, db, kafka, close: () => dropPipeline(cfg, db, kafka, topics) };
@@ -235,7 +238,13 @@ export function orderEvent(type: EventType, orderId: string, customerId = 'cust-
   const items = [{ sku: 'SKU-TEST', quantity: 2 }];
   const base = { orderId };
   const payloads: Partial<Record<EventType, Record<string, unknown>>> = {
-    OrderCreated: { ...base, customerId, currency: 'EUR', totalMinor: 2500, items: [{ sku: 'SKU-TEST', quantity: 2, unitPriceMinor: 1250 }] },
+    OrderCreated: {
+      ...base,
+      customerId,
+      currency: 'EUR',
+      totalMinor: 2500,
+      items: [{ sku: 'SKU-TEST', quantity: 2, unitPriceMinor: 1250 }],
+    },
     InventoryReserved: { ...base, items },
     InventoryCommitted: { ...base, items },
     PaymentCaptured: { ...base, customerId, amountMinor: 2500, currency: 'EUR', transactionId: crypto.randomUUID() },
@@ -293,7 +302,13 @@ export async function readTopic(
     await consumer.run({
       eachBatch: async ({ batch }) => {
         for (const m of batch.messages) {
-          messages.push({ partition: batch.partition, offset: m.offset, key: m.key?.toString('utf8') ?? null, headers: headerStrings(m.headers), value: m.value });
+          messages.push({
+            partition: batch.partition,
+            offset: m.offset,
+            key: m.key?.toString('utf8') ?? null,
+            headers: headerStrings(m.headers),
+            value: m.value,
+          });
         }
       },
     });

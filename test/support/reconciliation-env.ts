@@ -37,7 +37,14 @@ import { eventually } from './wait';
 const log = createLogger('reconciliation-test', 'fatal');
 
 /** Short grace windows: a failure is raised once it has lasted this long. */
-export const TEST_SETTINGS = { graceMs: 1000, sagaGraceMs: 4000, streamLagMs: 4000, stuckMs: 600_000, intervalMs: 1000, standbyPollMs: 200 };
+export const TEST_SETTINGS = {
+  graceMs: 1000,
+  sagaGraceMs: 4000,
+  streamLagMs: 4000,
+  stuckMs: 600_000,
+  intervalMs: 1000,
+  standbyPollMs: 200,
+};
 
 type Kind = 'orders' | 'payments' | 'inventory';
 
@@ -117,7 +124,15 @@ export async function startReconciliationEnv(label: string, extraEnv: Record<str
   const relayControl = {
     start() {
       if (relay) return;
-      relay = new Relay({ db: pipeline.db, databaseUrl: cfg.database.url, kafka: createKafka(cfg, 'recon-test-relay', log), topic: cfg.kafka.eventsTopic, settings: cfg.relay, log, registry: new Registry() });
+      relay = new Relay({
+        db: pipeline.db,
+        databaseUrl: cfg.database.url,
+        kafka: createKafka(cfg, 'recon-test-relay', log),
+        topic: cfg.kafka.eventsTopic,
+        settings: cfg.relay,
+        log,
+        registry: new Registry(),
+      });
       relay.start();
     },
     async stop() {
@@ -140,12 +155,16 @@ export async function startReconciliationEnv(label: string, extraEnv: Record<str
       orders: () => createOrdersWorker({ cfg: dcfg, db: pipeline.db, connection, workflowBundle: bundle }),
       payments: () => {
         const real = createPaymentActivities({ db: pipeline.db, faults: opts.faults });
-        const activities = opts.phantomCharge ? { ...real, chargePayment: async () => ({ transactionId: crypto.randomUUID(), applied: true }) } : real;
+        const activities = opts.phantomCharge
+          ? { ...real, chargePayment: async () => ({ transactionId: crypto.randomUUID(), applied: true }) }
+          : real;
         return Worker.create({ ...common, taskQueue: queues.payments, activities });
       },
       inventory: () => {
         const real = createInventoryActivities({ db: pipeline.db, faults: opts.faults });
-        const activities = opts.noopRelease ? { ...real, releaseInventory: async () => ({ releasedFrom: 'HELD' as const, applied: true }) } : real;
+        const activities = opts.noopRelease
+          ? { ...real, releaseInventory: async () => ({ releasedFrom: 'HELD' as const, applied: true }) }
+          : real;
         return Worker.create({ ...common, taskQueue: queues.inventory, activities });
       },
     };
@@ -193,18 +212,28 @@ export async function startReconciliationEnv(label: string, extraEnv: Record<str
         WHERE resolved_at IS NULL AND subject_id IN (SELECT id FROM subjects) ORDER BY check_name, fingerprint`,
       [orderIds, scope.accountIds ?? [], scope.skus ?? []],
     );
-    return rows.map((r) => ({ check: r.check_name, fingerprint: r.fingerprint, status: r.raised ? ('open' as const) : ('suspect' as const), details: r.details }));
+    return rows.map((r) => ({
+      check: r.check_name,
+      fingerprint: r.fingerprint,
+      status: r.raised ? ('open' as const) : ('suspect' as const),
+      details: r.details,
+    }));
   }
 
   async function expectFindings(scope: RunScope, expected: { check: CheckName; fingerprint: string }[], opts: ExpectOptions = {}) {
-    const want = expected.map((e) => ({ check: e.check, fingerprint: e.fingerprint, status: 'open' })).sort((a, b) => a.fingerprint.localeCompare(b.fingerprint));
+    const want = expected
+      .map((e) => ({ check: e.check, fingerprint: e.fingerprint, status: 'open' }))
+      .sort((a, b) => a.fingerprint.localeCompare(b.fingerprint));
     let last: unknown;
     await eventually(
       async () => {
         await reconcile(scope, opts.settings, opts.cfg);
         const got = (await unresolved(scope)).map(({ check, fingerprint, status }) => ({ check, fingerprint, status }));
         last = got;
-        return JSON.stringify(got.sort((a, b) => a.fingerprint.localeCompare(b.fingerprint) || a.check.localeCompare(b.check))) === JSON.stringify(want);
+        return (
+          JSON.stringify(got.sort((a, b) => a.fingerprint.localeCompare(b.fingerprint) || a.check.localeCompare(b.check))) ===
+          JSON.stringify(want)
+        );
       },
       { timeoutMs: opts.timeoutMs ?? 60_000, intervalMs: 250, what: `findings ${JSON.stringify(want)}` },
     ).catch((err: Error) => {

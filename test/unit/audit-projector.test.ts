@@ -45,8 +45,17 @@ describe('decodeAuditEvent (strict)', () => {
 });
 
 describe('projectEvents', () => {
-  const ev = (aggregateId: string, sequence: number, eventId = `${aggregateId}-${sequence}`) =>
-    ({ eventId, type: 'OrderStatusChanged', aggregateType: 'Order', aggregateId, sequence, occurredAt: '2026-11-21T10:00:00.000Z', schemaVersion: 1, traceparent: null, payload: {} });
+  const ev = (aggregateId: string, sequence: number, eventId = `${aggregateId}-${sequence}`) => ({
+    eventId,
+    type: 'OrderStatusChanged',
+    aggregateType: 'Order',
+    aggregateId,
+    sequence,
+    occurredAt: '2026-11-21T10:00:00.000Z',
+    schemaVersion: 1,
+    traceparent: null,
+    payload: {},
+  });
 
   test('a run in sequence, over several aggregates, is recorded as it is with no anomaly', () => {
     const events = [ev('a', 1), ev('b', 1), ev('a', 2), ev('b', 2), ev('a', 3)];

@@ -26,11 +26,30 @@ describe('the app configuration (lib/config.ts)', () => {
       port: 3000,
       adminApiKey: undefined,
       trustProxy: 'false',
-      rateLimits: { keyPrefix: 'rl', windowS: 10, clientPoints: 1000, adminPoints: 300, anonymousPoints: 200, authFailurePoints: 20, authFailureWindowS: 300 },
+      rateLimits: {
+        keyPrefix: 'rl',
+        windowS: 10,
+        clientPoints: 1000,
+        adminPoints: 300,
+        anonymousPoints: 200,
+        authFailurePoints: 20,
+        authFailureWindowS: 300,
+      },
     });
-    expect(cfg.databaseLimits).toEqual({ statementTimeoutMs: 4000, lockTimeoutMs: 3000, idleInTransactionTimeoutMs: 4000, deadlineMs: 7000 });
+    expect(cfg.databaseLimits).toEqual({
+      statementTimeoutMs: 4000,
+      lockTimeoutMs: 3000,
+      idleInTransactionTimeoutMs: 4000,
+      deadlineMs: 7000,
+    });
     expect(cfg.temporal).toEqual({ address: '127.0.0.1:7233', host: '127.0.0.1', port: 7233, namespace: 'default' });
-    expect(cfg.kafka).toEqual({ brokers: ['127.0.0.1:9092'], clientId: 'order-saga', eventsTopic: 'orders.events', dlqTopic: 'orders.events.dlq', eventsPartitions: 3 });
+    expect(cfg.kafka).toEqual({
+      brokers: ['127.0.0.1:9092'],
+      clientId: 'order-saga',
+      eventsTopic: 'orders.events',
+      dlqTopic: 'orders.events.dlq',
+      eventsPartitions: 3,
+    });
     expect(cfg.database).toEqual({
       url: 'postgresql://order_saga:order_saga@127.0.0.1:55432/order_saga',
       host: '127.0.0.1',
@@ -40,7 +59,14 @@ describe('the app configuration (lib/config.ts)', () => {
       database: 'order_saga',
     });
     expect(cfg.metrics).toEqual({ host: '127.0.0.1', portBase: 9400 });
-    expect(cfg.relay).toEqual({ batchSize: 1000, pollIntervalMs: 1000, rebalanceIntervalMs: 2000, retentionMs: 7 * 24 * 3600_000, pruneIntervalMs: 60_000, maxBackoffMs: 5000 });
+    expect(cfg.relay).toEqual({
+      batchSize: 1000,
+      pollIntervalMs: 1000,
+      rebalanceIntervalMs: 2000,
+      retentionMs: 7 * 24 * 3600_000,
+      pruneIntervalMs: 60_000,
+      maxBackoffMs: 5000,
+    });
     expect(cfg.consumers).toEqual({
       groupPrefix: 'order-saga.',
       maxAttempts: 5,
@@ -64,7 +90,10 @@ describe('the app configuration (lib/config.ts)', () => {
   });
 
   test('when a variable is blank or only spaces, then its default applies', () => {
-    expect(loadConfig({ API_PORT: '  ', KAFKA_EVENTS_TOPIC: '' })).toMatchObject({ api: { port: 3000 }, kafka: { eventsTopic: 'orders.events' } });
+    expect(loadConfig({ API_PORT: '  ', KAFKA_EVENTS_TOPIC: '' })).toMatchObject({
+      api: { port: 3000 },
+      kafka: { eventsTopic: 'orders.events' },
+    });
   });
 
   test('when variables are set, then the settings follow them (trimmed, derived values too)', () => {
@@ -91,12 +120,20 @@ describe('the app configuration (lib/config.ts)', () => {
   });
 
   const testOnly = APP_VARIABLES.names.filter((name) => APP_VARIABLES.declaration(name)!.testOnly);
-  test.each(testOnly.flatMap((variable) => [[variable, 'production'], [variable, 'development']]))(
+  test.each(
+    testOnly.flatMap((variable) => [
+      [variable, 'production'],
+      [variable, 'development'],
+    ]),
+  )(
     'when the tests-only %s is set under NODE_ENV=%s, then it is refused (fails closed: only NODE_ENV=test accepts it)',
     (variable, nodeEnv) => {
       const value = variable === 'FAULT_INJECTION' ? '[]' : '/tmp/x';
       const error = configErrorOf(() => loadConfig({ NODE_ENV: nodeEnv, [variable]: value }));
-      expect({ variable: error.variable, message: error.message }).toEqual({ variable, message: expect.stringContaining('refused unless NODE_ENV=test') });
+      expect({ variable: error.variable, message: error.message }).toEqual({
+        variable,
+        message: expect.stringContaining('refused unless NODE_ENV=test'),
+      });
       // The default NODE_ENV is development: leaving it unset refuses too.
       if (nodeEnv === 'development') expect(() => loadConfig({ [variable]: value })).toThrow(/refused unless NODE_ENV=test/);
     },
@@ -117,14 +154,22 @@ describe('the local stack configuration (scripts/stack/config.ts)', () => {
   });
 
   test("its derived defaults follow the app's addresses and XDG_CACHE_HOME", () => {
-    const { stack } = loadStackConfig({ TEMPORAL_ADDRESS: '127.0.0.1:17233', KAFKA_BROKERS: '127.0.0.1:19092,127.0.0.1:29092', XDG_CACHE_HOME: '/var/cache', STACK_DIR: 'tmp/stack' });
+    const { stack } = loadStackConfig({
+      TEMPORAL_ADDRESS: '127.0.0.1:17233',
+      KAFKA_BROKERS: '127.0.0.1:19092,127.0.0.1:29092',
+      XDG_CACHE_HOME: '/var/cache',
+      STACK_DIR: 'tmp/stack',
+    });
     expect(stack).toMatchObject({
       dir: path.join(repoRoot, 'tmp', 'stack'),
       cacheDir: path.join('/var/cache', 'order-saga'),
       temporal: { httpPort: 17243, metricsPort: 17244 },
       kafka: { controllerPort: 19093 },
     });
-    expect(loadStackConfig({ TEMPORAL_HTTP_PORT: '8000', KAFKA_CONTROLLER_PORT: '8001' }).stack).toMatchObject({ temporal: { httpPort: 8000 }, kafka: { controllerPort: 8001 } });
+    expect(loadStackConfig({ TEMPORAL_HTTP_PORT: '8000', KAFKA_CONTROLLER_PORT: '8001' }).stack).toMatchObject({
+      temporal: { httpPort: 8000 },
+      kafka: { controllerPort: 8001 },
+    });
   });
 });
 
@@ -231,7 +276,8 @@ describe('the declarations', () => {
       for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
         const full = path.join(dir, entry.name);
         if (entry.isDirectory()) walk(full);
-        else if (entry.name.endsWith('.ts') && IMPORTS_STACK.test(fs.readFileSync(full, 'utf8'))) offenders.push(path.relative(repoRoot, full));
+        else if (entry.name.endsWith('.ts') && IMPORTS_STACK.test(fs.readFileSync(full, 'utf8')))
+          offenders.push(path.relative(repoRoot, full));
       }
     };
     const skip = new Set(['node_modules', 'generated', 'scripts', 'test', 'dist', 'coverage']);

@@ -98,9 +98,7 @@ function interpolate(value: string): string {
 /** The condition a service waits for on each of its dependencies. */
 function dependsOn(s: Service): Record<string, string> {
   if (Array.isArray(s.depends_on)) return Object.fromEntries(s.depends_on.map((d) => [d, 'service_started']));
-  return Object.fromEntries(
-    Object.entries(s.depends_on ?? {}).map(([d, v]) => [d, v.condition ?? 'service_started']),
-  );
+  return Object.fromEntries(Object.entries(s.depends_on ?? {}).map(([d, v]) => [d, v.condition ?? 'service_started']));
 }
 
 /** The one service whose command runs `app/main.ts <role>`. */
@@ -148,7 +146,9 @@ function portsOf(name: string, s: Service): PortMapping[] {
         target: toPort(p.target, what),
       };
     }
-    const parts = String(p).replace(/\/(tcp|udp)$/, '').split(':');
+    const parts = String(p)
+      .replace(/\/(tcp|udp)$/, '')
+      .split(':');
     if (parts.length === 1) return { target: toPort(parts[0]!, what) };
     if (parts.length === 2) return { published: toPort(parts[0]!, what), target: toPort(parts[1]!, what) };
     if (parts.length === 3) {
@@ -336,9 +336,13 @@ describe('docker-compose.yml', () => {
     expect(commandArgs(migrate).join(' ')).toMatch(/scripts\/migrate\.ts/);
     expect(commandArgs(migrate).join(' ')).not.toMatch(/seed/);
     const seed = service('seed') as Service & { profiles?: string[] };
-    expect({ command: commandArgs(seed).join(' '), profiles: seed.profiles }).toEqual({ command: expect.stringMatching(/scripts\/seed\.ts/), profiles: ['demo'] });
+    expect({ command: commandArgs(seed).join(' '), profiles: seed.profiles }).toEqual({
+      command: expect.stringMatching(/scripts\/seed\.ts/),
+      profiles: ['demo'],
+    });
     // Nothing outside the demo profile seeds money or mints a key.
-    for (const [name, s] of appServices().filter(([n]) => n !== 'seed')) expect({ name, seeds: /seed/.test(commandArgs(s).join(' ')) }).toEqual({ name, seeds: false });
+    for (const [name, s] of appServices().filter(([n]) => n !== 'seed'))
+      expect({ name, seeds: /seed/.test(commandArgs(s).join(' ')) }).toEqual({ name, seeds: false });
     for (const role of ROLES) {
       const [, s] = roleService(role);
       expect({ role, migrate: dependsOn(s).migrate }).toEqual({

@@ -18,7 +18,13 @@ describe('the event message', () => {
   test('is keyed by the aggregate, carries the envelope as JSON and the routing fields as headers', () => {
     const m = toMessage(row);
     expect(m.key).toBe(row.aggregateId);
-    expect(m.headers).toEqual({ eventId: row.eventId, type: 'OrderCreated', sequence: '1', schemaVersion: '1', traceparent: row.traceparent });
+    expect(m.headers).toEqual({
+      eventId: row.eventId,
+      type: 'OrderCreated',
+      sequence: '1',
+      schemaVersion: '1',
+      traceparent: row.traceparent,
+    });
     expect(JSON.parse(m.value as string)).toEqual({
       eventId: row.eventId,
       type: 'OrderCreated',
@@ -48,12 +54,19 @@ describe('the event message', () => {
     ['a sequence of 0', Buffer.from(JSON.stringify({ ...JSON.parse(toMessage(row).value as string), sequence: 0 }))],
     ['an eventId that is not a UUID', Buffer.from(JSON.stringify({ ...JSON.parse(toMessage(row).value as string), eventId: 'x' }))],
     ['a payload that is not an object', Buffer.from(JSON.stringify({ ...JSON.parse(toMessage(row).value as string), payload: 'x' }))],
-    ['an occurredAt that is not a time', Buffer.from(JSON.stringify({ ...JSON.parse(toMessage(row).value as string), occurredAt: 'yesterday' }))],
+    [
+      'an occurredAt that is not a time',
+      Buffer.from(JSON.stringify({ ...JSON.parse(toMessage(row).value as string), occurredAt: 'yesterday' })),
+    ],
   ])('the strict reader rejects %s with a ValidationError', (_what, value) => {
     expect(() => parseEnvelope(value)).toThrow(ValidationError);
   });
 
   test('header values are read as strings, last value winning', () => {
-    expect(headerStrings({ a: Buffer.from('x'), b: 'y', c: [Buffer.from('1'), Buffer.from('2')], d: undefined })).toEqual({ a: 'x', b: 'y', c: '2' });
+    expect(headerStrings({ a: Buffer.from('x'), b: 'y', c: [Buffer.from('1'), Buffer.from('2')], d: undefined })).toEqual({
+      a: 'x',
+      b: 'y',
+      c: '2',
+    });
   });
 });

@@ -3,7 +3,11 @@ import { InjectedFault } from '../../lib/faults';
 
 /** The shape @prisma/adapter-pg errors have (checked against the real driver). */
 function prismaError(code: string, cause: Record<string, unknown>) {
-  return Object.assign(new Error('prisma failed'), { name: 'PrismaClientKnownRequestError', code, meta: { driverAdapterError: { name: 'DriverAdapterError', cause } } });
+  return Object.assign(new Error('prisma failed'), {
+    name: 'PrismaClientKnownRequestError',
+    code,
+    meta: { driverAdapterError: { name: 'DriverAdapterError', cause } },
+  });
 }
 
 describe('classify', () => {
@@ -47,7 +51,9 @@ describe('classify', () => {
   });
 
   test('names the error class with its code, for metrics and dead-letter headers', () => {
-    expect(classify(prismaError('P2010', { kind: 'TransactionWriteConflict', originalCode: '40001' })).errorClass).toBe('PrismaClientKnownRequestError:P2010');
+    expect(classify(prismaError('P2010', { kind: 'TransactionWriteConflict', originalCode: '40001' })).errorClass).toBe(
+      'PrismaClientKnownRequestError:P2010',
+    );
     expect(classify(new UnsupportedSchemaVersionError('OrderCreated', 2)).errorClass).toBe('UnsupportedSchemaVersionError');
   });
 });

@@ -6,20 +6,28 @@ const eventId = '6f1c1b1e-8a53-4c55-9d39-0c7f6bda2a11';
 
 describe('decodeNotificationEvent (a tolerant reader)', () => {
   test('needs only eventId, type, a version and an order id; ignores everything else', () => {
-    const e = decodeNotificationEvent(json({ eventId, type: 'OrderConfirmed', schemaVersion: 1, payload: { orderId: 'o-1', surprise: [1, 2] }, extra: 'x' }));
+    const e = decodeNotificationEvent(
+      json({ eventId, type: 'OrderConfirmed', schemaVersion: 1, payload: { orderId: 'o-1', surprise: [1, 2] }, extra: 'x' }),
+    );
     expect(e).toEqual({ eventId, aggregateId: 'o-1', type: 'OrderConfirmed', payload: { orderId: 'o-1', surprise: [1, 2] } });
   });
 
   test('falls back to the aggregate id when the payload names no order', () => {
-    expect(decodeNotificationEvent(json({ eventId, type: 'OrderConfirmed', schemaVersion: 1, aggregateId: 'o-2' })).aggregateId).toBe('o-2');
+    expect(decodeNotificationEvent(json({ eventId, type: 'OrderConfirmed', schemaVersion: 1, aggregateId: 'o-2' })).aggregateId).toBe(
+      'o-2',
+    );
   });
 
   test('passes an unknown type through (to be ignored), whatever its version', () => {
-    expect(decodeNotificationEvent(json({ eventId, type: 'OrderGiftWrapped', schemaVersion: 9, aggregateId: 'o-3' })).type).toBe('OrderGiftWrapped');
+    expect(decodeNotificationEvent(json({ eventId, type: 'OrderGiftWrapped', schemaVersion: 9, aggregateId: 'o-3' })).type).toBe(
+      'OrderGiftWrapped',
+    );
   });
 
   test('refuses a known type in a major version it does not know', () => {
-    expect(() => decodeNotificationEvent(json({ eventId, type: 'OrderConfirmed', schemaVersion: 2, aggregateId: 'o-4' }))).toThrow(UnsupportedSchemaVersionError);
+    expect(() => decodeNotificationEvent(json({ eventId, type: 'OrderConfirmed', schemaVersion: 2, aggregateId: 'o-4' }))).toThrow(
+      UnsupportedSchemaVersionError,
+    );
     expect(() => decodeNotificationEvent(json({ eventId, type: 'OrderConfirmed', aggregateId: 'o-4' }))).toThrow(ValidationError);
   });
 

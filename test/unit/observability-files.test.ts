@@ -41,14 +41,40 @@ function registeredNames(): Set<string> {
   const names = new Set<string>();
   for (const m of registry.getMetricsAsArray() as unknown as { name: string; constructor: { name: string } }[]) {
     names.add(m.name);
-    if (m.constructor.name === 'Histogram' || m.constructor.name === 'Summary') ['_bucket', '_sum', '_count'].forEach((s) => names.add(m.name + s));
+    if (m.constructor.name === 'Histogram' || m.constructor.name === 'Summary')
+      ['_bucket', '_sum', '_count'].forEach((s) => names.add(m.name + s));
   }
   return names;
 }
 
 const PROMQL_WORDS = new Set([
-  'sum', 'min', 'max', 'avg', 'count', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless',
-  'rate', 'irate', 'increase', 'delta', 'deriv', 'histogram_quantile', 'clamp_min', 'clamp_max', 'abs', 'offset', 'bool', 'topk', 'bottomk',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'count',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'and',
+  'or',
+  'unless',
+  'rate',
+  'irate',
+  'increase',
+  'delta',
+  'deriv',
+  'histogram_quantile',
+  'clamp_min',
+  'clamp_max',
+  'abs',
+  'offset',
+  'bool',
+  'topk',
+  'bottomk',
 ]);
 
 /** Metric names a PromQL expression selects (label matchers, grouping labels, functions and numbers removed). */
@@ -71,9 +97,9 @@ describe('observability files', () => {
   const registered = registeredNames();
 
   it('the expression parser finds metric names and nothing else', () => {
-    expect(metricsIn('histogram_quantile(0.95, sum by (le, route) (rate(http_request_duration_seconds_bucket{route="/x"}[5m]))) > 1e-9')).toEqual([
-      'http_request_duration_seconds_bucket',
-    ]);
+    expect(
+      metricsIn('histogram_quantile(0.95, sum by (le, route) (rate(http_request_duration_seconds_bucket{route="/x"}[5m]))) > 1e-9'),
+    ).toEqual(['http_request_duration_seconds_bucket']);
     expect(metricsIn('sum by (group) (a_total) > 0 and sum(deriv(b[10m])) > 0')).toEqual(['a_total', 'b']);
   });
 
@@ -81,25 +107,51 @@ describe('observability files', () => {
     const dashboard = JSON.parse(fs.readFileSync(path.join(dir, 'grafana-dashboard.json'), 'utf8')) as {
       panels: { title: string; targets?: { expr: string }[] }[];
     };
-    const queried = dashboard.panels.flatMap((p) => (p.targets ?? []).flatMap((t) => metricsIn(t.expr).map((name) => ({ panel: p.title, name }))));
+    const queried = dashboard.panels.flatMap((p) =>
+      (p.targets ?? []).flatMap((t) => metricsIn(t.expr).map((name) => ({ panel: p.title, name }))),
+    );
     expect(queried.length).toBeGreaterThan(20);
     expect(queried.filter((q) => !registered.has(q.name))).toEqual([]);
     // The figures the issue asks for are all on it.
     const names = new Set(queried.map((q) => q.name));
-    for (const name of ['http_requests_total', 'saga_finished_total', 'saga_duration_seconds_bucket', 'orders_needs_attention', 'outbox_pending_rows',
-      'outbox_oldest_pending_age_seconds', 'consumer_partition_lag', 'consumer_dead_letters_total', 'db_pool_connections_in_use', 'temporal_worker_task_slots_used']) {
+    for (const name of [
+      'http_requests_total',
+      'saga_finished_total',
+      'saga_duration_seconds_bucket',
+      'orders_needs_attention',
+      'outbox_pending_rows',
+      'outbox_oldest_pending_age_seconds',
+      'consumer_partition_lag',
+      'consumer_dead_letters_total',
+      'db_pool_connections_in_use',
+      'temporal_worker_task_slots_used',
+    ]) {
       expect(names).toContain(name);
     }
   });
 
   it('the alert rules query only registered metrics', () => {
-    const rules = parse(fs.readFileSync(path.join(dir, 'alerts.yml'), 'utf8')) as { groups: { rules: { alert: string; expr: string }[] }[] };
+    const rules = parse(fs.readFileSync(path.join(dir, 'alerts.yml'), 'utf8')) as {
+      groups: { rules: { alert: string; expr: string }[] }[];
+    };
     const all = rules.groups.flatMap((g) => g.rules);
     expect(all.map((r) => r.alert).sort()).toEqual(
-      ['ApiErrorRateHigh', 'ApiLatencyP95High', 'ConsumerLagGrowing', 'DeadLetters', 'OrdersNeedAttention', 'OutboxBacklogOld', 'ReconciliationFindings',
-        'ReconciliationNotSucceeding'].sort(),
+      [
+        'ApiErrorRateHigh',
+        'ApiLatencyP95High',
+        'ConsumerLagGrowing',
+        'DeadLetters',
+        'OrdersNeedAttention',
+        'OutboxBacklogOld',
+        'ReconciliationFindings',
+        'ReconciliationNotSucceeding',
+      ].sort(),
     );
-    const unknown = all.flatMap((r) => metricsIn(r.expr).filter((n) => !registered.has(n)).map((n) => `${r.alert}: ${n}`));
+    const unknown = all.flatMap((r) =>
+      metricsIn(r.expr)
+        .filter((n) => !registered.has(n))
+        .map((n) => `${r.alert}: ${n}`),
+    );
     expect(unknown).toEqual([]);
   });
 
@@ -109,17 +161,32 @@ describe('observability files', () => {
       rule_files: string[];
       scrape_configs: { job_name: string; static_configs: { targets: string[]; labels?: { role?: string } }[] }[];
     };
-    const targets = prom.scrape_configs.find((c) => c.job_name === 'order-saga')!.static_configs.flatMap((s) => s.targets).sort();
-    const expected = Object.entries(ROLES).map(([role, spec]) => `${role}:${defaults.metrics.portBase + spec.metricsOffset}`).sort();
+    const targets = prom.scrape_configs
+      .find((c) => c.job_name === 'order-saga')!
+      .static_configs.flatMap((s) => s.targets)
+      .sort();
+    const expected = Object.entries(ROLES)
+      .map(([role, spec]) => `${role}:${defaults.metrics.portBase + spec.metricsOffset}`)
+      .sort();
     expect(targets).toEqual(expected);
     for (const file of prom.rule_files) expect(fs.existsSync(path.join(dir, file.split('#')[0]!.trim()))).toBe(true);
   });
 
   it("the native stack's Prometheus scrapes every role on 127.0.0.1 and the configured ports", () => {
     const cfg = loadStackConfig({ METRICS_PORT_BASE: '19400' });
-    const config = nativePrometheusConfig(cfg) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[]; rule_files: string[] };
-    const targets = config.scrape_configs.find((c) => c.job_name === 'order-saga')!.static_configs.flatMap((s) => s.targets).sort();
-    expect(targets).toEqual(Object.values(ROLES).map((r) => `127.0.0.1:${19400 + r.metricsOffset}`).sort());
+    const config = nativePrometheusConfig(cfg) as {
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+      rule_files: string[];
+    };
+    const targets = config.scrape_configs
+      .find((c) => c.job_name === 'order-saga')!
+      .static_configs.flatMap((s) => s.targets)
+      .sort();
+    expect(targets).toEqual(
+      Object.values(ROLES)
+        .map((r) => `127.0.0.1:${19400 + r.metricsOffset}`)
+        .sort(),
+    );
     expect(config.rule_files.every((f) => fs.existsSync(f))).toBe(true);
   });
 });

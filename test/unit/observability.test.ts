@@ -59,11 +59,22 @@ describe('workflow spans', () => {
   };
 
   it('become SDK 2.x spans with their parent and workflow attributes, and a file line', () => {
-    const span = fromWorkflowSpan(serialized, { workflowId: 'order-1', runId: 'r', workflowType: 'orderSaga' }, resourceFromAttributes({ 'service.name': 'worker-orders' }));
+    const span = fromWorkflowSpan(
+      serialized,
+      { workflowId: 'order-1', runId: 'r', workflowType: 'orderSaga' },
+      resourceFromAttributes({ 'service.name': 'worker-orders' }),
+    );
     expect(span.parentSpanContext).toEqual({ traceId: 'a'.repeat(32), spanId: 'c'.repeat(16), traceFlags: 1 });
     expect(span.instrumentationScope.name).toBe('@temporalio/interceptor-workflow');
     const line = toSpanLine(span);
-    expect(line).toMatchObject({ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), parentSpanId: 'c'.repeat(16), service: 'worker-orders', startMs: 1000, endMs: 2500 });
+    expect(line).toMatchObject({
+      traceId: 'a'.repeat(32),
+      spanId: 'b'.repeat(16),
+      parentSpanId: 'c'.repeat(16),
+      service: 'worker-orders',
+      startMs: 1000,
+      endMs: 2500,
+    });
     expect(line.attributes).toMatchObject({ x: 1, temporalWorkflowId: 'order-1', temporalWorkflowType: 'orderSaga' });
 
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'spans-')), 'spans.jsonl');
@@ -88,8 +99,16 @@ describe('Temporal SDK metrics bridge', () => {
     const counterMetric = { name: 'temporal_request', kind: 'counter' as const, valueType: 'int' as const };
     bridge.apply({ metric: counterMetric, value: 2, attributes: { operation: 'Poll', unknown_attr: 'x' } });
     bridge.apply({ metric: counterMetric, value: 3, attributes: { operation: 'Poll' } });
-    bridge.apply({ metric: { name: 'temporal_num_pollers', kind: 'gauge', valueType: 'int' }, value: 5, attributes: { poller_type: 'workflow_task' } });
-    bridge.apply({ metric: { name: 'temporal_num_pollers', kind: 'gauge', valueType: 'int' }, value: 4, attributes: { poller_type: 'workflow_task' } });
+    bridge.apply({
+      metric: { name: 'temporal_num_pollers', kind: 'gauge', valueType: 'int' },
+      value: 5,
+      attributes: { poller_type: 'workflow_task' },
+    });
+    bridge.apply({
+      metric: { name: 'temporal_num_pollers', kind: 'gauge', valueType: 'int' },
+      value: 4,
+      attributes: { poller_type: 'workflow_task' },
+    });
     bridge.apply({ metric: { name: 'temporal_brand_new', kind: 'histogram', unit: 's', valueType: 'float' }, value: 0.2, attributes: {} });
     const text = await registry.metrics();
     expect(text).toContain('temporal_request_total{operation="Poll"} 5');
@@ -100,7 +119,15 @@ describe('Temporal SDK metrics bridge', () => {
 });
 
 describe('saga metrics from status changes', () => {
-  const base: AppliedTransition = { orderId: 'o', from: 'PAYMENT_CAPTURED', to: 'CONFIRMED', step: 's', failureReason: null, createdAt: new Date(Date.now() - 2000), eventId: 'e' };
+  const base: AppliedTransition = {
+    orderId: 'o',
+    from: 'PAYMENT_CAPTURED',
+    to: 'CONFIRMED',
+    step: 's',
+    failureReason: null,
+    createdAt: new Date(Date.now() - 2000),
+    eventId: 'e',
+  };
 
   it('counts outcomes with their reason and duration, compensations once, NEEDS_ATTENTION', async () => {
     const registry = new Registry();

@@ -19,7 +19,10 @@ const CHANGED_WORKFLOW = require.resolve('../replay/fixtures/reordered-order-sag
 
 /** Every recorded history: one per saga path, plus any other committed there. */
 const recorded = fs.existsSync(HISTORIES_DIR)
-  ? fs.readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length))
+  ? fs
+      .readdirSync(HISTORIES_DIR)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.slice(0, -'.json'.length))
   : [];
 const names = [...new Set([...SCENARIO_NAMES, ...recorded])].sort();
 

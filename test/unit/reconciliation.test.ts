@@ -13,7 +13,10 @@ describe('the reconciliation contract', () => {
     const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('## Reconciliation'), readme.indexOf('## Observability'));
     for (const name of CHECK_NAMES) {
-      expect({ name, row: section.includes(`| \`${name}\` | ${CHECKS[name].subject} | ${CHECKS[name].grace} |`) }).toEqual({ name, row: true });
+      expect({ name, row: section.includes(`| \`${name}\` | ${CHECKS[name].subject} | ${CHECKS[name].grace} |`) }).toEqual({
+        name,
+        row: true,
+      });
     }
   });
 });
@@ -73,7 +76,10 @@ describe('the report', () => {
     openFindings: 1,
     summary: {
       checks: Object.fromEntries(
-        CHECK_NAMES.map((c) => [c, { failing: 0, raised: 0, resolved: 0, open: c === 'order.payment_ledger' ? 1 : 0, suspects: 0, flooded: false, durationMs: 1 }]),
+        CHECK_NAMES.map((c) => [
+          c,
+          { failing: 0, raised: 0, resolved: 0, open: c === 'order.payment_ledger' ? 1 : 0, suspects: 0, flooded: false, durationMs: 1 },
+        ]),
       ) as never,
       needsAttention: { count: 1, orders: [{ orderId: 'o-1', failureReason: 'INSUFFICIENT_FUNDS', ageMs: 3 * 3600_000 + 12 * 60_000 }] },
     },

@@ -36,7 +36,6 @@ export interface DeadLetterSummary {
   value: string | null;
 }
 
-
 type Row = NonNullable<Awaited<ReturnType<Db['deadLetter']['findUnique']>>>;
 
 function summary(r: Row): DeadLetterSummary {
@@ -64,7 +63,10 @@ function summary(r: Row): DeadLetterSummary {
 }
 
 /** Newest first. */
-export async function listDeadLetters(db: Db, { limit, offset = 0 }: { limit: number; offset?: number }): Promise<{ total: number; items: DeadLetterSummary[] }> {
+export async function listDeadLetters(
+  db: Db,
+  { limit, offset = 0 }: { limit: number; offset?: number },
+): Promise<{ total: number; items: DeadLetterSummary[] }> {
   const take = Math.max(1, Math.min(500, Math.trunc(limit)));
   const skip = Math.max(0, Math.trunc(offset));
   const [total, rows] = await Promise.all([db.deadLetter.count(), db.deadLetter.findMany({ orderBy: { id: 'desc' }, take, skip })]);
@@ -105,7 +107,11 @@ function isKafka(k: Kafka | Producer): k is Kafka {
  * counts the replay. The send is acknowledged by all in-sync replicas before the count is
  * written; a crash in between leaves the count one short, never a replay unsent.
  */
-export async function replayDeadLetter(db: Db, kafkaOrProducer: Kafka | Producer, id: string | number | bigint): Promise<DeadLetterSummary> {
+export async function replayDeadLetter(
+  db: Db,
+  kafkaOrProducer: Kafka | Producer,
+  id: string | number | bigint,
+): Promise<DeadLetterSummary> {
   const key = toId(id);
   const row = await db.deadLetter.findUnique({ where: { id: key } });
   if (!row) throw new DomainError('NOT_FOUND', `no dead letter "${key}"`);

@@ -224,7 +224,10 @@ export class EventConsumer<E extends DecodedEvent> {
       // Whatever is durable is committed, even when the batch stops early or fails.
       await commit();
       const last = done ?? batch.firstOffset() ?? '0';
-      this.metrics.lag.set({ group: this.group, topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last))));
+      this.metrics.lag.set(
+        { group: this.group, topic, partition: String(partition) },
+        Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last))),
+      );
     }
   }
 
@@ -261,13 +264,22 @@ export class EventConsumer<E extends DecodedEvent> {
 
   /** Inside the chunk's transaction: records the events as processed and applies those that were new. */
   private async applyFresh(tx: Tx, decoded: { ctx: MessageContext; event: E }[]): Promise<{ events: E[]; hooks: (AfterCommit | void)[] }> {
-    const fresh = await this.claimEvents(tx, decoded.map((d) => d.event.eventId));
+    const fresh = await this.claimEvents(
+      tx,
+      decoded.map((d) => d.event.eventId),
+    );
     // Not fresh: seen before, or earlier in this chunk. (PostgreSQL prints UUIDs in lower case.)
     const todo = decoded.filter(({ event }) => fresh.delete(event.eventId.toLowerCase()));
     for (const { event } of todo) await this.faults.hit('consumer.beforeEffect', event.aggregateId);
     const { handler } = this.deps;
     const hooks: (AfterCommit | void)[] = [];
-    if (handler.applyBatch && todo.length > 0) hooks.push(await handler.applyBatch(tx, todo.map((d) => d.event)));
+    if (handler.applyBatch && todo.length > 0)
+      hooks.push(
+        await handler.applyBatch(
+          tx,
+          todo.map((d) => d.event),
+        ),
+      );
     else for (const { ctx, event } of todo) hooks.push(await handler.apply(tx, event, ctx));
     return { events: todo.map((d) => d.event), hooks };
   }
@@ -416,7 +428,14 @@ export class EventConsumer<E extends DecodedEvent> {
     }
     this.metrics.deadLetters.inc({ group: this.group, error_class: failure.error.errorClass });
     log.error(
-      { err, group: this.group, topic: source.topic, partition: source.partition, offset: source.message.offset, attempts: failure.attempts },
+      {
+        err,
+        group: this.group,
+        topic: source.topic,
+        partition: source.partition,
+        offset: source.message.offset,
+        attempts: failure.attempts,
+      },
       'message dead-lettered',
     );
   }

@@ -121,7 +121,8 @@ export function parseEnvelope(value: Buffer | null): Envelope {
   }
   if (typeof v.eventId !== 'string' || !UUID.test(v.eventId)) problems.push('eventId must be a UUID');
   if (typeof v.occurredAt === 'string' && Number.isNaN(Date.parse(v.occurredAt))) problems.push('occurredAt must be an ISO-8601 time');
-  if (v.traceparent !== null && v.traceparent !== undefined && typeof v.traceparent !== 'string') problems.push('traceparent must be a string or null');
+  if (v.traceparent !== null && v.traceparent !== undefined && typeof v.traceparent !== 'string')
+    problems.push('traceparent must be a string or null');
   if (!isObject(v.payload)) problems.push('payload must be a JSON object');
   if (problems.length > 0) throw new ValidationError(`invalid envelope: ${problems.join('; ')}`);
   return {

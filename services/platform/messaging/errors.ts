@@ -56,12 +56,25 @@ const PERMANENT_SQLSTATE_CLASSES = ['22', '23'];
 // What @prisma/adapter-pg reports as the cause's kind.
 const RETRYABLE_ADAPTER_KINDS = new Set(['TransactionWriteConflict', 'SocketTimeout', 'TransactionAlreadyClosed']);
 const UNAVAILABLE_ADAPTER_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'TooManyConnections']);
-const PERMANENT_ADAPTER_KINDS = new Set(['InvalidInputValue', 'UniqueConstraintViolation', 'ForeignKeyConstraintViolation', 'NullConstraintViolation', 'LengthMismatch', 'ValueOutOfRange']);
+const PERMANENT_ADAPTER_KINDS = new Set([
+  'InvalidInputValue',
+  'UniqueConstraintViolation',
+  'ForeignKeyConstraintViolation',
+  'NullConstraintViolation',
+  'LengthMismatch',
+  'ValueOutOfRange',
+]);
 // Prisma's own codes for timeouts and write conflicts, and for an unreachable database.
 const RETRYABLE_PRISMA_CODES = new Set(['P1008', 'P2028', 'P2034']);
 const UNAVAILABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1017', 'P2024']);
 const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
-const UNAVAILABLE_KAFKAJS_ERRORS = new Set(['KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSBrokerNotFound', 'KafkaJSNoBrokerAvailableError', 'KafkaJSRequestTimeoutError']);
+const UNAVAILABLE_KAFKAJS_ERRORS = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSNoBrokerAvailableError',
+  'KafkaJSRequestTimeoutError',
+]);
 
 /** permanent: never retried; transient: retried up to the attempts; unavailable: retried until it works. */
 type Verdict = 'permanent' | 'transient' | 'unavailable' | undefined;

@@ -26,7 +26,7 @@ export class OutboxListener {
   }
 
   private async run(): Promise<void> {
-    for (let failures = 0; !this.abort.signal.aborted; ) {
+    for (let failures = 0; !this.abort.signal.aborted;) {
       try {
         const ended = await this.listenOnce();
         failures = 0;

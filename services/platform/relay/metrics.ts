@@ -21,10 +21,16 @@ export function relayMetrics(registry: Registry, db: Db) {
   return {
     pending: gauge(registry, 'outbox_pending_rows', 'Outbox rows not yet published.', [], async function () {
       // A failed read leaves the last value; the scrape must not fail because the database blinked.
-      await readBacklog().then((b) => this.set(b.pending), () => undefined);
+      await readBacklog().then(
+        (b) => this.set(b.pending),
+        () => undefined,
+      );
     }),
     oldestAge: gauge(registry, 'outbox_oldest_pending_age_seconds', 'Age of the oldest unpublished outbox row.', [], async function () {
-      await readBacklog().then((b) => this.set(b.oldestAgeSeconds), () => undefined);
+      await readBacklog().then(
+        (b) => this.set(b.oldestAgeSeconds),
+        () => undefined,
+      );
     }),
     published: counter(registry, 'outbox_events_published_total', 'Outbox events published and acknowledged by the broker.'),
     lag: histogram(

@@ -35,7 +35,9 @@ export class Publisher {
     if (rows.length === 0) return;
     try {
       const producer = await this.connected();
-      const messages = orderForPublish(rows).map((row) => (traceparentOf ? withTraceparent(toMessage(row), traceparentOf(row)) : toMessage(row)));
+      const messages = orderForPublish(rows).map((row) =>
+        traceparentOf ? withTraceparent(toMessage(row), traceparentOf(row)) : toMessage(row),
+      );
       await producer.send({ topic: this.topic, acks: ACKS_ALL, messages });
     } catch (err) {
       await this.reset();

@@ -22,7 +22,9 @@ export async function pruneOutbox(db: Db, retentionMs: number, shouldStop: () =>
   let after = '0';
   for (;;) {
     const chunk = await inTransaction(db, async (tx) => {
-      const [lock] = await tx.rows<{ locked: boolean }>`SELECT pg_try_advisory_xact_lock(${PRUNE_LOCK[0]}::int, ${PRUNE_LOCK[1]}::int) AS locked`;
+      const [lock] = await tx.rows<{
+        locked: boolean;
+      }>`SELECT pg_try_advisory_xact_lock(${PRUNE_LOCK[0]}::int, ${PRUNE_LOCK[1]}::int) AS locked`;
       if (!lock?.locked) return undefined;
       const [result] = await tx.rows<{ last: string | null; deleted: number }>`
         WITH chunk AS (

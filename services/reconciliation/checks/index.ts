@@ -32,6 +32,7 @@ export const CHECK_TABLE: Record<CheckName, Check> = Object.fromEntries(ALL.map(
 
 // Every check of the contract is implemented, once.
 const missing = CHECK_NAMES.filter((n) => !(n in CHECK_TABLE));
-if (missing.length > 0 || ALL.length !== CHECK_NAMES.length) throw new Error(`reconciliation checks out of line with the contract: ${missing.join(', ')}`);
+if (missing.length > 0 || ALL.length !== CHECK_NAMES.length)
+  throw new Error(`reconciliation checks out of line with the contract: ${missing.join(', ')}`);
 
 export { type Check } from './check';

@@ -50,7 +50,10 @@ const quoted = (s: string) => `'${s}'`;
 
 function ordersOf(ctx: CheckContext, batch: Batch): Promise<OrderRow[]> {
   return batch.memo('saga.orders', async () => {
-    const { rows } = await ctx.pg.query<OrderRow>('SELECT id::text AS id, status, created_at, updated_at FROM orders WHERE id = ANY($1::uuid[])', [batch.ids]);
+    const { rows } = await ctx.pg.query<OrderRow>(
+      'SELECT id::text AS id, status, created_at, updated_at FROM orders WHERE id = ANY($1::uuid[])',
+      [batch.ids],
+    );
     return rows;
   });
 }
@@ -107,7 +110,10 @@ export const searchAttribute: BatchCheck = {
       const wf = workflows.get(o.id);
       if (!wf || (o.updated_at >= settled && !open.has(o.id))) continue;
       if (wf.orderStatus !== o.status) {
-        failures.push({ subjectId: o.id, details: { status: o.status, searchAttribute: wf.orderStatus, workflowId: wf.workflowId, runId: wf.runId } });
+        failures.push({
+          subjectId: o.id,
+          details: { status: o.status, searchAttribute: wf.orderStatus, workflowId: wf.workflowId, runId: wf.runId },
+        });
       }
     }
     return failures;
@@ -123,7 +129,10 @@ export const stuck: BatchCheck = {
     const limit = ctx.settings.stuckMs;
     return orders
       .filter((o) => IN_FLIGHT_STATUSES.includes(o.status) && ctx.now.getTime() - o.updated_at.getTime() > limit)
-      .map((o) => ({ subjectId: o.id, details: { status: o.status, statusSinceMs: ctx.now.getTime() - o.updated_at.getTime(), thresholdMs: limit } }));
+      .map((o) => ({
+        subjectId: o.id,
+        details: { status: o.status, statusSinceMs: ctx.now.getTime() - o.updated_at.getTime(), thresholdMs: limit },
+      }));
   },
 };
 
@@ -148,7 +157,12 @@ export const orphanWorkflow: ListingCheck = {
       const ids = scope.orderIds.filter((id) => UUID.test(id));
       if (ids.length === 0) return;
       for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
-        lists.push(`${clauses.join(' AND ')} AND WorkflowId IN (${ids.slice(i, i + IDS_PER_QUERY).map((id) => quoted(orderWorkflowId(id))).join(', ')})`);
+        lists.push(
+          `${clauses.join(' AND ')} AND WorkflowId IN (${ids
+            .slice(i, i + IDS_PER_QUERY)
+            .map((id) => quoted(orderWorkflowId(id)))
+            .join(', ')})`,
+        );
       }
     } else {
       lists.push(clauses.join(' AND '));
@@ -179,7 +193,13 @@ async function orphansIn(ctx: CheckContext, page: RunningWorkflow[]): Promise<Fa
     .filter((w) => !known.has(w.workflowId.slice(WORKFLOW_PREFIX.length)))
     .map((w) => ({
       subjectId: w.workflowId,
-      details: { workflowId: w.workflowId, runId: w.runId, taskQueue: w.taskQueue, startTime: w.startTime.toISOString(), searchAttribute: w.orderStatus },
+      details: {
+        workflowId: w.workflowId,
+        runId: w.runId,
+        taskQueue: w.taskQueue,
+        startTime: w.startTime.toISOString(),
+        searchAttribute: w.orderStatus,
+      },
     }));
 }
 

@@ -131,7 +131,9 @@ export const deadLetters: ListingCheck = {
     await pages(ctx, sql, [scope?.orderIds ?? null], emit);
   },
   async scopeSubjects(ctx, scope) {
-    const { rows } = await ctx.pg.query<{ id: string }>('SELECT id::text AS id FROM dead_letters WHERE message_key = ANY($1::text[])', [scope.orderIds]);
+    const { rows } = await ctx.pg.query<{ id: string }>('SELECT id::text AS id FROM dead_letters WHERE message_key = ANY($1::text[])', [
+      scope.orderIds,
+    ]);
     return rows.map((r) => r.id);
   },
 };

@@ -158,8 +158,7 @@ export class FakeSagaActivities {
           }
           return { transactionId: `tx-charge-${input.orderId}`, applied: true };
         }),
-      commitInventory: (input) =>
-        this.call('commitInventory', input, () => ({ applied: true })),
+      commitInventory: (input) => this.call('commitInventory', input, () => ({ applied: true })),
       releaseInventory: (input) =>
         this.call('releaseInventory', input, () => {
           this.failIfFailing('releaseInventory');
@@ -170,8 +169,7 @@ export class FakeSagaActivities {
           this.failIfFailing('refundPayment');
           return { transactionId: `tx-refund-${input.orderId}`, applied: true };
         }),
-      transitionOrder: (input) =>
-        this.call('transitionOrder', input, () => ({ applied: true })),
+      transitionOrder: (input) => this.call('transitionOrder', input, () => ({ applied: true })),
     } satisfies SagaActivities;
   }
 }

@@ -27,8 +27,7 @@ export const SCENARIOS: readonly SagaScenario[] = [
   {
     name: 'confirmed-window-expired',
     description: 'happy path: CONFIRMED, the 7-day compensation window passes, completes CONFIRMED',
-    run: (env, orderId) =>
-      withSagaWorker(env, new FakeSagaActivities(), async (saga) => settled(await saga.start(undefined, orderId))),
+    run: (env, orderId) => withSagaWorker(env, new FakeSagaActivities(), async (saga) => settled(await saga.start(undefined, orderId))),
   },
   {
     name: 'confirmed-then-compensated',
@@ -59,9 +58,7 @@ export const SCENARIOS: readonly SagaScenario[] = [
     name: 'payment-unknown-outcome',
     description: 'charge retried past its 10-minute deadline: refund and release -> COMPENSATED (PAYMENT_DECLINED)',
     run: (env, orderId) =>
-      withSagaWorker(env, new FakeSagaActivities({ charge: 'unavailable' }), async (saga) =>
-        settled(await saga.start(undefined, orderId)),
-      ),
+      withSagaWorker(env, new FakeSagaActivities({ charge: 'unavailable' }), async (saga) => settled(await saga.start(undefined, orderId))),
   },
   {
     name: 'cancelled',
