@@ -121,11 +121,9 @@ export function text(): Parser<string> {
 export function secret(minLength: number): Parser<string> {
   return {
     kind: 'secret',
-    schema: z
-      .string()
-      .refine((v) => v.length >= minLength, {
-        error: (iss) => `must be at least ${minLength} characters (got ${String(iss.input).length})`,
-      }),
+    schema: z.string().refine((v) => v.length >= minLength, {
+      error: (iss) => `must be at least ${minLength} characters (got ${String(iss.input).length})`,
+    }),
     accepts: `text, >= ${minLength} characters`,
   };
 }
