@@ -2,7 +2,7 @@
 import type { Worker } from '@temporalio/worker';
 import { createTemporalClient, createWorkerConnection } from '../../lib/temporal';
 import { needsAttentionGauge } from '../../services/orders/metrics';
-import { sweepUnstartedSagas } from '../../services/orders/saga-starter';
+import { singleFlight, sweepUnstartedSagas } from '../../services/orders/saga-starter';
 import type { RoleContext, Running } from '../role';
 import { installWorkerRuntime } from '../temporal-runtime';
 import { createInventoryWorker, createOrdersWorker, createPaymentsWorker } from '../workers';
@@ -26,8 +26,10 @@ export function workerRole(kind: keyof typeof FACTORIES) {
     const client = kind === 'orders' ? await createTemporalClient(cfg, { tracing: tracing.enabled }) : undefined;
     if (client) {
       needsAttentionGauge(registry, db);
+      // One sweep in flight: a slow sweep (Temporal or the database slow) is never doubled.
+      const sweep = singleFlight(() => sweepUnstartedSagas(db, client, cfg, log, { registry }));
       sweeper = setInterval(() => {
-        sweeping = sweepUnstartedSagas(db, client, cfg, log).catch((err: unknown) => log.error({ err }, 'saga-start sweep failed'));
+        sweeping = sweep().catch((err: unknown) => log.error({ err }, 'saga-start sweep failed'));
       }, SWEEP_INTERVAL_MS);
     }
     return {

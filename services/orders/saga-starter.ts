@@ -9,6 +9,7 @@ import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Config } from '../../lib/config';
 import type { Db } from '../../lib/db';
 import type { Logger } from '../../lib/logger';
+import { Counter, type Registry } from 'prom-client';
 import { ORDER_WORKFLOW_TYPE, orderWorkflowId, type OrderSagaInput } from './contract';
 import { taskQueues } from './task-queues';
 import { SA } from './search-attributes';
@@ -116,21 +117,78 @@ export async function markSagaStarted(db: Db, orderIds: string[]): Promise<void>
   await db.order.updateMany({ where: { id: { in: orderIds }, sagaStartedAt: null }, data: { sagaStartedAt: new Date() } });
 }
 
-/** Starts the saga of every order committed more than `graceMs` ago whose start is unconfirmed. */
-export async function sweepUnstartedSagas(db: Db, client: Client, cfg: Config, log: Logger, limit = 200): Promise<number> {
+export interface SweepResult {
+  /** Orders whose saga this sweep started, or found already started. */
+  started: string[];
+  /** Orders whose start failed (each is retried by the next sweep). */
+  failed: string[];
+}
+
+export interface SweepOptions {
+  /** Where `saga_sweeper_starts_total{outcome}` is counted. */
+  registry?: Registry;
+  limit?: number;
+}
+
+const sweeperCounters = new WeakMap<Registry, Counter<'outcome'>>();
+
+function sweeperCounter(registry: Registry): Counter<'outcome'> {
+  let c = sweeperCounters.get(registry);
+  if (!c) {
+    c = new Counter({
+      name: 'saga_sweeper_starts_total',
+      help: 'Orders the saga-start sweeper had to start (started) or could not start (failed, retried next sweep).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
+    sweeperCounters.set(registry, c);
+  }
+  return c;
+}
+
+/**
+ * Starts the saga of every order committed more than `graceMs` ago whose start is
+ * unconfirmed. Each order on its own: one that Temporal refuses is logged, counted and left
+ * for the next sweep, and the orders after it are still started.
+ */
+export async function sweepUnstartedSagas(db: Db, client: Client, cfg: Config, log: Logger, opts: SweepOptions = {}): Promise<SweepResult> {
   const cutoff = new Date(Date.now() - cfg.workers.sagaStartGraceMs);
   const orders = await db.order.findMany({
     where: { sagaStartedAt: null, createdAt: { lt: cutoff } },
     include: { items: { orderBy: { lineNo: 'asc' } } },
     orderBy: { createdAt: 'asc' },
-    take: limit,
+    take: opts.limit ?? 200,
   });
-  const started: string[] = [];
+  const counted = opts.registry ? sweeperCounter(opts.registry) : undefined;
+  const result: SweepResult = { started: [], failed: [] };
   for (const o of orders) {
-    const created = await startSaga(client, cfg, toStartable(o));
-    if (created) log.warn({ orderId: o.id, workflowId: o.workflowId }, 'started an orphaned order saga');
-    started.push(o.id);
+    try {
+      const created = await startSaga(client, cfg, toStartable(o));
+      if (created) {
+        log.warn({ orderId: o.id, workflowId: o.workflowId }, 'started an orphaned order saga');
+        counted?.inc({ outcome: 'started' });
+      }
+      result.started.push(o.id);
+    } catch (err) {
+      log.error({ err, orderId: o.id, workflowId: o.workflowId }, 'sweeper could not start the order saga; retrying next sweep');
+      counted?.inc({ outcome: 'failed' });
+      result.failed.push(o.id);
+    }
   }
-  await markSagaStarted(db, started);
-  return started.length;
+  await markSagaStarted(db, result.started);
+  return result;
+}
+
+/** Runs sweeps one at a time: a tick while the last sweep is still running is skipped. */
+export function singleFlight<T>(fn: () => Promise<T>): () => Promise<T | 'skipped'> {
+  let inFlight: Promise<T> | undefined;
+  return async () => {
+    if (inFlight) return 'skipped';
+    inFlight = fn();
+    try {
+      return await inFlight;
+    } finally {
+      inFlight = undefined;
+    }
+  };
 }
