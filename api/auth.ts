@@ -11,6 +11,11 @@ import { clientAddress, setRateLimitHeaders, tooManyRequests, type RateLimits } 
 
 const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
 
+/** The API key of an `Authorization: Bearer <key>` header, if it is one. */
+export function bearerKey(header: string | undefined): string | undefined {
+  return header ? BEARER.exec(header)?.[1] : undefined;
+}
+
 export function authn(db: Db, limits: RateLimits) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const address = clientAddress(req);
@@ -22,9 +27,9 @@ export function authn(db: Db, limits: RateLimits) {
     };
     const header = req.headers.authorization;
     if (!header) throw await refuse('send Authorization: Bearer <API key>');
-    const match = BEARER.exec(header);
-    if (!match) throw await refuse('the Authorization header must be "Bearer <API key>"');
-    const principal = await authenticate(db, match[1]!);
+    const key = bearerKey(header);
+    if (!key) throw await refuse('the Authorization header must be "Bearer <API key>"');
+    const principal = await authenticate(db, key);
     if (!principal) throw await refuse('the API key is not valid or has been revoked');
     const verdict = await limits.consume(principal.role, principal.apiKeyId);
     setRateLimitHeaders(res, verdict);

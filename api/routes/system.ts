@@ -1,6 +1,7 @@
 /** Liveness, readiness and the API's own description. Public. */
 import { z } from 'zod';
 import { authenticate } from '../../services/access/api-keys';
+import { bearerKey } from '../auth';
 import type { ApiDeps } from '../deps';
 import { buildOpenApi } from '../openapi';
 import { operation, type Operation } from '../operation';
@@ -27,7 +28,7 @@ async function check(fn: () => Promise<unknown>): Promise<string> {
 }
 
 async function isAdmin(deps: ApiDeps, header: string | undefined): Promise<boolean> {
-  const key = header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : undefined;
+  const key = bearerKey(header);
   if (!key) return false;
   return (await authenticate(deps.db, key).catch(() => null))?.role === 'admin';
 }

@@ -9,7 +9,8 @@ import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Config } from '../../lib/config';
 import type { Db } from '../../lib/db';
 import type { Logger } from '../../lib/logger';
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { counter } from '../platform/messaging/metrics';
 import { ORDER_WORKFLOW_TYPE, orderWorkflowId, type OrderSagaInput } from './contract';
 import { taskQueues } from './task-queues';
 import { SA } from './search-attributes';
@@ -130,22 +131,6 @@ export interface SweepOptions {
   limit?: number;
 }
 
-const sweeperCounters = new WeakMap<Registry, Counter<'outcome'>>();
-
-function sweeperCounter(registry: Registry): Counter<'outcome'> {
-  let c = sweeperCounters.get(registry);
-  if (!c) {
-    c = new Counter({
-      name: 'saga_sweeper_starts_total',
-      help: 'Orders the saga-start sweeper had to start (started) or could not start (failed, retried next sweep).',
-      labelNames: ['outcome'],
-      registers: [registry],
-    });
-    sweeperCounters.set(registry, c);
-  }
-  return c;
-}
-
 /**
  * Starts the saga of every order committed more than `graceMs` ago whose start is
  * unconfirmed. Each order on its own: one that Temporal refuses is logged, counted and left
@@ -159,7 +144,14 @@ export async function sweepUnstartedSagas(db: Db, client: Client, cfg: Config, l
     orderBy: { createdAt: 'asc' },
     take: opts.limit ?? 200,
   });
-  const counted = opts.registry ? sweeperCounter(opts.registry) : undefined;
+  const counted = opts.registry
+    ? counter(
+        opts.registry,
+        'saga_sweeper_starts_total',
+        'Orders the saga-start sweeper had to start (started) or could not start (failed, retried next sweep).',
+        ['outcome'],
+      )
+    : undefined;
   const result: SweepResult = { started: [], failed: [] };
   for (const o of orders) {
     try {
