@@ -105,7 +105,7 @@ function banner(cfg: StackConfig, managed: Managed[], keys: { client: string; ad
     `  demo admin API key:  ${keys.admin}`,
     '',
     '  Try:',
-    `    curl -s -X POST ${api}/orders -H "Authorization: Bearer ${keys.client}" -H "Idempotency-Key: $(uuidgen || date +%s%N)" \\`,
+    `    curl -s -X POST ${api}/orders -H "Authorization: Bearer ${keys.client}" -H "Idempotency-Key: $(cat /proc/sys/kernel/random/uuid)" \\`,
     `      -H "Content-Type: application/json" -d '{"customerId":"alice","items":[{"sku":"MUG-LOGO","quantity":2}]}'`,
     '',
     'Ctrl-C stops the app processes; `npm run stack -- down` stops the servers.',
