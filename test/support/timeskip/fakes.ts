@@ -4,6 +4,7 @@
  * the real ones do. Business failures are non-retryable ApplicationFailures of the real types;
  * infrastructure trouble is a retryable ApplicationFailure of a type the workflow does not know.
  */
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { InventoryActivities } from '../../../activities/inventory';
 import type { OrderActivities } from '../../../activities/orders';
@@ -35,6 +36,8 @@ export const TRANSIENT_FAILURES = {
 export interface FakeCall {
   name: ActivityName;
   input: unknown;
+  /** The scheduled activity this call is an attempt of (one id per ScheduleActivityTask command). */
+  activityId: string;
   /** Set once the call returned or threw. */
   outcome: 'pending' | 'ok' | 'failed';
   failureType: string | null;
@@ -60,6 +63,11 @@ function gate(): Gate {
     open = resolve;
   });
   return { promise, open };
+}
+
+function firstPerActivity(calls: FakeCall[]): FakeCall[] {
+  const seen = new Set<string>();
+  return calls.filter((c) => !seen.has(c.activityId) && seen.add(c.activityId));
 }
 
 export class FakeSagaActivities {
@@ -90,18 +98,32 @@ export class FakeSagaActivities {
     return this.calls.filter((c) => c.name === name);
   }
 
-  /** Names of the successful saga-step calls (no transitions, no failed attempts), in order. */
+  /**
+   * Names of the successful saga-step calls (no transitions, no failed attempts), in order: one
+   * per activity the workflow scheduled. Activities are at-least-once: when the time-skipping
+   * server skips past a start-to-close timeout while an attempt is still on its way back (a busy
+   * machine), the same scheduled activity runs again and succeeds twice. That is delivery, not a
+   * step the workflow took, so only the first success per activity id counts; a workflow that
+   * scheduled a step twice still shows it twice.
+   */
   steps(): ActivityName[] {
-    return this.calls.filter((c) => c.name !== 'transitionOrder' && c.outcome === 'ok').map((c) => c.name);
+    return firstPerActivity(this.calls.filter((c) => c.name !== 'transitionOrder' && c.outcome === 'ok')).map((c) => c.name);
   }
 
-  /** The inputs of every recorded transition, in order. */
+  /** The inputs of every transition the workflow scheduled, in order (one per activity id, as steps()). */
   transitions(): TransitionInput[] {
-    return this.callsTo('transitionOrder').map((c) => c.input as TransitionInput);
+    return firstPerActivity(this.callsTo('transitionOrder')).map((c) => c.input as TransitionInput);
   }
 
   private async call<T>(name: ActivityName, input: unknown, body: () => T): Promise<T> {
-    const record: FakeCall = { name, input, outcome: 'pending', failureType: null };
+    const { activityId, workflowExecution } = Context.current().info;
+    const record: FakeCall = {
+      name,
+      input,
+      activityId: `${workflowExecution?.runId ?? '-'}/${activityId}`,
+      outcome: 'pending',
+      failureType: null,
+    };
     this.calls.push(record);
     const held = this.gates.get(name);
     if (held) await held.promise;
