@@ -195,7 +195,10 @@ export class SagaRun {
     } catch (err) {
       if (!this.honest() || businessFailure(err)?.type !== ORDER_ERRORS.COMPENSATION_WINDOW_CLOSED.code) throw err;
       await this.closeWindow(`compensation refused: ${detail}`);
-      throw refusal(ORDER_ERRORS.COMPENSATION_WINDOW_CLOSED, `order ${this.state.orderId}: its compensation window has closed; nothing was undone`);
+      throw refusal(
+        ORDER_ERRORS.COMPENSATION_WINDOW_CLOSED,
+        `order ${this.state.orderId}: its compensation window has closed; nothing was undone`,
+      );
     }
   }
 

@@ -74,15 +74,16 @@ export function createTransitions({ db, onTransition }: TransitionDeps) {
       const closesAt = input.compensationWindowClosesAt ?? null;
       const closeWindow = input.closeCompensationWindow === true;
       const eventId = crypto.randomUUID();
-      const rows = await guarded(orderId, () => runStatement<{
-        from_status: string | null;
-        created_at: Date | null;
-        recorded: boolean;
-        failure_reason: string | null;
-        event_id: string | null;
-      }>(
-        db,
-        sql`
+      const rows = await guarded(orderId, () =>
+        runStatement<{
+          from_status: string | null;
+          created_at: Date | null;
+          recorded: boolean;
+          failure_reason: string | null;
+          event_id: string | null;
+        }>(
+          db,
+          sql`
         WITH prev AS (
           SELECT status, failure_reason, created_at FROM orders WHERE id = ${orderId}::uuid FOR UPDATE
         ), rec AS (
@@ -117,7 +118,8 @@ export function createTransitions({ db, onTransition }: TransitionDeps) {
         SELECT (SELECT status FROM prev) AS from_status, (SELECT created_at FROM prev) AS created_at,
                EXISTS (SELECT 1 FROM rec) AS recorded, (SELECT failure_reason FROM upd) AS failure_reason,
                (SELECT event_id::text FROM ev) AS event_id`,
-      ));
+        ),
+      );
       const row = rows[0]!;
       if (row.from_status === null) throw new Error(`order ${orderId} does not exist`);
       if (!row.recorded) return { applied: false };

@@ -75,7 +75,11 @@ describe('order saga (time skipping, fake activities)', () => {
     expect(statuses(fakes)).toEqual(['INVENTORY_RESERVED', 'PAYMENT_CAPTURED', 'CONFIRMED', 'CONFIRMED']);
     const [confirmedAt] = fakes.transitions().filter((t) => t.orderStatus === 'CONFIRMED');
     expect(Date.parse(confirmedAt!.compensationWindowClosesAt!)).toBeGreaterThanOrEqual(startedAt + SAGA_DEFAULTS.compensationWindowMs);
-    expect(fakes.transitions().at(-1)).toMatchObject({ step: 'compensationWindow', orderStatus: 'CONFIRMED', closeCompensationWindow: true });
+    expect(fakes.transitions().at(-1)).toMatchObject({
+      step: 'compensationWindow',
+      orderStatus: 'CONFIRMED',
+      closeCompensationWindow: true,
+    });
     expectUniqueTransitionKeys(fakes);
   });
 
@@ -281,7 +285,11 @@ describe('order saga (time skipping, fake activities)', () => {
     expect(fakes.steps()).toEqual(['reserveInventory', 'chargePayment', 'commitInventory']);
     expect(fakes.callsTo('refundPayment')).toHaveLength(0);
     expect(fakes.callsTo('releaseInventory')).toHaveLength(0);
-    expect(fakes.transitions().at(-1)).toMatchObject({ step: 'compensationWindow', orderStatus: 'CONFIRMED', closeCompensationWindow: true });
+    expect(fakes.transitions().at(-1)).toMatchObject({
+      step: 'compensationWindow',
+      orderStatus: 'CONFIRMED',
+      closeCompensationWindow: true,
+    });
     expectUniqueTransitionKeys(fakes);
   });
 

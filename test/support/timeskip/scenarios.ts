@@ -5,7 +5,7 @@
  * The workflow unit tests cover the same paths with assertions; these only drive them.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { cancelSignal, compensateSignal } from '../../../workflows/order-saga';
+import { cancelSignal, cancelUpdate, compensateSignal } from '../../../workflows/order-saga';
 import { until, waitForStatus, withSagaWorker, type SagaHandle } from './env';
 import { FakeSagaActivities } from './fakes';
 
@@ -94,7 +94,8 @@ export const SCENARIOS: readonly SagaScenario[] = [
   },
   {
     name: 'workflow-cancelled',
-    description: 'the workflow itself cancelled while CONFIRMED: refund, release, then ends cancelled',
+    description:
+      'the workflow itself cancelled while CONFIRMED: refund, release, then ends cancelled (before the patch; v2 closes the window instead)',
     run: (env, orderId) =>
       withSagaWorker(env, new FakeSagaActivities(), async (saga) => {
         const handle = await saga.start(undefined, orderId);
@@ -102,6 +103,69 @@ export const SCENARIOS: readonly SagaScenario[] = [
         await handle.cancel();
         return settled(handle);
       }),
+  },
+  // Recorded under HONEST_COMPENSATION_PATCH (workflows/saga-run.ts); the histories above were
+  // recorded before it and prove that runs started then still replay the old way.
+  {
+    name: 'v2-confirmed-window-closed',
+    description: 'happy path: CONFIRMED with the window end recorded; the window elapses and its closing is recorded',
+    run: (env, orderId) => withSagaWorker(env, new FakeSagaActivities(), async (saga) => settled(await saga.start(undefined, orderId))),
+  },
+  {
+    name: 'v2-cancel-update-during-commit',
+    description: 'requestCancel update accepted while the commit runs: refund, release -> COMPENSATED (CANCELLED)',
+    run: (env, orderId) => {
+      const fakes = new FakeSagaActivities();
+      fakes.hold('commitInventory');
+      return withSagaWorker(env, fakes, async (saga) => {
+        const handle = await saga.start(undefined, orderId);
+        await until(() => fakes.callsTo('commitInventory').length > 0, 'commitInventory to be called');
+        await handle.executeUpdate(cancelUpdate, { args: [{ reason: 'changed my mind' }] });
+        fakes.release('commitInventory');
+        return settled(handle);
+      });
+    },
+  },
+  {
+    name: 'v2-compensate-during-commit',
+    description: 'compensate signal while the commit runs: acted on after it -> COMPENSATED (MANUAL_COMPENSATION)',
+    run: (env, orderId) => {
+      const fakes = new FakeSagaActivities();
+      fakes.hold('commitInventory');
+      return withSagaWorker(env, fakes, async (saga) => {
+        const handle = await saga.start(undefined, orderId);
+        await until(() => fakes.callsTo('commitInventory').length > 0, 'commitInventory to be called');
+        await handle.signal(compensateSignal, { reason: 'sent before the confirmation landed' });
+        fakes.release('commitInventory');
+        return settled(handle);
+      });
+    },
+  },
+  {
+    name: 'v2-workflow-cancelled-confirmed',
+    description: 'the workflow cancelled while CONFIRMED: the window closes, nothing refunded, ends cancelled',
+    run: (env, orderId) =>
+      withSagaWorker(env, new FakeSagaActivities(), async (saga) => {
+        const handle = await saga.start(undefined, orderId);
+        await waitForStatus(env, handle, (s) => s.status === 'CONFIRMED');
+        await handle.cancel();
+        return settled(handle);
+      }),
+  },
+  {
+    name: 'v2-fresh-run-compensated',
+    description: 'a fresh run (the old one gone) with a compensate signal: undoes what the database says was done -> COMPENSATED',
+    run: (env, orderId) => {
+      const fakes = new FakeSagaActivities({ earlier: { charged: true, reserved: true } });
+      fakes.hold('reserveInventory');
+      return withSagaWorker(env, fakes, async (saga) => {
+        const handle = await saga.start(undefined, orderId);
+        await handle.signal(compensateSignal, { reason: 'goods returned' });
+        await waitForStatus(env, handle, () => true, { stepMs: 0 });
+        fakes.release('reserveInventory');
+        return settled(handle);
+      });
+    },
   },
 ];
 
