@@ -128,6 +128,11 @@ export async function up(cfg: StackConfig, opts: StackOptions = {}): Promise<Com
   return results.map((r) => (r as PromiseFulfilledResult<ComponentStatus>).value);
 }
 
+/** The pid of the Temporal server this stack runs in cfg's mode, if it runs. */
+export function temporalServerPid(cfg: StackConfig): number | undefined {
+  return temporalComponents(cfg)[0]!.pid();
+}
+
 export async function status(cfg: StackConfig): Promise<ComponentStatus[]> {
   return Promise.all([
     ...components(cfg).map(async (c): Promise<ComponentStatus> => {
