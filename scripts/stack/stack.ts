@@ -128,6 +128,20 @@ export async function up(cfg: StackConfig, opts: StackOptions = {}): Promise<Com
   return results.map((r) => (r as PromiseFulfilledResult<ComponentStatus>).value);
 }
 
+/**
+ * Only Temporal (and its UI), in the mode cfg selects: how a benchmark runs a second Temporal
+ * of the other mode on other ports next to the stack. Rejects if any fails.
+ */
+export async function upTemporal(cfg: StackConfig): Promise<ComponentStatus[]> {
+  fs.mkdirSync(cfg.stack.dir, { recursive: true });
+  return Promise.all(temporalComponents(cfg).map(upOne));
+}
+
+/** Stops what upTemporal started. */
+export async function downTemporal(cfg: StackConfig): Promise<void> {
+  for (const c of temporalComponents(cfg).reverse()) await c.stop();
+}
+
 /** The pid of the Temporal server this stack runs in cfg's mode, if it runs. */
 export function temporalServerPid(cfg: StackConfig): number | undefined {
   return temporalComponents(cfg)[0]!.pid();
