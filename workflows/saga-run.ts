@@ -12,12 +12,15 @@ import {
   ApplicationFailure,
   condition,
   isCancellation,
+  patched,
   proxyLocalActivities,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { OrderActivities } from '../activities/orders';
 import {
   FAILURE_REASONS,
+  ORDER_ERRORS,
+  type CancelDecision,
   type CancelSignal,
   type CompensateSignal,
   type FailureReason,
@@ -27,10 +30,26 @@ import {
   type TransitionInput,
 } from '../services/orders/contract';
 import { SA } from '../services/orders/search-attributes';
-import type { Compensation, SagaStepDefinition } from './saga-steps';
+import type { Compensation, CompensationStep, SagaStepDefinition } from './saga-steps';
+
+/**
+ * The saga's version of 2026-12 (issue 10), one patch for all of it; runs started before it
+ * replay the old way. With it: a compensate request is forgotten only once acted on; a cancel
+ * accepted while the last step ran is honoured after it; the window's end and its closing are
+ * facts of the order in the database; compensation adds what the database says was done to what
+ * this run remembers, and the database's refusal of COMPENSATING (window closed) or COMPENSATED
+ * (something still in effect) is handled; cancelling the workflow of a CONFIRMED order closes its
+ * window and refunds nothing.
+ */
+export const HONEST_COMPENSATION_PATCH = 'honest-compensation-2026-12';
 
 /** Before confirmation, a customer's cancel is accepted. */
 const CANCELLABLE: readonly OrderStatus[] = ['PENDING', 'INVENTORY_RESERVED', 'PAYMENT_CAPTURED'];
+
+/** A refusal the saga ends with: its type is an ORDER_ERRORS code, its message says why. */
+function refusal(kind: { code: string }, message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: kind.code, message, nonRetryable: true });
+}
 
 /** The business failure (a non-retryable ApplicationFailure) behind an activity failure, if any. */
 function businessFailure(err: unknown): ApplicationFailure | undefined {
@@ -52,6 +71,11 @@ export class SagaRun {
   private readonly undoStack: Compensation[] = [];
   private cancelRequest: CancelSignal | null = null;
   private compensateRequest: CompensateSignal | null = null;
+  private compensationStarted = false;
+  /** Every compensation this saga knows, by step: what the database's record may call for. */
+  private readonly knownUndo = new Map<CompensationStep, Compensation>();
+  private patchChecked: boolean | undefined;
+  private windowMs = 0;
   /** Transitions recorded so far: numbers their keys, so each is unique. */
   private transitions = 0;
   private readonly orders = proxyLocalActivities<OrderActivities>({
@@ -79,9 +103,46 @@ export class SagaRun {
     }
   }
 
+  /**
+   * Validator of the `requestCancel` update: throwing rejects it, and the caller is told why.
+   * Accepted only before confirmation and before any compensation began, so an accepted cancel
+   * always ends COMPENSATED.
+   */
+  validateCancel(): void {
+    const { status, orderId } = this.state;
+    if (!CANCELLABLE.includes(status) || this.compensationStarted) {
+      const why = this.compensationStarted ? 'its compensation has already begun' : `it is ${status}`;
+      throw ApplicationFailure.create({
+        type: ORDER_ERRORS.ORDER_NOT_CANCELLABLE.code,
+        message: `order ${orderId} can no longer be cancelled: ${why}`,
+        nonRetryable: true,
+        details: [{ orderStatus: status }],
+      });
+    }
+  }
+
+  /** The `requestCancel` update, once validated: the saga will undo what was done. */
+  acceptCancel(request: CancelSignal): CancelDecision {
+    this.onCancel(request);
+    return { accepted: true, status: this.state.status };
+  }
+
   /** The `compensate` signal: undo a CONFIRMED order, or retry a parked compensation. */
   onCompensate(signal: CompensateSignal): void {
     this.compensateRequest = signal;
+  }
+
+  /**
+   * The workflow itself was cancelled (`temporal workflow cancel`, tctl). A CONFIRMED order keeps
+   * its money and stock: only its window closes (refunds come from `compensate` alone). Before
+   * confirmation it is a cancel: undo what was done.
+   */
+  async onWorkflowCancelled(): Promise<void> {
+    if (this.state.status === 'CONFIRMED' && this.honest()) {
+      await this.closeWindow('workflow cancelled while CONFIRMED: window closed, nothing refunded');
+      return;
+    }
+    await this.compensate(FAILURE_REASONS.CANCELLED, 'workflow cancelled');
   }
 
   /** REJECTED or COMPENSATED: nothing is left to undo. */
@@ -91,20 +152,73 @@ export class SagaRun {
 
   /** Runs the steps in order, then stays open for a `compensate` signal during the window. */
   async run(steps: readonly SagaStepDefinition[], compensationWindowMs: number): Promise<void> {
+    this.windowMs = compensationWindowMs;
+    for (const step of steps) if (step.undo) this.knownUndo.set(step.undo.step, step.undo);
     for (const step of steps) {
       if (await this.compensatedOnRequest()) return;
       if (!(await this.runStep(step))) return;
     }
+    // A cancel accepted (or a compensate sent) while the last step ran.
+    if (this.honest() && (await this.compensatedOnRequest())) return;
     await this.stayOpenForCompensation(compensationWindowMs);
   }
 
   /** Undoes what was done, last first. Never gives up: a stuck step waits for an operator. */
   async compensate(reason: FailureReason, detail: string): Promise<void> {
-    await this.record('compensation', 'STARTED', 'COMPENSATING', { failureReason: reason, detail });
+    this.compensationStarted = true;
+    const honest = this.honest();
+    if (honest) this.compensateRequest = null; // acted on now
+    await this.startCompensating(reason, detail);
+    if (honest) await this.addUndoFromRecords();
     this.state.pendingCompensation = this.undoStack.map((c) => c.step).reverse();
-    while (this.undoStack.length > 0) await this.undoLastStep(`${reason}: ${detail}`);
-    this.state.lastError = null;
-    await this.record('compensation', 'COMPLETED', 'COMPENSATED');
+    for (;;) {
+      while (this.undoStack.length > 0) await this.undoLastStep(`${reason}: ${detail}`);
+      this.state.lastError = null;
+      try {
+        await this.record('compensation', 'COMPLETED', 'COMPENSATED');
+        return;
+      } catch (err) {
+        if (!honest || businessFailure(err)?.type !== ORDER_ERRORS.COMPENSATION_INCOMPLETE.code) throw err;
+        // The database says something is still in effect although every step reported done (a
+        // service that lies, a hand edit): an operator must look. Their retry undoes what is left.
+        await this.addUndoFromRecords();
+        this.state.pendingCompensation = this.undoStack.map((c) => c.step).reverse();
+        await this.parkUntilRetried(this.undoStack.at(-1)?.step ?? 'releaseInventory', err);
+      }
+    }
+  }
+
+  /** COMPENSATING; if the database refuses (the window has closed), the window is closed and the saga ends refusing. */
+  private async startCompensating(reason: FailureReason, detail: string): Promise<void> {
+    try {
+      await this.record('compensation', 'STARTED', 'COMPENSATING', { failureReason: reason, detail });
+    } catch (err) {
+      if (!this.honest() || businessFailure(err)?.type !== ORDER_ERRORS.COMPENSATION_WINDOW_CLOSED.code) throw err;
+      await this.closeWindow(`compensation refused: ${detail}`);
+      throw refusal(ORDER_ERRORS.COMPENSATION_WINDOW_CLOSED, `order ${this.state.orderId}: its compensation window has closed; nothing was undone`);
+    }
+  }
+
+  /** Adds the compensations that the database's record of this order calls for and this run does not hold. */
+  private async addUndoFromRecords(): Promise<void> {
+    const facts = await this.orders.compensationFacts({ orderId: this.state.orderId });
+    const holds = (step: CompensationStep) => this.undoStack.some((c) => c.step === step);
+    const release = this.knownUndo.get('releaseInventory');
+    const refund = this.knownUndo.get('refundPayment');
+    // Release runs last, so it goes to the bottom of the stack; the refund to the top.
+    if (facts.stockInEffect && release && !holds('releaseInventory')) this.undoStack.unshift(release);
+    if (facts.chargeInEffect && refund && !holds('refundPayment')) this.undoStack.push(refund);
+  }
+
+  /** Records that the order's compensation window is closed (its status stays CONFIRMED). */
+  private async closeWindow(detail: string): Promise<void> {
+    await this.record('compensationWindow', 'COMPLETED', 'CONFIRMED', { closeWindow: true, detail });
+  }
+
+  /** True in runs under HONEST_COMPENSATION_PATCH (checked once; the marker is written on first use). */
+  private honest(): boolean {
+    this.patchChecked ??= patched(HONEST_COMPENSATION_PATCH);
+    return this.patchChecked;
   }
 
   /** Between forward steps: compensates if a cancel or compensate signal asked for it. */
@@ -125,7 +239,10 @@ export class SagaRun {
     }
     if (step.undo) this.undoStack.push(step.undo);
     this.state.completedSteps.push(step.name);
-    await this.record(step.name, 'COMPLETED', step.statusWhenDone);
+    const confirmed = step.statusWhenDone === 'CONFIRMED' && this.honest();
+    // Workflow time: deterministic, and what the window's timer counts from.
+    const windowClosesAt = confirmed ? new Date(Date.now() + this.windowMs).toISOString() : undefined;
+    await this.record(step.name, 'COMPLETED', step.statusWhenDone, windowClosesAt ? { windowClosesAt } : {});
     return true;
   }
 
@@ -143,9 +260,16 @@ export class SagaRun {
 
   /** A CONFIRMED order can still be refunded and restocked by a `compensate` signal in the window. */
   private async stayOpenForCompensation(windowMs: number): Promise<void> {
-    this.forgetCompensateRequest();
+    if (!this.honest()) this.forgetCompensateRequest();
     if (await condition(() => this.compensateRequest !== null, windowMs)) {
-      await this.compensate(FAILURE_REASONS.MANUAL_COMPENSATION, this.compensateRequest?.reason ?? '');
+      try {
+        await this.compensate(FAILURE_REASONS.MANUAL_COMPENSATION, this.compensateRequest?.reason ?? '');
+      } catch (err) {
+        // The request came as the window closed: the database refused it, and the window is closed now.
+        if (!(err instanceof ApplicationFailure && err.type === ORDER_ERRORS.COMPENSATION_WINDOW_CLOSED.code)) throw err;
+      }
+    } else if (this.honest()) {
+      await this.closeWindow('compensation window elapsed');
     }
   }
 
@@ -170,13 +294,16 @@ export class SagaRun {
   private async parkUntilRetried(step: SagaStep, err: unknown): Promise<void> {
     const lastError = { step, ...describeFailure(err) };
     this.state.lastError = lastError;
-    this.forgetCompensateRequest();
+    const honest = this.honest();
+    if (!honest) this.forgetCompensateRequest();
     await this.record(step, 'FAILED', 'NEEDS_ATTENTION', { detail: lastError.message });
     await condition(() => this.compensateRequest !== null);
-    await this.record('compensation', 'STARTED', 'COMPENSATING', { detail: `retry requested: ${this.compensateRequest?.reason ?? ''}` });
+    const retry = this.compensateRequest?.reason ?? '';
+    if (honest) this.compensateRequest = null; // acted on now
+    await this.record('compensation', 'STARTED', 'COMPENSATING', { detail: `retry requested: ${retry}` });
   }
 
-  /** Only a `compensate` signal sent after this counts. */
+  /** Only a `compensate` signal sent after this counts (runs before HONEST_COMPENSATION_PATCH). */
   private forgetCompensateRequest(): void {
     this.compensateRequest = null;
   }
@@ -186,7 +313,7 @@ export class SagaRun {
     step: string,
     stepStatus: TransitionInput['stepStatus'],
     orderStatus: OrderStatus,
-    extra: { failureReason?: FailureReason; detail?: string } = {},
+    extra: { failureReason?: FailureReason; detail?: string; windowClosesAt?: string; closeWindow?: boolean } = {},
   ): Promise<void> {
     this.transitions += 1;
     await this.orders.transitionOrder({
@@ -197,6 +324,8 @@ export class SagaRun {
       orderStatus,
       failureReason: extra.failureReason,
       detail: extra.detail ?? null,
+      ...(extra.windowClosesAt ? { compensationWindowClosesAt: extra.windowClosesAt } : {}),
+      ...(extra.closeWindow ? { closeCompensationWindow: true } : {}),
     });
     if (extra.failureReason) this.state.failureReason = extra.failureReason;
     if (orderStatus !== this.state.status) {

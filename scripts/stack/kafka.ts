@@ -11,7 +11,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { repoRoot } from '../../lib/config';
 import type { StackConfig } from './config';
 import { componentDir, VERSIONS, type Component, type Health } from './component';
-import { aptInstall, isAlive, log, onPath, readPid, run, spawnDaemon, stopPid } from './proc';
+import { aptInstall, log, onPath, ownedPid, run, spawnDaemon, stopPid } from './proc';
 
 export class KafkaBroker implements Component {
   readonly name = 'kafka';
@@ -168,8 +168,7 @@ export class KafkaBroker implements Component {
   }
 
   pid(): number | undefined {
-    const pid = readPid(this.pidFile);
-    return isAlive(pid) ? pid : undefined;
+    return ownedPid(this.pidFile, this.dir);
   }
 
   async stop(): Promise<void> {

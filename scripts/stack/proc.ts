@@ -95,6 +95,22 @@ export function readPid(pidFile: string): number | undefined {
   }
 }
 
+/**
+ * The pid in `pidFile` if that process is alive AND is ours: its command line names `marker`
+ * (the component's own directory or config file). A stale pid file whose number the kernel has
+ * since given to another process must not count as a running server.
+ */
+export function ownedPid(pidFile: string, marker: string): number | undefined {
+  const pid = readPid(pidFile);
+  if (!isAlive(pid)) return undefined;
+  try {
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+    return cmdline.includes(marker) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function isAlive(pid: number | undefined): boolean {
   if (!pid) return false;
   try {

@@ -11,7 +11,7 @@ import { stringify } from 'yaml';
 import { repoRoot } from '../../lib/config';
 import type { StackConfig } from './config';
 import { componentDir, type Component, type Health } from './component';
-import { aptInstall, isAlive, onPath, readPid, spawnDaemon, stopPid } from './proc';
+import { aptInstall, onPath, ownedPid, spawnDaemon, stopPid } from './proc';
 
 export const OBSERVABILITY_DIR = path.join(repoRoot, 'observability');
 export const ALERT_RULES_FILE = path.join(OBSERVABILITY_DIR, 'alerts.yml');
@@ -104,7 +104,6 @@ export class Prometheus implements Component {
   }
 
   pid(): number | undefined {
-    const pid = readPid(this.pidFile);
-    return isAlive(pid) ? pid : undefined;
+    return ownedPid(this.pidFile, this.configFile);
   }
 }

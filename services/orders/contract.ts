@@ -74,6 +74,15 @@ export const ORDER_ERRORS = {
     retryable: false,
     title: 'Compensation window has closed',
   },
+  /** The database refused COMPENSATED: a payment is still captured or stock still held (the orders_guard_compensation trigger). */
+  COMPENSATION_INCOMPLETE: {
+    code: 'COMPENSATION_INCOMPLETE',
+    status: 409,
+    retryable: false,
+    title: 'Compensation has not taken effect',
+  },
+  /** The saga did not answer a command in time (its worker down or overloaded); the command changed nothing. */
+  SAGA_UNAVAILABLE: { code: 'SAGA_UNAVAILABLE', status: 503, retryable: true, title: 'Order saga is not answering; retry shortly' },
 } as const satisfies Record<string, ErrorKind>;
 
 export interface OrderLine {
@@ -104,9 +113,17 @@ export interface OrderSagaInput {
 
 export const SIGNALS = { cancel: 'cancel', compensate: 'compensate' } as const;
 export const QUERIES = { status: 'status' } as const;
+/** Workflow updates: the caller gets the saga's own decision (a validator refuses, the update fails). */
+export const UPDATES = { cancel: 'requestCancel' } as const;
 
 export interface CancelSignal {
   reason: string;
+}
+/** The saga's answer to an accepted `requestCancel` update: it will undo what was done. */
+export interface CancelDecision {
+  accepted: true;
+  /** The order's status when the cancel was accepted. */
+  status: OrderStatus;
 }
 export interface CompensateSignal {
   reason: string;
@@ -136,6 +153,10 @@ export interface TransitionInput {
   orderStatus: OrderStatus;
   failureReason?: FailureReason | null;
   detail?: string | null;
+  /** With the first CONFIRMED: when the compensation window ends (ISO 8601, workflow time). Kept if already set. */
+  compensationWindowClosesAt?: string | null;
+  /** The saga closes the compensation window (its timer elapsed, or its workflow was cancelled while CONFIRMED). */
+  closeCompensationWindow?: boolean;
 }
 
 /** Domain event types (the outbox `type`), all aggregated by order id. */

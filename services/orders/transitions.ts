@@ -5,9 +5,10 @@
  */
 import crypto from 'node:crypto';
 import { runStatement, type Db } from '../../lib/db';
+import { DomainError, type ErrorKind } from '../../lib/errors';
 import { sql } from '../../lib/sql';
 import { CURRENT_SCHEMA_VERSION, currentTraceparent } from '../platform/outbox/outbox';
-import { EVENT_TYPES, ORDER_AGGREGATE, type EventType, type OrderStatus, type TransitionInput } from './contract';
+import { EVENT_TYPES, ORDER_AGGREGATE, ORDER_ERRORS, type EventType, type OrderStatus, type TransitionInput } from './contract';
 
 /** The event a change to each status publishes. */
 const STATUS_EVENTS: Record<OrderStatus, EventType> = {
@@ -41,6 +42,23 @@ export interface TransitionDeps {
   onTransition?: (t: AppliedTransition) => void;
 }
 
+/** SQLSTATEs raised by the orders_guard_compensation trigger (migration 20261201000400). */
+const GUARD_ERRORS: Record<string, ErrorKind> = {
+  OS001: ORDER_ERRORS.COMPENSATION_WINDOW_CLOSED,
+  OS002: ORDER_ERRORS.COMPENSATION_INCOMPLETE,
+};
+
+/** Runs a statement; the database's refusal of a compensation becomes the domain error it stands for. */
+async function guarded<T>(orderId: string, statement: () => Promise<T>): Promise<T> {
+  try {
+    return await statement();
+  } catch (err) {
+    const kind = GUARD_ERRORS[(err as { code?: string }).code ?? ''];
+    if (kind) throw new DomainError(kind, (err as Error).message, { details: { orderId }, cause: err });
+    throw err;
+  }
+}
+
 export function createTransitions({ db, onTransition }: TransitionDeps) {
   return {
     /**
@@ -53,8 +71,10 @@ export function createTransitions({ db, onTransition }: TransitionDeps) {
       const setReason = input.failureReason !== undefined;
       const reason = input.failureReason ?? null;
       const detail = input.detail ?? null;
+      const closesAt = input.compensationWindowClosesAt ?? null;
+      const closeWindow = input.closeCompensationWindow === true;
       const eventId = crypto.randomUUID();
-      const rows = await runStatement<{
+      const rows = await guarded(orderId, () => runStatement<{
         from_status: string | null;
         created_at: Date | null;
         recorded: boolean;
@@ -73,11 +93,16 @@ export function createTransitions({ db, onTransition }: TransitionDeps) {
         ), upd AS (
           UPDATE orders SET status = ${orderStatus}::text,
                  failure_reason = CASE WHEN ${setReason}::boolean THEN ${reason}::text ELSE orders.failure_reason END,
+                 compensation_window_closes_at = COALESCE(orders.compensation_window_closes_at, ${closesAt}::timestamptz),
+                 compensation_window_closed_at = CASE WHEN ${closeWindow}::boolean
+                   THEN COALESCE(orders.compensation_window_closed_at, now()) ELSE orders.compensation_window_closed_at END,
                  updated_at = now()
-          WHERE id = ${orderId}::uuid AND EXISTS (SELECT 1 FROM rec) AND (SELECT status FROM prev) IS DISTINCT FROM ${orderStatus}::text
+          WHERE id = ${orderId}::uuid AND EXISTS (SELECT 1 FROM rec)
+            AND ((SELECT status FROM prev) IS DISTINCT FROM ${orderStatus}::text OR ${closeWindow}::boolean)
           RETURNING failure_reason
         ), seq AS (
           INSERT INTO outbox_sequences (aggregate_id, last_sequence) SELECT ${orderId}::text, 1 FROM upd
+          WHERE (SELECT status FROM prev) IS DISTINCT FROM ${orderStatus}::text
           ON CONFLICT (aggregate_id) DO UPDATE SET last_sequence = outbox_sequences.last_sequence + 1
           RETURNING last_sequence
         ), ev AS (
@@ -92,7 +117,7 @@ export function createTransitions({ db, onTransition }: TransitionDeps) {
         SELECT (SELECT status FROM prev) AS from_status, (SELECT created_at FROM prev) AS created_at,
                EXISTS (SELECT 1 FROM rec) AS recorded, (SELECT failure_reason FROM upd) AS failure_reason,
                (SELECT event_id::text FROM ev) AS event_id`,
-      );
+      ));
       const row = rows[0]!;
       if (row.from_status === null) throw new Error(`order ${orderId} does not exist`);
       if (!row.recorded) return { applied: false };

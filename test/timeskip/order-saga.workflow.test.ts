@@ -4,11 +4,11 @@
  * compensation window, retry backoffs, the 10-minute deadline of a forward step) pass in
  * milliseconds.
  */
-import { WorkflowFailedError } from '@temporalio/client';
-import { CancelledFailure } from '@temporalio/common';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FAILURE_REASONS, type SagaState } from '../../services/orders/contract';
-import { cancelSignal, compensateSignal, SAGA_DEFAULTS, statusQuery } from '../../workflows/order-saga';
+import { cancelSignal, cancelUpdate, compensateSignal, SAGA_DEFAULTS, statusQuery } from '../../workflows/order-saga';
 import { sagaWorkflowBundle, startTimeSkippingEnv, until, waitForStatus, withSagaWorker } from '../support/timeskip/env';
 import { FakeSagaActivities, TRANSIENT_FAILURES } from '../support/timeskip/fakes';
 
@@ -40,8 +40,9 @@ const statuses = (fakes: FakeSagaActivities) => fakes.transitions().map((t) => t
 describe('order saga (time skipping, fake activities)', () => {
   test('happy path: CONFIRMED, stays open for the compensation window, then completes without compensating', async () => {
     const fakes = new FakeSagaActivities();
+    let startedAt = 0;
     await withSagaWorker(env, fakes, async (run) => {
-      const startedAt = await env.currentTimeMs();
+      startedAt = await env.currentTimeMs();
       const handle = await run.start();
 
       const confirmed = await waitForStatus(env, handle, (s) => s.status === 'CONFIRMED');
@@ -70,7 +71,11 @@ describe('order saga (time skipping, fake activities)', () => {
     expect(fakes.steps()).toEqual(['reserveInventory', 'chargePayment', 'commitInventory']);
     expect(fakes.callsTo('refundPayment')).toHaveLength(0);
     expect(fakes.callsTo('releaseInventory')).toHaveLength(0);
-    expect(statuses(fakes)).toEqual(['INVENTORY_RESERVED', 'PAYMENT_CAPTURED', 'CONFIRMED']);
+    // The window's end is recorded with the confirmation, its closing when the timer elapsed.
+    expect(statuses(fakes)).toEqual(['INVENTORY_RESERVED', 'PAYMENT_CAPTURED', 'CONFIRMED', 'CONFIRMED']);
+    const [confirmedAt] = fakes.transitions().filter((t) => t.orderStatus === 'CONFIRMED');
+    expect(Date.parse(confirmedAt!.compensationWindowClosesAt!)).toBeGreaterThanOrEqual(startedAt + SAGA_DEFAULTS.compensationWindowMs);
+    expect(fakes.transitions().at(-1)).toMatchObject({ step: 'compensationWindow', orderStatus: 'CONFIRMED', closeCompensationWindow: true });
     expectUniqueTransitionKeys(fakes);
   });
 
@@ -258,7 +263,7 @@ describe('order saga (time skipping, fake activities)', () => {
     expectUniqueTransitionKeys(fakes);
   });
 
-  test('cancelling the workflow itself (temporal workflow cancel) undoes what was done before it ends', async () => {
+  test('cancelling the workflow of a CONFIRMED order (temporal workflow cancel) closes its window and refunds nothing', async () => {
     const fakes = new FakeSagaActivities();
     await withSagaWorker(env, fakes, async (run) => {
       const handle = await run.start();
@@ -271,17 +276,103 @@ describe('order saga (time skipping, fake activities)', () => {
       expect(failure).toBeInstanceOf(WorkflowFailedError);
       expect((failure as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
       // The closed workflow still answers the status query.
+      expect(await handle.query(statusQuery)).toMatchObject({ status: 'CONFIRMED', failureReason: null, pendingCompensation: [] });
+    });
+    expect(fakes.steps()).toEqual(['reserveInventory', 'chargePayment', 'commitInventory']);
+    expect(fakes.callsTo('refundPayment')).toHaveLength(0);
+    expect(fakes.callsTo('releaseInventory')).toHaveLength(0);
+    expect(fakes.transitions().at(-1)).toMatchObject({ step: 'compensationWindow', orderStatus: 'CONFIRMED', closeCompensationWindow: true });
+    expectUniqueTransitionKeys(fakes);
+  });
+
+  test('cancelling the workflow before confirmation (temporal workflow cancel) undoes what was done before it ends', async () => {
+    // The charge keeps failing transiently: the saga waits in its retry backoff when cancelled.
+    const fakes = new FakeSagaActivities({ charge: 'unavailable' });
+    await withSagaWorker(env, fakes, async (run) => {
+      const handle = await run.start();
+      await until(() => fakes.callsTo('chargePayment').length > 0, 'chargePayment to be called');
+      await handle.cancel();
+      const failure = await handle.result().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect((failure as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
       expect(await handle.query(statusQuery)).toMatchObject({
         status: 'COMPENSATED',
         failureReason: FAILURE_REASONS.CANCELLED,
         pendingCompensation: [],
       });
     });
-    expect(fakes.steps()).toEqual(['reserveInventory', 'chargePayment', 'commitInventory', 'refundPayment', 'releaseInventory']);
+    // The charge's outcome is unknown, so it is refunded (a no-op) before the release.
+    expect(fakes.steps()).toEqual(['reserveInventory', 'refundPayment', 'releaseInventory']);
+    expect(fakes.callsTo('commitInventory')).toHaveLength(0);
     expect(fakes.transitions()).toContainEqual(
       expect.objectContaining({ step: 'compensation', stepStatus: 'STARTED', failureReason: FAILURE_REASONS.CANCELLED }),
     );
     expect(fakes.transitions().at(-1)).toMatchObject({ step: 'compensation', stepStatus: 'COMPLETED', orderStatus: 'COMPENSATED' });
     expectUniqueTransitionKeys(fakes);
+  });
+
+  test('a cancel accepted (requestCancel update) while the commit runs is honoured after it: never CONFIRMED for good', async () => {
+    const fakes = new FakeSagaActivities();
+    fakes.hold('commitInventory');
+    const result = await withSagaWorker(env, fakes, async (run) => {
+      const handle = await run.start();
+      await until(() => fakes.callsTo('commitInventory').length > 0, 'commitInventory to be called');
+      const decision = await handle.executeUpdate(cancelUpdate, { args: [{ reason: 'changed my mind' }] });
+      expect(decision).toEqual({ accepted: true, status: 'PAYMENT_CAPTURED' });
+      fakes.release('commitInventory');
+      return handle.result();
+    });
+    expect(result).toMatchObject({ status: 'COMPENSATED', failureReason: FAILURE_REASONS.CANCELLED, cancelRequested: true });
+    expect(fakes.steps()).toEqual(['reserveInventory', 'chargePayment', 'commitInventory', 'refundPayment', 'releaseInventory']);
+    expectUniqueTransitionKeys(fakes);
+  });
+
+  test('the requestCancel update is refused once the order is CONFIRMED, and the refusal says why', async () => {
+    const fakes = new FakeSagaActivities();
+    await withSagaWorker(env, fakes, async (run) => {
+      const handle = await run.start();
+      await waitForStatus(env, handle, (s) => s.status === 'CONFIRMED');
+      const refused = await handle.executeUpdate(cancelUpdate, { args: [{ reason: 'too late' }] }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+      const cause = (refused as WorkflowUpdateFailedError).cause;
+      expect(cause).toBeInstanceOf(ApplicationFailure);
+      expect(cause).toMatchObject({ type: 'ORDER_NOT_CANCELLABLE', message: expect.stringContaining('CONFIRMED') });
+      expect((await handle.query(statusQuery)).cancelRequested).toBe(false);
+    });
+    expect(fakes.callsTo('refundPayment')).toHaveLength(0);
+  });
+
+  test('a compensate signal that arrives while the commit runs is not lost: the order is compensated right after', async () => {
+    const fakes = new FakeSagaActivities();
+    fakes.hold('commitInventory');
+    const result = await withSagaWorker(env, fakes, async (run) => {
+      const handle = await run.start();
+      await until(() => fakes.callsTo('commitInventory').length > 0, 'commitInventory to be called');
+      await handle.signal(compensateSignal, { reason: 'sent before the confirmation landed' });
+      fakes.release('commitInventory');
+      return handle.result();
+    });
+    expect(result).toMatchObject({ status: 'COMPENSATED', failureReason: FAILURE_REASONS.MANUAL_COMPENSATION });
+    expect(fakes.steps()).toEqual(['reserveInventory', 'chargePayment', 'commitInventory', 'refundPayment', 'releaseInventory']);
+  });
+
+  test('a fresh run for an order charged and reserved by an earlier run undoes what the database says was done', async () => {
+    // The earlier run's history is gone (retention); the database still says: charged, stock committed.
+    const fakes = new FakeSagaActivities({ earlier: { charged: true, reserved: true } });
+    fakes.hold('reserveInventory');
+    const result = await withSagaWorker(env, fakes, async (run) => {
+      const handle = await run.start();
+      await handle.signal(compensateSignal, { reason: 'goods returned' });
+      await waitForStatus(env, handle, () => true, { stepMs: 0 });
+      fakes.release('reserveInventory');
+      return handle.result();
+    });
+    expect(result).toMatchObject({ status: 'COMPENSATED', failureReason: FAILURE_REASONS.MANUAL_COMPENSATION });
+    expect(fakes.steps().filter((s) => s === 'refundPayment' || s === 'releaseInventory')).toEqual(['refundPayment', 'releaseInventory']);
   });
 });

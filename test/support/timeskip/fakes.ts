@@ -23,6 +23,7 @@ export const ACTIVITY_NAMES = [
   'releaseInventory',
   'refundPayment',
   'transitionOrder',
+  'compensationFacts',
 ] as const satisfies readonly (keyof SagaActivities)[];
 export type ActivityName = (typeof ACTIVITY_NAMES)[number];
 export type CompensationName = 'releaseInventory' | 'refundPayment';
@@ -50,6 +51,11 @@ export interface FakeBehaviour {
   charge: 'ok' | 'insufficientFunds' | 'unavailable';
   /** Compensation steps that fail (retryably) on every attempt while listed here. */
   failing: Set<CompensationName>;
+  /**
+   * What an earlier run left in effect, as the database would report it (compensationFacts):
+   * a run that starts fresh for an order charged and reserved long ago.
+   */
+  earlier: { charged: boolean; reserved: boolean };
 }
 
 interface Gate {
@@ -65,6 +71,9 @@ function gate(): Gate {
   return { promise, open };
 }
 
+/** Activities that record or read, not saga steps. */
+const BOOKKEEPING = new Set<ActivityName>(['transitionOrder', 'compensationFacts']);
+
 function firstPerActivity(calls: FakeCall[]): FakeCall[] {
   const seen = new Set<string>();
   return calls.filter((c) => !seen.has(c.activityId) && seen.add(c.activityId));
@@ -76,7 +85,7 @@ export class FakeSagaActivities {
   private readonly gates = new Map<ActivityName, Gate>();
 
   constructor(behaviour: Partial<FakeBehaviour> = {}) {
-    this.behaviour = { reserve: 'ok', charge: 'ok', failing: new Set(), ...behaviour };
+    this.behaviour = { reserve: 'ok', charge: 'ok', failing: new Set(), earlier: { charged: false, reserved: false }, ...behaviour };
   }
 
   /** Calls to `name` from now on wait (after being recorded) until release(name). */
@@ -107,7 +116,7 @@ export class FakeSagaActivities {
    * scheduled a step twice still shows it twice.
    */
   steps(): ActivityName[] {
-    return firstPerActivity(this.calls.filter((c) => c.name !== 'transitionOrder' && c.outcome === 'ok')).map((c) => c.name);
+    return firstPerActivity(this.calls.filter((c) => !BOOKKEEPING.has(c.name) && c.outcome === 'ok')).map((c) => c.name);
   }
 
   /** The inputs of every transition the workflow scheduled, in order (one per activity id, as steps()). */
@@ -136,6 +145,11 @@ export class FakeSagaActivities {
       record.failureType = err instanceof ApplicationFailure ? (err.type ?? null) : null;
       throw err;
     }
+  }
+
+  private inEffect(done: ActivityName, undone: ActivityName, earlier: boolean): boolean {
+    const succeeded = (name: ActivityName) => this.callsTo(name).some((c) => c.outcome === 'ok');
+    return (earlier || succeeded(done)) && !succeeded(undone);
   }
 
   private failIfFailing(name: CompensationName): void {
@@ -192,6 +206,12 @@ export class FakeSagaActivities {
           return { transactionId: `tx-refund-${input.orderId}`, applied: true };
         }),
       transitionOrder: (input) => this.call('transitionOrder', input, () => ({ applied: true })),
+      // What a database would say: effects of successful steps (and of an earlier run) not yet undone.
+      compensationFacts: (input) =>
+        this.call('compensationFacts', input, () => ({
+          chargeInEffect: this.inEffect('chargePayment', 'refundPayment', this.behaviour.earlier.charged),
+          stockInEffect: this.inEffect('reserveInventory', 'releaseInventory', this.behaviour.earlier.reserved),
+        })),
     } satisfies SagaActivities;
   }
 }
