@@ -13,7 +13,7 @@ import type { Config } from '../../lib/config';
 import type { StackConfig } from './config';
 import { componentDir, VERSIONS, type Component, type Health } from './component';
 import { ensureDatabase, Postgres } from './postgres';
-import { isAlive, readPid, run, spawnDaemon, stopPid, waitUntil } from './proc';
+import { ownedPid, run, spawnDaemon, stopPid, waitUntil } from './proc';
 import {
   assertAddressFree,
   assertPersistence,
@@ -247,8 +247,8 @@ export class TemporalServer implements Component {
   }
 
   pid(): number | undefined {
-    const pid = readPid(this.pidFile);
-    return isAlive(pid) ? pid : undefined;
+    // Its command line names its own --root: a reused pid of a stale file is not this server.
+    return ownedPid(this.pidFile, this.dir);
   }
 
   async stop(): Promise<void> {
@@ -311,8 +311,8 @@ export class TemporalUi implements Component {
   async provision(): Promise<void> {}
 
   pid(): number | undefined {
-    const pid = readPid(this.pidFile);
-    return isAlive(pid) ? pid : undefined;
+    // Its command line names its own --root: a reused pid of a stale file is not this server.
+    return ownedPid(this.pidFile, this.dir);
   }
 
   async stop(): Promise<void> {
