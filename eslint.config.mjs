@@ -12,7 +12,7 @@ export default tseslint.config(
       'node_modules/',
       'generated/',
       'dist/',
-      '.stack/',
+      '.stack*/',
       'coverage/',
       'eslint.config.mjs',
       'jest.config.js',

@@ -1,7 +1,7 @@
 /**
  * Relay benchmark (not a test): `npx tsx scripts/bench/relay.ts [--events N] [--rate R] [--seconds S]`
  *
- * Runs the real relay process (app/main.ts relay) against its own database (<db>_bench) and
+ * Runs the real relay process (app/main.ts relay) against its own database (<db>_bench_relay) and
  * its own topic, on the local stack, and prints:
  *   1. drain throughput: N pending rows published from a standing start (events/s);
  *   2. steady load: rows committed at R events/s for S seconds; commit-to-publish lag p50/p99
@@ -23,13 +23,23 @@ import { ACKS_ALL, createIdempotentProducer, createKafka } from '../../services/
 import { ensureTopics } from '../stack/kafka';
 import { ensureDatabase } from '../stack/postgres';
 
-interface Options {
+export interface RelayBenchOptions {
+  /** Pending rows drained from a standing start (and sent raw). */
   events: number;
+  /** Events per second of the steady phase, and for how long. */
   rate: number;
   seconds: number;
 }
 
-function parseArgs(argv: string[]): Options {
+export interface RelayBenchResult {
+  partitions: number;
+  batchSize: number;
+  drain: number;
+  raw: number;
+  steady: { achieved: number; seconds: number; n: number; p50: number; p99: number; max: number };
+}
+
+function parseArgs(argv: string[]): RelayBenchOptions {
   const num = (name: string, fallback: number) => {
     const i = argv.indexOf(name);
     const v = i >= 0 ? Number(argv[i + 1]) : fallback;
@@ -115,7 +125,7 @@ async function drain(pg: Client, cfg: Config, env: Record<string, string>, event
   return { relay, writer, eventsPerSecond: events / Math.max(0.001, rows[0]!.seconds) };
 }
 
-async function steady(pg: Client, writer: Writer, { rate, seconds }: Options) {
+async function steady(pg: Client, writer: Writer, { rate, seconds }: RelayBenchOptions) {
   const { rows: before } = await pg.query<{ max: string | null }>('SELECT max(id)::text AS max FROM outbox_events');
   const start = Date.now();
   let written = 0;
@@ -160,7 +170,8 @@ async function rawProducer(pg: Client, cfg: Config, topic: string, events: numbe
 
 async function setup(base: Config) {
   const url = new URL(base.database.url);
-  url.pathname = `/${base.database.database}_bench`;
+  // Not the saga benchmark's <db>_bench: this one is truncated at the start and dropped at the end.
+  url.pathname = `/${base.database.database}_bench_relay`;
   const id = crypto.randomUUID().slice(0, 8);
   const env = {
     DATABASE_URL: url.toString(),
@@ -177,29 +188,26 @@ async function setup(base: Config) {
     cfg.kafka.brokers,
     topics.map((topic) => ({ topic, numPartitions: cfg.kafka.eventsPartitions })),
   );
+  // Left over by an interrupted run. TRUNCATE is the owner's: the app role may only insert and update.
+  const owner = new Client({ connectionString: cfg.databaseOwner.url });
+  await owner.connect();
+  await owner.query('TRUNCATE outbox_events, outbox_sequences').finally(() => owner.end());
   const pg = new Client({ connectionString: cfg.database.url });
   await pg.connect();
-  await pg.query('TRUNCATE outbox_events, outbox_sequences'); // left over by an interrupted run
   return { cfg, env, pg, rawTopic, topics };
 }
 
 /** The bench database is the bench's alone; nothing of it is left behind. */
 async function dropDatabase(cfg: Config): Promise<void> {
-  const url = new URL(cfg.database.url);
+  const url = new URL(cfg.databaseOwner.url); // only the owner may drop it
   url.pathname = '/postgres';
   const admin = new Client({ connectionString: url.toString() });
   await admin.connect();
   await admin.query(`DROP DATABASE IF EXISTS "${cfg.database.database}" WITH (FORCE)`).finally(() => admin.end());
 }
 
-async function main(): Promise<void> {
-  const opts = parseArgs(process.argv.slice(2));
-  let base: Config;
-  try {
-    base = loadConfig();
-  } catch (err) {
-    exitOnConfigError(err);
-  }
+/** Runs the three phases against the stack's PostgreSQL and Kafka; prints nothing. */
+export async function runRelayBench(base: Config, opts: RelayBenchOptions): Promise<RelayBenchResult> {
   const { cfg, env, pg, rawTopic, topics } = await setup(base);
   const batchSize = loadConfig({ ...process.env, ...env }).relay.batchSize;
   let relay: ChildProcess | undefined;
@@ -210,13 +218,13 @@ async function main(): Promise<void> {
     await stopRelay(relay);
     relay = undefined;
     const raw = await rawProducer(pg, cfg, rawTopic, opts.events, batchSize);
-    const f = (n: number) => n.toFixed(0).padStart(8);
-    console.log(`\nrelay benchmark (${cfg.kafka.eventsPartitions} partitions, batch ${batchSize}, acks=all, idempotent producer)`);
-    console.log(`  drain of ${opts.events} pending rows   relay ${f(drained.eventsPerSecond)} events/s`);
-    console.log(`  same messages, raw kafkajs producer   ${f(raw)} events/s`);
-    console.log(
-      `  steady load ${f(load.achieved).trim()} events/s for ${opts.seconds} s (${load.n} events): commit-to-publish lag p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, max ${load.max.toFixed(1)} ms`,
-    );
+    return {
+      partitions: cfg.kafka.eventsPartitions,
+      batchSize,
+      drain: drained.eventsPerSecond,
+      raw,
+      steady: { ...load, seconds: opts.seconds },
+    };
   } finally {
     if (relay) await stopRelay(relay);
     await pg.end();
@@ -228,10 +236,31 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  let base: Config;
+  try {
+    base = loadConfig();
+  } catch (err) {
+    exitOnConfigError(err);
+  }
+  const r = await runRelayBench(base, opts);
+  const f = (n: number) => n.toFixed(0).padStart(8);
+  const load = r.steady;
+  console.log(`\nrelay benchmark (${r.partitions} partitions, batch ${r.batchSize}, acks=all, idempotent producer)`);
+  console.log(`  drain of ${opts.events} pending rows   relay ${f(r.drain)} events/s`);
+  console.log(`  same messages, raw kafkajs producer   ${f(r.raw)} events/s`);
+  console.log(
+    `  steady load ${f(load.achieved).trim()} events/s for ${opts.seconds} s (${load.n} events): commit-to-publish lag p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, max ${load.max.toFixed(1)} ms`,
+  );
+}
+
+if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

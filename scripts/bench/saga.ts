@@ -8,6 +8,7 @@
  *  2. saga throughput: orders through the real HTTP API until all are CONFIRMED;
  *  3. latency: orders at a fixed rate, submit-to-CONFIRMED p50/p95/p99.
  * Workers run in this process, with the same settings as the worker processes.
+ * `npm run bench` runs it too (runSagaBench) and prints its figures against the targets.
  */
 import crypto from 'node:crypto';
 import type http from 'node:http';
@@ -24,20 +25,53 @@ import { createTemporalClient, createWorkerConnection } from '../../lib/temporal
 import { createApiKey } from '../../services/access/api-keys';
 import { taskQueues } from '../../services/orders/task-queues';
 import { openAndDeposit } from '../../services/payments/accounts';
-import { loadStackConfig } from '../stack/config';
+import { loadStackConfig, type StackConfig } from '../stack/config';
 import { ensureDatabase } from '../stack/postgres';
-import { up } from '../stack/stack';
+import { temporalServerPid, up } from '../stack/stack';
 import * as bareActivities from './bare-activities';
+import { cpuBetween, cpuSnapshot, devServerPid, type ProcessGroup } from './cpu';
+
+export interface SagaBenchOptions {
+  /** Workflows (baseline) and orders (saga) per throughput burst. */
+  orders: number;
+  /** In flight at once during the bursts. */
+  concurrency: number;
+  /** Orders per second of the latency phase, and for how long. */
+  rate: number;
+  seconds: number;
+}
+
+export interface SagaBenchResult {
+  mode: string;
+  bareRate: number;
+  sagaRate: number;
+  latency: { rate: number; seconds: number; p50: number; p95: number; p99: number; max: number };
+  /** CPU ms per workflow (bare) and per order (saga) of each process group, during the bursts. */
+  cpuMs: { bare: Record<string, number>; saga: Record<string, number> };
+}
+
+/** This process (API, workers, client), the Temporal server, and every PostgreSQL process. */
+function processGroups(cfg: StackConfig): ProcessGroup[] {
+  const temporalPid = temporalServerPid(cfg) ?? devServerPid(cfg.temporal.port);
+  return [
+    { name: 'api+workers', pids: [process.pid] },
+    { name: 'temporal', pids: temporalPid ? [temporalPid] : [] },
+    { name: 'postgres', comm: 'postgres' },
+  ];
+}
+
+/** Runs fn and returns the CPU ms per item each group spent meanwhile. */
+async function cpuPerItem(groups: ProcessGroup[], items: number, fn: () => Promise<void>): Promise<Record<string, number>> {
+  const before = cpuSnapshot(groups);
+  await fn();
+  const used = cpuBetween(before, cpuSnapshot(groups));
+  return Object.fromEntries([...used].map(([name, seconds]) => [name, (seconds * 1000) / items]));
+}
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
-
-const ORDERS = arg('orders', 400);
-const CONCURRENCY = arg('concurrency', 64);
-const RATE = arg('rate', 20);
-const SECONDS = arg('seconds', 20);
 
 const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => console.error(m) };
 
@@ -55,7 +89,13 @@ async function pool(n: number, limit: number, task: (i: number) => Promise<void>
   );
 }
 
-async function main(): Promise<void> {
+/** Runs the three phases in one process against the stack (brought up if needed); prints nothing. */
+export async function runSagaBench({
+  orders: ORDERS,
+  concurrency: CONCURRENCY,
+  rate: RATE,
+  seconds: SECONDS,
+}: SagaBenchOptions): Promise<SagaBenchResult> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const prefix = `bench-${crypto.randomUUID().slice(0, 8)}-`;
   // A database of its own: the benchmark's products, customers and orders stay out of `npm start`'s.
@@ -145,20 +185,25 @@ async function main(): Promise<void> {
   // Warm-up: bundles are loaded, connections open, JIT warm.
   await Promise.all(Array.from({ length: 20 }, (_, i) => post(i))).then(confirmed);
 
+  const groups = processGroups(cfg);
   // 1. Baseline.
   let t0 = Date.now();
-  await pool(ORDERS, CONCURRENCY, async (i) => {
-    await client.workflow.execute('bareWorkflow', { taskQueue: bareQueues.orders, workflowId: `${prefix}bare-${i}`, args: [bareQueues] });
-  });
+  const bareCpu = await cpuPerItem(groups, ORDERS, () =>
+    pool(ORDERS, CONCURRENCY, async (i) => {
+      await client.workflow.execute('bareWorkflow', { taskQueue: bareQueues.orders, workflowId: `${prefix}bare-${i}`, args: [bareQueues] });
+    }),
+  );
   const bareRate = ORDERS / ((Date.now() - t0) / 1000);
 
   // 2. Saga throughput through the API.
   t0 = Date.now();
   const ids: string[] = [];
-  await pool(ORDERS, CONCURRENCY, async (i) => {
-    ids.push(await post(i));
+  const sagaCpu = await cpuPerItem(groups, ORDERS, async () => {
+    await pool(ORDERS, CONCURRENCY, async (i) => {
+      ids.push(await post(i));
+    });
+    await confirmed(ids);
   });
-  await confirmed(ids);
   const sagaRate = ORDERS / ((Date.now() - t0) / 1000);
 
   // 3. Latency at a fixed rate.
@@ -176,14 +221,6 @@ async function main(): Promise<void> {
   const finals = await confirmed([...submitted.keys()]);
   const latencies = [...submitted].map(([id, sentAt]) => finals.get(id)! - sentAt).sort((a, b) => a - b);
 
-  console.log('\nsaga benchmark (all servers on this machine)');
-  console.log(`  baseline: bare workflow, same shape       ${bareRate.toFixed(1)} workflows/s  (${ORDERS} at concurrency ${CONCURRENCY})`);
-  console.log(`  saga: POST /orders -> CONFIRMED            ${sagaRate.toFixed(1)} orders/s     (${ORDERS} at concurrency ${CONCURRENCY})`);
-  console.log(`  saga / baseline                            ${(sagaRate / bareRate).toFixed(2)}x`);
-  console.log(
-    `  submit-to-CONFIRMED at ${RATE}/s for ${SECONDS} s    p50 ${percentile(latencies, 50)} ms  p95 ${percentile(latencies, 95)} ms  p99 ${percentile(latencies, 99)} ms  max ${latencies.at(-1)} ms`,
-  );
-
   server.closeAllConnections();
   server.close();
   workers.forEach((w) => w.shutdown());
@@ -191,9 +228,45 @@ async function main(): Promise<void> {
   await connection.close();
   await client.connection.close();
   await closeDb(db);
+  return {
+    mode: cfg.stack.temporal.persistence,
+    bareRate,
+    sagaRate,
+    latency: {
+      rate: RATE,
+      seconds: SECONDS,
+      p50: percentile(latencies, 50),
+      p95: percentile(latencies, 95),
+      p99: percentile(latencies, 99),
+      max: latencies.at(-1) ?? NaN,
+    },
+    cpuMs: { bare: bareCpu, saga: sagaCpu },
+  };
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+async function main(): Promise<void> {
+  const opts = { orders: arg('orders', 400), concurrency: arg('concurrency', 64), rate: arg('rate', 20), seconds: arg('seconds', 20) };
+  const r = await runSagaBench(opts);
+  const burst = `(${opts.orders} at concurrency ${opts.concurrency})`;
+  const { latency: l } = r;
+  console.log(`\nsaga benchmark (all servers on this machine, TEMPORAL_PERSISTENCE=${r.mode})`);
+  console.log(`  baseline: bare workflow, same shape       ${r.bareRate.toFixed(1)} workflows/s  ${burst}`);
+  console.log(`  saga: POST /orders -> CONFIRMED            ${r.sagaRate.toFixed(1)} orders/s     ${burst}`);
+  console.log(`  saga / baseline                            ${(r.sagaRate / r.bareRate).toFixed(2)}x`);
+  console.log(
+    `  submit-to-CONFIRMED at ${l.rate}/s for ${l.seconds} s    p50 ${l.p50} ms  p95 ${l.p95} ms  p99 ${l.p99} ms  max ${l.max} ms`,
+  );
+  const cpu = (per: Record<string, number>) =>
+    Object.entries(per)
+      .map(([k, ms]) => `${k} ${ms.toFixed(1)}`)
+      .join(', ');
+  console.log(`  CPU ms per bare workflow: ${cpu(r.cpuMs.bare)}`);
+  console.log(`  CPU ms per saga order:    ${cpu(r.cpuMs.saga)}`);
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

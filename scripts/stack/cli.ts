@@ -11,9 +11,10 @@ import { cliEnv, installGoTool, type GoTool } from './temporal';
 
 const USAGE = `usage: npm run stack -- <command>
   up [--with-prometheus] start PostgreSQL, Temporal (+ Web UI) and Kafka (and Prometheus), build tctl; idempotent
-  down                   stop them
+                         (TEMPORAL_PERSISTENCE=sqlite|postgres: the dev server, or the full server on PostgreSQL)
+  down                   stop them (either Temporal mode)
   status                 show each component and tool, its version and address (exit 3 if any server is down)
-  logs [name] [--lines N]  print the tail of the component logs (postgres, temporal, kafka, prometheus)
+  logs [name] [--lines N]  print the tail of the component logs (postgres, temporal, temporal-ui, kafka, prometheus)
   reset                  stop and delete all local data (STACK_DIR)
   exec temporal|tctl ARGS  run a pinned CLI against the configured server`;
 

@@ -6,6 +6,10 @@ import type { StackConfig } from './config';
 export const VERSIONS = {
   temporalCli: '1.5.1',
   tctl: '1.13.1',
+  /** The full server for TEMPORAL_PERSISTENCE=postgres: the one the CLI above embeds. */
+  temporalServer: '1.29.1',
+  /** Its Web UI server: the UI the CLI above embeds. */
+  temporalUi: '2.42.1',
   kafka: '4.1.1',
 } as const;
 
@@ -27,6 +31,11 @@ export interface Component {
   start(): Promise<void>;
   /** Resolves with the live version when the server answers a real request, else throws. */
   health(): Promise<Health>;
+  /**
+   * Resolves once the server answers, before provision() (which health() may depend on, e.g.
+   * a namespace it registers). Without it, health() is awaited instead.
+   */
+  ready?(): Promise<void>;
   /** Creates what the project needs inside the running server (roles, topics, attributes). */
   provision(): Promise<void>;
   stop(): Promise<void>;

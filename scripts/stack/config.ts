@@ -9,7 +9,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { APP_VARIABLES, loadConfig, repoRoot, type Config } from '../../lib/config';
-import { declareVariables, derived, filePath, integer, port, type Env } from '../../lib/env-vars';
+import { declareVariables, derived, filePath, integer, oneOf, port, type Env } from '../../lib/env-vars';
 
 const firstBrokerPort = (env: Env) => Number(APP_VARIABLES.readOne(env, 'KAFKA_BROKERS')[0]!.split(':').pop());
 const temporalPort = (env: Env) => APP_VARIABLES.readOne(env, 'TEMPORAL_ADDRESS').port;
@@ -23,16 +23,26 @@ export const STACK_VARIABLES = declareVariables('stack', {
     default: derived('`$XDG_CACHE_HOME/order-saga` (`~/.cache/order-saga`)', (env) => path.join(cacheHome(env), 'order-saga')),
     doc: 'downloads and builds, shared by every clone and keyed by version',
   },
-  TEMPORAL_UI_PORT: { parser: port(), default: '8233', doc: "Temporal dev server's Web UI" },
+  TEMPORAL_PERSISTENCE: {
+    parser: oneOf(['sqlite', 'postgres']),
+    default: 'sqlite',
+    doc: "Temporal's store: the dev server on SQLite, or the full server 1.29.1 on the stack's PostgreSQL (docs/benchmarks.md)",
+  },
+  TEMPORAL_NAMESPACE_RETENTION_DAYS: {
+    parser: integer(1, 3650),
+    default: '7',
+    doc: "how long closed workflows stay in Temporal (the namespace's retention, set at every `stack up`, either mode); 7 days, like Kafka's and the outbox's",
+  },
+  TEMPORAL_UI_PORT: { parser: port(), default: '8233', doc: "Temporal's Web UI" },
   TEMPORAL_HTTP_PORT: {
     parser: port(),
     default: derived('`TEMPORAL_ADDRESS` port + 10', (env) => String(temporalPort(env) + 10)),
-    doc: "Temporal dev server's HTTP API",
+    doc: "Temporal's HTTP API",
   },
   TEMPORAL_METRICS_PORT: {
     parser: port(),
     default: derived('`TEMPORAL_ADDRESS` port + 11', (env) => String(temporalPort(env) + 11)),
-    doc: "Temporal dev server's Prometheus metrics",
+    doc: "Temporal's Prometheus metrics",
   },
   KAFKA_CONTROLLER_PORT: {
     parser: port(),
@@ -52,7 +62,13 @@ export function loadStackConfig(env: Env = process.env) {
     stack: {
       dir: v.STACK_DIR,
       cacheDir: v.ORDER_SAGA_CACHE_DIR,
-      temporal: { uiPort: v.TEMPORAL_UI_PORT, httpPort: v.TEMPORAL_HTTP_PORT, metricsPort: v.TEMPORAL_METRICS_PORT },
+      temporal: {
+        persistence: v.TEMPORAL_PERSISTENCE,
+        namespaceRetentionDays: v.TEMPORAL_NAMESPACE_RETENTION_DAYS,
+        uiPort: v.TEMPORAL_UI_PORT,
+        httpPort: v.TEMPORAL_HTTP_PORT,
+        metricsPort: v.TEMPORAL_METRICS_PORT,
+      },
       kafka: { controllerPort: v.KAFKA_CONTROLLER_PORT, heapMb: v.KAFKA_HEAP_MB },
       prometheus: { port: v.PROMETHEUS_PORT },
     },

@@ -168,9 +168,10 @@ async function ensureRole(client: SuperClient, name: string, login: { password: 
  * Creates the roles and the named database if missing: the owner (DATABASE_OWNER_URL) owns
  * the database and runs migrations; the app login (DATABASE_URL) is a member of
  * order_saga_app; the reader login (DATABASE_READER_URL) of order_saga_reader. A database
- * made before the roles existed is handed to the owner, objects included.
+ * made before the roles existed is handed to the owner, objects included. `settings` become
+ * the database's defaults (`ALTER DATABASE ... SET`, seen by new sessions).
  */
-export async function ensureDatabase(cfg: Config, database: string): Promise<void> {
+export async function ensureDatabase(cfg: Config, database: string, settings: Record<string, string> = {}): Promise<void> {
   const connect = async (db: string) => {
     const c = new Client({
       host: cfg.database.host,
@@ -205,6 +206,9 @@ export async function ensureDatabase(cfg: Config, database: string): Promise<voi
       await client.query(`create database ${quoteIdent(database)} owner ${quoteIdent(owner.user)}`);
     } else if (db.rows[0]!.owner !== owner.user) {
       await client.query(`alter database ${quoteIdent(database)} owner to ${quoteIdent(owner.user)}`);
+    }
+    for (const [setting, value] of Object.entries(settings)) {
+      await client.query(`alter database ${quoteIdent(database)} set ${quoteIdent(setting)} = ${quoteLiteral(value)}`);
     }
   } finally {
     await client.end();

@@ -7,14 +7,20 @@ import { Postgres } from './postgres';
 import { log, tail, waitUntil } from './proc';
 import { Prometheus } from './prometheus';
 import { goToolPath, goToolVersion, installGoTool, Temporal, type GoTool } from './temporal';
+import { TemporalServer, TemporalUi } from './temporal-server';
 
 export interface StackOptions {
   /** Also run Prometheus (optional; status, logs and down include it whenever it runs). */
   withPrometheus?: boolean;
 }
 
+/** Temporal as TEMPORAL_PERSISTENCE selects: the dev server on SQLite, or the full server on PostgreSQL + its UI. */
+function temporalComponents(cfg: StackConfig, persistence = cfg.stack.temporal.persistence): Component[] {
+  return persistence === 'postgres' ? [new TemporalServer(cfg), new TemporalUi(cfg)] : [new Temporal(cfg)];
+}
+
 export function components(cfg: StackConfig, opts: StackOptions = {}): Component[] {
-  const list: Component[] = [new Postgres(cfg), new Temporal(cfg), new KafkaBroker(cfg)];
+  const list: Component[] = [new Postgres(cfg), ...temporalComponents(cfg), new KafkaBroker(cfg)];
   const prometheus = new Prometheus(cfg);
   if (opts.withPrometheus || prometheus.pid()) list.push(prometheus);
   return list;
@@ -44,27 +50,47 @@ async function healthy(c: Component): Promise<Health | undefined> {
   }
 }
 
+/** Waits for a check to pass while the component's process lives (or, if it was not ours, at all). */
+function until<T>(c: Component, check: () => Promise<T>, external: boolean): Promise<T> {
+  return waitUntil(check, {
+    timeoutMs: START_TIMEOUT_MS,
+    intervalMs: 300,
+    what: `${c.name} to answer`,
+    abort: () => (c.pid() || external ? undefined : `${c.name} exited`),
+  });
+}
+
 /** Brings one component to healthy; prints its log tail and throws if it cannot. */
 async function upOne(c: Component): Promise<ComponentStatus> {
   let health = await healthy(c);
-  if (!health) {
-    await c.install();
-    if (!c.pid()) {
-      log(`starting ${c.name}`);
-      await c.start();
-    }
-    try {
-      health = await waitUntil(() => c.health(), {
-        timeoutMs: START_TIMEOUT_MS,
-        intervalMs: 300,
-        what: `${c.name} to answer`,
-        abort: () => (c.pid() ? undefined : `${c.name} exited`),
-      });
-    } catch (err) {
-      throw new Error(`${c.name} failed to start: ${(err as Error).message}\n--- last lines of ${c.logFile}\n${tail(c.logFile, 40)}`);
-    }
+  if (health) {
+    await c.provision();
+    return { name: c.name, up: true, health, pid: c.pid() };
   }
-  await c.provision();
+  await c.install();
+  // A server that answers but is not provisioned yet (ready() passes) is not started again.
+  const answers = c.ready
+    ? await c.ready().then(
+        () => true,
+        () => false,
+      )
+    : false;
+  if (!c.pid() && !answers) {
+    log(`starting ${c.name}`);
+    await c.start();
+  }
+  try {
+    if (c.ready) {
+      await until(c, () => c.ready!().then(() => true), answers);
+      await c.provision();
+      health = await until(c, () => c.health(), answers);
+    } else {
+      health = await until(c, () => c.health(), answers);
+      await c.provision();
+    }
+  } catch (err) {
+    throw new Error(`${c.name} failed to start: ${(err as Error).message}\n--- last lines of ${c.logFile}\n${tail(c.logFile, 40)}`);
+  }
   return { name: c.name, up: true, health, pid: c.pid() };
 }
 
@@ -102,6 +128,25 @@ export async function up(cfg: StackConfig, opts: StackOptions = {}): Promise<Com
   return results.map((r) => (r as PromiseFulfilledResult<ComponentStatus>).value);
 }
 
+/**
+ * Only Temporal (and its UI), in the mode cfg selects: how a benchmark runs a second Temporal
+ * of the other mode on other ports next to the stack. Rejects if any fails.
+ */
+export async function upTemporal(cfg: StackConfig): Promise<ComponentStatus[]> {
+  fs.mkdirSync(cfg.stack.dir, { recursive: true });
+  return Promise.all(temporalComponents(cfg).map(upOne));
+}
+
+/** Stops what upTemporal started. */
+export async function downTemporal(cfg: StackConfig): Promise<void> {
+  for (const c of temporalComponents(cfg).reverse()) await c.stop();
+}
+
+/** The pid of the Temporal server this stack runs in cfg's mode, if it runs. */
+export function temporalServerPid(cfg: StackConfig): number | undefined {
+  return temporalComponents(cfg)[0]!.pid();
+}
+
 export async function status(cfg: StackConfig): Promise<ComponentStatus[]> {
   return Promise.all([
     ...components(cfg).map(async (c): Promise<ComponentStatus> => {
@@ -123,7 +168,15 @@ export function serversUp(rows: ComponentStatus[]): boolean {
 
 /** Stops what this stack started, last-started first. Idempotent. */
 export async function down(cfg: StackConfig): Promise<void> {
-  for (const c of components(cfg).reverse()) {
+  // Either Temporal mode's processes, whichever runs: switching modes is `down`, then `up`.
+  const all: Component[] = [
+    new Postgres(cfg),
+    ...temporalComponents(cfg, 'sqlite'),
+    ...temporalComponents(cfg, 'postgres'),
+    new KafkaBroker(cfg),
+    new Prometheus(cfg),
+  ];
+  for (const c of all.reverse()) {
     if (!c.pid()) continue;
     log(`stopping ${c.name}`);
     await c.stop();
@@ -144,7 +197,7 @@ export function formatStatus(rows: ComponentStatus[]): string {
       const where = r.health ? `${r.health.endpoint}${r.health.extra ? `  ${r.health.extra}` : ''}` : '';
       const pid = r.pid ? `pid ${r.pid}` : r.up && !r.tool ? 'external' : '';
       const second = [where, pid].filter(Boolean).join('  ');
-      return `${r.name.padEnd(9)} ${state}  ${version}\n${' '.repeat(16)}${second}`;
+      return `${r.name.padEnd(11)} ${state}  ${version}\n${' '.repeat(18)}${second}`;
     })
     .join('\n');
 }

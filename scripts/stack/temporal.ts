@@ -1,13 +1,14 @@
 /**
  * Temporal: the `temporal` CLI (built with `go install`, pinned, cached outside the repo)
  * running `server start-dev` on SQLite in the stack directory, with the Web UI and the
- * saga's search attributes. tctl is pinned too, for operators who use it.
+ * saga's search attributes. tctl is pinned too, for operators who use it. The same pinned
+ * builds give the full server on PostgreSQL (temporal-server.ts); the helpers here serve both.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import { google, temporal } from '@temporalio/proto';
 import type { Config } from '../../lib/config';
 import { SEARCH_ATTRIBUTES } from '../../services/orders/contract';
 import type { StackConfig } from './config';
@@ -15,32 +16,40 @@ import { componentDir, VERSIONS, type Component, type Health } from './component
 import { isAlive, log, onPath, readPid, run, spawnDaemon, stopPid } from './proc';
 
 /**
- * Pinned Go tools: module, version, and the name `go install` gives the binary (its
- * package's directory name). tctl's own module (github.com/temporalio/tctl) is not served
- * by the Go module proxy we build with; 1.13.1 is the last tctl built from the server
- * module, whose main package is `cmd/tools/cli`, so its binary comes out as `cli`.
+ * Pinned Go tools: version, and each binary's name in the cache with the package that
+ * builds it (`go install` names a binary after its package's directory, so the cache
+ * renames it). tctl's own module (github.com/temporalio/tctl) is not served by the Go
+ * module proxy we build with; 1.13.1 is the last tctl built from the server module, whose
+ * main package is `cmd/tools/cli`. The full server's schema files are embedded in
+ * temporal-sql-tool (`--schema-name`), so nothing else is needed from the module cache.
  */
 const GO_TOOLS = {
-  temporal: { module: 'github.com/temporalio/cli/cmd/temporal', version: VERSIONS.temporalCli, binary: 'temporal' },
-  tctl: { module: 'go.temporal.io/server/cmd/tools/cli', version: VERSIONS.tctl, binary: 'cli' },
-} as const;
+  temporal: { version: VERSIONS.temporalCli, binaries: { temporal: 'github.com/temporalio/cli/cmd/temporal' } },
+  tctl: { version: VERSIONS.tctl, binaries: { tctl: 'go.temporal.io/server/cmd/tools/cli' } },
+  'temporal-server': {
+    version: VERSIONS.temporalServer,
+    binaries: { 'temporal-server': 'go.temporal.io/server/cmd/server', 'temporal-sql-tool': 'go.temporal.io/server/cmd/tools/sql' },
+  },
+  'temporal-ui-server': {
+    version: VERSIONS.temporalUi,
+    binaries: { 'temporal-ui-server': 'github.com/temporalio/ui-server/v2/cmd/server' },
+  },
+} as const satisfies Record<string, { version: string; binaries: Record<string, string> }>;
 
 export type GoTool = keyof typeof GO_TOOLS;
 
-/** Where a pinned tool lives once built: `<cache>/<tool>-<version>/<tool>`. */
-export function goToolPath(cfg: StackConfig, tool: GoTool): string {
-  const { version } = GO_TOOLS[tool];
-  return path.join(cfg.stack.cacheDir, `${tool}-${version}`, tool);
+/** Where a pinned tool's binary lives once built: `<cache>/<tool>-<version>/<binary>` (binary defaults to the tool). */
+export function goToolPath(cfg: StackConfig, tool: GoTool, binary: string = tool): string {
+  return path.join(cfg.stack.cacheDir, `${tool}-${GO_TOOLS[tool].version}`, binary);
 }
 
-/** Builds a pinned Go tool into the cache with `go install`, once per version. */
+/** Builds a pinned Go tool (all its binaries) into the cache with `go install`, once per version. */
 export async function installGoTool(cfg: StackConfig, tool: GoTool): Promise<string> {
-  const target = goToolPath(cfg, tool);
-  if (fs.existsSync(target)) return target;
+  const { version, binaries } = GO_TOOLS[tool];
+  if (Object.keys(binaries).every((binary) => fs.existsSync(goToolPath(cfg, tool, binary)))) return goToolPath(cfg, tool);
   if (!(await onPath('go'))) {
     throw new Error(`building ${tool} needs Go >= 1.24 on PATH (https://go.dev/dl); none found`);
   }
-  const { module, version, binary } = GO_TOOLS[tool];
   log(`building ${tool} ${version} with go install (first time only, takes minutes)`);
   const started = Date.now();
   // Build into a scratch GOBIN and move into place, so a half-finished build is never cached.
@@ -49,17 +58,20 @@ export async function installGoTool(cfg: StackConfig, tool: GoTool): Promise<str
   fs.mkdirSync(cfg.stack.cacheDir, { recursive: true });
   const scratch = fs.mkdtempSync(path.join(cfg.stack.cacheDir, `.${tool}-${version}-build-`));
   try {
-    await run('go', ['install', `${module}@v${version}`], {
+    const packages: string[] = Object.values(binaries);
+    await run('go', ['install', ...packages.map((pkg) => `${pkg}@v${version}`)], {
       cwd: os.tmpdir(),
       env: { ...process.env, GOBIN: scratch, GOFLAGS: '-buildvcs=false', CGO_ENABLED: '0' },
     });
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.renameSync(path.join(scratch, binary), target);
+    fs.mkdirSync(path.dirname(goToolPath(cfg, tool)), { recursive: true });
+    for (const [binary, pkg] of Object.entries(binaries)) {
+      fs.renameSync(path.join(scratch, path.basename(pkg)), goToolPath(cfg, tool, binary));
+    }
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
-  log(`built ${tool} ${version} in ${((Date.now() - started) / 1000).toFixed(0)} s: ${target}`);
-  return target;
+  log(`built ${tool} ${version} in ${((Date.now() - started) / 1000).toFixed(0)} s: ${path.dirname(goToolPath(cfg, tool))}`);
+  return goToolPath(cfg, tool);
 }
 
 /**
@@ -86,6 +98,91 @@ export function cliEnv(cfg: Config): NodeJS.ProcessEnv {
   };
 }
 
+/** The persistence store a server of each TEMPORAL_PERSISTENCE mode reports (GetClusterInfo). */
+export const PERSISTENCE_STORE = { sqlite: 'sqlite', postgres: 'postgres12' } as const;
+
+/** Runs fn over a short-lived client connection to the configured frontend. */
+export async function withTemporal<T>(cfg: Config, fn: (c: Connection) => Promise<T>): Promise<T> {
+  const connection = await Connection.connect({ address: cfg.temporal.address, connectTimeout: 2000 });
+  try {
+    return await fn(connection);
+  } finally {
+    await connection.close();
+  }
+}
+
+/**
+ * Throws unless the server on the address runs the configured mode's persistence: the
+ * other mode's server on the same ports must never pass for this one.
+ */
+export async function assertPersistence(cfg: StackConfig, c: Connection): Promise<temporal.api.workflowservice.v1.GetClusterInfoResponse> {
+  const info = await c.workflowService.getClusterInfo({});
+  const mode = cfg.stack.temporal.persistence;
+  const expected = PERSISTENCE_STORE[mode];
+  if (info.persistenceStore !== expected || info.visibilityStore !== expected) {
+    throw new Error(
+      `the Temporal server on ${cfg.temporal.address} runs ${info.persistenceStore} persistence (visibility ${info.visibilityStore}), ` +
+        `TEMPORAL_PERSISTENCE=${mode} wants ${expected}: \`npm run stack -- down\` first`,
+    );
+  }
+  return info;
+}
+
+/** Throws when a Temporal server already answers on the address (start() would fail to bind). */
+export async function assertAddressFree(cfg: StackConfig): Promise<void> {
+  let store: string | undefined;
+  try {
+    store = await withTemporal(cfg, async (c) => (await c.workflowService.getClusterInfo({})).persistenceStore);
+  } catch {
+    return;
+  }
+  throw new Error(
+    `a Temporal server with ${store} persistence already answers on ${cfg.temporal.address}, ` +
+      `TEMPORAL_PERSISTENCE=${cfg.stack.temporal.persistence}: if it is this stack's other mode, ` +
+      `\`npm run stack -- down\` first; otherwise stop it or point TEMPORAL_ADDRESS elsewhere`,
+  );
+}
+
+/** Search attributes of the saga not registered in the namespace. */
+export async function missingSearchAttributes(c: Connection, namespace: string): Promise<string[]> {
+  const existing = await c.operatorService.listSearchAttributes({ namespace });
+  return Object.keys(SEARCH_ATTRIBUTES).filter((k) => !(k in (existing.customAttributes ?? {})));
+}
+
+/** Registers any missing search attribute (the server may have been started elsewhere). */
+export async function ensureSearchAttributes(c: Connection, namespace: string): Promise<void> {
+  const missing = await missingSearchAttributes(c, namespace);
+  if (missing.length === 0) return;
+  await c.operatorService.addSearchAttributes({
+    namespace,
+    searchAttributes: Object.fromEntries(missing.map((k) => [k, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+  });
+}
+
+const DAY_SECONDS = 24 * 3600;
+
+/** The namespace's retention, in whole days (0 when the server reports none). */
+export async function namespaceRetentionDays(c: Connection, namespace: string): Promise<number> {
+  const ns = await c.workflowService.describeNamespace({ namespace });
+  return Math.round(Number(ns.config?.workflowExecutionRetentionTtl?.seconds ?? 0) / DAY_SECONDS);
+}
+
+/**
+ * Sets the namespace's retention to TEMPORAL_NAMESPACE_RETENTION_DAYS unless it already is:
+ * both modes, so the dev server's own default (1 day) never decides how long history stays.
+ */
+export async function ensureRetention(cfg: StackConfig, c: Connection): Promise<void> {
+  const { namespace } = cfg.temporal;
+  const days = cfg.stack.temporal.namespaceRetentionDays;
+  if ((await namespaceRetentionDays(c, namespace)) === days) return;
+  log(`setting the retention of Temporal namespace ${namespace} to ${days} days`);
+  await c.workflowService.updateNamespace({
+    namespace,
+    config: { workflowExecutionRetentionTtl: google.protobuf.Duration.fromObject({ seconds: days * DAY_SECONDS }) },
+  });
+}
+
+/** The dev server (`temporal server start-dev`): SQLite in the stack directory, Web UI built in. */
 export class Temporal implements Component {
   readonly name = 'temporal';
   private readonly dir: string;
@@ -103,6 +200,7 @@ export class Temporal implements Component {
   }
 
   async start(): Promise<void> {
+    await assertAddressFree(this.cfg);
     fs.mkdirSync(this.dir, { recursive: true });
     const t = this.cfg.temporal;
     const args = [
@@ -151,43 +249,28 @@ export class Temporal implements Component {
     });
   }
 
-  private async withConnection<T>(fn: (c: Connection) => Promise<T>): Promise<T> {
-    const connection = await Connection.connect({ address: this.cfg.temporal.address, connectTimeout: 2000 });
-    try {
-      return await fn(connection);
-    } finally {
-      await connection.close();
-    }
-  }
-
   async health(): Promise<Health> {
     const t = this.cfg.temporal;
-    const version = await this.withConnection(async (c) => {
+    const version = await withTemporal(this.cfg, async (c) => {
+      const { serverVersion } = await assertPersistence(this.cfg, c);
       await c.workflowService.describeNamespace({ namespace: t.namespace });
-      const info = await c.workflowService.getSystemInfo({});
-      return info.serverVersion;
+      return serverVersion;
     });
     const ui = `http://${t.host}:${this.cfg.stack.temporal.uiPort}`;
     const res = await fetch(ui, { signal: AbortSignal.timeout(2000) });
     if (!res.ok) throw new Error(`Web UI at ${ui} answered ${res.status}`);
     return {
-      version: `server ${version} (temporal CLI ${VERSIONS.temporalCli})`,
+      version: `server ${version} (temporal CLI ${VERSIONS.temporalCli}), SQLite persistence`,
       endpoint: t.address,
       extra: `Web UI ${ui}`,
     };
   }
 
-  /** Registers any missing search attribute (the server may have been started elsewhere). */
+  /** The saga's search attributes and the configured retention. */
   async provision(): Promise<void> {
-    const namespace = this.cfg.temporal.namespace;
-    await this.withConnection(async (c) => {
-      const existing = await c.operatorService.listSearchAttributes({ namespace });
-      const missing = Object.keys(SEARCH_ATTRIBUTES).filter((k) => !(k in (existing.customAttributes ?? {})));
-      if (missing.length === 0) return;
-      await c.operatorService.addSearchAttributes({
-        namespace,
-        searchAttributes: Object.fromEntries(missing.map((k) => [k, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
-      });
+    await withTemporal(this.cfg, async (c) => {
+      await ensureSearchAttributes(c, this.cfg.temporal.namespace);
+      await ensureRetention(this.cfg, c);
     });
   }
 

@@ -1,14 +1,18 @@
 /**
  * Proves each component of the local stack is the real thing, reached over the network
- * with the project's own configuration.
+ * with the project's own configuration. The full Temporal server on PostgreSQL is proven
+ * only when the stack runs it (TEMPORAL_PERSISTENCE=postgres); CI runs the dev server.
  */
 import crypto from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Kafka, logLevel } from 'kafkajs';
 import { closeDb, createDb } from '../../lib/db';
 import { SEARCH_ATTRIBUTES } from '../../services/orders/contract';
+import { SA } from '../../services/orders/search-attributes';
 import { ensureTopics } from '../../scripts/stack/kafka';
+import { namespaceRetentionDays } from '../../scripts/stack/temporal';
 import { testConfig } from '../setup/test-config';
 import * as smokeActivities from '../fixtures/smoke-activities';
 import { eventually } from '../support/wait';
@@ -93,6 +97,64 @@ describe('the local stack', () => {
       await producer.disconnect();
       await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
       await admin.disconnect();
+    }
+  });
+});
+
+const postgresMode = cfg.stack.temporal.persistence === 'postgres';
+
+(postgresMode ? describe : describe.skip)('Temporal on PostgreSQL (runs only with TEMPORAL_PERSISTENCE=postgres)', () => {
+  test('the full server stores history and visibility in PostgreSQL, keeps the configured retention, and lists a finished workflow by OrderStatus through the server and its Web UI', async () => {
+    const { namespace, address, host } = cfg.temporal;
+    const taskQueue = `smoke-pg-${crypto.randomUUID()}`;
+    const status = `SMOKE-${crypto.randomUUID()}`;
+    const nativeConnection = await NativeConnection.connect({ address });
+    const worker = await Worker.create({
+      connection: nativeConnection,
+      namespace,
+      taskQueue,
+      workflowsPath: require.resolve('../fixtures/smoke-workflows'),
+      activities: smokeActivities,
+    });
+    const connection = await Connection.connect({ address });
+    const client = new Client({ connection, namespace });
+    try {
+      const info = await connection.workflowService.getClusterInfo({});
+      expect({ persistence: info.persistenceStore, visibility: info.visibilityStore, version: info.serverVersion }).toEqual({
+        persistence: 'postgres12',
+        visibility: 'postgres12',
+        version: '1.29.1',
+      });
+      expect(await namespaceRetentionDays(connection, namespace)).toBe(cfg.stack.temporal.namespaceRetentionDays);
+
+      const workflowId = `smoke-pg-${crypto.randomUUID()}`;
+      await worker.runUntil(
+        client.workflow.execute('smokeWorkflow', {
+          taskQueue,
+          workflowId,
+          args: ['postgres'],
+          typedSearchAttributes: new TypedSearchAttributes([{ key: SA.OrderStatus, value: status }]),
+        }),
+      );
+      const query = `OrderStatus="${status}"`;
+      const found = await eventually(
+        async () => {
+          const ids: string[] = [];
+          for await (const w of client.workflow.list({ query })) ids.push(w.workflowId);
+          return ids.length > 0 && ids;
+        },
+        { what: `${query} to list the workflow` },
+      );
+      expect(found).toEqual([workflowId]);
+
+      const ui = `http://${host}:${cfg.stack.temporal.uiPort}`;
+      const listed = await fetch(`${ui}/api/v1/namespaces/${namespace}/workflows?query=${encodeURIComponent(query)}`);
+      expect(listed.status).toBe(200);
+      const body = (await listed.json()) as { executions?: { execution: { workflowId: string } }[] };
+      expect(body.executions?.map((e) => e.execution.workflowId)).toEqual([workflowId]);
+    } finally {
+      await connection.close();
+      await nativeConnection.close();
     }
   });
 });

@@ -146,7 +146,7 @@ describe('the local stack configuration (scripts/stack/config.ts)', () => {
     expect(cfg.stack).toEqual({
       dir: path.join(repoRoot, '.stack'),
       cacheDir: expect.stringMatching(/[/\\]\.cache[/\\]order-saga$/),
-      temporal: { uiPort: 8233, httpPort: 7243, metricsPort: 7244 },
+      temporal: { persistence: 'sqlite', namespaceRetentionDays: 7, uiPort: 8233, httpPort: 7243, metricsPort: 7244 },
       kafka: { controllerPort: 9093, heapMb: 768 },
       prometheus: { port: 9090 },
     });
@@ -171,6 +171,11 @@ describe('the local stack configuration (scripts/stack/config.ts)', () => {
       kafka: { controllerPort: 8001 },
     });
   });
+
+  test('TEMPORAL_PERSISTENCE=postgres selects the full server, with the namespace retention it is given', () => {
+    const { stack } = loadStackConfig({ TEMPORAL_PERSISTENCE: ' postgres ', TEMPORAL_NAMESPACE_RETENTION_DAYS: '30' });
+    expect(stack.temporal).toMatchObject({ persistence: 'postgres', namespaceRetentionDays: 30 });
+  });
 });
 
 /** A bad value for each kind of parser; `kinds covered` below keeps this list complete. */
@@ -184,10 +189,12 @@ const BAD_VALUES: [kind: string, variable: string, value: string, message: strin
   ['integer', 'RELAY_BATCH_SIZE', 'lots', 'expected an integer, got "lots"'],
   ['integer', 'KAFKA_HEAP_MB', '128', 'expected 256..16384, got 128'],
   ['integer', 'PROMETHEUS_PORT', '0', 'expected 1..65535'],
+  ['integer', 'TEMPORAL_NAMESPACE_RETENTION_DAYS', '0', 'expected 1..3650, got 0'],
   ['durationMs', 'SAGA_START_GRACE_MS', '50', 'expected 100..3600000, got 50'],
   ['durationMs', 'RELAY_POLL_INTERVAL_MS', '1s', 'expected an integer, got "1s"'],
   ['oneOf', 'LOG_LEVEL', 'loud', 'expected one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
   ['oneOf', 'NODE_ENV', 'staging', 'expected one of development, test, production'],
+  ['oneOf', 'TEMPORAL_PERSISTENCE', 'mysql', 'expected one of sqlite, postgres, got "mysql"'],
   ['host', 'API_HOST', 'http://x', 'expected a host name or IP address'],
   ['host', 'METRICS_HOST', 'a b', 'expected a host name or IP address'],
   ['hostPort', 'TEMPORAL_ADDRESS', 'no-port', 'expected host:port, got "no-port"'],
