@@ -6,7 +6,7 @@
  */
 import crypto from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import { Client } from 'pg';
+import type { Pool } from 'pg';
 import type { Config } from '../../lib/config';
 import { repoRoot } from '../../lib/config';
 import { run } from '../stack/proc';
@@ -41,7 +41,7 @@ function push(list: string[], msg: string): void {
   else if (list.length === MAX_LISTED) list.push('...');
 }
 
-export async function snapshot(pg: Client): Promise<Snapshot> {
+export async function snapshot(pg: Pool): Promise<Snapshot> {
   const accounts = await pg.query<{ id: string; balance_minor: string }>('SELECT id, balance_minor FROM accounts');
   const products = await pg.query<{ sku: string; available: number; reserved: number; committed: number }>(
     'SELECT sku, available, reserved, committed FROM products',
@@ -60,13 +60,13 @@ interface OrderRow {
   total_minor: string;
 }
 
-async function orderRows(pg: Client): Promise<Map<string, OrderRow>> {
+async function orderRows(pg: Pool): Promise<Map<string, OrderRow>> {
   const { rows } = await pg.query<OrderRow>('SELECT id, customer_id, status, failure_reason, total_minor FROM orders');
   return new Map(rows.map((r) => [r.id, r]));
 }
 
 /** True when every accepted order is settled and every event went through both consumers. */
-export async function quiescent(pg: Client, placed: PlacedOrder[]): Promise<string | undefined> {
+export async function quiescent(pg: Pool, placed: PlacedOrder[]): Promise<string | undefined> {
   const orders = await orderRows(pg);
   for (const p of placed) {
     const row = p.orderId ? orders.get(p.orderId) : undefined;
@@ -110,7 +110,7 @@ export function checkOrders(placed: PlacedOrder[], orders: Map<string, OrderRow>
   return { name: 'orders accounted for, final', scope: `${accepted.length} accepted, ${orders.size} in db`, violations: v };
 }
 
-export async function checkIdempotency(pg: Client, placed: PlacedOrder[]): Promise<CheckResult> {
+export async function checkIdempotency(pg: Pool, placed: PlacedOrder[]): Promise<CheckResult> {
   const v: string[] = [];
   let replays = 0;
   for (const p of placed) {
@@ -142,7 +142,7 @@ export async function checkIdempotency(pg: Client, placed: PlacedOrder[]): Promi
   return { name: 'one order per key, replays identical', scope: `${keys.length} keys, ${replays} resends`, violations: v };
 }
 
-export async function checkMoney(pg: Client, before: Snapshot, placed: PlacedOrder[], orders: Map<string, OrderRow>): Promise<CheckResult> {
+export async function checkMoney(pg: Pool, before: Snapshot, placed: PlacedOrder[], orders: Map<string, OrderRow>): Promise<CheckResult> {
   const v: string[] = [];
   const after = await snapshot(pg);
   const sum = (m: Map<string, bigint>) => [...m.values()].reduce((a, b) => a + b, 0n);
@@ -182,7 +182,7 @@ export async function checkMoney(pg: Client, before: Snapshot, placed: PlacedOrd
 }
 
 export async function checkStock(
-  pg: Client,
+  pg: Pool,
   before: Snapshot,
   catalog: Catalog,
   placed: PlacedOrder[],
@@ -244,7 +244,7 @@ export async function readStream(cfg: Config, expected: number, timeoutMs = 120_
   }
 }
 
-export async function checkStream(pg: Client, cfg: Config): Promise<CheckResult> {
+export async function checkStream(pg: Pool, cfg: Config): Promise<CheckResult> {
   const v: string[] = [];
   const { rows: outbox } = await pg.query<{ aggregate_id: string; sequence: number; event_id: string }>(
     'SELECT aggregate_id, sequence, event_id FROM outbox_events ORDER BY aggregate_id, sequence',
@@ -291,7 +291,7 @@ export async function checkStream(pg: Client, cfg: Config): Promise<CheckResult>
 }
 
 /** The consumers' own state: each event applied once, per order no gap and no reordering. */
-async function duplicateEffects(pg: Client): Promise<string[]> {
+async function duplicateEffects(pg: Pool): Promise<string[]> {
   const out: string[] = [];
   const { rows: timeline } = await pg.query<{ aggregate_id: string; n: string; max: number }>(
     'SELECT aggregate_id, count(*) AS n, max(sequence) AS max FROM audit_timeline GROUP BY aggregate_id',

@@ -7,7 +7,7 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { Client } from 'pg';
+import { Pool } from 'pg';
 import { closeDb, createDb } from '../../lib/db';
 import { migrate } from '../../lib/migrate';
 import type { Role } from '../../app/processes';
@@ -51,6 +51,8 @@ export interface ChaosOptions {
   /** Orders in flight at once. */
   lanes?: number;
   quiescenceTimeoutMs?: number;
+  /** Where the run's process logs go (a directory per run); default <STACK_DIR>/chaos. */
+  logRoot?: string;
   log?: (msg: string) => void;
 }
 
@@ -117,12 +119,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const env = runEnv(base, runId, base.workers.taskQueuePrefix);
   const cfg = loadStackConfig({ ...baseEnv, ...env });
   const childEnv = { ...baseEnv, ...env };
-  const logDir = path.join(cfg.stack.dir, 'chaos', runId);
+  const logDir = path.join(opts.logRoot ?? path.join(cfg.stack.dir, 'chaos'), runId);
   const instances = opts.instances ?? 2;
   const durationMs = opts.minutes * 60_000;
   const fleet = new Fleet({ env, instances, apiPort: opts.apiPort, metricsPortBase: opts.metricsPortBase, logDir });
-  const pg = new Client({ connectionString: cfg.databaseOwner.url });
-  let pgConnected = false;
+  // A pool, not one client: PostgreSQL restarts under the checker too.
+  const pg = new Pool({ connectionString: cfg.databaseOwner.url, max: 2 });
+  pg.on('error', () => undefined);
   const result: ChaosResult = {
     seed: opts.seed,
     runId,
@@ -149,8 +152,6 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     );
     const db = createDb(cfg.database.url, 2);
     const catalog = await createCatalog(db, runId).finally(() => closeDb(db));
-    await pg.connect();
-    pgConnected = true;
     const before = await snapshot(pg);
 
     log(`starting ${instances} instances of every app process`);
@@ -175,7 +176,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
 
     log('workload done; waiting for quiescence');
     const q0 = Date.now();
-    await waitUntil(async () => !(await quiescent(pg, result.placed)), {
+    await waitUntil(async () => !(await quiescent(pg, result.placed).catch((err: Error) => err.message)), {
       timeoutMs: opts.quiescenceTimeoutMs ?? 300_000,
       intervalMs: 1000,
       what: 'quiescence',
@@ -200,7 +201,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   } finally {
     await fleet.stopAll();
     for (const s of opts.servers) await ensureServerUp(cfg, s).catch((err: Error) => log(`could not bring ${s} back: ${err.message}`));
-    if (pgConnected) await pg.end().catch(() => undefined);
+    await pg.end().catch(() => undefined);
     result.durationMs = Date.now() - started;
     if (result.ok) await cleanUp(cfg).catch((err: Error) => log(`cleanup: ${err.message}`));
     else log(`kept database ${cfg.database.database}, topic ${cfg.kafka.eventsTopic} and logs ${logDir} for inspection`);
