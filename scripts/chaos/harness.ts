@@ -122,7 +122,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const logDir = path.join(opts.logRoot ?? path.join(cfg.stack.dir, 'chaos'), runId);
   const instances = opts.instances ?? 2;
   const durationMs = opts.minutes * 60_000;
-  const fleet = new Fleet({ env, instances, apiPort: opts.apiPort, metricsPortBase: opts.metricsPortBase, logDir });
+  const fleet = new Fleet({
+    env: { ...opts.env, ...env },
+    instances,
+    apiPort: opts.apiPort,
+    metricsPortBase: opts.metricsPortBase,
+    logDir,
+  });
   // A pool, not one client: PostgreSQL restarts under the checker too.
   const pg = new Pool({ connectionString: cfg.databaseOwner.url, max: 2 });
   pg.on('error', () => undefined);
