@@ -34,6 +34,7 @@ async function main(role: string): Promise<void> {
     poolSize: cfg.databasePoolSize,
     limits: cfg.databaseLimits,
     connectTimeoutMs: cfg.databaseConnectTimeoutMs,
+    onIdleError: (err) => log.warn({ err }, 'idle database connection lost; the pool reconnects on demand'),
   });
   dbPoolMetrics(registry, poolOf(db), cfg.databasePoolSize);
   const faults = faultsFrom(cfg.faultInjection);

@@ -17,6 +17,18 @@ export interface DbOptions {
   connectTimeoutMs?: number;
   /** Server-side limits of every transaction (and, as session defaults, of every statement). */
   limits?: Partial<TxLimits>;
+  /**
+   * Told when an idle pooled connection dies (the server restarted or ended the session).
+   * The pool drops that connection and opens a new one on demand; without a listener its
+   * 'error' event would be unhandled and end the process.
+   */
+  onIdleError?: (err: Error) => void;
+}
+
+/** A pool that survives its server: a lost idle connection is reported, not thrown. */
+export function survivingIdleErrors<P extends Pool>(pool: P, onIdleError: (err: Error) => void = () => undefined): P {
+  pool.on('error', onIdleError);
+  return pool;
 }
 
 // Our own pg.Pool behind the adapter: gauged, and used for explicit transactions.
@@ -34,6 +46,7 @@ export function createDb(url: string, options: DbOptions | number = {}): Db {
     lock_timeout: limits.lockTimeoutMs,
     idle_in_transaction_session_timeout: limits.idleInTransactionTimeoutMs,
   });
+  survivingIdleErrors(pool, opts.onIdleError);
   setPoolLimits(pool, limits);
   // The adapter ends the pool on $disconnect, as it does with a pool of its own.
   const adapter = new PrismaPg(pool, { disposeExternalPool: true });

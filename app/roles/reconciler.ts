@@ -8,7 +8,9 @@ import { createReconcilerPool, ReconciliationService } from '../../services/reco
 import type { RoleContext, Running } from '../role';
 
 export async function startReconciler({ cfg, log, registry }: RoleContext): Promise<Running> {
-  const pg = createReconcilerPool(cfg);
+  const pg = createReconcilerPool(cfg, undefined, (err) =>
+    log.warn({ err }, 'idle reconciler connection lost; the pool reconnects on demand'),
+  );
   const temporal = await createTemporalClient(cfg);
   const service = new ReconciliationService({ pg, temporal, cfg, log, registry });
   service.start();

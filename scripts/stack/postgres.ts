@@ -139,10 +139,11 @@ export class Postgres implements Component {
     return isAlive(pid) ? pid : undefined;
   }
 
-  async stop(): Promise<void> {
+  /** `fast` rolls back sessions and checkpoints; `immediate` is a crash (recovery replays the WAL at the next start). */
+  async stop(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
     if (!this.pid()) return;
     await this.install();
-    await asServerUser(this.bin('pg_ctl'), ['-D', this.dataDir, '-m', 'fast', '-w', '-t', '60', 'stop']);
+    await asServerUser(this.bin('pg_ctl'), ['-D', this.dataDir, '-m', mode, '-w', '-t', '60', 'stop']);
   }
 }
 

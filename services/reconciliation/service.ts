@@ -10,6 +10,7 @@ import type { Client as TemporalClient } from '@temporalio/client';
 import { Client, Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import type { Config } from '../../lib/config';
+import { survivingIdleErrors } from '../../lib/db';
 import type { Logger } from '../../lib/logger';
 import { sleep } from '../platform/messaging/retry';
 import { LOCKS, RUNS_CHANNEL, type RunMode, type RunScope } from './contract';
@@ -18,12 +19,13 @@ import { reconciliationMetrics, setFindingGauges, type ReconciliationMetrics } f
 import { instanceName, runReconciliation, type ReconcilerDeps, type RunOptions, type RunOutcome } from './runner';
 
 /** The read-only role's pool, with a server-side ceiling on any one statement. */
-export function createReconcilerPool(cfg: Config, max = 4): Pool {
-  return new Pool({
+export function createReconcilerPool(cfg: Config, max = 4, onIdleError?: (err: Error) => void): Pool {
+  const pool = new Pool({
     connectionString: cfg.reconciler.database.url,
     max,
     options: '-c statement_timeout=600000 -c random_page_cost=1.1 -c jit=off -c max_parallel_workers_per_gather=0',
   });
+  return survivingIdleErrors(pool, onIdleError);
 }
 
 /** Runs `fn` holding the pass lock; null if another pass holds it (and `wait` is false). */

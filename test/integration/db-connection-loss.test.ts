@@ -1,0 +1,55 @@
+/**
+ * Found by the chaos run: when PostgreSQL restarted, every process with an idle pooled
+ * connection died of an unhandled 'error' event ("Connection terminated unexpectedly").
+ * A pool must survive its server: the lost connection is reported, and the next query gets
+ * a new one. Ending the idle sessions from the server side is what a restart does to them.
+ */
+import { loadConfig } from '../../lib/config';
+import { closeDb, createDb, poolOf, type Db } from '../../lib/db';
+import { createReconcilerPool } from '../../services/reconciliation/service';
+import type { Pool } from 'pg';
+import { eventually } from '../support/wait';
+
+const cfg = loadConfig();
+const opened: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const close of opened) await close();
+});
+
+/** Ends every session of `pool` from another session of the same role (no superuser needed). */
+async function killSessions(pool: Pool, killer: Pool): Promise<void> {
+  const clients = await Promise.all([pool.connect(), pool.connect()]);
+  const pids = await Promise.all(clients.map(async (c) => (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid));
+  for (const c of clients) c.release(); // idle in the pool now
+  await killer.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [pids]);
+}
+
+test("when the server ends an app pool's idle connections, the process lives and the next query reconnects", async () => {
+  const lost: Error[] = [];
+  const db: Db = createDb(cfg.database.url, { poolSize: 3, onIdleError: (err) => lost.push(err) });
+  const killer = createDb(cfg.database.url, 1);
+  opened.push(
+    () => closeDb(db),
+    () => closeDb(killer),
+  );
+
+  await killSessions(poolOf(db), poolOf(killer));
+  await eventually(async () => lost.length === 2, { what: 'both idle connections to be reported lost' });
+  expect(lost[0]!.message).toMatch(/terminat/i);
+  const { rows } = await poolOf(db).query<{ one: number }>('SELECT 1 AS one');
+  expect(rows[0]!.one).toBe(1);
+});
+
+test("when the server ends the reconciler pool's idle connections, the process lives", async () => {
+  const lost: Error[] = [];
+  const pool = createReconcilerPool(cfg, 3, (err) => lost.push(err));
+  const killer = createReconcilerPool(cfg, 1);
+  opened.push(
+    () => pool.end(),
+    () => killer.end(),
+  );
+
+  await killSessions(pool, killer);
+  await eventually(async () => lost.length === 2, { what: 'both idle connections to be reported lost' });
+  expect((await pool.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one).toBe(1);
+});
