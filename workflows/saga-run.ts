@@ -51,6 +51,12 @@ function refusal(kind: { code: string }, message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: kind.code, message, nonRetryable: true });
 }
 
+/** The type of the non-retryable ApplicationFailure a (local) activity failed with, if any. */
+function refusedAs(err: unknown): string | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure && cause.nonRetryable ? (cause.type ?? undefined) : undefined;
+}
+
 /** The business failure (a non-retryable ApplicationFailure) behind an activity failure, if any. */
 function businessFailure(err: unknown): ApplicationFailure | undefined {
   if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable) {
@@ -178,7 +184,7 @@ export class SagaRun {
         await this.record('compensation', 'COMPLETED', 'COMPENSATED');
         return;
       } catch (err) {
-        if (!honest || businessFailure(err)?.type !== ORDER_ERRORS.COMPENSATION_INCOMPLETE.code) throw err;
+        if (!honest || refusedAs(err) !== ORDER_ERRORS.COMPENSATION_INCOMPLETE.code) throw err;
         // The database says something is still in effect although every step reported done (a
         // service that lies, a hand edit): an operator must look. Their retry undoes what is left.
         await this.addUndoFromRecords();
@@ -193,7 +199,7 @@ export class SagaRun {
     try {
       await this.record('compensation', 'STARTED', 'COMPENSATING', { failureReason: reason, detail });
     } catch (err) {
-      if (!this.honest() || businessFailure(err)?.type !== ORDER_ERRORS.COMPENSATION_WINDOW_CLOSED.code) throw err;
+      if (!this.honest() || refusedAs(err) !== ORDER_ERRORS.COMPENSATION_WINDOW_CLOSED.code) throw err;
       await this.closeWindow(`compensation refused: ${detail}`);
       throw refusal(
         ORDER_ERRORS.COMPENSATION_WINDOW_CLOSED,

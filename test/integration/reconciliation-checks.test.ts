@@ -12,6 +12,7 @@ import { createPaymentActivities } from '../../activities/payment';
 import type { Client } from '@temporalio/client';
 import { createLogger } from '../../lib/logger';
 import { replayDeadLetter } from '../../services/platform/dlq/dead-letters';
+import { orderWorkflowId } from '../../services/orders/contract';
 import { ledgerKeys, merchantAccountId } from '../../services/payments/contract';
 import { inTransaction } from '../../lib/db';
 import { postLedgerTransaction } from '../../services/payments/ledger';
@@ -195,20 +196,44 @@ test('inventory.conservation: when stock appears on a product without the stock 
   await expectResolvedInHistory('inventory.conservation', `product:${sku}`);
 });
 
-test('inventory.reservation_status: when an inventory service reports a release it never made, the COMPENSATED order still holding stock is found, and resolves once released', async () => {
+test('inventory.reservation_status: when an inventory service reports a release it never made, the database refuses COMPENSATED (the saga parks); a hand edit past that guard is found, and resolves once released', async () => {
   const leaky = await env.deployment({ noopRelease: true });
   const sku = await createProduct(db(), { stock: 10, priceMinor: 900 });
   const poor = await createCustomer(db(), { balanceMinor: 100 });
   const order = await leaky.place(poor, [{ sku, quantity: 3 }]);
-  await waitForStatus(db(), order.id, 'COMPENSATED');
+  // The release "succeeded" but the stock is still held: the orders_guard_compensation trigger refuses COMPENSATED.
+  await waitForStatus(db(), order.id, 'NEEDS_ATTENTION');
+  expect((await db().reservation.findUniqueOrThrow({ where: { orderId: order.id } })).status).toBe('HELD');
+
+  // An operator forcing the status by hand, guard and all, in one transaction (nobody else sees it disabled).
+  const owner = await env.owner.connect();
+  try {
+    await owner.query('BEGIN');
+    await owner.query('ALTER TABLE orders DISABLE TRIGGER orders_guard_compensation');
+    await owner.query(`UPDATE orders SET status = 'COMPENSATED', updated_at = now() WHERE id = $1`, [order.id]);
+    await owner.query('ALTER TABLE orders ENABLE TRIGGER orders_guard_compensation');
+    await owner.query('COMMIT');
+  } finally {
+    owner.release();
+  }
   const scope = { orderIds: [order.id] };
   const fingerprint = `order:${order.id}`;
-  await env.expectFindings(scope, [{ check: 'inventory.reservation_status', fingerprint }]);
-  expect((await env.unresolved(scope))[0]?.details).toMatchObject({ status: 'COMPENSATED', reservation: 'HELD' });
+  // A hand edit leaves more than the stock wrong: no event says COMPENSATED, and Temporal still says NEEDS_ATTENTION.
+  const alsoTrue = [
+    { check: 'events.order_status' as const, fingerprint },
+    { check: 'saga.search_attribute' as const, fingerprint },
+  ];
+  await env.expectFindings(scope, [alsoTrue[0]!, { check: 'inventory.reservation_status', fingerprint }, alsoTrue[1]!]);
+  const found = await env.unresolved(scope);
+  expect(found.find((f) => f.check === 'inventory.reservation_status')?.details).toMatchObject({
+    status: 'COMPENSATED',
+    reservation: 'HELD',
+  });
 
   await createInventoryActivities({ db: db() }).releaseInventory({ orderId: order.id, reason: 'INSUFFICIENT_FUNDS: released by hand' });
-  await env.expectFindings(scope, []);
+  await env.expectFindings(scope, alsoTrue);
   await expectResolvedInHistory('inventory.reservation_status', fingerprint);
+  await env.temporal.workflow.getHandle(orderWorkflowId(order.id)).terminate('test over: compensated by hand');
 });
 
 test('events.payment_amounts: when a PaymentCaptured event carries another amount than the ledger charged, the order is found, and resolves once the event says what the ledger did', async () => {
