@@ -148,6 +148,7 @@ export const EVENT_TYPES = {
   PaymentCaptured: 'PaymentCaptured',
   PaymentFailed: 'PaymentFailed',
   PaymentRefunded: 'PaymentRefunded',
+  PaymentVoided: 'PaymentVoided',
   OrderStatusChanged: 'OrderStatusChanged',
   OrderConfirmed: 'OrderConfirmed',
   OrderRejected: 'OrderRejected',
