@@ -235,7 +235,8 @@ test('order.payment_ledger: when a payment service voids the payment and acknowl
 
 test('inventory.reservation_status: when an operator renames a product while an order for it waits, the reserve fails UNKNOWN_SKU, the release leaves a RELEASED reservation without items, and the COMPENSATED order is no finding', async () => {
   const d = await env.deployment({ workers: ['orders'] });
-  const sku = await createProduct(db(), { stock: 10, priceMinor: 400 });
+  // No stock yet, so no journal row pins the sku (the journal is append-only).
+  const sku = await createProduct(db(), { stock: 0, priceMinor: 400 });
   const customer = await createCustomer(db(), { balanceMinor: 10_000 });
   const order = await d.place(customer, [{ sku, quantity: 1 }]);
   // No inventory worker yet: the reserve has not run when the product goes away.
@@ -248,6 +249,17 @@ test('inventory.reservation_status: when an operator renames a product while an 
     status: 'RELEASED',
     items: [],
   });
+  // Checked only once settled: an order that changed within the grace window is not examined yet.
+  await eventually(
+    async () => {
+      const { rows } = await env.owner.query<{ settled: boolean }>(
+        `SELECT updated_at < now() - $2 * interval '1 millisecond' AS settled FROM orders WHERE id = $1`,
+        [order.id, TEST_SETTINGS.graceMs],
+      );
+      return rows[0]?.settled;
+    },
+    { what: `order ${order.id} to settle past the grace window` },
+  );
   await env.expectFindings({ orderIds: [order.id] }, []);
 });
 
