@@ -9,6 +9,7 @@ import { z } from 'zod';
 export const FAULT_POINTS = [
   'api.order.beforeCommit',
   'api.order.afterCommit',
+  'inventory.reserve.beforeCommit',
   'inventory.reserve.afterCommit',
   'inventory.commit.afterCommit',
   'inventory.release.beforeCommit',

@@ -7,10 +7,21 @@ export const INVENTORY_TASK_QUEUE = 'inventory';
 /** Business failures of inventory: non-retryable, `type` of the ApplicationFailure. */
 export const INVENTORY_FAILURES = {
   OUT_OF_STOCK: 'OUT_OF_STOCK',
+  /** A line names a sku that has no product. */
+  UNKNOWN_SKU: 'UNKNOWN_SKU',
+  /** The order's reservation was released (compensated) before this reserve could hold it. */
+  RESERVATION_RELEASED: 'RESERVATION_RELEASED',
 } as const;
 
 export const INVENTORY_ERRORS = {
   OUT_OF_STOCK: { code: INVENTORY_FAILURES.OUT_OF_STOCK, status: 409, retryable: false, title: 'Not enough stock' },
+  UNKNOWN_SKU: { code: INVENTORY_FAILURES.UNKNOWN_SKU, status: 422, retryable: false, title: 'No such product' },
+  RESERVATION_RELEASED: {
+    code: INVENTORY_FAILURES.RESERVATION_RELEASED,
+    status: 409,
+    retryable: false,
+    title: 'Reservation was released',
+  },
   /** Commit of a reservation that is not held (released or rejected): a saga bug, never retried. */
   RESERVATION_NOT_HELD: { code: 'RESERVATION_NOT_HELD', status: 409, retryable: false, title: 'Reservation is not held' },
 } as const satisfies Record<string, ErrorKind>;
@@ -34,7 +45,10 @@ export interface ReleaseInput {
   reason: string;
 }
 export interface ReleaseResult {
-  /** What the reservation was before the release: HELD, COMMITTED, or null if there was nothing. */
+  /**
+   * What the reservation was before the release: HELD, COMMITTED, or null if nothing was held
+   * (then `applied` says whether this call left the RELEASED mark that fails a later reserve).
+   */
   releasedFrom: 'HELD' | 'COMMITTED' | null;
   applied: boolean;
 }

@@ -4,6 +4,12 @@
  * rows) and idempotent by order: the reservation row, keyed by order id, records what was
  * done, so a retry finds it and changes nothing. Products are locked in sku order, so two
  * reservations never deadlock.
+ *
+ * A release can run before the reserve it undoes, or while that reserve's transaction is
+ * still open (a cancelled workflow, an attempt past its timeout). It claims the same row
+ * first: the claim waits for an open reserve to end, and if there is no reservation it leaves
+ * a RELEASED one without items, so a reserve that comes later fails RESERVATION_RELEASED
+ * instead of holding stock nobody will release.
  */
 import { inTransaction, type Db } from '../../lib/db';
 import { DomainError } from '../../lib/errors';
@@ -46,13 +52,26 @@ async function reservedLines(tx: Tx, orderId: string): Promise<Line[]> {
   return tx.rows<Line>`SELECT sku, quantity FROM reservation_items WHERE order_id = ${orderId}::uuid ORDER BY sku`;
 }
 
-/** A repeat of a reservation already decided: its shortages if it was rejected. */
-async function priorShortages(tx: Tx, orderId: string): Promise<Shortage[] | null> {
+/**
+ * A repeat of a reservation already decided: its shortages if it was rejected. A released
+ * reservation is not held any more (or never was), so a reserve that finds it fails.
+ */
+async function priorShortages(tx: Tx, orderId: string): Promise<Shortage[]> {
   const [prior] = await tx.rows<{ status: string }>`SELECT status FROM reservations WHERE order_id = ${orderId}::uuid`;
-  if (prior?.status !== 'REJECTED') return null;
+  if (prior?.status === 'RELEASED') {
+    throw new DomainError(INVENTORY_ERRORS.RESERVATION_RELEASED, `order ${orderId}: the reservation was released; nothing is reserved`);
+  }
+  if (prior?.status !== 'REJECTED') return [];
   const [event] = await tx.rows<{ payload: { shortages?: Shortage[] } }>`
     SELECT payload FROM outbox_events WHERE aggregate_id = ${orderId}::text AND type = ${EVENT_TYPES.InventoryRejected}::text LIMIT 1`;
   return event?.payload.shortages ?? [];
+}
+
+/** Fails UNKNOWN_SKU if a line names a sku with no product (rolling back the claim). */
+function checkKnown(orderId: string, lines: Line[], known: Set<string>): void {
+  const unknown = lines.filter((l) => !known.has(l.sku)).map((l) => l.sku);
+  if (unknown.length === 0) return;
+  throw new DomainError(INVENTORY_ERRORS.UNKNOWN_SKU, `order ${orderId}: no product ${unknown.join(', ')}`, { details: { skus: unknown } });
 }
 
 /** Moves stock between counters for each line, in sku order. */
@@ -77,13 +96,14 @@ export function createInventoryService({ db, faults = noFaults }: InventoryDeps)
       const outcome = await inTransaction(db, async (tx) => {
         const claimed = await tx.exec`
           INSERT INTO reservations (order_id, status) VALUES (${orderId}::uuid, 'HELD') ON CONFLICT DO NOTHING`;
-        if (claimed === 0) return { applied: false, shortages: (await priorShortages(tx, orderId)) ?? [] };
+        if (claimed === 0) return { applied: false, shortages: await priorShortages(tx, orderId) };
         const stock = await tx.rows<{ sku: string; available: number }>`
           SELECT sku, available FROM products WHERE sku = ANY(${lines.map((l) => l.sku)}::text[]) ORDER BY sku FOR UPDATE`;
         const available = new Map(stock.map((p) => [p.sku, p.available]));
+        checkKnown(orderId, lines, new Set(available.keys()));
         const shortages = lines
-          .filter((l) => (available.get(l.sku) ?? 0) < l.quantity)
-          .map((l) => ({ sku: l.sku, requested: l.quantity, available: available.get(l.sku) ?? 0 }));
+          .filter((l) => available.get(l.sku)! < l.quantity)
+          .map((l) => ({ sku: l.sku, requested: l.quantity, available: available.get(l.sku)! }));
         if (shortages.length > 0) {
           await tx.exec`UPDATE reservations SET status = 'REJECTED', updated_at = now() WHERE order_id = ${orderId}::uuid`;
           await appendEvents(tx, aggregate(orderId), [
@@ -96,6 +116,7 @@ export function createInventoryService({ db, faults = noFaults }: InventoryDeps)
           INSERT INTO reservation_items (order_id, sku, quantity)
           SELECT ${orderId}::uuid, sku, quantity FROM unnest(${lines.map((l) => l.sku)}::text[], ${lines.map((l) => l.quantity)}::int[]) AS m(sku, quantity)`;
         await appendEvents(tx, aggregate(orderId), [{ type: EVENT_TYPES.InventoryReserved, payload: { orderId, items: lines } }]);
+        await faults.hit('inventory.reserve.beforeCommit', orderId);
         return { applied: true, shortages: [] as Shortage[] };
       });
       await faults.hit('inventory.reserve.afterCommit', orderId);
@@ -125,9 +146,22 @@ export function createInventoryService({ db, faults = noFaults }: InventoryDeps)
       return { applied };
     },
 
-    /** Compensation: returns held or committed stock to available. A second call does nothing. */
+    /**
+     * Compensation: returns held or committed stock to available; with no reservation, leaves
+     * a RELEASED one so that a later reserve fails. A second call does nothing.
+     */
     async release({ orderId, reason }: ReleaseInput): Promise<ReleaseResult> {
       const result = await inTransaction(db, async (tx): Promise<ReleaseResult> => {
+        // Waits for a reserve of this order still in flight: its row is then what we release.
+        const marked = await tx.exec`
+          INSERT INTO reservations (order_id, status) VALUES (${orderId}::uuid, 'RELEASED') ON CONFLICT DO NOTHING`;
+        if (marked === 1) {
+          await appendEvents(tx, aggregate(orderId), [
+            { type: EVENT_TYPES.InventoryReleased, payload: { orderId, releasedFrom: null, reason, items: [] } },
+          ]);
+          await faults.hit('inventory.release.beforeCommit', orderId);
+          return { releasedFrom: null, applied: true };
+        }
         const [row] = await tx.rows<{ status: string }>`SELECT status FROM reservations WHERE order_id = ${orderId}::uuid FOR UPDATE`;
         const from = row?.status;
         if (from !== 'HELD' && from !== 'COMMITTED') return { releasedFrom: null, applied: false };

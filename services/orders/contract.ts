@@ -169,6 +169,7 @@ export const EVENT_TYPES = {
   PaymentCaptured: 'PaymentCaptured',
   PaymentFailed: 'PaymentFailed',
   PaymentRefunded: 'PaymentRefunded',
+  PaymentVoided: 'PaymentVoided',
   OrderStatusChanged: 'OrderStatusChanged',
   OrderConfirmed: 'OrderConfirmed',
   OrderRejected: 'OrderRejected',

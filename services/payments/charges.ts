@@ -4,7 +4,13 @@
  * event. Exactly once per order: the payment row is claimed first (primary key = order id)
  * and ledger idempotency keys are unique. A refused charge is recorded (payment FAILED and
  * PaymentFailed) and committed before its business error is raised.
+ *
+ * A refund can run before the charge it undoes, or while that charge's transaction is still
+ * open (a cancelled workflow, an attempt past its timeout). It claims the same row first: the
+ * claim waits for an open charge to end, and if there is no payment it leaves a VOIDED one,
+ * so a charge that comes later fails PAYMENT_VOIDED instead of taking money nobody refunds.
  */
+import crypto from 'node:crypto';
 import { inTransaction, type Db } from '../../lib/db';
 import { DomainError } from '../../lib/errors';
 import { noFaults, type Faults } from '../../lib/faults';
@@ -29,25 +35,90 @@ export interface PaymentDeps {
   faults?: Faults;
 }
 
+/** A payments row that breaks the table's own constraints: a bug or a hand edit, never a business answer. */
+export class PaymentRowInvalidError extends Error {
+  override name = 'PaymentRowInvalidError';
+}
+
+/** A payment that was charged (and perhaps refunded since). */
+interface Charged {
+  status: 'CAPTURED' | 'REFUNDED';
+  customerId: string;
+  amountMinor: number;
+  currency: string;
+  /** Null only for a charge of zero (no money moved); likewise its refund. */
+  chargeTxId: string | null;
+  refundTxId: string | null;
+}
+
+/** A payment row as its status constrains it (see the CHECK constraints on payments). */
+export type Payment = Charged | { status: 'FAILED'; reason: PaymentFailureType } | { status: 'VOIDED' };
+
+export interface PaymentRow {
+  status: string;
+  customer_id: string | null;
+  amount_minor: bigint | null;
+  currency: string | null;
+  failure_reason: string | null;
+  charge_tx_id: string | null;
+  refund_tx_id: string | null;
+}
+
+const FAILURE_TYPES = new Set<string>(Object.values(PAYMENT_FAILURES));
+
+/** Reads a payments row into what its status guarantees; a row that breaks that is an internal error. */
+export function parsePayment(orderId: string, row: PaymentRow): Payment {
+  const invalid = (why: string) => new PaymentRowInvalidError(`payment of order ${orderId} is ${row.status} ${why}`);
+  switch (row.status) {
+    case 'FAILED':
+      if (row.failure_reason === null || !FAILURE_TYPES.has(row.failure_reason)) throw invalid(`with reason ${row.failure_reason}`);
+      return { status: 'FAILED', reason: row.failure_reason as PaymentFailureType };
+    case 'VOIDED':
+      return { status: 'VOIDED' };
+    case 'CAPTURED':
+    case 'REFUNDED': {
+      const { customer_id: customerId, amount_minor: amount, currency } = row;
+      if (customerId === null || amount === null || currency === null) throw invalid('without its customer, amount or currency');
+      if (row.charge_tx_id === null && amount !== 0n) throw invalid('without its charge transaction');
+      const refundTxId = row.status === 'REFUNDED' ? row.refund_tx_id : null;
+      return { status: row.status, customerId, amountMinor: Number(amount), currency, chargeTxId: row.charge_tx_id, refundTxId };
+    }
+    default:
+      throw invalid('(an unknown status)');
+  }
+}
+
+/** The order's payment row, locked, once a claim on it has conflicted (so it exists: rows are never deleted). */
+async function lockPayment(tx: Tx, orderId: string): Promise<Payment> {
+  const [row] = await tx.rows<PaymentRow>`
+    SELECT status, customer_id, amount_minor, currency, failure_reason, charge_tx_id::text, refund_tx_id::text
+      FROM payments WHERE order_id = ${orderId}::uuid FOR UPDATE`;
+  if (!row) throw new PaymentRowInvalidError(`payment of order ${orderId} was claimed, yet there is no row`);
+  return parsePayment(orderId, row);
+}
+
 type ChargeOutcome = { ok: true; result: ChargeResult } | { ok: false; type: PaymentFailureType; message: string };
 
 async function refuseCharge(tx: Tx, input: ChargeInput, type: PaymentFailureType, message: string): Promise<ChargeOutcome> {
-  await tx.exec`UPDATE payments SET status = 'FAILED', failure_reason = ${type}::text, updated_at = now() WHERE order_id = ${input.orderId}::uuid`;
+  await tx.exec`
+    UPDATE payments SET status = 'FAILED', failure_reason = ${type}::text, charge_tx_id = NULL, updated_at = now()
+     WHERE order_id = ${input.orderId}::uuid`;
   await appendEvents(tx, { type: ORDER_AGGREGATE, id: input.orderId }, [
     { type: EVENT_TYPES.PaymentFailed, payload: { orderId: input.orderId, customerId: input.customerId, reason: type, message } },
   ]);
   return { ok: false, type, message };
 }
 
-/** A charge already claimed by an earlier attempt: its result, or its refusal. */
+/** A charge already claimed by an earlier attempt or voided by a refund: its result, or its refusal. */
 async function priorCharge(tx: Tx, orderId: string): Promise<ChargeOutcome> {
-  const [prior] = await tx.rows<{ status: string; failure_reason: string | null; charge_tx_id: string | null }>`
-    SELECT status, failure_reason, charge_tx_id FROM payments WHERE order_id = ${orderId}::uuid`;
-  if (prior!.status === 'FAILED') {
-    const type = (prior!.failure_reason ?? PAYMENT_FAILURES.INSUFFICIENT_FUNDS) as PaymentFailureType;
-    return { ok: false, type, message: `order ${orderId}: payment failed earlier (${type})` };
+  const prior = await lockPayment(tx, orderId);
+  if (prior.status === 'FAILED') {
+    return { ok: false, type: prior.reason, message: `order ${orderId}: payment failed earlier (${prior.reason})` };
   }
-  return { ok: true, result: { transactionId: prior!.charge_tx_id ?? '', applied: false } };
+  if (prior.status === 'VOIDED') {
+    return { ok: false, type: PAYMENT_FAILURES.PAYMENT_VOIDED, message: `order ${orderId}: the payment was voided before it was charged` };
+  }
+  return { ok: true, result: { transactionId: prior.chargeTxId, applied: false } };
 }
 
 /** Checks the locked customer account; the reason for refusing, if any. */
@@ -67,15 +138,40 @@ function refusal(account: { kind: string; currency: string; balance_minor: bigin
   return null;
 }
 
+/** Refunds a captured payment: a new reversing ledger transaction, never an edit. */
+async function refundCaptured(tx: Tx, orderId: string, reason: string, payment: Charged) {
+  const { customerId, amountMinor, currency } = payment;
+  const entries = [
+    { accountId: customerId, amountMinor },
+    { accountId: merchantAccountId(currency), amountMinor: -amountMinor },
+  ];
+  const transactionId = await postLedgerTransaction(tx, {
+    kind: 'REFUND',
+    orderId,
+    idempotencyKey: ledgerKeys.refund(orderId),
+    currency,
+    entries,
+  });
+  await tx.exec`
+    UPDATE payments SET status = 'REFUNDED', refund_tx_id = ${transactionId}::uuid, updated_at = now() WHERE order_id = ${orderId}::uuid`;
+  await appendEvents(tx, { type: ORDER_AGGREGATE, id: orderId }, [
+    { type: EVENT_TYPES.PaymentRefunded, payload: { orderId, customerId, amountMinor, currency, transactionId, reason } },
+  ]);
+  return transactionId;
+}
+
 export function createPaymentService({ db, faults = noFaults }: PaymentDeps) {
   return {
-    /** Debits the customer and credits the merchant by the order total, once. */
+    /** Debits the customer and credits the merchant by the order total, once; PAYMENT_VOIDED after a refund. */
     async charge(input: ChargeInput): Promise<ChargeResult> {
       const { orderId, customerId, amountMinor, currency } = input;
       const outcome = await inTransaction(db, async (tx): Promise<ChargeOutcome> => {
+        // The claimed row names its ledger transaction from the start (a charge of zero has none).
+        const chargeTxId = amountMinor === 0 ? null : crypto.randomUUID();
         const claimed = await tx.exec`
-          INSERT INTO payments (order_id, customer_id, amount_minor, currency, status)
-          VALUES (${orderId}::uuid, ${customerId}::text, ${amountMinor}::bigint, ${currency}::text, 'CAPTURED') ON CONFLICT DO NOTHING`;
+          INSERT INTO payments (order_id, customer_id, amount_minor, currency, status, charge_tx_id)
+          VALUES (${orderId}::uuid, ${customerId}::text, ${amountMinor}::bigint, ${currency}::text, 'CAPTURED', ${chargeTxId}::uuid)
+          ON CONFLICT DO NOTHING`;
         if (claimed === 0) return priorCharge(tx, orderId);
         const locked = await lockAccounts(tx, [customerId, merchantAccountId(currency)]);
         const refused = refusal(
@@ -89,52 +185,39 @@ export function createPaymentService({ db, faults = noFaults }: PaymentDeps) {
         ];
         const transactionId = await postLedgerTransaction(
           tx,
-          { kind: 'CHARGE', orderId, idempotencyKey: ledgerKeys.charge(orderId), currency, entries },
+          { id: chargeTxId ?? undefined, kind: 'CHARGE', orderId, idempotencyKey: ledgerKeys.charge(orderId), currency, entries },
           locked,
         );
-        await tx.exec`UPDATE payments SET charge_tx_id = ${transactionId}::uuid, updated_at = now() WHERE order_id = ${orderId}::uuid`;
         await appendEvents(tx, { type: ORDER_AGGREGATE, id: orderId }, [
           { type: EVENT_TYPES.PaymentCaptured, payload: { orderId, customerId, amountMinor, currency, transactionId } },
         ]);
         await faults.hit('payment.charge.beforeCommit', orderId);
-        return { ok: true, result: { transactionId: transactionId ?? '', applied: true } };
+        return { ok: true, result: { transactionId, applied: true } };
       });
       await faults.hit('payment.charge.afterCommit', orderId);
       if (!outcome.ok) throw new DomainError(PAYMENT_ERRORS[outcome.type], outcome.message);
       return outcome.result;
     },
 
-    /** Compensation: a new reversing ledger transaction, never an edit. A second call does nothing. */
+    /**
+     * Compensation: refunds a captured charge; with no payment, leaves a VOIDED one so that a
+     * later charge fails. A second call does nothing.
+     */
     async refund({ orderId, reason }: RefundInput): Promise<RefundResult> {
       const result = await inTransaction(db, async (tx): Promise<RefundResult> => {
-        const [payment] = await tx.rows<{
-          status: string;
-          customer_id: string;
-          amount_minor: bigint;
-          currency: string;
-          refund_tx_id: string | null;
-        }>`
-          SELECT status, customer_id, amount_minor, currency, refund_tx_id FROM payments WHERE order_id = ${orderId}::uuid FOR UPDATE`;
-        if (!payment || payment.status === 'FAILED') return { transactionId: null, applied: false };
-        if (payment.status === 'REFUNDED') return { transactionId: payment.refund_tx_id, applied: false };
-        const amountMinor = Number(payment.amount_minor);
-        const { customer_id: customerId, currency } = payment;
-        const entries = [
-          { accountId: customerId, amountMinor },
-          { accountId: merchantAccountId(currency), amountMinor: -amountMinor },
-        ];
-        const transactionId = await postLedgerTransaction(tx, {
-          kind: 'REFUND',
-          orderId,
-          idempotencyKey: ledgerKeys.refund(orderId),
-          currency,
-          entries,
-        });
-        await tx.exec`
-          UPDATE payments SET status = 'REFUNDED', refund_tx_id = ${transactionId}::uuid, updated_at = now() WHERE order_id = ${orderId}::uuid`;
-        await appendEvents(tx, { type: ORDER_AGGREGATE, id: orderId }, [
-          { type: EVENT_TYPES.PaymentRefunded, payload: { orderId, customerId, amountMinor, currency, transactionId, reason } },
-        ]);
+        // Waits for a charge of this order still in flight: its row is then what we refund.
+        const voided = await tx.exec`INSERT INTO payments (order_id, status) VALUES (${orderId}::uuid, 'VOIDED') ON CONFLICT DO NOTHING`;
+        if (voided === 1) {
+          await appendEvents(tx, { type: ORDER_AGGREGATE, id: orderId }, [
+            { type: EVENT_TYPES.PaymentVoided, payload: { orderId, reason } },
+          ]);
+          await faults.hit('payment.refund.beforeCommit', orderId);
+          return { transactionId: null, applied: true };
+        }
+        const payment = await lockPayment(tx, orderId);
+        if (payment.status === 'FAILED' || payment.status === 'VOIDED') return { transactionId: null, applied: false };
+        if (payment.status === 'REFUNDED') return { transactionId: payment.refundTxId, applied: false };
+        const transactionId = await refundCaptured(tx, orderId, reason, payment);
         await faults.hit('payment.refund.beforeCommit', orderId);
         return { transactionId, applied: true };
       });

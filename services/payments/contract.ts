@@ -9,6 +9,8 @@ export const PAYMENT_FAILURES = {
   INSUFFICIENT_FUNDS: 'INSUFFICIENT_FUNDS',
   ACCOUNT_NOT_FOUND: 'ACCOUNT_NOT_FOUND',
   CURRENCY_MISMATCH: 'CURRENCY_MISMATCH',
+  /** The order's payment was voided (refunded before any charge): it can no longer be charged. */
+  PAYMENT_VOIDED: 'PAYMENT_VOIDED',
 } as const;
 export type PaymentFailureType = (typeof PAYMENT_FAILURES)[keyof typeof PAYMENT_FAILURES];
 
@@ -16,6 +18,7 @@ export const PAYMENT_ERRORS = {
   INSUFFICIENT_FUNDS: { code: PAYMENT_FAILURES.INSUFFICIENT_FUNDS, status: 422, retryable: false, title: 'Insufficient funds' },
   ACCOUNT_NOT_FOUND: { code: PAYMENT_FAILURES.ACCOUNT_NOT_FOUND, status: 422, retryable: false, title: 'No such account' },
   CURRENCY_MISMATCH: { code: PAYMENT_FAILURES.CURRENCY_MISMATCH, status: 422, retryable: false, title: 'Currency does not match' },
+  PAYMENT_VOIDED: { code: PAYMENT_FAILURES.PAYMENT_VOIDED, status: 409, retryable: false, title: 'Payment was voided' },
   /** A ledger transaction whose entries do not sum to zero: a bug, never retried. */
   LEDGER_UNBALANCED: { code: 'LEDGER_UNBALANCED', status: 500, retryable: false, title: 'Ledger transaction is unbalanced' },
   /** An entry on a missing account or one in another currency. */
@@ -33,7 +36,8 @@ export interface ChargeInput {
   currency: string;
 }
 export interface ChargeResult {
-  transactionId: string;
+  /** The charge's ledger transaction; null only for a charge of zero (no money moved). */
+  transactionId: string | null;
   /** False when this call found the charge already done (a retry). */
   applied: boolean;
 }
@@ -43,7 +47,9 @@ export interface RefundInput {
   reason: string;
 }
 export interface RefundResult {
+  /** The refund's ledger transaction; null if nothing was charged (or the charge was zero). */
   transactionId: string | null;
+  /** True when this call refunded, or voided a payment that was never charged. */
   applied: boolean;
 }
 

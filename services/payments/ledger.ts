@@ -14,6 +14,8 @@ export interface LedgerEntryInput {
 }
 
 export interface LedgerTransactionInput {
+  /** The transaction's id, when the caller must name it before posting (default: a new one). */
+  id?: string;
   kind: 'DEPOSIT' | 'CHARGE' | 'REFUND';
   orderId: string | null;
   idempotencyKey: string;
@@ -66,7 +68,7 @@ export async function postLedgerTransaction(tx: Tx, input: LedgerTransactionInpu
       entries.map((e) => e.accountId),
     ));
   checkEntries(input, entries, accounts);
-  const id = crypto.randomUUID();
+  const id = input.id ?? crypto.randomUUID();
   const accountIds = entries.map((e) => e.accountId);
   const amounts = entries.map((e) => String(e.amountMinor));
   await tx.exec`

@@ -32,7 +32,7 @@ export const CHECKS = {
     subject: 'order',
     grace: 'db',
     proves:
-      'the order, its payment row and the ledger agree: CONFIRMED has one charge of the order total and no refund, COMPENSATED nets to zero, REJECTED and PENDING have no money movement, the payment row says what the ledger did',
+      'the order, its payment row and the ledger agree: CONFIRMED has one charge of the order total and no refund, COMPENSATED nets to zero, REJECTED and PENDING have no money movement, the payment row says what the ledger did, a VOIDED payment (refunded before any charge) moved no money and only on an order being compensated',
   },
   'ledger.transaction_balanced': {
     area: 'ledger',
@@ -70,7 +70,7 @@ export const CHECKS = {
     subject: 'order',
     grace: 'db',
     proves:
-      "an order's reservation is in the state its status implies (CONFIRMED: COMMITTED, COMPENSATED: released or none, ...) and holds the order's lines",
+      "an order's reservation is in the state its status implies (CONFIRMED: COMMITTED, COMPENSATED: released or none, ...) and holds the order's lines (a release before any reserve leaves a RELEASED one without items)",
   },
   'saga.workflow_running': {
     area: 'saga',

@@ -121,10 +121,11 @@ test(`when offered ${OFFERED_PER_S} orders/s for ${SECONDS} s on a ${POOL}-conne
   expect(
     await q(
       `SELECT p.order_id::text, p.status FROM payments p WHERE p.order_id = ANY($1::uuid[]) AND NOT (
-         (SELECT count(*) FROM outbox_events o WHERE o.aggregate_id = p.order_id::text AND o.type = 'PaymentCaptured') = (CASE WHEN p.status = 'FAILED' THEN 0 ELSE 1 END)
+         (SELECT count(*) FROM outbox_events o WHERE o.aggregate_id = p.order_id::text AND o.type = 'PaymentCaptured') = (CASE WHEN p.status IN ('FAILED', 'VOIDED') THEN 0 ELSE 1 END)
          AND (SELECT count(*) FROM outbox_events o WHERE o.aggregate_id = p.order_id::text AND o.type = 'PaymentRefunded') = (CASE WHEN p.status = 'REFUNDED' THEN 1 ELSE 0 END)
          AND (SELECT count(*) FROM outbox_events o WHERE o.aggregate_id = p.order_id::text AND o.type = 'PaymentFailed') = (CASE WHEN p.status = 'FAILED' THEN 1 ELSE 0 END)
-         AND (SELECT count(*) FROM ledger_transactions t WHERE t.order_id = p.order_id AND t.kind = 'CHARGE') = (CASE WHEN p.status = 'FAILED' THEN 0 ELSE 1 END)
+         AND (SELECT count(*) FROM outbox_events o WHERE o.aggregate_id = p.order_id::text AND o.type = 'PaymentVoided') = (CASE WHEN p.status = 'VOIDED' THEN 1 ELSE 0 END)
+         AND (SELECT count(*) FROM ledger_transactions t WHERE t.order_id = p.order_id AND t.kind = 'CHARGE') = (CASE WHEN p.status IN ('FAILED', 'VOIDED') THEN 0 ELSE 1 END)
          AND (SELECT count(*) FROM ledger_transactions t WHERE t.order_id = p.order_id AND t.kind = 'REFUND') = (CASE WHEN p.status = 'REFUNDED' THEN 1 ELSE 0 END))`,
       ids,
     ),
@@ -132,7 +133,7 @@ test(`when offered ${OFFERED_PER_S} orders/s for ${SECONDS} s on a ${POOL}-conne
   expect(
     await q(
       `SELECT o.aggregate_id, o.type FROM outbox_events o WHERE o.aggregate_id = ANY($1::text[]) AND (
-         (o.type IN ('PaymentCaptured', 'PaymentFailed') AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.order_id::text = o.aggregate_id))
+         (o.type IN ('PaymentCaptured', 'PaymentFailed', 'PaymentVoided') AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.order_id::text = o.aggregate_id))
          OR (o.type = 'InventoryReserved' AND NOT EXISTS (SELECT 1 FROM reservation_items r WHERE r.order_id::text = o.aggregate_id))
          OR (o.type = 'InventoryReleased' AND NOT EXISTS (SELECT 1 FROM reservations r WHERE r.order_id::text = o.aggregate_id AND r.status = 'RELEASED')))`,
       ids,

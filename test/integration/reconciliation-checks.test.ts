@@ -18,7 +18,8 @@ import { inTransaction } from '../../lib/db';
 import { postLedgerTransaction } from '../../services/payments/ledger';
 import { ReconciliationChecksFailed } from '../../services/reconciliation/runner';
 import { createReconcilerPool, reconcileOnce } from '../../services/reconciliation/service';
-import { createCustomer, createProduct, waitForStatus } from '../support/fixtures';
+import { orderWorkflowId, SIGNALS } from '../../services/orders/contract';
+import { createCustomer, createProduct, productStock, waitForStatus } from '../support/fixtures';
 import { startReconciliationEnv, TEST_SETTINGS, type Deployment, type ReconciliationEnv } from '../support/reconciliation-env';
 import { eventually } from '../support/wait';
 
@@ -234,6 +235,57 @@ test('inventory.reservation_status: when an inventory service reports a release 
   await env.expectFindings(scope, alsoTrue);
   await expectResolvedInHistory('inventory.reservation_status', fingerprint);
   await env.temporal.workflow.getHandle(orderWorkflowId(order.id)).terminate('test over: compensated by hand');
+});
+
+test('order.payment_ledger: when a payment service voids the payment and acknowledges the charge anyway, the CONFIRMED order with a VOIDED payment is found, and resolves once the order is compensated', async () => {
+  const voiding = await env.deployment({ voidingCharge: true });
+  const { order, sku } = await confirmedOrder(voiding);
+  const scope = { orderIds: [order.id] };
+  const fingerprint = `order:${order.id}`;
+
+  await env.expectFindings(scope, [{ check: 'order.payment_ledger', fingerprint }]);
+  expect((await env.unresolved(scope))[0]?.details).toMatchObject({
+    status: 'CONFIRMED',
+    payment: 'VOIDED',
+    reasons: expect.arrayContaining(['the payment is VOIDED, not CAPTURED', 'voided, yet not compensated']),
+  });
+
+  // Compensating finds nothing to refund (the refund is a no-op on the VOIDED row) and restocks.
+  await env.temporal.workflow.getHandle(orderWorkflowId(order.id)).signal(SIGNALS.compensate, { reason: 'test: undo the order' });
+  await waitForStatus(db(), order.id, 'COMPENSATED');
+  expect(await productStock(db(), sku)).toEqual({ available: 10, reserved: 0, committed: 0 });
+  await env.expectFindings(scope, []);
+  await expectResolvedInHistory('order.payment_ledger', fingerprint);
+});
+
+test('inventory.reservation_status: when an operator renames a product while an order for it waits, the reserve fails UNKNOWN_SKU, the release leaves a RELEASED reservation without items, and the COMPENSATED order is no finding', async () => {
+  const d = await env.deployment({ workers: ['orders'] });
+  // No stock yet, so no journal row pins the sku (the journal is append-only).
+  const sku = await createProduct(db(), { stock: 0, priceMinor: 400 });
+  const customer = await createCustomer(db(), { balanceMinor: 10_000 });
+  const order = await d.place(customer, [{ sku, quantity: 1 }]);
+  // No inventory worker yet: the reserve has not run when the product goes away.
+  await env.owner.query(`UPDATE products SET sku = sku || '-renamed' WHERE sku = $1`, [sku]);
+  await d.start(['inventory', 'payments']);
+
+  const final = await waitForStatus(db(), order.id, 'COMPENSATED');
+  expect(final.failureReason).toBe('INVENTORY_UNAVAILABLE');
+  expect(await db().reservation.findUnique({ where: { orderId: order.id }, include: { items: true } })).toMatchObject({
+    status: 'RELEASED',
+    items: [],
+  });
+  // Checked only once settled: an order that changed within the grace window is not examined yet.
+  await eventually(
+    async () => {
+      const { rows } = await env.owner.query<{ settled: boolean }>(
+        `SELECT updated_at < now() - $2 * interval '1 millisecond' AS settled FROM orders WHERE id = $1`,
+        [order.id, TEST_SETTINGS.graceMs],
+      );
+      return rows[0]?.settled;
+    },
+    { what: `order ${order.id} to settle past the grace window` },
+  );
+  await env.expectFindings({ orderIds: [order.id] }, []);
 });
 
 test('events.payment_amounts: when a PaymentCaptured event carries another amount than the ledger charged, the order is found, and resolves once the event says what the ledger did', async () => {

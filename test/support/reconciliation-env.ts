@@ -64,6 +64,8 @@ export interface DeploymentOptions {
   workers?: Kind[];
   /** A payment service that acknowledges a charge it never wrote. */
   phantomCharge?: boolean;
+  /** A payment service that voids the payment (a refund before any charge) and acknowledges the charge anyway. */
+  voidingCharge?: boolean;
   /** An inventory service whose release reports success and does nothing. */
   noopRelease?: boolean;
   /** Fault injection for the payment and inventory activities. */
@@ -155,9 +157,18 @@ export async function startReconciliationEnv(label: string, extraEnv: Record<str
       orders: () => createOrdersWorker({ cfg: dcfg, db: pipeline.db, connection, workflowBundle: bundle }),
       payments: () => {
         const real = createPaymentActivities({ db: pipeline.db, faults: opts.faults });
+        const voiding = {
+          ...real,
+          chargePayment: async ({ orderId }: { orderId: string }) => {
+            await real.refundPayment({ orderId, reason: 'test: voided by a buggy payment service' });
+            return { transactionId: crypto.randomUUID(), applied: true };
+          },
+        };
         const activities = opts.phantomCharge
           ? { ...real, chargePayment: async () => ({ transactionId: crypto.randomUUID(), applied: true }) }
-          : real;
+          : opts.voidingCharge
+            ? voiding
+            : real;
         return Worker.create({ ...common, taskQueue: queues.payments, activities });
       },
       inventory: () => {

@@ -48,7 +48,9 @@ WITH allowed(status, reservation) AS (
     FROM orders o LEFT JOIN reservations r ON r.order_id = o.id AND r.order_id = ANY($1::uuid[])
    WHERE o.id = ANY($1::uuid[]) AND (o.updated_at < $3 OR o.id = ANY($2::uuid[]))
 ), held AS (
-  SELECT id FROM o WHERE reservation IN ('HELD', 'COMMITTED', 'RELEASED')
+  -- A RELEASED reservation without items is a release that came before any reserve: it held nothing.
+  SELECT id FROM o WHERE reservation IN ('HELD', 'COMMITTED')
+     OR (reservation = 'RELEASED' AND EXISTS (SELECT 1 FROM reservation_items ri WHERE ri.order_id = o.id AND ri.order_id = ANY($1::uuid[])))
 ), lines AS (
   -- A reservation that held stock holds the order's lines, summed per sku.
   SELECT COALESCE(want.order_id, got.order_id) AS order_id

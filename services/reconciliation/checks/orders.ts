@@ -10,7 +10,8 @@
  *   COMPENSATING, NEEDS_ATTENTION    anything a compensation in progress leaves
  *
  * and whatever the status, a CAPTURED or REFUNDED payment row names the ledger transactions
- * that exist, for the order total. A malformed ledger (two charges, a refund without its
+ * that exist, for the order total; a VOIDED row (a refund that came before any charge) has
+ * no money behind it and exists only once compensation has started. A malformed ledger (two charges, a refund without its
  * charge) is ledger.order_transactions' finding, so this check leaves those orders to it.
  */
 import { sqlCheck } from './check';
@@ -60,7 +61,10 @@ WITH o AS (
     CASE WHEN payment = 'REFUNDED' AND (charges <> 1 OR refunds <> 1 OR payment_charge IS DISTINCT FROM charge_id
                                         OR payment_refund IS DISTINCT FROM refund_id)
          THEN 'the REFUNDED payment does not name the ledger''s charge and refund' END,
-    CASE WHEN payment IS NOT NULL AND payment_amount <> total_minor THEN 'the payment amount is not the order total' END
+    CASE WHEN payment IS NOT NULL AND payment_amount <> total_minor THEN 'the payment amount is not the order total' END,
+    CASE WHEN payment = 'VOIDED' AND charges + refunds > 0 THEN 'the VOIDED payment has money in the ledger' END,
+    CASE WHEN payment = 'VOIDED' AND status NOT IN ('COMPENSATING', 'COMPENSATED', 'NEEDS_ATTENTION')
+         THEN 'voided, yet not compensated' END
   ]::text[], NULL) AS reasons
     FROM j
 )
