@@ -12,7 +12,6 @@ import { createPaymentActivities } from '../../activities/payment';
 import type { Client } from '@temporalio/client';
 import { createLogger } from '../../lib/logger';
 import { replayDeadLetter } from '../../services/platform/dlq/dead-letters';
-import { orderWorkflowId } from '../../services/orders/contract';
 import { ledgerKeys, merchantAccountId } from '../../services/payments/contract';
 import { inTransaction } from '../../lib/db';
 import { postLedgerTransaction } from '../../services/payments/ledger';
