@@ -101,6 +101,9 @@ export function checkOrders(placed: PlacedOrder[], orders: Map<string, OrderRow>
     const outcome = row.failure_reason ? `${row.status}/${row.failure_reason}` : row.status;
     if (!ALLOWED[p.scenario].includes(outcome))
       push(v, `${p.scenario} order ${row.id} ended ${outcome} (allowed: ${ALLOWED[p.scenario].join(', ')})`);
+    // The cancel's answer is the saga's decision: an accepted one (202) never ends CONFIRMED.
+    if (p.scenario === 'cancel' && p.cancelStatus === 202 && row.status !== 'COMPENSATED')
+      push(v, `cancel of order ${row.id} was accepted (202) but it ended ${outcome}`);
     if (BigInt(row.total_minor) !== BigInt(p.totalMinor))
       push(v, `order ${row.id} total ${row.total_minor}, client priced ${p.totalMinor}`);
     if (row.customer_id !== p.customerId) push(v, `order ${row.id} belongs to ${row.customer_id}, client sent ${p.customerId}`);
