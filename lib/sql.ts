@@ -145,17 +145,43 @@ export function setPoolLimits(pool: Pool, limits: TxLimits): void {
 }
 
 /**
+ * A connection checked out of the pool, kept for a while between statements. pg's pool listens
+ * for errors only on idle connections; a checked-out one whose server ends the session between
+ * statements (a PostgreSQL restart) emits an 'error' that, unheard, kills the process. While
+ * held, the error is kept instead: the next statement on the connection fails (pg reports the
+ * closed connection) and the caller's own error handling runs. Call the returned `done()` after
+ * releasing it.
+ */
+export async function holdConnection(pool: Pool): Promise<{ client: PoolClient; lost(): Error | undefined; done(): void }> {
+  const client = await pool.connect();
+  let lostWith: Error | undefined;
+  const onError = (err: Error) => {
+    lostWith = err;
+  };
+  client.on('error', onError);
+  return { client, lost: () => lostWith, done: () => client.off('error', onError) };
+}
+
+/**
  * Runs `body` in one transaction on its own connection and commits, or rolls back if it
  * throws. Everything the body does to the database must go through `tx`.
  */
 export async function transaction<T>(pool: Pool, body: (tx: Tx) => Promise<T>, limits?: Partial<TxLimits>): Promise<T> {
   const l = { ...DEFAULT_TX_LIMITS, ...limitsByPool.get(pool), ...limits };
-  let client: PoolClient;
+  let held: Awaited<ReturnType<typeof holdConnection>>;
   try {
-    client = await pool.connect();
+    held = await holdConnection(pool);
   } catch (err) {
     throw classify(err, false);
   }
+  try {
+    return await inHeldTransaction(held.client, body, l);
+  } finally {
+    held.done();
+  }
+}
+
+async function inHeldTransaction<T>(client: PoolClient, body: (tx: Tx) => Promise<T>, l: TxLimits): Promise<T> {
   const tx = new TxHandle(client);
   const statementMs = Math.min(l.statementTimeoutMs, l.deadlineMs);
   const deadline = setTimeout(() => {

@@ -11,6 +11,7 @@ import { Client, Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import type { Config } from '../../lib/config';
 import { survivingIdleErrors } from '../../lib/db';
+import { holdConnection } from '../../lib/sql';
 import type { Logger } from '../../lib/logger';
 import { sleep } from '../platform/messaging/retry';
 import { LOCKS, RUNS_CHANNEL, type RunMode, type RunScope } from './contract';
@@ -30,7 +31,10 @@ export function createReconcilerPool(cfg: Config, max = 4, onIdleError?: (err: E
 
 /** Runs `fn` holding the pass lock; null if another pass holds it (and `wait` is false). */
 export async function withRunLock<T>(pg: Pool, wait: boolean, fn: () => Promise<T>): Promise<T | null> {
-  const client = await pg.connect();
+  // Held for the whole run, idle while `fn` works on other connections: a server restart must
+  // fail the unlock below, not crash the reconciler with an unheard 'error' (found by the chaos run).
+  const held = await holdConnection(pg);
+  const client = held.client;
   try {
     if (wait) await client.query('SELECT pg_advisory_lock($1, $2)', [...LOCKS.run]);
     else {
@@ -46,7 +50,8 @@ export async function withRunLock<T>(pg: Pool, wait: boolean, fn: () => Promise<
       await client.query('SELECT pg_advisory_unlock($1, $2)', [...LOCKS.run]).catch(() => undefined);
     }
   } finally {
-    client.release();
+    client.release(held.lost());
+    held.done();
   }
 }
 
