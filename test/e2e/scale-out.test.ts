@@ -28,8 +28,12 @@ beforeAll(async () => {
     API_PORT: String(20_000 + Math.floor(Math.random() * 20_000)),
   };
   // spawnRole gives each process a free metrics port; the Kafka client id tells siblings apart.
-  const scaled = SCALED.flatMap((role) => [0, 1].map((i) => spawnRole(role, { env: { ...env, KAFKA_CLIENT_ID: `scale-${i}` } })));
-  const single = ['worker-orders', 'worker-inventory', 'api'].map((role) => spawnRole(role, { env }));
+  // Nine processes start at once on a shared machine: a start deadline above spawnRole's 60 s.
+  const readyTimeoutMs = 110_000;
+  const scaled = SCALED.flatMap((role) =>
+    [0, 1].map((i) => spawnRole(role, { env: { ...env, KAFKA_CLIENT_ID: `scale-${i}` }, readyTimeoutMs })),
+  );
+  const single = ['worker-orders', 'worker-inventory', 'api'].map((role) => spawnRole(role, { env, readyTimeoutMs }));
   const started = await Promise.all([...scaled, ...single]);
   for (const role of SCALED) pairs[role] = started.filter((p) => p.role === role);
   api = started.find((p) => p.role === 'api')!;
