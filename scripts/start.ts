@@ -3,6 +3,9 @@
  * process (API, the three workers, the relay, the consumers) under a small supervisor and
  * print where everything is. Ctrl-C stops the app processes gracefully; the servers of the
  * stack keep running (`npm run stack -- down` stops them).
+ *
+ * `npm start -- --scale worker-payments=2,relay=2` runs that many instances of the named
+ * roles (each with its own metrics port, see app/instances.ts); the others run once.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,6 +13,7 @@ import path from 'node:path';
 import { exitOnConfigError, repoRoot } from '../lib/config';
 import { closeDb, createDb } from '../lib/db';
 import { migrate } from '../lib/migrate';
+import { instanceEnv, parseScale, scaleArg, ScaleSpecError } from '../app/instances';
 import { ROLES, type Role } from '../app/processes';
 import { loadStackConfig, type StackConfig } from './stack/config';
 import { formatStatus, up } from './stack/stack';
@@ -23,6 +27,10 @@ const MAX_RESTARTS_PER_MINUTE = 5;
 
 interface Managed {
   role: Role;
+  /** `role` or `role#i` when scaled. */
+  name: string;
+  /** Sets a scaled instance apart from its siblings (ports, Kafka client id). */
+  env: Record<string, string>;
   child?: ChildProcess;
   logFile: string;
   restarts: number[];
@@ -35,6 +43,7 @@ function spawnRole(m: Managed, cfg: StackConfig): Promise<void> {
   const out = fs.openSync(m.logFile, 'a');
   const child = fork(path.join(repoRoot, 'app', 'main.ts'), [m.role], {
     cwd: repoRoot,
+    env: { ...process.env, ...m.env },
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', out, out, 'ipc'],
     // Own process group: the terminal's Ctrl-C reaches only this supervisor, which then
@@ -44,7 +53,7 @@ function spawnRole(m: Managed, cfg: StackConfig): Promise<void> {
   fs.closeSync(out);
   m.child = child;
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${m.role} not ready after ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+    const timer = setTimeout(() => reject(new Error(`${m.name} not ready after ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
     child.on('message', (msg: { type?: string; url?: string; metricsUrl?: string }) => {
       if (msg?.type !== 'ready') return;
       clearTimeout(timer);
@@ -53,7 +62,7 @@ function spawnRole(m: Managed, cfg: StackConfig): Promise<void> {
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      if (!m.ready) reject(new Error(`${m.role} exited during start (${signal ?? code})\n--- ${m.logFile}\n${tail(m.logFile, 25)}`));
+      if (!m.ready) reject(new Error(`${m.name} exited during start (${signal ?? code})\n--- ${m.logFile}\n${tail(m.logFile, 25)}`));
       else if (!stopping) supervise(m, cfg, code, signal);
     });
   });
@@ -64,10 +73,10 @@ function supervise(m: Managed, cfg: StackConfig, code: number | null, signal: No
   const now = Date.now();
   m.restarts = m.restarts.filter((t) => now - t < 60_000).concat(now);
   if (m.restarts.length > MAX_RESTARTS_PER_MINUTE) {
-    console.error(`[start] ${m.role} keeps crashing (${signal ?? code}); not restarting. Log: ${m.logFile}`);
+    console.error(`[start] ${m.name} keeps crashing (${signal ?? code}); not restarting. Log: ${m.logFile}`);
     return;
   }
-  console.error(`[start] ${m.role} exited (${signal ?? code}); restarting. Log: ${m.logFile}`);
+  console.error(`[start] ${m.name} exited (${signal ?? code}); restarting. Log: ${m.logFile}`);
   m.ready = undefined;
   spawnRole(m, cfg).catch((err: unknown) => console.error(`[start] ${(err as Error).message}`));
 }
@@ -98,7 +107,7 @@ function banner(cfg: StackConfig, managed: Managed[], keys: { client: string; ad
     `  Kafka            ${cfg.kafka.brokers.join(',')}  (topics ${cfg.kafka.eventsTopic}, ${cfg.kafka.dlqTopic})`,
     `  PostgreSQL       ${cfg.database.url.replace(/:[^:@/]*@/, ':***@')}`,
     '  Metrics:',
-    ...managed.map((m) => `    ${m.role.padEnd(24)} ${m.ready?.metricsUrl ?? '(not ready)'}`),
+    ...managed.map((m) => `    ${m.name.padEnd(24)} ${m.ready?.metricsUrl ?? '(not ready)'}`),
     `  App logs         ${path.join(cfg.stack.dir, 'logs')}/<process>.log`,
     '',
     `  demo client API key: ${keys.client}`,
@@ -113,7 +122,34 @@ function banner(cfg: StackConfig, managed: Managed[], keys: { client: string; ad
   return lines.join('\n');
 }
 
+/** One entry per instance: every role once, scaled roles `scale[role]` times. */
+function instances(cfg: StackConfig, scale: Partial<Record<Role, number>>, logDir: string): Managed[] {
+  const base = { apiPort: cfg.api.port, metricsPortBase: cfg.metrics.portBase, kafkaClientId: cfg.kafka.clientId };
+  return (Object.keys(ROLES) as Role[]).flatMap((role) => {
+    const count = scale[role] ?? 1;
+    return Array.from({ length: count }, (_, i) => ({
+      role,
+      name: count > 1 ? `${role}#${i}` : role,
+      env: count > 1 ? instanceEnv(base, i) : {},
+      logFile: path.join(logDir, count > 1 ? `${role}-${i}.log` : `${role}.log`),
+      restarts: [],
+    }));
+  });
+}
+
+function scaleFromArgs(): Partial<Record<Role, number>> {
+  try {
+    const spec = scaleArg(process.argv.slice(2));
+    return spec === undefined ? {} : parseScale(spec, Object.keys(ROLES) as Role[]);
+  } catch (err) {
+    if (!(err instanceof ScaleSpecError)) throw err;
+    console.error(err.message);
+    process.exit(2);
+  }
+}
+
 async function main(): Promise<void> {
+  const scale = scaleFromArgs();
   let cfg: StackConfig;
   try {
     cfg = loadStackConfig();
@@ -133,11 +169,7 @@ async function main(): Promise<void> {
 
   const logDir = path.join(cfg.stack.dir, 'logs');
   fs.mkdirSync(logDir, { recursive: true });
-  const managed: Managed[] = (Object.keys(ROLES) as Role[]).map((role) => ({
-    role,
-    logFile: path.join(logDir, `${role}.log`),
-    restarts: [],
-  }));
+  const managed = instances(cfg, scale, logDir);
 
   let shuttingDown = false;
   const shutdown = (signal: string) => {

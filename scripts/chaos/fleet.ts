@@ -8,14 +8,12 @@ import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../../lib/config';
+import { instanceEnv, instanceMetricsBase } from '../../app/instances';
 import { ROLES, type Role } from '../../app/processes';
 import { tail } from '../stack/proc';
 
 const READY_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 20_000;
-/** Metrics ports of instance i are METRICS_PORT_BASE + i * stride + the role's offset. */
-export const METRICS_STRIDE = 20;
-
 export interface FleetOptions {
   /** Environment of every instance (database, brokers, topics, task-queue prefix...). */
   env: Record<string, string>;
@@ -125,7 +123,7 @@ export class Fleet {
   }
 
   private metricsBase(index: number): number {
-    return this.opts.metricsPortBase + index * METRICS_STRIDE;
+    return instanceMetricsBase(this.opts.metricsPortBase, index);
   }
 
   private logFile(inst: Instance): string {
@@ -154,9 +152,14 @@ export class Fleet {
     const env = {
       ...process.env,
       ...this.opts.env,
-      API_PORT: String(this.opts.apiPort + inst.index),
-      METRICS_PORT_BASE: String(this.metricsBase(inst.index)),
-      KAFKA_CLIENT_ID: `${this.opts.env.KAFKA_CLIENT_ID ?? 'order-saga'}-${inst.index}`,
+      ...instanceEnv(
+        {
+          apiPort: this.opts.apiPort,
+          metricsPortBase: this.opts.metricsPortBase,
+          kafkaClientId: this.opts.env.KAFKA_CLIENT_ID ?? 'order-saga',
+        },
+        inst.index,
+      ),
     };
     const child = fork(path.join(repoRoot, 'app', 'main.ts'), [inst.role], {
       cwd: repoRoot,
