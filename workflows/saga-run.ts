@@ -51,18 +51,18 @@ function refusal(kind: { code: string }, message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: kind.code, message, nonRetryable: true });
 }
 
-/** The type of the non-retryable ApplicationFailure a (local) activity failed with, if any. */
-function refusedAs(err: unknown): string | undefined {
+/**
+ * The business failure (a non-retryable ApplicationFailure) an activity failed with, if any:
+ * the cause of an ActivityFailure, or the failure itself (how a local activity's can arrive).
+ */
+function businessFailure(err: unknown): ApplicationFailure | undefined {
   const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof ApplicationFailure && cause.nonRetryable ? (cause.type ?? undefined) : undefined;
+  return cause instanceof ApplicationFailure && cause.nonRetryable ? cause : undefined;
 }
 
-/** The business failure (a non-retryable ApplicationFailure) behind an activity failure, if any. */
-function businessFailure(err: unknown): ApplicationFailure | undefined {
-  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable) {
-    return err.cause;
-  }
-  return undefined;
+/** The type of the business failure an activity failed with, if any. */
+function refusedAs(err: unknown): string | undefined {
+  return businessFailure(err)?.type ?? undefined;
 }
 
 function describeFailure(err: unknown): { type: string | null; message: string } {
