@@ -3,12 +3,10 @@
  * built): a `compensate` signal to a CONFIRMED order refunds and restocks it exactly once,
  * and `workflow list` finds the orders parked in NEEDS_ATTENTION.
  */
-import { spawnSync } from 'node:child_process';
 import { orderWorkflowId } from '../../services/orders/contract';
-import { loadStackConfig } from '../../scripts/stack/config';
-import { cliEnv, goToolPath } from '../../scripts/stack/temporal';
 import { balance, createCustomer, createProduct, ledgerTransactionsOf, placeOrder, productStock, waitForStatus } from '../support/fixtures';
 import { startSagaEnv, type SagaEnv } from '../support/saga-env';
+import { temporalCli as runTemporalCli } from '../support/temporal-cli';
 import { eventually } from '../support/wait';
 
 let env: SagaEnv;
@@ -21,11 +19,7 @@ afterAll(async () => {
 });
 afterEach(() => env.faults.clear());
 
-function temporalCli(args: string[]) {
-  const r = spawnSync(goToolPath(loadStackConfig(), 'temporal'), args, { env: cliEnv(env.cfg), encoding: 'utf8', timeout: 30_000 });
-  if (r.status !== 0) throw new Error(`temporal ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
-  return r.stdout;
-}
+const temporalCli = (args: string[]): string => runTemporalCli(env.cfg, args);
 
 test('when an operator signals compensate with `temporal workflow signal`, the CONFIRMED order is refunded and restocked once', async () => {
   const sku = await createProduct(env.db, { stock: 3, priceMinor: 2000 });

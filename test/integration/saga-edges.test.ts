@@ -5,16 +5,14 @@
  * of COMPENSATED with something still in effect, a cancel or compensate that arrives during the
  * last step, and `temporal workflow cancel` on a CONFIRMED order.
  */
-import { spawnSync } from 'node:child_process';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Client as PgClient } from 'pg';
 import { orderWorkflowId, SIGNALS } from '../../services/orders/contract';
 import { signalSaga } from '../../services/orders/saga-starter';
-import { loadStackConfig } from '../../scripts/stack/config';
-import { cliEnv, goToolPath } from '../../scripts/stack/temporal';
 import { balance, createCustomer, createProduct, ledgerTransactionsOf, productStock, waitForStatus } from '../support/fixtures';
 import { startApiEnv, type ApiEnv } from '../support/api-env';
+import { temporalCli as runTemporalCli } from '../support/temporal-cli';
 import { eventually } from '../support/wait';
 import crypto from 'node:crypto';
 
@@ -35,11 +33,7 @@ afterAll(async () => {
 });
 afterEach(() => env.faults.clear());
 
-function temporalCli(args: string[]): string {
-  const r = spawnSync(goToolPath(loadStackConfig(), 'temporal'), args, { env: cliEnv(env.cfg), encoding: 'utf8', timeout: 30_000 });
-  if (r.status !== 0) throw new Error(`temporal ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
-  return r.stdout;
-}
+const temporalCli = (args: string[]): string => runTemporalCli(env.cfg, args);
 
 async function customerFor(balanceMinor: number): Promise<string> {
   return createCustomer(env.db, { balanceMinor, grantTo: [env.keys.clientA.id] });

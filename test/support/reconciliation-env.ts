@@ -7,7 +7,6 @@
  * use to make faults the way a real fault would.
  */
 import crypto from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import type { Client } from '@temporalio/client';
 import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import { Pool } from 'pg';
@@ -23,13 +22,12 @@ import { createAuditHandler } from '../../services/audit/projector';
 import { EventConsumer, type DecodedEvent } from '../../services/platform/messaging/consumer';
 import { createKafka } from '../../services/platform/messaging/kafka';
 import { taskQueues } from '../../services/orders/task-queues';
-import { loadStackConfig } from '../../scripts/stack/config';
 import type { PlacedOrder } from '../../services/orders/place-order';
 import type { CheckName, RunScope } from '../../services/reconciliation/contract';
 import type { RunOutcome } from '../../services/reconciliation/runner';
 import { createReconcilerPool, reconcileOnce } from '../../services/reconciliation/service';
 import { Relay } from '../../services/platform/relay/relay';
-import { cliEnv, goToolPath } from '../../scripts/stack/temporal';
+import { temporalCli as runTemporalCli } from './temporal-cli';
 import { placeOrder } from './fixtures';
 import { createPipelineEnv, type PipelineEnv } from './processes';
 import { eventually } from './wait';
@@ -252,11 +250,7 @@ export async function startReconciliationEnv(label: string, extraEnv: Record<str
     });
   }
 
-  function temporalCli(args: string[]): string {
-    const r = spawnSync(goToolPath(loadStackConfig(), 'temporal'), args, { env: cliEnv(cfg), encoding: 'utf8', timeout: 30_000 });
-    if (r.status !== 0) throw new Error(`temporal ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
-    return r.stdout;
-  }
+  const temporalCli = (args: string[]): string => runTemporalCli(cfg, args);
 
   return {
     pipeline,
