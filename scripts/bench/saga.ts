@@ -11,6 +11,8 @@
  * `npm run bench` runs it too (runSagaBench) and prints its figures against the targets.
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
@@ -30,6 +32,7 @@ import { ensureDatabase } from '../stack/postgres';
 import { temporalServerPid, up } from '../stack/stack';
 import * as bareActivities from './bare-activities';
 import { cpuBetween, cpuSnapshot, devServerPid, type ProcessGroup } from './cpu';
+import { formatProfiles, profileProcess, profileThisProcess, profileThreads, type ProcessProfile } from './profile';
 
 export interface SagaBenchOptions {
   /** Workflows (baseline) and orders (saga) per throughput burst. */
@@ -39,6 +42,8 @@ export interface SagaBenchOptions {
   /** Orders per second of the latency phase, and for how long. */
   rate: number;
   seconds: number;
+  /** Profile the saga burst into this directory (profile.ts): JavaScript, threads, the Temporal server. */
+  profileDir?: string;
 }
 
 export interface SagaBenchResult {
@@ -48,6 +53,8 @@ export interface SagaBenchResult {
   latency: { rate: number; seconds: number; p50: number; p95: number; p99: number; max: number };
   /** CPU ms per workflow (bare) and per order (saga) of each process group, during the bursts. */
   cpuMs: { bare: Record<string, number>; saga: Record<string, number> };
+  /** Where each burst's CPU went inside each process, with --profile. */
+  profiles?: { bare: ProcessProfile[]; saga: ProcessProfile[] };
 }
 
 /** This process (API, workers, client), the Temporal server, and every PostgreSQL process. */
@@ -95,6 +102,7 @@ export async function runSagaBench({
   concurrency: CONCURRENCY,
   rate: RATE,
   seconds: SECONDS,
+  profileDir,
 }: SagaBenchOptions): Promise<SagaBenchResult> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const prefix = `bench-${crypto.randomUUID().slice(0, 8)}-`;
@@ -186,7 +194,18 @@ export async function runSagaBench({
   await Promise.all(Array.from({ length: 20 }, (_, i) => post(i))).then(confirmed);
 
   const groups = processGroups(cfg);
+  /** With --profile: profiles of this process (JavaScript, threads) and the Temporal server during one burst. */
+  const startProfile = async (phase: string) => {
+    if (!profileDir) return undefined;
+    fs.mkdirSync(profileDir, { recursive: true });
+    const js = await profileThisProcess(profileDir, `${phase}-api-workers`);
+    const threads = profileThreads();
+    const mode = cfg.stack.temporal.persistence;
+    const server = profileProcess(groups[1]!.pids?.[0], profileDir, `${phase}-temporal`, `temporal (${mode} mode)`);
+    return { stop: async () => [await js.stop(), threads.stop(), await server.stop()] };
+  };
   // 1. Baseline.
+  const bareProfiling = await startProfile('bare');
   let t0 = Date.now();
   const bareCpu = await cpuPerItem(groups, ORDERS, () =>
     pool(ORDERS, CONCURRENCY, async (i) => {
@@ -194,10 +213,12 @@ export async function runSagaBench({
     }),
   );
   const bareRate = ORDERS / ((Date.now() - t0) / 1000);
+  const bareProfile = await bareProfiling?.stop();
 
   // 2. Saga throughput through the API.
   t0 = Date.now();
   const ids: string[] = [];
+  const sagaProfile = await startProfile('saga');
   const sagaCpu = await cpuPerItem(groups, ORDERS, async () => {
     await pool(ORDERS, CONCURRENCY, async (i) => {
       ids.push(await post(i));
@@ -205,6 +226,7 @@ export async function runSagaBench({
     await confirmed(ids);
   });
   const sagaRate = ORDERS / ((Date.now() - t0) / 1000);
+  const profiles = sagaProfile && bareProfile ? { bare: bareProfile, saga: await sagaProfile.stop() } : undefined;
 
   // 3. Latency at a fixed rate.
   const submitted = new Map<string, number>();
@@ -241,11 +263,19 @@ export async function runSagaBench({
       max: latencies.at(-1) ?? NaN,
     },
     cpuMs: { bare: bareCpu, saga: sagaCpu },
+    profiles,
   };
 }
 
 async function main(): Promise<void> {
-  const opts = { orders: arg('orders', 400), concurrency: arg('concurrency', 64), rate: arg('rate', 20), seconds: arg('seconds', 20) };
+  const p = process.argv.indexOf('--profile');
+  const opts = {
+    orders: arg('orders', 400),
+    concurrency: arg('concurrency', 64),
+    rate: arg('rate', 20),
+    seconds: arg('seconds', 20),
+    ...(p >= 0 ? { profileDir: path.resolve(process.argv[p + 1] ?? 'bench-profile') } : {}),
+  };
   const r = await runSagaBench(opts);
   const burst = `(${opts.orders} at concurrency ${opts.concurrency})`;
   const { latency: l } = r;
@@ -262,6 +292,7 @@ async function main(): Promise<void> {
       .join(', ');
   console.log(`  CPU ms per bare workflow: ${cpu(r.cpuMs.bare)}`);
   console.log(`  CPU ms per saga order:    ${cpu(r.cpuMs.saga)}`);
+  if (r.profiles) console.log(`\n${formatProfiles(r.profiles, r.cpuMs)}`);
 }
 
 if (require.main === module) {
