@@ -32,6 +32,7 @@ import { ensureDatabase } from '../stack/postgres';
 import { temporalServerPid, up } from '../stack/stack';
 import * as bareActivities from './bare-activities';
 import { cpuBetween, cpuSnapshot, devServerPid, type ProcessGroup } from './cpu';
+import { formatServerRequests, requestCounts, requestsPerItem } from './server-requests';
 import { formatProfiles, profileProcess, profileThisProcess, profileThreads, type ProcessProfile } from './profile';
 
 export interface SagaBenchOptions {
@@ -53,6 +54,8 @@ export interface SagaBenchResult {
   latency: { rate: number; seconds: number; p50: number; p95: number; p99: number; max: number };
   /** CPU ms per workflow (bare) and per order (saga) of each process group, during the bursts. */
   cpuMs: { bare: Record<string, number>; saga: Record<string, number> };
+  /** The Temporal server's persistence requests per bare workflow and per saga order, by operation. */
+  serverRequests: { bare: [string, number][]; saga: [string, number][] };
   /** Where each burst's CPU went inside each process, with --profile. */
   profiles?: { bare: ProcessProfile[]; saga: ProcessProfile[] };
 }
@@ -205,7 +208,9 @@ export async function runSagaBench({
     return { stop: async () => [await js.stop(), threads.stop(), await server.stop()] };
   };
   // 1. Baseline.
+  const metricsUrl = `http://${cfg.temporal.host}:${cfg.stack.temporal.metricsPort}/metrics`;
   const bareProfiling = await startProfile('bare');
+  let requestsBefore = await requestCounts(metricsUrl);
   let t0 = Date.now();
   const bareCpu = await cpuPerItem(groups, ORDERS, () =>
     pool(ORDERS, CONCURRENCY, async (i) => {
@@ -214,11 +219,13 @@ export async function runSagaBench({
   );
   const bareRate = ORDERS / ((Date.now() - t0) / 1000);
   const bareProfile = await bareProfiling?.stop();
+  const bareRequests = requestsPerItem(requestsBefore, await requestCounts(metricsUrl), ORDERS);
 
   // 2. Saga throughput through the API.
   t0 = Date.now();
   const ids: string[] = [];
   const sagaProfile = await startProfile('saga');
+  requestsBefore = await requestCounts(metricsUrl);
   const sagaCpu = await cpuPerItem(groups, ORDERS, async () => {
     await pool(ORDERS, CONCURRENCY, async (i) => {
       ids.push(await post(i));
@@ -226,6 +233,7 @@ export async function runSagaBench({
     await confirmed(ids);
   });
   const sagaRate = ORDERS / ((Date.now() - t0) / 1000);
+  const sagaRequests = requestsPerItem(requestsBefore, await requestCounts(metricsUrl), ORDERS);
   const profiles = sagaProfile && bareProfile ? { bare: bareProfile, saga: await sagaProfile.stop() } : undefined;
 
   // 3. Latency at a fixed rate.
@@ -263,6 +271,7 @@ export async function runSagaBench({
       max: latencies.at(-1) ?? NaN,
     },
     cpuMs: { bare: bareCpu, saga: sagaCpu },
+    serverRequests: { bare: bareRequests, saga: sagaRequests },
     profiles,
   };
 }
@@ -292,6 +301,7 @@ async function main(): Promise<void> {
       .join(', ');
   console.log(`  CPU ms per bare workflow: ${cpu(r.cpuMs.bare)}`);
   console.log(`  CPU ms per saga order:    ${cpu(r.cpuMs.saga)}`);
+  console.log(`  ${formatServerRequests(r.serverRequests)}`);
   if (r.profiles) console.log(`\n${formatProfiles(r.profiles, r.cpuMs)}`);
 }
 
