@@ -29,7 +29,7 @@ import {
   type SagaStep,
   type TransitionInput,
 } from '../services/orders/contract';
-import { SA } from '../services/orders/search-attributes';
+import { SA, STATUS_AT_REST_PATCH, TRANSIENT_STATUSES } from '../services/orders/search-attributes';
 import type { Compensation, CompensationStep, SagaStepDefinition } from './saga-steps';
 
 /**
@@ -42,6 +42,17 @@ import type { Compensation, CompensationStep, SagaStepDefinition } from './saga-
  * window and refunds nothing.
  */
 export const HONEST_COMPENSATION_PATCH = 'honest-compensation-2026-12';
+
+/**
+ * The saga's version of 2026-12-b (issue 14): the OrderStatus search attribute is written when
+ * the saga comes to rest or changes course (CONFIRMED, COMPENSATING, NEEDS_ATTENTION,
+ * COMPENSATED, REJECTED), not for the forward steps' transient statuses. Each upsert is one more
+ * history event and one more visibility write on the server; two of the three per confirmed
+ * order were for statuses that last one step. It includes HONEST_COMPENSATION_PATCH's behaviour,
+ * so a new run records one patch marker, not two: the SDK upserts TemporalChangeVersion at each
+ * patch's first use, one more visibility write each. Runs started before it replay the old way.
+ */
+export { STATUS_AT_REST_PATCH };
 
 /** Before confirmation, a customer's cancel is accepted. */
 const CANCELLABLE: readonly OrderStatus[] = ['PENDING', 'INVENTORY_RESERVED', 'PAYMENT_CAPTURED'];
@@ -81,6 +92,7 @@ export class SagaRun {
   /** Every compensation this saga knows, by step: what the database's record may call for. */
   private readonly knownUndo = new Map<CompensationStep, Compensation>();
   private patchChecked: boolean | undefined;
+  private atRestChecked: boolean | undefined;
   private windowMs = 0;
   /** Transitions recorded so far: numbers their keys, so each is unique. */
   private transitions = 0;
@@ -224,10 +236,20 @@ export class SagaRun {
     await this.record('compensationWindow', 'COMPLETED', 'CONFIRMED', { closeWindow: true, detail });
   }
 
-  /** True in runs under HONEST_COMPENSATION_PATCH (checked once; the marker is written on first use). */
+  /**
+   * True in runs under HONEST_COMPENSATION_PATCH or STATUS_AT_REST_PATCH, which includes it
+   * (checked once; a marker is written on first use). The newer patch is asked first, so a new
+   * run records only its marker.
+   */
   private honest(): boolean {
-    this.patchChecked ??= patched(HONEST_COMPENSATION_PATCH);
+    this.patchChecked ??= this.statusAtRest() || patched(HONEST_COMPENSATION_PATCH);
     return this.patchChecked;
+  }
+
+  /** True in runs under STATUS_AT_REST_PATCH (checked once, at its first use). */
+  private statusAtRest(): boolean {
+    this.atRestChecked ??= patched(STATUS_AT_REST_PATCH);
+    return this.atRestChecked;
   }
 
   /** Between forward steps: compensates if a cancel or compensate signal asked for it. */
@@ -339,7 +361,9 @@ export class SagaRun {
     if (extra.failureReason) this.state.failureReason = extra.failureReason;
     if (orderStatus !== this.state.status) {
       this.state.status = orderStatus;
-      upsertSearchAttributes([{ key: SA.OrderStatus, value: orderStatus }]);
+      // The status query and the orders table have every status; the search attribute has those an operator searches for.
+      if (!(TRANSIENT_STATUSES.includes(orderStatus) && this.statusAtRest()))
+        upsertSearchAttributes([{ key: SA.OrderStatus, value: orderStatus }]);
     }
   }
 }

@@ -9,7 +9,8 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FAILURE_REASONS, type SagaState } from '../../services/orders/contract';
 import { cancelSignal, cancelUpdate, compensateSignal, SAGA_DEFAULTS, statusQuery } from '../../workflows/order-saga';
-import { sagaWorkflowBundle, startTimeSkippingEnv, until, waitForStatus, withSagaWorker } from '../support/timeskip/env';
+import { SA } from '../../services/orders/search-attributes';
+import { sagaWorkflowBundle, startTimeSkippingEnv, until, waitForStatus, withSagaWorker, type SagaHandle } from '../support/timeskip/env';
 import { FakeSagaActivities, TRANSIENT_FAILURES } from '../support/timeskip/fakes';
 
 jest.setTimeout(60_000);
@@ -36,6 +37,15 @@ function expectUniqueTransitionKeys(fakes: FakeSagaActivities): void {
 }
 
 const statuses = (fakes: FakeSagaActivities) => fakes.transitions().map((t) => t.orderStatus);
+
+/** The OrderStatus values the run wrote to its search attribute (upsert events), in order. */
+async function upsertedStatuses(handle: SagaHandle): Promise<string[]> {
+  const history = await handle.fetchHistory();
+  return (history.events ?? []).flatMap((e) => {
+    const field = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.[SA.OrderStatus.name];
+    return field?.data ? [JSON.parse(Buffer.from(field.data).toString('utf8')) as string] : [];
+  });
+}
 
 describe('order saga (time skipping, fake activities)', () => {
   test('happy path: CONFIRMED, stays open for the compensation window, then completes without compensating', async () => {
@@ -129,6 +139,23 @@ describe('order saga (time skipping, fake activities)', () => {
     expect(fakes.transitions()).toEqual([
       expect.objectContaining({ step: 'reserveInventory', stepStatus: 'FAILED', orderStatus: 'REJECTED', failureReason: 'OUT_OF_STOCK' }),
     ]);
+  });
+
+  test('OrderStatus is written where the saga rests or turns, not for the forward steps in between', async () => {
+    const confirmed = await withSagaWorker(env, new FakeSagaActivities(), async (run) => {
+      const handle = await run.start();
+      await waitForStatus(env, handle, (s) => s.status === 'CONFIRMED');
+      return upsertedStatuses(handle);
+    });
+    // PENDING is set by the start itself; INVENTORY_RESERVED and PAYMENT_CAPTURED last one step each.
+    expect(confirmed).toEqual(['CONFIRMED']);
+
+    const compensated = await withSagaWorker(env, new FakeSagaActivities({ charge: 'insufficientFunds' }), async (run) => {
+      const handle = await run.start();
+      await handle.result();
+      return upsertedStatuses(handle);
+    });
+    expect(compensated).toEqual(['COMPENSATING', 'COMPENSATED']);
   });
 
   test('INSUFFICIENT_FUNDS -> COMPENSATED: inventory released, no refund (nothing was charged)', async () => {
