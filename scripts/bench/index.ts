@@ -78,10 +78,16 @@ export function answersText(answers: Record<Answer, number>): string {
   return parts.length ? parts.join(', ') : 'none';
 }
 
+/** Orders committed although their answer was not a 202 (lost to a timeout after the commit). */
+function unanswered(p: PhaseResult): string {
+  const n = p.committed - p.answers.accepted;
+  return n > 0 ? `; ${n} committed unanswered` : '';
+}
+
 function notAccepted(p: PhaseResult): string {
   const n = p.offered - p.answers.accepted;
   const unsettled = p.outcomes.unsettled ?? 0;
-  return [n ? `; ${n} not accepted (${answersText(p.answers)})` : '', unsettled ? `; ${unsettled} not final` : ''].join('');
+  return [n ? `; ${n} not accepted (${answersText(p.answers)})` : '', unanswered(p), unsettled ? `; ${unsettled} not final` : ''].join('');
 }
 
 function latencyRow(mode: string, p: PhaseResult): BenchRow {
@@ -121,7 +127,7 @@ function overloadRow(mode: string, o: NonNullable<SagaBenchResult['overload']>):
     mode,
     figure: `overload: ${o.rate} orders/s offered for ${o.seconds} s (open loop)`,
     measured: `${accepted}/${o.offered} accepted`,
-    baseline: `${answersText(o.answers)}; ${final}/${accepted} accepted final (${o.sweeperStarted} by the sweeper) ${n0(o.drainS)} s after`,
+    baseline: `${answersText(o.answers)}; ${final}/${accepted} accepted final (${o.sweeperStarted} by the sweeper) ${n0(o.drainS)} s after${unanswered(o)}`,
     ratio: '',
     target: 'no 5xx but 503; every accepted final',
     verdict: `${o.answers.serverError ? `missed: ${o.answers.serverError} x 5xx (DEFECT)` : 'met'}; ${met(unsettled === 0)}`,

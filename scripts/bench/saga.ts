@@ -85,6 +85,8 @@ export interface PhaseResult {
   latency: Latency;
   /** Accepted orders by final status (and `unsettled`: not final by the deadline). */
   outcomes: Record<string, number>;
+  /** Orders the phase committed: more than the accepted ones when an answer was lost (a timeout after the commit). */
+  committed: number;
   /** Some answers of each class other than 202, as answered. */
   samples: string[];
   /** Seconds from the last offer until every order of the run was final. */
@@ -157,6 +159,14 @@ async function pool(n: number, limit: number, task: (i: number) => Promise<void>
 /** The run's orders as the database has them: one raw statement each, no Prisma in the harness. */
 function orderBook(db: Db, customers: string[]) {
   return {
+    /** Orders of the run so far. */
+    async count(): Promise<number> {
+      const [row] = await runStatement<{ n: number }>(
+        db,
+        sql`SELECT count(*)::int AS n FROM orders WHERE customer_id = ANY(${customers}::text[])`,
+      );
+      return row!.n;
+    },
     /** Orders of the run not yet final. */
     async backlog(): Promise<number> {
       const [row] = await runStatement<{ n: number }>(
@@ -295,10 +305,12 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
   /** Offers `rate`/s for `seconds` (open loop), waits until every order of the run is final, and sums it up. */
   const phase = async (rate: number, seconds: number): Promise<PhaseResult> => {
     const offered: Offered[] = [];
+    const countBefore = await book.count();
     await openLoop(rate, seconds, async (i) => {
       offered.push(await offer(i));
     });
     const drainS = await drain();
+    const committed = (await book.count()) - countBefore;
     const answers = noAnswers();
     const samples = new Map<string, string>();
     for (const o of offered) {
@@ -322,6 +334,7 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
       answers,
       latency: latencySummary(latencies),
       outcomes: counts,
+      committed,
       samples: [...samples.values()],
       drainS,
     };
