@@ -191,7 +191,11 @@ function orderBook(db: Db, customers: string[]) {
 
 /** Runs the phases in one process against the stack (brought up if needed); prints progress only. */
 export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchResult> {
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  // Core's warnings (e.g. "workflow task duration exceeded 5 seconds" under overload) would flood stdout's table.
+  Runtime.install({
+    logger: new DefaultLogger('ERROR'),
+    telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
+  });
   const prefix = `bench-${crypto.randomUUID().slice(0, 8)}-`;
   // A database of its own: the benchmark's products, customers and orders stay out of `npm start`'s.
   const base = loadConfig();
