@@ -1,24 +1,41 @@
 /**
- * `npm run bench` (not a test): the saga and relay benchmarks in one run, printed as one table
- * of figures against issue 14's targets, each next to the baseline measured in the same run.
- * It prints and asserts nothing; a missed target says "missed".
+ * `npm run bench` (not a test): the saga benchmark on each Temporal persistence mode and the
+ * relay benchmark, printed as one table of figures against issue 14's targets, each next to
+ * the baseline measured in the same run. It prints and asserts nothing; a missed target says
+ * "missed".
  *
- *   npm run bench -- [--orders 200] [--concurrency 64] [--rate 20] [--seconds 10]
- *                    [--events 20000] [--relay-rate 5000] [--relay-seconds 10]
+ *   npm run bench -- [--modes sqlite,postgres] [--orders 200] [--concurrency 64]
+ *                    [--rates 10,20,40] [--seconds 10] [--sweep-start 2] [--sweep-steps 5]
+ *                    [--overload-rate N] [--overload-seconds S] [--sustained [minutes]] [--sustained-rate 50]
+ *                    [--events 20000] [--relay-rate 5000] [--relay-seconds 10] [--profile DIR]
  *
- * One Temporal mode per run, the one TEMPORAL_PERSISTENCE selects (docs/benchmarks.md runs both).
+ * The mode the stack runs uses the stack's Temporal; the other one gets a side Temporal on
+ * ports of its own (scripts/stack/side-temporal.ts), stopped at the end. The relay runs once:
+ * it does not touch Temporal.
  */
 import os from 'node:os';
 import { exitOnConfigError } from '../../lib/config';
-import { loadStackConfig } from '../stack/config';
+import { loadStackConfig, type StackConfig } from '../stack/config';
+import { startSideTemporal } from '../stack/side-temporal';
+import { ANSWERS, type Answer } from './load';
+import { formatProfiles } from './profile';
+import { formatServerRequests } from './server-requests';
 import { runRelayBench, type RelayBenchResult } from './relay';
-import { runSagaBench, type SagaBenchResult } from './saga';
+import { numberArg, runSagaBench, sagaOptionsFromArgv, type PhaseResult, type SagaBenchResult } from './saga';
+
+type Mode = StackConfig['stack']['temporal']['persistence'];
 
 function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
+  const v = numberArg(process.argv, name, fallback);
+  if (!(v > 0)) throw new Error(`--${name} needs a positive number`);
   return v;
+}
+
+function modesArg(argv: string[]): Mode[] {
+  const i = argv.indexOf('--modes');
+  const modes = (i >= 0 ? argv[i + 1]! : 'sqlite,postgres').split(',');
+  for (const m of modes) if (m !== 'sqlite' && m !== 'postgres') throw new Error(`--modes: "${m}" is not sqlite or postgres`);
+  return modes as Mode[];
 }
 
 /** The brief's targets (issue 14), on this machine with every server co-located. */
@@ -33,6 +50,7 @@ export const TARGETS = {
 } as const;
 
 export interface BenchRow {
+  mode: string;
   figure: string;
   measured: string;
   baseline: string;
@@ -45,14 +63,106 @@ const met = (ok: boolean) => (ok ? 'met' : 'missed');
 const n0 = (x: number) => x.toFixed(0);
 const n1 = (x: number) => x.toFixed(1);
 
-/** The table's rows, from one run's figures. */
-export function benchRows(saga: SagaBenchResult, relay: RelayBenchResult): BenchRow[] {
+const ANSWER_LABELS: Record<Answer, string> = {
+  accepted: '202',
+  rateLimited: '429',
+  unavailableRetryAfter: '503+Retry-After',
+  unavailableNoRetryAfter: '503 no Retry-After',
+  otherClientError: 'other 4xx',
+  serverError: '5xx (defect)',
+  networkError: 'network/timeout',
+};
+
+/** "202 180, 503+Retry-After 20": the answer classes that occurred. */
+export function answersText(answers: Record<Answer, number>): string {
+  const parts = ANSWERS.filter((a) => answers[a] > 0).map((a) => `${ANSWER_LABELS[a]} ${answers[a]}`);
+  return parts.length ? parts.join(', ') : 'none';
+}
+
+/** Orders committed although their answer was not a 202 (lost to a timeout after the commit). */
+function unanswered(p: PhaseResult): string {
+  const n = p.committed - p.answers.accepted;
+  return n > 0 ? `; ${n} committed unanswered` : '';
+}
+
+function notAccepted(p: PhaseResult): string {
+  const n = p.offered - p.answers.accepted;
+  const unsettled = p.outcomes.unsettled ?? 0;
+  return [n ? `; ${n} not accepted (${answersText(p.answers)})` : '', unanswered(p), unsettled ? `; ${unsettled} not final` : ''].join('');
+}
+
+function latencyRow(mode: string, p: PhaseResult): BenchRow {
+  const l = p.latency;
+  const atTarget = p.rate === TARGETS.p99AtRate;
+  return {
+    mode,
+    figure: `submit-to-CONFIRMED at ${p.rate} orders/s for ${p.seconds} s, p99 ms`,
+    measured: n0(l.p99),
+    baseline: `p50 ${n0(l.p50)}, p95 ${n0(l.p95)}, max ${n0(l.max)}${notAccepted(p)}`,
+    ratio: '',
+    target: atTarget ? `<= ${TARGETS.p99Ms} ms at ${TARGETS.p99AtRate}/s` : '',
+    verdict: atTarget ? met(l.p99 <= TARGETS.p99Ms) : '',
+  };
+}
+
+function sweepRow(mode: string, s: NonNullable<SagaBenchResult['sweep']>): BenchRow {
+  const measured = s.over
+    ? `${s.under ? `${s.under.rate}/s under` : 'none under'}, ${s.over.rate}/s over`
+    : `not crossed up to ${s.under?.rate ?? '?'}/s`;
+  return {
+    mode,
+    figure: `rate at which p99 crosses ${s.limitMs} ms (sweep)`,
+    measured,
+    baseline: s.points.map((p) => `${p.rate}/s ${n0(p.p99)}`).join(', '),
+    ratio: '',
+    target: `>= ${TARGETS.p99AtRate}/s`,
+    verdict: met(!s.over || s.over.rate > TARGETS.p99AtRate),
+  };
+}
+
+function overloadRow(mode: string, o: NonNullable<SagaBenchResult['overload']>): BenchRow {
+  const accepted = o.answers.accepted;
+  const unsettled = o.outcomes.unsettled ?? 0;
+  const final = accepted - unsettled;
+  return {
+    mode,
+    figure: `overload: ${o.rate} orders/s offered for ${o.seconds} s (open loop)`,
+    measured: `${accepted}/${o.offered} accepted`,
+    baseline: `${answersText(o.answers)}; ${final}/${accepted} accepted final (${o.sweeperStarted} by the sweeper) ${n0(o.drainS)} s after${unanswered(o)}`,
+    ratio: '',
+    target: 'no 5xx but 503; every accepted final',
+    verdict: `${o.answers.serverError ? `missed: ${o.answers.serverError} x 5xx (DEFECT)` : 'met'}; ${met(unsettled === 0)}`,
+  };
+}
+
+function sustainedRow(mode: string, s: NonNullable<SagaBenchResult['sustained']>): BenchRow {
+  return {
+    mode,
+    figure: `sustained ${s.rate} orders/s offered for ${s.minutes} min, CONFIRMED/s`,
+    measured: n1(s.confirmedPerS),
+    baseline: `p50 ${n0(s.latency.p50)}, p99 ${n0(s.latency.p99)} ms; backlog at end ${s.backlog}; ${answersText(s.answers)}`,
+    ratio: '',
+    target: `>= ${TARGETS.ordersPerSecond}/s`,
+    verdict: met(s.confirmedPerS >= TARGETS.ordersPerSecond),
+  };
+}
+
+/** One mode's rows. */
+export function sagaRows(saga: SagaBenchResult): BenchRow[] {
   const sagaRatio = saga.sagaRate / saga.bareRate;
-  const relayRatio = relay.drain / relay.raw;
-  const l = saga.latency;
-  const s = relay.steady;
+  const mode = saga.mode;
   return [
     {
+      mode,
+      figure: 'bare workflow (saga shape, no work), workflows/s (burst)',
+      measured: n1(saga.bareRate),
+      baseline: '',
+      ratio: '',
+      target: '',
+      verdict: '',
+    },
+    {
+      mode,
       figure: 'saga: POST /orders -> CONFIRMED, orders/s (burst)',
       measured: n1(saga.sagaRate),
       baseline: `bare workflow ${n1(saga.bareRate)}/s`,
@@ -60,15 +170,20 @@ export function benchRows(saga: SagaBenchResult, relay: RelayBenchResult): Bench
       target: `>= ${TARGETS.ordersPerSecond}/s sustained; >= ${TARGETS.sagaVsBare}x bare`,
       verdict: `${met(saga.sagaRate >= TARGETS.ordersPerSecond)}${saga.sagaRate >= TARGETS.ordersPerSecond ? ' (burst only)' : ''}; ${met(sagaRatio >= TARGETS.sagaVsBare)}`,
     },
+    ...saga.latency.map((p) => latencyRow(mode, p)),
+    ...(saga.sweep ? [sweepRow(mode, saga.sweep)] : []),
+    ...(saga.overload ? [overloadRow(mode, saga.overload)] : []),
+    ...(saga.sustained ? [sustainedRow(mode, saga.sustained)] : []),
+  ];
+}
+
+/** The relay's rows (once per run: the relay does not touch Temporal). */
+export function relayRows(relay: RelayBenchResult): BenchRow[] {
+  const relayRatio = relay.drain / relay.raw;
+  const s = relay.steady;
+  return [
     {
-      figure: `submit-to-CONFIRMED at ${l.rate} orders/s for ${l.seconds} s, p99 ms`,
-      measured: n0(l.p99),
-      baseline: `p50 ${n0(l.p50)}, p95 ${n0(l.p95)}, max ${n0(l.max)}`,
-      ratio: '',
-      target: `<= ${TARGETS.p99Ms} ms at ${TARGETS.p99AtRate}/s`,
-      verdict: l.rate === TARGETS.p99AtRate ? met(l.p99 <= TARGETS.p99Ms) : `n/a (ran at ${l.rate}/s)`,
-    },
-    {
+      mode: 'any',
       figure: `relay drain, events/s (batch ${relay.batchSize}, ${relay.partitions} partitions)`,
       measured: n0(relay.drain),
       baseline: `raw kafkajs ${n0(relay.raw)}/s`,
@@ -77,6 +192,7 @@ export function benchRows(saga: SagaBenchResult, relay: RelayBenchResult): Bench
       verdict: met(relayRatio >= TARGETS.relayVsRaw),
     },
     {
+      mode: 'any',
       figure: `relay lag at ${n0(s.achieved)} events/s for ${s.seconds} s, p99 ms`,
       measured: n1(s.p99),
       baseline: `p50 ${n1(s.p50)}, max ${n1(s.max)}`,
@@ -90,9 +206,10 @@ export function benchRows(saga: SagaBenchResult, relay: RelayBenchResult): Bench
 /** A Markdown table (so docs/benchmarks.md can keep it as printed). */
 export function formatTable(rows: BenchRow[]): string {
   const head: BenchRow = {
+    mode: 'mode',
     figure: 'figure',
     measured: 'measured',
-    baseline: 'baseline (same run)',
+    baseline: 'baseline / detail (same run)',
     ratio: 'ratio',
     target: 'target',
     verdict: '',
@@ -110,6 +227,27 @@ function cpuLine(label: string, per: Record<string, number>): string {
     .join(', ')} (total ${n1(total)} ms)`;
 }
 
+/** Runs the saga bench against `mode`: the stack's Temporal if it is that mode, else a side one. */
+async function benchMode(cfg: StackConfig, mode: Mode, opts: ReturnType<typeof sagaOptionsFromArgv>): Promise<SagaBenchResult> {
+  if (cfg.stack.temporal.persistence === mode) return runSagaBench(opts);
+  process.stderr.write(`[bench] starting a side Temporal (${mode} mode)\n`);
+  const side = await startSideTemporal(cfg, mode, 'bench');
+  try {
+    return await runSagaBench({ ...opts, temporal: side.cfg });
+  } finally {
+    await side.stop();
+  }
+}
+
+/** Loud lines for answers that are defects (a 5xx other than 503), so they are not lost in a cell. */
+function defects(results: SagaBenchResult[]): string[] {
+  return results.flatMap((r) =>
+    [...r.latency, ...(r.overload ? [r.overload] : [])]
+      .filter((p) => p.answers.serverError > 0)
+      .map((p) => `DEFECT (${r.mode}, ${p.rate}/s): ${p.answers.serverError} answers 5xx other than 503; e.g. ${p.samples.join(' | ')}`),
+  );
+}
+
 async function main(): Promise<void> {
   let cfg;
   try {
@@ -117,13 +255,13 @@ async function main(): Promise<void> {
   } catch (err) {
     exitOnConfigError(err);
   }
-  const saga = await runSagaBench({
-    orders: arg('orders', 200),
-    concurrency: arg('concurrency', 64),
-    rate: arg('rate', TARGETS.p99AtRate),
-    seconds: arg('seconds', 10),
-  });
-  process.stderr.write(`[bench] saga done: ${JSON.stringify(saga)}\n`);
+  const opts = sagaOptionsFromArgv(process.argv);
+  const results: SagaBenchResult[] = [];
+  for (const mode of modesArg(process.argv)) {
+    const r = await benchMode(cfg, mode, opts);
+    process.stderr.write(`[bench] ${mode} done: ${JSON.stringify({ ...r, profiles: undefined })}\n`);
+    results.push(r);
+  }
   const relay = await runRelayBench(cfg, {
     events: arg('events', 20_000),
     rate: arg('relay-rate', TARGETS.lagAtRate),
@@ -131,12 +269,27 @@ async function main(): Promise<void> {
   });
   const cores = os.cpus().length;
   console.log(
-    `\nnpm run bench: TEMPORAL_PERSISTENCE=${saga.mode}, ${cores} cores (${os.cpus()[0]?.model ?? 'cpu'}), every server on this machine`,
+    `\nnpm run bench: modes ${results.map((r) => r.mode).join(', ')}; ${cores} cores (${os.cpus()[0]?.model ?? 'cpu'}), every server on this machine; load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
   );
-  console.log(formatTable(benchRows(saga, relay)));
-  console.log(`\nCPU ms by process (api+workers is this process; postgres is every PostgreSQL process on the machine):`);
-  console.log(`  ${cpuLine('per bare workflow', saga.cpuMs.bare)}`);
-  console.log(`  ${cpuLine('per saga order   ', saga.cpuMs.saga)}`);
+  const rl = results[0]?.rateLimit;
+  if (rl) {
+    const raised = rl.points > rl.configured ? `, raised for the bench from ${rl.configured} (RATE_LIMIT_CLIENT)` : '';
+    console.log(`bench API key: client limit ${rl.points} requests per ${rl.windowS} s${raised}`);
+  }
+  console.log(formatTable([...results.flatMap(sagaRows), ...relayRows(relay)]));
+  for (const line of defects(results)) console.log(`\n!!! ${line}`);
+  console.log(
+    `\nCPU ms per item by process, during the bursts (api+workers is this process; postgres is every PostgreSQL process on the machine):`,
+  );
+  for (const r of results) {
+    console.log(`  ${r.mode.padEnd(8)} ${cpuLine('per bare workflow', r.cpuMs.bare)}`);
+    console.log(`  ${r.mode.padEnd(8)} ${cpuLine('per saga order   ', r.cpuMs.saga)}`);
+  }
+  for (const r of results) console.log(`\n${r.mode} mode: ${formatServerRequests(r.serverRequests)}`);
+  for (const r of results) if (r.profiles) console.log(`\n${r.mode}:\n${formatProfiles(r.profiles, r.cpuMs)}`);
 }
 
 if (require.main === module) {

@@ -1,14 +1,20 @@
 /**
  * Saga benchmark (not a test): prints figures, asserts nothing.
  *
- *   npx tsx scripts/bench/saga.ts [--orders 400] [--concurrency 64] [--rate 20] [--seconds 20]
+ *   npx tsx scripts/bench/saga.ts [--orders 200] [--concurrency 64] [--rates 10,20,40] [--seconds 10]
+ *                                 [--overload-rate N] [--sustained [minutes]] [--sustained-rate 50] [--profile DIR]
  *
- * In one run, against the real local stack:
+ * In one run, against the real local stack (or the Temporal given in `temporal`):
  *  1. baseline: a bare workflow with the saga's shape (3 activities, 3 local activities, no work);
  *  2. saga throughput: orders through the real HTTP API until all are CONFIRMED;
- *  3. latency: orders at a fixed rate, submit-to-CONFIRMED p50/p95/p99.
- * Workers run in this process, with the same settings as the worker processes.
- * `npm run bench` runs it too (runSagaBench) and prints its figures against the targets.
+ *  3. latency: orders at each fixed rate, submit-to-CONFIRMED p50/p95/p99/max, the backlog
+ *     drained before the next rate;
+ *  4. a sweep of rates below capacity for the rate at which p99 crosses 1 s;
+ *  5. overload: well above capacity, open loop, counted by answer, then every accepted order
+ *     followed to a final status;
+ *  6. (asked for) sustained: a fixed rate for minutes, CONFIRMED/s over the window.
+ * Workers run in this process, with the same settings as the worker processes, and so does
+ * the saga-start sweeper the orders worker role runs. `npm run bench` runs it per mode.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -16,15 +22,18 @@ import path from 'node:path';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
+import { Registry } from 'prom-client';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createApp } from '../../api/app';
 import { createInventoryWorker, createOrdersWorker, createPaymentsWorker } from '../../app/workers';
 import { loadConfig } from '../../lib/config';
-import { closeDb, createDb, inTransaction } from '../../lib/db';
+import { closeDb, createDb, inTransaction, runStatement, type Db } from '../../lib/db';
 import { createLogger } from '../../lib/logger';
 import { migrate } from '../../lib/migrate';
+import { sql } from '../../lib/sql';
 import { createTemporalClient, createWorkerConnection } from '../../lib/temporal';
 import { createApiKey } from '../../services/access/api-keys';
+import { singleFlight, sweepUnstartedSagas } from '../../services/orders/saga-starter';
 import { taskQueues } from '../../services/orders/task-queues';
 import { openAndDeposit } from '../../services/payments/accounts';
 import { loadStackConfig, type StackConfig } from '../stack/config';
@@ -33,6 +42,18 @@ import { temporalServerPid, up } from '../stack/stack';
 import * as bareActivities from './bare-activities';
 import { cpuBetween, cpuSnapshot, devServerPid, type ProcessGroup } from './cpu';
 import { formatServerRequests, requestCounts, requestsPerItem } from './server-requests';
+import {
+  crossing,
+  latencySummary,
+  noAnswers,
+  offerOrder,
+  openLoop,
+  sweepRates,
+  type AnswerCounts,
+  type Latency,
+  type Offered,
+  type SweepPoint,
+} from './load';
 import { formatProfiles, profileProcess, profileThisProcess, profileThreads, type ProcessProfile } from './profile';
 
 export interface SagaBenchOptions {
@@ -40,18 +61,58 @@ export interface SagaBenchOptions {
   orders: number;
   /** In flight at once during the bursts. */
   concurrency: number;
-  /** Orders per second of the latency phase, and for how long. */
-  rate: number;
+  /** Orders per second of each latency phase, each for `seconds`. */
+  rates: number[];
   seconds: number;
+  /** The p99 sweep: from `start`/s up to 1.2x the burst capacity in at most `steps` rates, each for `seconds`; 0 steps: none. */
+  sweep: { start: number; steps: number; seconds: number; limitMs: number };
+  /** Overload: `rate`/s (default `factor` x the burst capacity) for `seconds`; 0 seconds: none. */
+  overload: { rate?: number; factor: number; seconds: number };
+  /** A fixed rate for minutes (not run unless given). */
+  sustained?: { rate: number; minutes: number };
+  /** The Temporal to run against (a side server of the other mode); default the stack's. */
+  temporal?: StackConfig;
   /** Profile the saga burst into this directory (profile.ts): JavaScript, threads, the Temporal server. */
   profileDir?: string;
+}
+
+/** Orders offered at one rate, and what became of them. */
+export interface PhaseResult {
+  rate: number;
+  seconds: number;
+  offered: number;
+  answers: AnswerCounts;
+  /** Submit-to-CONFIRMED of the accepted orders that were CONFIRMED. */
+  latency: Latency;
+  /** Accepted orders by final status (and `unsettled`: not final by the deadline). */
+  outcomes: Record<string, number>;
+  /** Orders the phase committed: more than the accepted ones when an answer was lost (a timeout after the commit). */
+  committed: number;
+  /** Some answers of each class other than 202, as answered. */
+  samples: string[];
+  /** Seconds from the last offer until every order of the run was final. */
+  drainS: number;
 }
 
 export interface SagaBenchResult {
   mode: string;
   bareRate: number;
   sagaRate: number;
-  latency: { rate: number; seconds: number; p50: number; p95: number; p99: number; max: number };
+  latency: PhaseResult[];
+  sweep?: { points: SweepPoint[]; limitMs: number; under?: SweepPoint; over?: SweepPoint };
+  overload?: PhaseResult & { sweeperStarted: number };
+  sustained?: {
+    rate: number;
+    minutes: number;
+    offered: number;
+    answers: AnswerCounts;
+    confirmedPerS: number;
+    latency: Latency;
+    /** Orders of the run not final when the window closed. */
+    backlog: number;
+  };
+  /** The bench key's rate limit, and whether the bench raised it above the configured one. */
+  rateLimit: { points: number; windowS: number; configured: number };
   /** CPU ms per workflow (bare) and per order (saga) of each process group, during the bursts. */
   cpuMs: { bare: Record<string, number>; saga: Record<string, number> };
   /** The Temporal server's persistence requests per bare workflow and per saga order, by operation. */
@@ -60,9 +121,15 @@ export interface SagaBenchResult {
   profiles?: { bare: ProcessProfile[]; saga: ProcessProfile[] };
 }
 
+/** Statuses an order settles in: the end of its saga as a submitter sees it. */
+const SETTLED = ['CONFIRMED', 'REJECTED', 'COMPENSATED', 'NEEDS_ATTENTION'];
+const SWEEP_INTERVAL_MS = 2000;
+const DRAIN_DEADLINE_MS = 300_000;
+const REQUEST_TIMEOUT_MS = 10_000;
+
 /** This process (API, workers, client), the Temporal server, and every PostgreSQL process. */
-function processGroups(cfg: StackConfig): ProcessGroup[] {
-  const temporalPid = temporalServerPid(cfg) ?? devServerPid(cfg.temporal.port);
+function processGroups(temporal: StackConfig): ProcessGroup[] {
+  const temporalPid = temporalServerPid(temporal) ?? devServerPid(temporal.temporal.port);
   return [
     { name: 'api+workers', pids: [process.pid] },
     { name: 'temporal', pids: temporalPid ? [temporalPid] : [] },
@@ -78,16 +145,9 @@ async function cpuPerItem(groups: ProcessGroup[], items: number, fn: () => Promi
   return Object.fromEntries([...used].map(([name, seconds]) => [name, (seconds * 1000) / items]));
 }
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
 const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => console.error(m) };
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const progress = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 
 /** Runs `task` for 0..n-1 with at most `limit` in flight. */
 async function pool(n: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {
@@ -99,38 +159,86 @@ async function pool(n: number, limit: number, task: (i: number) => Promise<void>
   );
 }
 
-/** Runs the three phases in one process against the stack (brought up if needed); prints nothing. */
-export async function runSagaBench({
-  orders: ORDERS,
-  concurrency: CONCURRENCY,
-  rate: RATE,
-  seconds: SECONDS,
-  profileDir,
-}: SagaBenchOptions): Promise<SagaBenchResult> {
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+/** The run's orders as the database has them: one raw statement each, no Prisma in the harness. */
+function orderBook(db: Db, customers: string[]) {
+  return {
+    /** Orders of the run so far. */
+    async count(): Promise<number> {
+      const [row] = await runStatement<{ n: number }>(
+        db,
+        sql`SELECT count(*)::int AS n FROM orders WHERE customer_id = ANY(${customers}::text[])`,
+      );
+      return row!.n;
+    },
+    /** Orders of the run not yet final. */
+    async backlog(): Promise<number> {
+      const [row] = await runStatement<{ n: number }>(
+        db,
+        sql`SELECT count(*)::int AS n FROM orders WHERE customer_id = ANY(${customers}::text[]) AND status <> ALL(${SETTLED}::text[])`,
+      );
+      return row!.n;
+    },
+    /** Each order's status and, once CONFIRMED, when (the database's clock, ms). */
+    async outcomes(ids: string[]): Promise<Map<string, { status: string; confirmedAt: number | null }>> {
+      const rows = await runStatement<{ id: string; status: string; confirmed_at: number | null }>(
+        db,
+        sql`SELECT o.id, o.status,
+                   (SELECT extract(epoch FROM min(h.at)) * 1000 FROM order_status_history h
+                     WHERE h.order_id = o.id AND h.order_status = 'CONFIRMED')::float8 AS confirmed_at
+              FROM orders o WHERE o.id = ANY(${ids}::uuid[])`,
+      );
+      return new Map(rows.map((r) => [r.id, { status: r.status, confirmedAt: r.confirmed_at }]));
+    },
+  };
+}
+
+/** Runs the phases in one process against the stack (brought up if needed); prints progress only. */
+export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchResult> {
+  // Core's warnings (e.g. "workflow task duration exceeded 5 seconds" under overload) would flood stdout's table.
+  Runtime.install({
+    logger: new DefaultLogger('ERROR'),
+    telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
+  });
   const prefix = `bench-${crypto.randomUUID().slice(0, 8)}-`;
   // A database of its own: the benchmark's products, customers and orders stay out of `npm start`'s.
   const base = loadConfig();
   const url = new URL(base.database.url);
   url.pathname = `/${base.database.database}_bench`;
-  const cfg = loadStackConfig({ ...process.env, DATABASE_URL: url.toString(), TEMPORAL_TASK_QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent' });
-  await up(cfg);
+  // The bench key is a client key; the highest rate offered must not hit its per-key limit, or
+  // overload would measure the rate limiter rather than the system.
+  const offeredMax = Math.max(...opts.rates, opts.overload.rate ?? 0, opts.sustained?.rate ?? 0);
+  const configured = base.api.rateLimits.clientPoints;
+  const needed = Math.ceil(offeredMax * base.api.rateLimits.windowS * 1.5);
+  const stackCfg = loadStackConfig({
+    ...process.env,
+    DATABASE_URL: url.toString(),
+    TEMPORAL_TASK_QUEUE_PREFIX: prefix,
+    LOG_LEVEL: 'silent',
+    ...(needed > configured ? { RATE_LIMIT_CLIENT: String(needed) } : {}),
+  });
+  await up(stackCfg);
+  const temporalCfg = opts.temporal ?? stackCfg;
+  const cfg = { ...stackCfg, temporal: temporalCfg.temporal };
+  const mode = temporalCfg.stack.temporal.persistence;
   await ensureDatabase(cfg, cfg.database.database);
   await migrate(cfg.databaseOwner.url);
   const db = createDb(cfg.database.url, 40);
+  // Orders an earlier run left unstarted are not this run's: its sweeper must not start them.
+  await runStatement(db, sql`UPDATE orders SET saga_started_at = now() WHERE saga_started_at IS NULL`);
   const client = await createTemporalClient(cfg);
   const connection = await createWorkerConnection(cfg);
 
   // Data: one product with ample stock, 50 customers (a single account would serialise charges).
   const sku = `BENCH-${prefix}`;
-  await db.product.create({ data: { sku, name: 'bench', unitPriceMinor: 100n, currency: 'EUR', available: 1_000_000 } });
+  await db.product.create({ data: { sku, name: 'bench', unitPriceMinor: 100n, currency: 'EUR', available: 10_000_000 } });
   const customers = Array.from({ length: 50 }, (_, i) => `${prefix}cust-${i}`);
   for (const c of customers) {
     await inTransaction(db, (tx) =>
-      openAndDeposit(tx, { customerId: c, currency: 'EUR', depositMinor: 100_000_000, idempotencyKey: `bench:${c}` }),
+      openAndDeposit(tx, { customerId: c, currency: 'EUR', depositMinor: 1_000_000_000, idempotencyKey: `bench:${c}` }),
     );
   }
   const { key } = await createApiKey(db, 'bench', 'client', customers);
+  const book = orderBook(db, customers);
 
   const sagaBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quiet });
   const bareBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./bare-workflow'), logger: quiet });
@@ -153,11 +261,21 @@ export async function runSagaBench({
     )),
   ];
   const running = workers.map((w) => w.run());
+  // The saga-start sweeper, as the orders worker role runs it (app/roles/workers.ts).
+  const log = createLogger('bench', 'silent');
+  const registry = new Registry();
+  const sweep = singleFlight(() => sweepUnstartedSagas(db, client, cfg, log, { registry }));
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const sweeper = setInterval(() => {
+    sweeping = sweep().catch(() => undefined);
+  }, SWEEP_INTERVAL_MS);
+  const sweeperStarted = async () =>
+    (await registry.getSingleMetric('saga_sweeper_starts_total')?.get())?.values.find((v) => v.labels.outcome === 'started')?.value ?? 0;
 
   const app = createApp({
     cfg,
     db,
-    log: createLogger('bench', 'silent'),
+    log,
     temporal: client,
     faults: { hit: async () => undefined },
     kafka: new Kafka({ clientId: 'bench', brokers: cfg.kafka.brokers, logLevel: logLevel.NOTHING }),
@@ -166,91 +284,175 @@ export async function runSagaBench({
   const server: http.Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
-  const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}/orders`;
+  const offer = (i: number): Promise<Offered> =>
+    offerOrder(
+      api,
+      { authorization: `Bearer ${key}`, 'idempotency-key': crypto.randomUUID(), 'content-type': 'application/json' },
+      { customerId: customers[i % customers.length], items: [{ sku, quantity: 1 }] },
+      REQUEST_TIMEOUT_MS,
+    );
   const post = async (i: number): Promise<string> => {
-    const res = await fetch(`${api}/orders`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'idempotency-key': crypto.randomUUID(), 'content-type': 'application/json' },
-      body: JSON.stringify({ customerId: customers[i % customers.length], items: [{ sku, quantity: 1 }] }),
-    });
-    if (res.status !== 202) throw new Error(`POST /orders answered ${res.status}: ${await res.text()}`);
-    return ((await res.json()) as { orderId: string }).orderId;
+    const o = await offer(i);
+    if (!o.orderId) throw new Error(`POST /orders answered ${o.status ?? o.answer}: ${o.detail}`);
+    return o.orderId;
   };
-  /** Resolves when every id is CONFIRMED; returns each one's confirmation time (DB clock). */
-  const confirmed = async (ids: string[]): Promise<Map<string, number>> => {
-    const done = new Map<string, number>();
-    const deadline = Date.now() + 300_000;
-    while (done.size < ids.length) {
-      if (Date.now() > deadline) throw new Error(`only ${done.size}/${ids.length} orders confirmed`);
-      const pending = ids.filter((id) => !done.has(id));
-      const rows = await db.orderStatusHistory.findMany({
-        where: { orderId: { in: pending }, orderStatus: 'CONFIRMED' },
-        select: { orderId: true, at: true },
-      });
-      rows.forEach((r) => done.set(r.orderId, r.at.getTime()));
-      if (done.size < ids.length) await new Promise((r) => setTimeout(r, 50));
+  /** Waits (polling, deadline) until no order of the run is unsettled; returns how long it took. */
+  const drain = async (deadlineMs = DRAIN_DEADLINE_MS): Promise<number> => {
+    const t0 = Date.now();
+    while ((await book.backlog()) > 0 && Date.now() - t0 < deadlineMs) await sleep(100);
+    return (Date.now() - t0) / 1000;
+  };
+  const allConfirmed = async (ids: string[]): Promise<void> => {
+    await drain();
+    const outcomes = await book.outcomes(ids);
+    const confirmed = ids.filter((id) => outcomes.get(id)?.status === 'CONFIRMED').length;
+    if (confirmed < ids.length) throw new Error(`only ${confirmed}/${ids.length} orders confirmed`);
+  };
+  /** Offers `rate`/s for `seconds` (open loop), waits until every order of the run is final, and sums it up. */
+  const phase = async (rate: number, seconds: number): Promise<PhaseResult> => {
+    const offered: Offered[] = [];
+    const countBefore = await book.count();
+    await openLoop(rate, seconds, async (i) => {
+      offered.push(await offer(i));
+    });
+    const drainS = await drain();
+    const committed = (await book.count()) - countBefore;
+    const answers = noAnswers();
+    const samples = new Map<string, string>();
+    for (const o of offered) {
+      answers[o.answer]++;
+      if (o.answer !== 'accepted' && !samples.has(o.answer)) samples.set(o.answer, `${o.status ?? o.answer}: ${o.detail ?? ''}`);
     }
-    return done;
+    const accepted = offered.filter((o) => o.orderId);
+    const outcomes = await book.outcomes(accepted.map((o) => o.orderId!));
+    const counts: Record<string, number> = {};
+    const latencies: number[] = [];
+    for (const o of accepted) {
+      const out = outcomes.get(o.orderId!);
+      const status = out && SETTLED.includes(out.status) ? out.status : 'unsettled';
+      counts[status] = (counts[status] ?? 0) + 1;
+      if (out?.confirmedAt != null) latencies.push(out.confirmedAt - o.sentAt);
+    }
+    return {
+      rate,
+      seconds,
+      offered: offered.length,
+      answers,
+      latency: latencySummary(latencies),
+      outcomes: counts,
+      committed,
+      samples: [...samples.values()],
+      drainS,
+    };
   };
 
   // Warm-up: bundles are loaded, connections open, JIT warm.
-  await Promise.all(Array.from({ length: 20 }, (_, i) => post(i))).then(confirmed);
+  await allConfirmed(await Promise.all(Array.from({ length: 20 }, (_, i) => post(i))));
 
-  const groups = processGroups(cfg);
+  const groups = processGroups(temporalCfg);
   /** With --profile: profiles of this process (JavaScript, threads) and the Temporal server during one burst. */
-  const startProfile = async (phase: string) => {
-    if (!profileDir) return undefined;
-    fs.mkdirSync(profileDir, { recursive: true });
-    const js = await profileThisProcess(profileDir, `${phase}-api-workers`);
+  const startProfile = async (name: string) => {
+    if (!opts.profileDir) return undefined;
+    const dir = opts.profileDir;
+    fs.mkdirSync(dir, { recursive: true });
+    const js = await profileThisProcess(dir, `${mode}-${name}-api-workers`);
     const threads = profileThreads();
-    const mode = cfg.stack.temporal.persistence;
-    const server = profileProcess(groups[1]!.pids?.[0], profileDir, `${phase}-temporal`, `temporal (${mode} mode)`);
-    return { stop: async () => [await js.stop(), threads.stop(), await server.stop()] };
+    const serverProfile = profileProcess(groups[1]!.pids?.[0], dir, `${mode}-${name}-temporal`, `temporal (${mode} mode)`);
+    return { stop: async () => [await js.stop(), threads.stop(), await serverProfile.stop()] };
   };
   // 1. Baseline.
-  const metricsUrl = `http://${cfg.temporal.host}:${cfg.stack.temporal.metricsPort}/metrics`;
+  const metricsUrl = `http://${temporalCfg.temporal.host}:${temporalCfg.stack.temporal.metricsPort}/metrics`;
+  progress(`${mode}: bare burst of ${opts.orders}`);
   const bareProfiling = await startProfile('bare');
   let requestsBefore = await requestCounts(metricsUrl);
   let t0 = Date.now();
-  const bareCpu = await cpuPerItem(groups, ORDERS, () =>
-    pool(ORDERS, CONCURRENCY, async (i) => {
+  const bareCpu = await cpuPerItem(groups, opts.orders, () =>
+    pool(opts.orders, opts.concurrency, async (i) => {
       await client.workflow.execute('bareWorkflow', { taskQueue: bareQueues.orders, workflowId: `${prefix}bare-${i}`, args: [bareQueues] });
     }),
   );
-  const bareRate = ORDERS / ((Date.now() - t0) / 1000);
+  const bareRate = opts.orders / ((Date.now() - t0) / 1000);
   const bareProfile = await bareProfiling?.stop();
-  const bareRequests = requestsPerItem(requestsBefore, await requestCounts(metricsUrl), ORDERS);
+  const bareRequests = requestsPerItem(requestsBefore, await requestCounts(metricsUrl), opts.orders);
 
   // 2. Saga throughput through the API.
+  progress(`${mode}: saga burst of ${opts.orders}`);
   t0 = Date.now();
   const ids: string[] = [];
-  const sagaProfile = await startProfile('saga');
+  const sagaProfiling = await startProfile('saga');
   requestsBefore = await requestCounts(metricsUrl);
-  const sagaCpu = await cpuPerItem(groups, ORDERS, async () => {
-    await pool(ORDERS, CONCURRENCY, async (i) => {
+  const sagaCpu = await cpuPerItem(groups, opts.orders, async () => {
+    await pool(opts.orders, opts.concurrency, async (i) => {
       ids.push(await post(i));
     });
-    await confirmed(ids);
+    await allConfirmed(ids);
   });
-  const sagaRate = ORDERS / ((Date.now() - t0) / 1000);
-  const sagaRequests = requestsPerItem(requestsBefore, await requestCounts(metricsUrl), ORDERS);
-  const profiles = sagaProfile && bareProfile ? { bare: bareProfile, saga: await sagaProfile.stop() } : undefined;
+  const sagaRate = opts.orders / ((Date.now() - t0) / 1000);
+  const sagaRequests = requestsPerItem(requestsBefore, await requestCounts(metricsUrl), opts.orders);
+  const profiles = sagaProfiling && bareProfile ? { bare: bareProfile, saga: await sagaProfiling.stop() } : undefined;
 
-  // 3. Latency at a fixed rate.
-  const submitted = new Map<string, number>();
-  const total = RATE * SECONDS;
-  const start = Date.now();
-  await Promise.all(
-    Array.from({ length: total }, async (_, i) => {
-      const due = start + (i * 1000) / RATE;
-      await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));
-      const sentAt = Date.now();
-      submitted.set(await post(i), sentAt);
-    }),
-  );
-  const finals = await confirmed([...submitted.keys()]);
-  const latencies = [...submitted].map(([id, sentAt]) => finals.get(id)! - sentAt).sort((a, b) => a - b);
+  // 3. Latency at each fixed rate (each phase drains before the next begins).
+  const latency: PhaseResult[] = [];
+  for (const rate of opts.rates) {
+    progress(`${mode}: latency at ${rate}/s for ${opts.seconds} s`);
+    latency.push(await phase(rate, opts.seconds));
+  }
 
+  // 4. Where p99 crosses the limit: ascending rates below capacity, stopping at the first over it.
+  let sweepResult: SagaBenchResult['sweep'];
+  if (opts.sweep.steps > 0) {
+    const points: SweepPoint[] = [];
+    for (const rate of sweepRates(opts.sweep.start, Math.max(opts.sweep.start, Math.round(sagaRate * 1.2)), opts.sweep.steps)) {
+      progress(`${mode}: p99 sweep at ${rate}/s for ${opts.sweep.seconds} s`);
+      points.push({ rate, p99: (await phase(rate, opts.sweep.seconds)).latency.p99 });
+      if (!(points.at(-1)!.p99 <= opts.sweep.limitMs)) break;
+    }
+    sweepResult = { points, limitMs: opts.sweep.limitMs, ...crossing(points, opts.sweep.limitMs) };
+  }
+
+  // 5. Overload: well above the capacity just measured.
+  let overload: SagaBenchResult['overload'];
+  if (opts.overload.seconds > 0) {
+    const rate = opts.overload.rate ?? Math.max(1, Math.ceil(sagaRate * opts.overload.factor));
+    progress(`${mode}: overload at ${rate}/s for ${opts.overload.seconds} s`);
+    const before = await sweeperStarted();
+    const r = await phase(rate, opts.overload.seconds);
+    overload = { ...r, sweeperStarted: (await sweeperStarted()) - before };
+  }
+
+  // 6. Sustained (last: its backlog is left to Temporal, not drained).
+  let sustained: SagaBenchResult['sustained'];
+  if (opts.sustained) {
+    const { rate, minutes } = opts.sustained;
+    progress(`${mode}: sustained ${rate}/s for ${minutes} min`);
+    const offered: Offered[] = [];
+    const windowStart = Date.now();
+    await openLoop(rate, minutes * 60, async (i) => {
+      offered.push(await offer(i));
+    });
+    const windowEnd = Date.now();
+    const backlog = await book.backlog();
+    const answers = noAnswers();
+    offered.forEach((o) => answers[o.answer]++);
+    const outcomes = await book.outcomes(offered.flatMap((o) => (o.orderId ? [o.orderId] : [])));
+    const inWindow = offered.flatMap((o) => {
+      const at = o.orderId ? outcomes.get(o.orderId)?.confirmedAt : null;
+      return at != null && at <= windowEnd ? [at - o.sentAt] : [];
+    });
+    sustained = {
+      rate,
+      minutes,
+      offered: offered.length,
+      answers,
+      confirmedPerS: inWindow.length / ((windowEnd - windowStart) / 1000),
+      latency: latencySummary(inWindow),
+      backlog,
+    };
+  }
+
+  clearInterval(sweeper);
+  await sweeping;
   server.closeAllConnections();
   server.close();
   workers.forEach((w) => w.shutdown());
@@ -259,42 +461,71 @@ export async function runSagaBench({
   await client.connection.close();
   await closeDb(db);
   return {
-    mode: cfg.stack.temporal.persistence,
+    mode,
     bareRate,
     sagaRate,
-    latency: {
-      rate: RATE,
-      seconds: SECONDS,
-      p50: percentile(latencies, 50),
-      p95: percentile(latencies, 95),
-      p99: percentile(latencies, 99),
-      max: latencies.at(-1) ?? NaN,
-    },
+    latency,
+    sweep: sweepResult,
+    overload,
+    sustained,
+    rateLimit: { points: cfg.api.rateLimits.clientPoints, windowS: cfg.api.rateLimits.windowS, configured },
     cpuMs: { bare: bareCpu, saga: sagaCpu },
     serverRequests: { bare: bareRequests, saga: sagaRequests },
     profiles,
   };
 }
 
-async function main(): Promise<void> {
-  const p = process.argv.indexOf('--profile');
-  const opts = {
-    orders: arg('orders', 400),
-    concurrency: arg('concurrency', 64),
-    rate: arg('rate', 20),
-    seconds: arg('seconds', 20),
-    ...(p >= 0 ? { profileDir: path.resolve(process.argv[p + 1] ?? 'bench-profile') } : {}),
+/** `--name N` as a number (fallback when absent). */
+export function numberArg(argv: string[], name: string, fallback: number): number {
+  const i = argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(argv[i + 1]);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} needs a number >= 0`);
+  return v;
+}
+
+/** The options both `npm run bench` and this script take, from argv. */
+export function sagaOptionsFromArgv(argv: string[]): Omit<SagaBenchOptions, 'temporal'> {
+  const ratesAt = argv.indexOf('--rates');
+  const rates = (ratesAt >= 0 ? argv[ratesAt + 1]! : '10,20,40').split(',').map(Number);
+  if (rates.some((r) => !(r > 0))) throw new Error('--rates needs positive numbers, comma-separated');
+  const seconds = numberArg(argv, 'seconds', 10);
+  const s = argv.indexOf('--sustained');
+  const minutesArg = s >= 0 ? Number(argv[s + 1]) : NaN;
+  const p = argv.indexOf('--profile');
+  const overloadRate = numberArg(argv, 'overload-rate', 0);
+  return {
+    orders: numberArg(argv, 'orders', 200),
+    concurrency: numberArg(argv, 'concurrency', 64),
+    rates,
+    seconds,
+    sweep: {
+      start: numberArg(argv, 'sweep-start', 2),
+      steps: numberArg(argv, 'sweep-steps', 5),
+      seconds: numberArg(argv, 'sweep-seconds', seconds),
+      limitMs: 1000,
+    },
+    overload: { ...(overloadRate > 0 ? { rate: overloadRate } : {}), factor: 3, seconds: numberArg(argv, 'overload-seconds', seconds) },
+    ...(s >= 0 ? { sustained: { rate: numberArg(argv, 'sustained-rate', 50), minutes: minutesArg > 0 ? minutesArg : 10 } } : {}),
+    ...(p >= 0 ? { profileDir: path.resolve(argv[p + 1] ?? 'bench-profile') } : {}),
   };
+}
+
+async function main(): Promise<void> {
+  const opts = sagaOptionsFromArgv(process.argv);
   const r = await runSagaBench(opts);
   const burst = `(${opts.orders} at concurrency ${opts.concurrency})`;
-  const { latency: l } = r;
   console.log(`\nsaga benchmark (all servers on this machine, TEMPORAL_PERSISTENCE=${r.mode})`);
   console.log(`  baseline: bare workflow, same shape       ${r.bareRate.toFixed(1)} workflows/s  ${burst}`);
   console.log(`  saga: POST /orders -> CONFIRMED            ${r.sagaRate.toFixed(1)} orders/s     ${burst}`);
   console.log(`  saga / baseline                            ${(r.sagaRate / r.bareRate).toFixed(2)}x`);
-  console.log(
-    `  submit-to-CONFIRMED at ${l.rate}/s for ${l.seconds} s    p50 ${l.p50} ms  p95 ${l.p95} ms  p99 ${l.p99} ms  max ${l.max} ms`,
-  );
+  for (const l of r.latency) {
+    const t = l.latency;
+    console.log(
+      `  submit-to-CONFIRMED at ${l.rate}/s for ${l.seconds} s    p50 ${t.p50} ms  p95 ${t.p95} ms  p99 ${t.p99} ms  max ${t.max} ms`,
+    );
+  }
+  console.log(JSON.stringify({ sweep: r.sweep, overload: r.overload, sustained: r.sustained }, null, 2));
   const cpu = (per: Record<string, number>) =>
     Object.entries(per)
       .map(([k, ms]) => `${k} ${ms.toFixed(1)}`)
