@@ -13,7 +13,8 @@ import { taskQueues } from '../../services/orders/task-queues';
 import { inTransaction } from '../../lib/db';
 import { appendEvents } from '../../services/platform/outbox/outbox';
 import { createCustomer, createProduct, waitForStatus } from '../support/fixtures';
-import { startReconciliationEnv, type Deployment, type ReconciliationEnv } from '../support/reconciliation-env';
+import { startReconciliationEnv, TEST_SETTINGS, type Deployment, type ReconciliationEnv } from '../support/reconciliation-env';
+import { CHANGE_VERSION, SA, STATUS_AT_REST_PATCH } from '../../services/orders/search-attributes';
 import { eventually } from '../support/wait';
 
 let env: ReconciliationEnv;
@@ -88,6 +89,41 @@ test('saga.search_attribute: when an operator script reserves stock and moves th
   await waitForStatus(db(), orderId, 'CONFIRMED');
   await env.expectFindings(scope, []);
   await expectResolvedInHistory('saga.search_attribute', fingerprint);
+});
+
+test('saga.search_attribute: a saga waiting for its charge shows OrderStatus PENDING (no upsert for transient statuses) and is not a finding', async () => {
+  // The payment service is down: the order waits in INVENTORY_RESERVED, its search attribute still PENDING.
+  const d = await env.deployment({ workers: ['orders', 'inventory'] });
+  const sku = await createProduct(db(), { stock: 10, priceMinor: 400 });
+  const customer = await createCustomer(db(), { balanceMinor: 10_000 });
+  const order = await d.place(customer, [{ sku, quantity: 1 }]);
+  await waitForStatus(db(), order.id, 'INVENTORY_RESERVED');
+  const handle = env.temporal.workflow.getHandle(orderWorkflowId(order.id));
+  const attrs = await eventually(
+    async () => {
+      const { typedSearchAttributes: sa } = await handle.describe();
+      return sa.get(CHANGE_VERSION)?.includes(STATUS_AT_REST_PATCH) ? sa : false;
+    },
+    { what: `the saga of ${order.id} to record the status-at-rest patch` },
+  );
+  expect(attrs.get(SA.OrderStatus)).toBe('PENDING');
+  // Past the saga grace window, so a disagreement would be raised, not merely suspected.
+  await eventually(
+    async () => {
+      const row = await db().order.findUniqueOrThrow({ where: { id: order.id } });
+      return row.status === 'INVENTORY_RESERVED' && Date.now() - row.updatedAt.getTime() > TEST_SETTINGS.sagaGraceMs + 1000;
+    },
+    { what: `order ${order.id} to stay INVENTORY_RESERVED past the saga grace window` },
+  );
+  const scope = { orderIds: [order.id] };
+  await env.reconcile(scope);
+  expect((await env.unresolved(scope)).filter((f) => f.check.startsWith('saga.'))).toEqual([]);
+
+  await d.start(['payments']);
+  await waitForStatus(db(), order.id, 'CONFIRMED');
+  await eventually(async () => (await handle.describe()).typedSearchAttributes.get(SA.OrderStatus) === 'CONFIRMED', {
+    what: 'OrderStatus to say CONFIRMED',
+  });
 });
 
 test('saga.orphan_workflow: when a saga is started by hand for an order that does not exist, the workflow is found, and resolves once it is terminated', async () => {
