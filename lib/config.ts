@@ -197,6 +197,11 @@ export const APP_VARIABLES = declareVariables('app', {
     doc: 'how long a CONFIRMED order accepts `compensate` (its saga stays open)',
   },
   SAGA_COMPENSATION_MAX_ATTEMPTS: { parser: integer(1, 1000), default: '10', doc: 'attempts per compensation step before NEEDS_ATTENTION' },
+  SAGA_START_TIMEOUT_MS: {
+    parser: durationMs(100, 60_000),
+    default: '2000',
+    doc: 'how long POST /orders waits for Temporal to take the saga start; then it answers 202 and the sweeper starts it',
+  },
   SAGA_START_GRACE_MS: {
     parser: durationMs(100, HOUR_MS),
     default: '5000',
@@ -319,6 +324,7 @@ export function loadConfig(env: Env = process.env) {
       compensationWindowMs: v.SAGA_COMPENSATION_WINDOW_MS,
       compensationMaxAttempts: v.SAGA_COMPENSATION_MAX_ATTEMPTS,
       sagaStartGraceMs: v.SAGA_START_GRACE_MS,
+      sagaStartTimeoutMs: v.SAGA_START_TIMEOUT_MS,
     },
     relay: {
       batchSize: v.RELAY_BATCH_SIZE,

@@ -137,7 +137,9 @@ export async function placeOrder(
   });
   await faults.hit('api.order.afterCommit', order.id);
   try {
-    await startSaga(temporal, cfg, order);
+    // Bounded: under overload Temporal may queue the start for long; the order is committed, so
+    // the caller gets its 202 and the sweeper owns the start (a late start of this one is harmless).
+    await temporal.withDeadline(Date.now() + cfg.workers.sagaStartTimeoutMs, () => startSaga(temporal, cfg, order));
     await markSagaStarted(db, [order.id]);
   } catch (err) {
     log.warn({ err, orderId: order.id, workflowId: order.workflowId }, 'saga start deferred to the sweeper');

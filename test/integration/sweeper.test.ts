@@ -3,10 +3,16 @@
  * hold back the orders after it, and what the sweeper did is counted and logged per order.
  */
 import crypto from 'node:crypto';
+import net from 'node:net';
+import { Client, Connection } from '@temporalio/client';
 import { Registry } from 'prom-client';
 import { createApiKey } from '../../services/access/api-keys';
 import { orderWorkflowId } from '../../services/orders/contract';
 import { sweepUnstartedSagas } from '../../services/orders/saga-starter';
+import { placeOrder, priceOrder } from '../../services/orders/place-order';
+import { noFaults } from '../../lib/faults';
+import { createCustomer, createProduct, waitForStatus } from '../support/fixtures';
+import { eventually } from '../support/wait';
 import { createLogger } from '../../lib/logger';
 import { metricValue } from '../support/processes';
 import { startSagaEnv, type SagaEnv } from '../support/saga-env';
@@ -83,3 +89,36 @@ test('when a sweep is still running, then the next tick is skipped: one sweep in
   release();
   expect(await again).toBe('swept');
 });
+
+test('when Temporal takes no start (it accepts the connection and never answers), placing an order still returns within SAGA_START_TIMEOUT_MS, and the sweeper starts its saga', async () => {
+  // A server that takes the TCP connection and never says a word: a Temporal too loaded to answer.
+  const sockets: net.Socket[] = [];
+  const mute = net.createServer((socket) => sockets.push(socket));
+  await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+  const address = `127.0.0.1:${(mute.address() as net.AddressInfo).port}`;
+  const silent = new Client({ connection: Connection.lazy({ address }), namespace: env.cfg.temporal.namespace });
+  try {
+    const cfg = { ...env.cfg, workers: { ...env.cfg.workers, sagaStartTimeoutMs: 500, sagaStartGraceMs: 1000 } };
+    const sku = await createProduct(env.db, { stock: 5, priceMinor: 300 });
+    const customerId = await createCustomer(env.db, { balanceMinor: 10_000 });
+    const key = await createApiKey(env.db, `start-timeout-${crypto.randomUUID().slice(0, 8)}`, 'client', [customerId]);
+    const cmd = { apiKeyId: key.id, customerId, items: [{ sku, quantity: 1 }] };
+    const deps = { db: env.db, cfg, temporal: silent, log: createLogger('sweeper-test', 'silent'), faults: noFaults };
+    const order = await placeOrder(deps, cmd, await priceOrder(env.db, cmd), async () => undefined);
+
+    const row = await env.db.order.findUniqueOrThrow({ where: { id: order.id } });
+    expect({ status: row.status, sagaStartedAt: row.sagaStartedAt }).toEqual({ status: 'PENDING', sagaStartedAt: null });
+    // The real Temporal: the sweeper's start runs the saga to the end.
+    await eventually(
+      async () => (await sweepUnstartedSagas(env.db, env.client, cfg, createLogger('sweeper-test', 'silent'))).started.includes(order.id),
+      {
+        what: `the sweeper to start the saga of ${order.id}`,
+      },
+    );
+    await waitForStatus(env.db, order.id, 'CONFIRMED');
+  } finally {
+    await silent.connection.close().catch(() => undefined);
+    sockets.forEach((s) => s.destroy());
+    mute.close();
+  }
+}, 30_000);

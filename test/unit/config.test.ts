@@ -84,6 +84,7 @@ describe('the app configuration (lib/config.ts)', () => {
       compensationWindowMs: 7 * 24 * 3600_000,
       compensationMaxAttempts: 10,
       sagaStartGraceMs: 5000,
+      sagaStartTimeoutMs: 2000,
     });
     expect(cfg.otel).toEqual({ endpoint: undefined, tracesFile: undefined });
     expect(cfg.faultInjection).toBeUndefined();
