@@ -8,11 +8,11 @@
 import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../../lib/config';
-import { inTransaction, type Db } from '../../lib/db';
+import { inTransaction, runStatement, type Db } from '../../lib/db';
 import { DomainError, type ErrorCodeOf } from '../../lib/errors';
 import type { Faults } from '../../lib/faults';
 import type { Logger } from '../../lib/logger';
-import type { Tx } from '../../lib/sql';
+import { sql, type Tx } from '../../lib/sql';
 import { appendEvents } from '../platform/outbox/outbox';
 import { EVENT_TYPES, ORDER_AGGREGATE, ORDER_ERRORS, orderWorkflowId } from './contract';
 import { markSagaStarted, startSaga, type StartableOrder } from './saga-starter';
@@ -46,13 +46,24 @@ function checkNoRepeatedSku(items: PlaceOrderCommand['items']): void {
   });
 }
 
+/** A product's price as the catalog has it (unitPriceMinor as text: bigint in JSON). */
+interface CatalogPrice {
+  sku: string;
+  currency: string;
+  unitPriceMinor: string;
+}
+
 /** Checks the command against the catalog and accounts; writes nothing. */
 export async function priceOrder(db: Db, cmd: PlaceOrderCommand): Promise<PricedOrder> {
   checkNoRepeatedSku(cmd.items);
-  const [products, account] = await Promise.all([
-    db.product.findMany({ where: { sku: { in: cmd.items.map((i) => i.sku) } } }),
-    db.account.findUnique({ where: { id: cmd.customerId } }),
-  ]);
+  // One round trip on the hot path of every order, plain SQL (no query compiler in between).
+  const [row] = await runStatement<{ account: { kind: string; currency: string } | null; products: CatalogPrice[] }>(
+    db,
+    sql`SELECT (SELECT json_build_object('kind', kind, 'currency', currency) FROM accounts WHERE id = ${cmd.customerId}::text) AS account,
+               COALESCE((SELECT json_agg(json_build_object('sku', sku, 'currency', currency, 'unitPriceMinor', unit_price_minor::text))
+                         FROM products WHERE sku = ANY(${cmd.items.map((i) => i.sku)}::text[])), '[]'::json) AS products`,
+  );
+  const { account, products } = row!;
   const bySku = new Map(products.map((p) => [p.sku, p]));
   cmd.items.forEach((item, i) => {
     if (!bySku.has(item.sku)) throw rejected('UNKNOWN_SKU', `items/${i}/sku: no product "${item.sku}"`, `/items/${i}/sku`);

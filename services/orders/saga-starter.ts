@@ -7,7 +7,8 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Config } from '../../lib/config';
-import type { Db } from '../../lib/db';
+import { runStatement, type Db } from '../../lib/db';
+import { sql } from '../../lib/sql';
 import type { Logger } from '../../lib/logger';
 import type { Registry } from 'prom-client';
 import { counter } from '../platform/messaging/metrics';
@@ -115,7 +116,7 @@ function searchAttributes(order: StartableOrder) {
 
 export async function markSagaStarted(db: Db, orderIds: string[]): Promise<void> {
   if (orderIds.length === 0) return;
-  await db.order.updateMany({ where: { id: { in: orderIds }, sagaStartedAt: null }, data: { sagaStartedAt: new Date() } });
+  await runStatement(db, sql`UPDATE orders SET saga_started_at = now() WHERE id = ANY(${orderIds}::uuid[]) AND saga_started_at IS NULL`);
 }
 
 export interface SweepResult {
