@@ -52,7 +52,6 @@ export const HONEST_COMPENSATION_PATCH = 'honest-compensation-2026-12';
  * so a new run records one patch marker, not two: the SDK upserts TemporalChangeVersion at each
  * patch's first use, one more visibility write each. Runs started before it replay the old way.
  */
-export { STATUS_AT_REST_PATCH };
 
 /** Before confirmation, a customer's cancel is accepted. */
 const CANCELLABLE: readonly OrderStatus[] = ['PENDING', 'INVENTORY_RESERVED', 'PAYMENT_CAPTURED'];

@@ -8,7 +8,15 @@
 import crypto from 'node:crypto';
 import { OrderView, TimelineView } from '../../api/schemas';
 import { createApiKey } from '../../services/access/api-keys';
-import { createPipelineEnv, killAllRoles, metricValue, spawnRole, type PipelineEnv, type RoleProcess } from '../support/processes';
+import {
+  createPipelineEnv,
+  killAllRoles,
+  metricValue,
+  spawnRole,
+  type PipelineEnv,
+  type RoleProcess,
+  callRole,
+} from '../support/processes';
 import { eventually } from '../support/wait';
 
 const SCALED = ['worker-payments', 'relay', 'consumer-audit'] as const;
@@ -45,15 +53,7 @@ afterAll(async () => {
   await pipeline?.close();
 });
 
-async function call(method: string, path: string, key: string, body?: unknown) {
-  const res = await fetch(`${api.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'idempotency-key': crypto.randomUUID() },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const call = (method: string, path: string, key: string, body?: unknown) => callRole(api, method, path, key, body);
 
 /** Each instance's count of `metric` (with `labels`). */
 async function perInstance(role: Scaled, metric: string, labels: Record<string, string> = {}): Promise<number[]> {

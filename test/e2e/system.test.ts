@@ -8,7 +8,15 @@ import crypto from 'node:crypto';
 import { DeadLetterPage, OrderView, TimelineView } from '../../api/schemas';
 import { createApiKey } from '../../services/access/api-keys';
 import { toMessage } from '../../services/platform/messaging/envelope';
-import { createPipelineEnv, killAllRoles, metricValue, spawnRole, type PipelineEnv, type RoleProcess } from '../support/processes';
+import {
+  createPipelineEnv,
+  killAllRoles,
+  metricValue,
+  spawnRole,
+  type PipelineEnv,
+  type RoleProcess,
+  callRole,
+} from '../support/processes';
 import { eventually } from '../support/wait';
 
 let pipeline: PipelineEnv;
@@ -39,15 +47,7 @@ afterAll(async () => {
   await pipeline?.close();
 });
 
-async function call(method: string, path: string, key: string, body?: unknown) {
-  const res = await fetch(`${api.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'idempotency-key': crypto.randomUUID() },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const call = (method: string, path: string, key: string, body?: unknown) => callRole(api, method, path, key, body);
 
 test('an order placed over HTTP is CONFIRMED, and its Kafka timeline equals its outbox', async () => {
   const sku = `SYS-${crypto.randomUUID().slice(0, 8)}`;

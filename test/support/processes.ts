@@ -77,6 +77,17 @@ async function metricsBaseFor(role: string): Promise<number> {
 }
 
 /** Starts `app/main.ts <role>` and resolves once it reported ready over IPC. */
+/** One JSON request to a role's API with a key and a fresh Idempotency-Key: the status and the parsed body. */
+export async function callRole(role: RoleProcess, method: string, path: string, key: string, body?: unknown) {
+  const res = await fetch(`${role.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'idempotency-key': crypto.randomUUID() },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
 export async function spawnRole(role: string, opts: SpawnOptions = {}): Promise<RoleProcess> {
   const logDir = path.join(loadStackConfig().stack.dir, 'test-logs');
   fs.mkdirSync(logDir, { recursive: true });
