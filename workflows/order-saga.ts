@@ -8,7 +8,7 @@
  *
  * The steps are a table (saga-steps.ts), run by SagaRun (saga-run.ts).
  * Deterministic: no I/O, no clocks, no randomness. Changes must stay replay-safe
- * (test/replay/ runs committed histories of every path).
+ * (test/replay/ runs committed histories of every path; docs/workflow-versioning.md).
  */
 import { CancellationScope, defineQuery, defineSignal, defineUpdate, isCancellation, setHandler } from '@temporalio/workflow';
 import {
@@ -23,6 +23,7 @@ import {
 } from '../services/orders/contract';
 import { SagaRun } from './saga-run';
 import { orderSagaSteps } from './saga-steps';
+import { sagaVersions } from './versions';
 
 export const cancelSignal = defineSignal<[CancelSignal]>(SIGNALS.cancel);
 export const compensateSignal = defineSignal<[CompensateSignal]>(SIGNALS.compensate);
@@ -39,7 +40,9 @@ export const SAGA_DEFAULTS = {
 
 export async function orderSaga(input: OrderSagaInput): Promise<SagaState> {
   const options = { ...SAGA_DEFAULTS, ...input.options };
-  const steps = orderSagaSteps(input, options);
+  // Once, before anything else: the version this run follows to its end (workflows/versions.ts).
+  const version = sagaVersions.ofThisRun();
+  const steps = orderSagaSteps(input, options, version);
   const saga = new SagaRun(input.orderId);
   setHandler(statusQuery, () => saga.state);
   setHandler(cancelSignal, (signal) => saga.onCancel(signal));

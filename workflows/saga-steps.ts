@@ -10,6 +10,7 @@ import type { PaymentActivities } from '../activities/payment';
 import { INVENTORY_FAILURES } from '../services/inventory/contract';
 import { FAILURE_REASONS, type FailureReason, type OrderSagaInput, type OrderStatus, type SagaStep } from '../services/orders/contract';
 import { PAYMENT_FAILURES } from '../services/payments/contract';
+import type { RunVersion, SagaVersion } from './versions';
 
 export type ForwardStep = Extract<SagaStep, 'reserveInventory' | 'chargePayment' | 'commitInventory'>;
 export type CompensationStep = Exclude<SagaStep, ForwardStep>;
@@ -36,6 +37,8 @@ export type StepFailure =
 
 export interface SagaStepDefinition {
   name: ForwardStep;
+  /** The saga version that added the step: runs of older versions never take it. */
+  since: SagaVersion;
   /** Calls the step's activity. */
   run(): Promise<unknown>;
   /** Registered once the step succeeded (or per StepFailure.undoAnyway). */
@@ -77,7 +80,7 @@ function compensationOptions(taskQueue: string, tuning: CompensationTuning): Act
 }
 
 /** reserve inventory -> charge payment -> commit inventory (CONFIRMED). */
-export function orderSagaSteps(input: OrderSagaInput, tuning: CompensationTuning): SagaStepDefinition[] {
+export function orderSagaSteps(input: OrderSagaInput, tuning: CompensationTuning, version: RunVersion<SagaVersion>): SagaStepDefinition[] {
   const { orderId, taskQueues } = input;
   const inventory = proxyActivities<InventoryActivities>({ ...FORWARD, taskQueue: taskQueues.inventory });
   const payment = proxyActivities<PaymentActivities>({ ...FORWARD, taskQueue: taskQueues.payments });
@@ -86,6 +89,7 @@ export function orderSagaSteps(input: OrderSagaInput, tuning: CompensationTuning
 
   const reserve: SagaStepDefinition = {
     name: 'reserveInventory',
+    since: '2026-12-baseline',
     run: () => inventory.reserveInventory({ orderId, items: input.items.map(({ sku, quantity }) => ({ sku, quantity })) }),
     undo: { step: 'releaseInventory', run: (reason) => undoInventory.releaseInventory({ orderId, reason }) },
     statusWhenDone: 'INVENTORY_RESERVED',
@@ -97,6 +101,7 @@ export function orderSagaSteps(input: OrderSagaInput, tuning: CompensationTuning
   };
   const charge: SagaStepDefinition = {
     name: 'chargePayment',
+    since: '2026-12-baseline',
     run: () => payment.chargePayment({ orderId, customerId: input.customerId, amountMinor: input.totalMinor, currency: input.currency }),
     undo: { step: 'refundPayment', run: (reason) => undoPayment.refundPayment({ orderId, reason }) },
     statusWhenDone: 'PAYMENT_CAPTURED',
@@ -111,10 +116,11 @@ export function orderSagaSteps(input: OrderSagaInput, tuning: CompensationTuning
   };
   const commit: SagaStepDefinition = {
     name: 'commitInventory',
+    since: '2026-12-baseline',
     run: () => inventory.commitInventory({ orderId }),
     // No undo of its own: releaseInventory returns committed stock too.
     statusWhenDone: 'CONFIRMED',
     onFailure: () => ({ then: 'compensate', reason: FAILURE_REASONS.INVENTORY_UNAVAILABLE, undoAnyway: false, recordFailed: false }),
   };
-  return [reserve, charge, commit];
+  return [reserve, charge, commit].filter((step) => version.atLeast(step.since));
 }
