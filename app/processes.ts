@@ -8,6 +8,9 @@ import { startConsumer } from './roles/consumers';
 import { startReconciler } from './roles/reconciler';
 import { startRelay } from './roles/relay';
 import { workerRole } from './roles/workers';
+import { INVENTORY_TASK_QUEUE } from '../services/inventory/contract';
+import { ORDERS_TASK_QUEUE } from '../services/orders/contract';
+import { PAYMENTS_TASK_QUEUE } from '../services/payments/contract';
 
 export interface RoleSpec {
   metricsOffset: number;
@@ -17,9 +20,9 @@ export interface RoleSpec {
 
 export const ROLES = {
   api: { metricsOffset: 1, description: 'REST API', start: startApi },
-  'worker-orders': { metricsOffset: 2, description: 'Temporal worker: order saga + orders service', start: workerRole('orders') },
-  'worker-payments': { metricsOffset: 3, description: 'Temporal worker: payment service', start: workerRole('payments') },
-  'worker-inventory': { metricsOffset: 4, description: 'Temporal worker: inventory service', start: workerRole('inventory') },
+  'worker-orders': { metricsOffset: 2, description: 'Temporal worker: order saga + orders service', start: workerRole(ORDERS_TASK_QUEUE) },
+  'worker-payments': { metricsOffset: 3, description: 'Temporal worker: payment service', start: workerRole(PAYMENTS_TASK_QUEUE) },
+  'worker-inventory': { metricsOffset: 4, description: 'Temporal worker: inventory service', start: workerRole(INVENTORY_TASK_QUEUE) },
   relay: { metricsOffset: 5, description: 'outbox relay to Kafka', start: startRelay },
   'consumer-audit': {
     metricsOffset: 6,

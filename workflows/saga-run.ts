@@ -25,11 +25,10 @@ import {
   type FailureReason,
   type OrderStatus,
   type SagaState,
-  type SagaStep,
   type TransitionInput,
 } from '../services/orders/contract';
 import { SA, TRANSIENT_STATUSES } from '../services/orders/search-attributes';
-import type { Compensation, CompensationStep, SagaStepDefinition } from './saga-steps';
+import type { Compensation, SagaStep, SagaStepDefinition } from './saga-steps';
 
 /** Before confirmation, a customer's cancel is accepted. */
 const CANCELLABLE: readonly OrderStatus[] = ['PENDING', 'INVENTORY_RESERVED', 'PAYMENT_CAPTURED'];
@@ -60,14 +59,14 @@ function describeFailure(err: unknown): { type: string | null; message: string }
 }
 
 export class SagaRun {
-  readonly state: SagaState;
+  readonly state: SagaState<SagaStep>;
   /** Compensations of the steps done so far; the last one runs first. */
   private readonly undoStack: Compensation[] = [];
   private cancelRequest: CancelSignal | null = null;
   private compensateRequest: CompensateSignal | null = null;
   private compensationStarted = false;
-  /** Every compensation this saga knows, by step: what the database's record may call for. */
-  private readonly knownUndo = new Map<CompensationStep, Compensation>();
+  /** Every compensation of this run's steps, in the steps' order: what the database's record may call for. */
+  private knownUndo: Compensation[] = [];
   private windowMs = 0;
   /** Transitions recorded so far: numbers their keys, so each is unique. */
   private transitions = 0;
@@ -146,7 +145,7 @@ export class SagaRun {
   /** Runs the steps in order, then stays open for a `compensate` signal during the window. */
   async run(steps: readonly SagaStepDefinition[], compensationWindowMs: number): Promise<void> {
     this.windowMs = compensationWindowMs;
-    for (const step of steps) if (step.undo) this.knownUndo.set(step.undo.step, step.undo);
+    this.knownUndo = steps.flatMap((step) => (step.undo ? [step.undo] : []));
     for (const step of steps) {
       if (await this.compensatedOnRequest()) return;
       if (!(await this.runStep(step))) return;
@@ -175,7 +174,7 @@ export class SagaRun {
         // service that lies, a hand edit): an operator must look. Their retry undoes what is left.
         await this.addUndoFromRecords();
         this.state.pendingCompensation = this.undoStack.map((c) => c.step).reverse();
-        await this.parkUntilRetried(this.undoStack.at(-1)?.step ?? 'releaseInventory', err);
+        await this.parkUntilRetried(this.undoStack.at(-1)?.step ?? this.knownUndo[0]!.step, err);
       }
     }
   }
@@ -197,12 +196,10 @@ export class SagaRun {
   /** Adds the compensations that the database's record of this order calls for and this run does not hold. */
   private async addUndoFromRecords(): Promise<void> {
     const facts = await this.orders.compensationFacts({ orderId: this.state.orderId });
-    const holds = (step: CompensationStep) => this.undoStack.some((c) => c.step === step);
-    const release = this.knownUndo.get('releaseInventory');
-    const refund = this.knownUndo.get('refundPayment');
-    // Release runs last, so it goes to the bottom of the stack; the refund to the top.
-    if (facts.stockInEffect && release && !holds('releaseInventory')) this.undoStack.unshift(release);
-    if (facts.chargeInEffect && refund && !holds('refundPayment')) this.undoStack.push(refund);
+    const held = new Set(this.undoStack.map((c) => c.step));
+    // The stack keeps the steps' order, so the step done last is undone first.
+    const undo = this.knownUndo.filter((c) => held.has(c.step) || facts[c.inEffect]);
+    this.undoStack.splice(0, this.undoStack.length, ...undo);
   }
 
   /** Records that the order's compensation window is closed (its status stays CONFIRMED). */

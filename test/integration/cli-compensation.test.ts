@@ -5,19 +5,11 @@
  */
 import { orderWorkflowId } from '../../services/orders/contract';
 import { balance, createCustomer, createProduct, ledgerTransactionsOf, placeOrder, productStock, waitForStatus } from '../support/fixtures';
-import { startSagaEnv, type SagaEnv } from '../support/saga-env';
+import { useSagaEnv } from '../support/saga-env';
 import { temporalCli as runTemporalCli } from '../support/temporal-cli';
 import { eventually } from '../support/wait';
 
-let env: SagaEnv;
-beforeAll(async () => {
-  // Two attempts per compensation step, so a failing refund parks the saga in seconds.
-  env = await startSagaEnv({ SAGA_COMPENSATION_MAX_ATTEMPTS: '2' });
-});
-afterAll(async () => {
-  await env?.stop();
-});
-afterEach(() => env.faults.clear());
+const env = useSagaEnv();
 
 const temporalCli = (args: string[]): string => runTemporalCli(env.cfg, args);
 

@@ -10,7 +10,7 @@ import { goToolPath } from '../../scripts/stack/temporal';
 import { loadStackConfig } from '../../scripts/stack/config';
 import { orderWorkflowId } from '../../services/orders/contract';
 import { balance, createCustomer, createProduct, ledgerTransactionsOf, placeOrder, productStock, waitForStatus } from '../support/fixtures';
-import { startSagaEnv, type SagaEnv } from '../support/saga-env';
+import { useSagaEnv } from '../support/saga-env';
 import { eventually } from '../support/wait';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -32,14 +32,7 @@ const COMMANDS = {
   ],
 };
 
-let env: SagaEnv;
-beforeAll(async () => {
-  env = await startSagaEnv({ SAGA_COMPENSATION_MAX_ATTEMPTS: '2' });
-});
-afterAll(async () => {
-  await env?.stop();
-});
-afterEach(() => env.faults.clear());
+const env = useSagaEnv();
 
 /** Quotes a word as a POSIX shell needs it; placeholders like order-<orderId> stay as written. */
 function shellWord(word: string): string {

@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import { createInventoryActivities } from '../../activities/inventory';
 import { createOrderActivities } from '../../activities/orders';
 import { EVENT_TYPES, ORDER_AGGREGATE, orderWorkflowId, type OrderSagaInput } from '../../services/orders/contract';
-import { taskQueues } from '../../services/orders/task-queues';
+import { ordersTaskQueue } from '../../services/orders/task-queues';
 import { inTransaction } from '../../lib/db';
 import { appendEvents } from '../../services/platform/outbox/outbox';
 import { createCustomer, createProduct, waitForStatus } from '../support/fixtures';
@@ -47,14 +47,6 @@ async function parkedOrder(): Promise<{ d: Deployment; orderId: string; sku: str
   return { d, orderId: order.id, sku };
 }
 
-async function expectResolvedInHistory(check: string, fingerprint: string): Promise<void> {
-  const { rows } = await env.owner.query<{ resolved: boolean }>(
-    'SELECT resolved_at IS NOT NULL AS resolved FROM reconciliation_findings WHERE check_name = $1 AND fingerprint = $2 AND raised_at IS NOT NULL',
-    [check, fingerprint],
-  );
-  expect(rows).toEqual([{ resolved: true }]);
-}
-
 test('saga.workflow_running: when an operator terminates the workflow of a PENDING order with the temporal CLI, the order is found, and resolves once the workflow is reset', async () => {
   const { orderId } = await parkedOrder();
   const workflowId = orderWorkflowId(orderId);
@@ -66,7 +58,7 @@ test('saga.workflow_running: when an operator terminates the workflow of a PENDI
 
   env.temporalCli(['workflow', 'reset', '--workflow-id', workflowId, '--type', 'FirstWorkflowTask', '--reason', 'test: restore the saga']);
   await env.expectFindings(scope, []);
-  await expectResolvedInHistory('saga.workflow_running', fingerprint);
+  await env.expectRaisedThenResolved('saga.workflow_running', fingerprint);
 });
 
 test('saga.search_attribute: when an operator script reserves stock and moves the order on outside its workflow, the stale OrderStatus is found, and resolves once the saga catches up', async () => {
@@ -88,7 +80,7 @@ test('saga.search_attribute: when an operator script reserves stock and moves th
   await d.start(['inventory', 'payments']);
   await waitForStatus(db(), orderId, 'CONFIRMED');
   await env.expectFindings(scope, []);
-  await expectResolvedInHistory('saga.search_attribute', fingerprint);
+  await env.expectRaisedThenResolved('saga.search_attribute', fingerprint);
 });
 
 test('saga.search_attribute: a saga waiting for its charge shows OrderStatus PENDING (no upsert for transient statuses) and is not a finding', async () => {
@@ -130,7 +122,7 @@ test('saga.orphan_workflow: when a saga is started by hand for an order that doe
     currency: 'EUR',
     totalMinor: 100,
     items: [{ sku: 'NO-SUCH-SKU', quantity: 1, unitPriceMinor: 100 }],
-    taskQueues: taskQueues(d.prefix),
+    options: { taskQueuePrefix: d.prefix },
   };
   env.temporalCli([
     'workflow',
@@ -138,7 +130,7 @@ test('saga.orphan_workflow: when a saga is started by hand for an order that doe
     '--type',
     'orderSaga',
     '--task-queue',
-    taskQueues(d.prefix).orders,
+    ordersTaskQueue(d.prefix),
     '--workflow-id',
     workflowId,
     '--input',
@@ -151,7 +143,7 @@ test('saga.orphan_workflow: when a saga is started by hand for an order that doe
 
   env.temporalCli(['workflow', 'terminate', '--workflow-id', workflowId, '--reason', 'test: no such order']);
   await env.expectFindings(scope, [], { cfg: d.cfg });
-  await expectResolvedInHistory('saga.orphan_workflow', fingerprint);
+  await env.expectRaisedThenResolved('saga.orphan_workflow', fingerprint);
 });
 
 test('saga.stuck: when the inventory and payment services are down, the order stuck in PENDING past the threshold is found, and resolves once they are back', async () => {
@@ -165,7 +157,7 @@ test('saga.stuck: when the inventory and payment services are down, the order st
   await d.start(['inventory', 'payments']);
   await waitForStatus(db(), orderId, 'CONFIRMED');
   await env.expectFindings(scope, [], { settings });
-  await expectResolvedInHistory('saga.stuck', fingerprint);
+  await env.expectRaisedThenResolved('saga.stuck', fingerprint);
 });
 
 test('events.order_status: when an operator cancels a PENDING order in SQL and terminates its workflow, the status no event recorded is found, and resolves once the event is written', async () => {
@@ -198,5 +190,5 @@ test('events.order_status: when an operator cancels a PENDING order in SQL and t
     ]),
   );
   await env.expectFindings(scope, []);
-  await expectResolvedInHistory('events.order_status', fingerprint);
+  await env.expectRaisedThenResolved('events.order_status', fingerprint);
 });

@@ -5,8 +5,8 @@
  */
 import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode, type NativeConnection, type Worker } from '@temporalio/worker';
-import { createInventoryWorker, createOrdersWorker, createPaymentsWorker } from '../../app/workers';
+import { bundleWorkflowCode, type NativeConnection } from '@temporalio/worker';
+import { appWorkersSetup, SAGA_WORKFLOW_SOURCE, startSagaWorkers } from '../../app/workers';
 import { loadConfig, type Config } from '../../lib/config';
 import { closeDb, createDb, type Db, type DbOptions } from '../../lib/db';
 import { FaultPlan } from '../../lib/faults';
@@ -30,18 +30,15 @@ export async function startSagaEnv(env: Record<string, string> = {}, dbOptions: 
   const client = await createTemporalClient(cfg);
   const connection: NativeConnection = await createWorkerConnection(cfg);
   const faults = new FaultPlan();
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
-  const deps = { cfg, db, connection, faults, workflowBundle };
-  const workers: Worker[] = await Promise.all([createOrdersWorker(deps), createPaymentsWorker(deps), createInventoryWorker(deps)]);
-  const running = workers.map((w) => w.run());
+  const workflowBundle = await bundleWorkflowCode({ ...SAGA_WORKFLOW_SOURCE, logger: quietLogger });
+  const workers = await startSagaWorkers(appWorkersSetup({ cfg, db, connection, faults, workflows: { workflowBundle } }));
   return {
     cfg,
     db,
     client,
     faults,
     async stop() {
-      workers.forEach((w) => w.shutdown());
-      await Promise.all(running);
+      await workers.stop();
       await connection.close();
       await client.connection.close();
       await closeDb(db);
@@ -57,3 +54,22 @@ const quietLogger = {
   warn: () => undefined,
   error: (message: string) => console.error(message),
 };
+
+/**
+ * The hooks every saga test file shares: one environment for the file (two attempts per
+ * compensation step, so a failing refund parks the saga in seconds), its fault plan cleared
+ * after each test. The object is filled in beforeAll; use it inside tests and hooks only.
+ */
+export function useSagaEnv(env: Record<string, string> = { SAGA_COMPENSATION_MAX_ATTEMPTS: '2' }): SagaEnv {
+  const shared = {} as SagaEnv;
+  let started: SagaEnv | undefined;
+  beforeAll(async () => {
+    started = await startSagaEnv(env);
+    Object.assign(shared, started);
+  });
+  afterAll(async () => {
+    await started?.stop();
+  });
+  afterEach(() => started?.faults.clear());
+  return shared;
+}

@@ -150,7 +150,7 @@ export const SCENARIOS: readonly SagaScenario[] = [
     name: 'fresh-run-compensated',
     description: 'a fresh run (the old one gone) with a compensate signal: undoes what the database says was done -> COMPENSATED',
     run: (env, orderId) => {
-      const fakes = new FakeSagaActivities({ earlier: { charged: true, reserved: true } });
+      const fakes = new FakeSagaActivities({ earlier: { chargeInEffect: true, stockInEffect: true } });
       fakes.hold('reserveInventory');
       return withSagaWorker(env, fakes, async (saga) => {
         const handle = await saga.start(undefined, orderId);
