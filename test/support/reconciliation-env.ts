@@ -29,6 +29,7 @@ import { temporalCli as runTemporalCli } from './temporal-cli';
 import { placeOrder } from './fixtures';
 import { createPipelineEnv, type PipelineEnv } from './processes';
 import { eventually } from './wait';
+import { SAGA_QUEUES } from '../../workflows/saga-steps';
 
 const log = createLogger('reconciliation-test', 'fatal');
 
@@ -42,7 +43,8 @@ export const TEST_SETTINGS = {
   standbyPollMs: 200,
 };
 
-type Kind = 'orders' | 'payments' | 'inventory';
+/** A worker of the deployment, by its task queue (before the prefix): orders, payments, inventory, ... (SAGA_QUEUES). */
+type Kind = string;
 
 /** Saga workers on a task queue prefix of their own: one deployment of the services. */
 export interface Deployment {
@@ -56,7 +58,7 @@ export interface Deployment {
 }
 
 export interface DeploymentOptions {
-  /** Which real workers run from the start (default all three). */
+  /** Which real workers run from the start (default every queue of the saga). */
   workers?: Kind[];
   /** A payment service that acknowledges a charge it never wrote. */
   phantomCharge?: boolean;
@@ -175,7 +177,7 @@ export async function startReconciliationEnv(label: string, extraEnv: Record<str
         await Promise.all(running.map((r) => r.stop()));
       },
     };
-    await d.start(opts.workers ?? ['orders', 'payments', 'inventory']);
+    await d.start(opts.workers ?? [...SAGA_QUEUES]);
     deployments.push(d);
     return d;
   }
