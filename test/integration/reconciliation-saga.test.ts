@@ -61,21 +61,22 @@ test('saga.workflow_running: when an operator terminates the workflow of a PENDI
   await env.expectRaisedThenResolved('saga.workflow_running', fingerprint);
 });
 
-test('saga.search_attribute: when an operator script reserves stock and moves the order on outside its workflow, the stale OrderStatus is found, and resolves once the saga catches up', async () => {
+test('saga.search_attribute: when an operator script reserves stock and parks the order in NEEDS_ATTENTION outside its workflow, the stale OrderStatus is found, and resolves once the saga catches up', async () => {
   const { d, orderId, sku } = await parkedOrder();
-  // The services' own code paths, called by hand: everything in the database agrees.
+  // The services' own code paths, called by hand: everything in the database agrees. NEEDS_ATTENTION
+  // is a status the saga writes to OrderStatus (unlike the transient ones, where PENDING agrees).
   await createInventoryActivities({ db: db() }).reserveInventory({ orderId, items: [{ sku, quantity: 1 }] });
   await createOrderActivities({ db: db() }).transitionOrder({
     orderId,
-    transitionKey: 'ops:reserveInventory:COMPLETED',
+    transitionKey: 'ops:reserveInventory:FAILED',
     step: 'reserveInventory',
-    stepStatus: 'COMPLETED',
-    orderStatus: 'INVENTORY_RESERVED',
+    stepStatus: 'FAILED',
+    orderStatus: 'NEEDS_ATTENTION',
   });
   const scope = { orderIds: [orderId] };
   const fingerprint = `order:${orderId}`;
   await env.expectFindings(scope, [{ check: 'saga.search_attribute', fingerprint }]);
-  expect((await env.unresolved(scope))[0]?.details).toMatchObject({ status: 'INVENTORY_RESERVED', searchAttribute: 'PENDING' });
+  expect((await env.unresolved(scope))[0]?.details).toMatchObject({ status: 'NEEDS_ATTENTION', searchAttribute: 'PENDING' });
 
   await d.start(['inventory', 'payments']);
   await waitForStatus(db(), orderId, 'CONFIRMED');
