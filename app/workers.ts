@@ -75,15 +75,18 @@ export interface RunningWorkers {
   stop(): Promise<void>;
 }
 
-/** Creates and runs the workers of the given queues. */
+/** Creates and runs the workers of the given queues; a worker that failed makes stop() throw its error. */
 export async function startSagaWorkers(setup: SagaWorkersSetup): Promise<RunningWorkers> {
   const workers = await createSagaWorkers(setup);
   const runs = workers.map((w) => w.run());
+  // Handled here, so a worker that fails before stop() is no unhandled rejection; stop() reports it.
+  const outcomes = Promise.allSettled(runs);
   return {
     workers,
     async stop() {
-      workers.forEach((w) => w.shutdown());
-      await Promise.all(runs);
+      workers.filter((w) => w.getState() === 'RUNNING').forEach((w) => w.shutdown());
+      const failed = (await outcomes).find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      if (failed) throw failed.reason;
     },
   };
 }
