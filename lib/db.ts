@@ -74,7 +74,12 @@ export function inTransaction<T>(db: Db, body: (tx: import('./sql').Tx) => Promi
   return transaction(poolOf(db), body, limits);
 }
 
-/** One statement, atomic on its own, outside any explicit transaction. */
-export function runStatement<T extends Record<string, unknown>>(db: Db, statement: Statement): Promise<T[]> {
-  return execute<T>(poolOf(db), statement);
+/** One statement, atomic on its own, outside any explicit transaction: its rows. */
+export async function runStatement<T extends Record<string, unknown>>(db: Db, statement: Statement): Promise<T[]> {
+  return (await execute<T>(poolOf(db), statement)).rows;
+}
+
+/** One statement, atomic on its own, outside any explicit transaction: how many rows it changed. */
+export async function runCount(db: Db, statement: Statement): Promise<number> {
+  return (await execute(poolOf(db), statement)).rowCount;
 }

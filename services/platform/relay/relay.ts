@@ -13,14 +13,14 @@
  */
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import type { Db } from '../../../lib/db';
+import { runCount, type Db } from '../../../lib/db';
 import { noFaults, type Faults } from '../../../lib/faults';
 import { traceIdOf, type Logger } from '../../../lib/logger';
+import { sql } from '../../../lib/sql';
 import { tracingEnabled } from '../../../lib/tracing';
 import type { OutboxRow } from '../messaging/envelope';
 import { backoffMs, sleep } from '../messaging/retry';
 import { PublishSpans } from '../messaging/tracing';
-import { ORDER_AGGREGATE, orderWorkflowId } from '../../orders/contract';
 import type { RelaySettings } from '../../../lib/config';
 import { OutboxListener } from './listener';
 import { relayMetrics, type RelayMetrics } from './metrics';
@@ -38,7 +38,14 @@ export interface RelayDeps {
   log: Logger;
   registry: Registry;
   faults?: Faults;
+  /**
+   * What each 'event published' log line names of the row's aggregate (the process passes the
+   * orders context's fields, so one grep finds an order's story); default: its type and id.
+   */
+  logFields?: (row: OutboxRow) => Record<string, unknown>;
 }
+
+const aggregateFields = (r: OutboxRow) => ({ aggregateType: r.aggregateType, aggregateId: r.aggregateId });
 
 export class Relay {
   private readonly abort = new AbortController();
@@ -134,8 +141,10 @@ export class Relay {
 
   /** Marks rows published; only ever called after the broker acknowledged all of them. */
   private mark(ids: string[]): { ids: string[]; done: Promise<void> } {
-    const done = this.deps.db.$executeRaw`
-        UPDATE outbox_events SET published_at = now() WHERE id = ANY(${ids}::text[]::bigint[]) AND published_at IS NULL`.then(
+    const done = runCount(
+      this.deps.db,
+      sql`UPDATE outbox_events SET published_at = now() WHERE id = ANY(${ids}::text[]::bigint[]) AND published_at IS NULL`,
+    ).then(
       () => undefined,
       // Left pending, the rows are claimed and sent again: duplicates, which consumers drop.
       (err: unknown) => this.deps.log.warn({ err, rows: ids.length }, 'marking rows published failed; they will be published again'),
@@ -163,13 +172,12 @@ export class Relay {
 
   /** One line per event: an order's log story includes when each of its events left. */
   private logPublished(rows: OutboxRow[], acked: number): void {
-    const { log } = this.deps;
+    const { log, logFields = aggregateFields } = this.deps;
     if (!log.isLevelEnabled('info')) return;
     for (const r of rows) {
       log.info(
         {
-          orderId: r.aggregateId,
-          workflowId: r.aggregateType === ORDER_AGGREGATE ? orderWorkflowId(r.aggregateId) : undefined,
+          ...logFields(r),
           eventId: r.eventId,
           type: r.type,
           sequence: r.sequence,
