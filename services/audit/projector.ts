@@ -17,7 +17,7 @@ import type { Tx } from '../../lib/sql';
 import type { EventHandler, MessageContext } from '../platform/messaging/consumer';
 import { parseEnvelope, type Envelope } from '../platform/messaging/envelope';
 import { UnknownEventTypeError, UnsupportedSchemaVersionError } from '../platform/messaging/errors';
-import { counter } from '../platform/messaging/metrics';
+import { counter } from '../../lib/metrics';
 import { INVENTORY_EVENTS } from '../inventory/contract';
 import { ORDER_EVENTS, orderLogFields } from '../orders/contract';
 import { PAYMENT_EVENTS } from '../payments/contract';

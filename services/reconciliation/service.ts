@@ -7,13 +7,13 @@
  * holds a second lock, which `npm run reconcile` takes too, so passes never overlap.
  */
 import type { Client as TemporalClient } from '@temporalio/client';
-import { Client, Pool } from 'pg';
+import { Client, type Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import type { Config } from '../../lib/config';
-import { survivingIdleErrors } from '../../lib/db';
+import { createPool } from '../../lib/db';
 import { holdConnection } from '../../lib/sql';
 import type { Logger } from '../../lib/logger';
-import { sleep } from '../platform/messaging/retry';
+import { sleep } from '../../lib/retry';
 import { LOCKS, RUNS_CHANNEL, type RunMode, type RunScope } from './contract';
 import { openFindingCounts } from './findings';
 import { reconciliationMetrics, setFindingGauges, type ReconciliationMetrics } from './metrics';
@@ -21,12 +21,14 @@ import { instanceName, runReconciliation, type ReconcilerDeps, type RunOptions, 
 
 /** The read-only role's pool, with a server-side ceiling on any one statement. */
 export function createReconcilerPool(cfg: Config, max = 4, onIdleError?: (err: Error) => void): Pool {
-  const pool = new Pool({
-    connectionString: cfg.reconciler.database.url,
-    max,
-    options: '-c statement_timeout=600000 -c random_page_cost=1.1 -c jit=off -c max_parallel_workers_per_gather=0',
+  return createPool(cfg.reconciler.database.url, {
+    poolSize: max,
+    connectTimeoutMs: 0, // a pass waits for its connections, as it always did
+    // A pass reads for minutes and waits on the pass lock: no lock or idle limit, a 10 min statement ceiling.
+    limits: { statementTimeoutMs: 600_000, lockTimeoutMs: 0, idleInTransactionTimeoutMs: 0 },
+    serverOptions: '-c random_page_cost=1.1 -c jit=off -c max_parallel_workers_per_gather=0',
+    onIdleError,
   });
-  return survivingIdleErrors(pool, onIdleError);
 }
 
 /** Runs `fn` holding the pass lock; null if another pass holds it (and `wait` is false). */

@@ -5,7 +5,6 @@ import { CHECK_TABLE } from '../../services/reconciliation/checks';
 import { CHECK_NAMES, CHECKS, type FindingView, type RunView } from '../../services/reconciliation/contract';
 import { formatReport } from '../../services/reconciliation/report';
 import { normalizeScope } from '../../services/reconciliation/runner';
-import { named } from '../../services/reconciliation/sql';
 import { searchAttributeAgrees, STATUS_AT_REST_PATCH } from '../../services/orders/search-attributes';
 
 describe('the reconciliation contract', () => {
@@ -19,18 +18,6 @@ describe('the reconciliation contract', () => {
         row: true,
       });
     }
-  });
-});
-
-describe('named SQL parameters', () => {
-  test('each name becomes one $n, in order of first use; casts are left alone', () => {
-    expect(named('SELECT :a::text, :b, :a WHERE x::int = :c', { a: 1, b: 2, c: 3, unused: 4 })).toEqual({
-      text: 'SELECT $1::text, $2, $1 WHERE x::int = $3',
-      values: [1, 2, 3],
-    });
-  });
-  test('a name without a value is an error, not a null', () => {
-    expect(() => named('SELECT :missing', {})).toThrow('no value for :missing');
   });
 });
 

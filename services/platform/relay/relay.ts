@@ -19,7 +19,7 @@ import { traceIdOf, type Logger } from '../../../lib/logger';
 import { sql } from '../../../lib/sql';
 import { tracingEnabled } from '../../../lib/tracing';
 import type { OutboxRow } from '../messaging/envelope';
-import { backoffMs, sleep } from '../messaging/retry';
+import { backoffMs, sleep } from '../../../lib/retry';
 import { PublishSpans } from '../messaging/tracing';
 import type { RelaySettings } from '../../../lib/config';
 import { OutboxListener } from './listener';
