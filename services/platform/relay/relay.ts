@@ -19,7 +19,8 @@ import { traceIdOf, type Logger } from '../../../lib/logger';
 import { sql } from '../../../lib/sql';
 import { tracingEnabled } from '../../../lib/tracing';
 import type { OutboxRow } from '../messaging/envelope';
-import { backoffMs, sleep } from '../../../lib/retry';
+import { backoffMs } from '../../../lib/retry';
+import { RunLoop } from '../../../lib/run-loop';
 import { PublishSpans } from '../messaging/tracing';
 import type { RelaySettings } from '../../../lib/config';
 import { OutboxListener } from './listener';
@@ -48,31 +49,41 @@ export interface RelayDeps {
 const aggregateFields = (r: OutboxRow) => ({ aggregateType: r.aggregateType, aggregateId: r.aggregateId });
 
 export class Relay {
-  private readonly abort = new AbortController();
+  private readonly loop: RunLoop;
   private readonly publisher: Publisher;
   private readonly listener: OutboxListener;
   private readonly metrics: RelayMetrics;
   private readonly faults: Faults;
   private session: ShardSession | undefined;
   private marking: { ids: string[]; done: Promise<void> } = { ids: [], done: Promise.resolve() };
-  private wakeUp: (() => void) | undefined;
-  private woken = false;
   private nextRebalanceAt = 0;
-  private loop: Promise<void> | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   private pruning: Promise<unknown> = Promise.resolve();
   private pruneRunning = false;
 
   constructor(private readonly deps: RelayDeps) {
     this.publisher = new Publisher(deps.kafka, deps.topic);
-    this.listener = new OutboxListener(deps.databaseUrl, () => this.wake(), deps.log);
+    this.listener = new OutboxListener(deps.databaseUrl, () => this.loop.wake(), deps.log);
     this.metrics = relayMetrics(deps.registry, deps.db);
     this.faults = deps.faults ?? noFaults;
+    this.loop = new RunLoop({
+      round: async () => (await this.step()) > 0,
+      idleMs: () => {
+        // A NOTIFY, the poll interval or the next rebalance, whichever is first.
+        const untilRebalance = Math.max(0, this.nextRebalanceAt - Date.now());
+        return Math.min(this.deps.settings.pollIntervalMs, untilRebalance || this.deps.settings.pollIntervalMs);
+      },
+      failed: async (err, failures) => {
+        this.deps.log.warn({ err, failures }, 'relay step failed; rows stay pending and will be retried');
+        if (this.session && !this.session.alive) await this.dropSession();
+      },
+      backoffMs: (failures) => backoffMs(failures, { baseMs: 100, maxMs: this.deps.settings.maxBackoffMs }),
+    });
   }
 
   start(): void {
     this.listener.start();
-    this.loop = this.run();
+    this.loop.start();
     if (this.deps.settings.retentionMs > 0) {
       this.pruneTimer = setInterval(() => this.prune(), this.deps.settings.pruneIntervalMs);
     }
@@ -80,10 +91,8 @@ export class Relay {
 
   /** Finishes the batch in flight, then releases the shards (so peers take them at once). */
   async stop(): Promise<void> {
-    this.abort.abort();
-    this.wake();
     clearInterval(this.pruneTimer);
-    await this.loop;
+    await this.loop.stop();
     await this.marking.done;
     await this.pruning;
     await this.session?.close();
@@ -96,27 +105,6 @@ export class Relay {
     return this.session?.shards ?? [];
   }
 
-  private wake(): void {
-    this.woken = true;
-    this.wakeUp?.();
-  }
-
-  private async run(): Promise<void> {
-    let failures = 0;
-    while (!this.abort.signal.aborted) {
-      try {
-        const published = await this.step();
-        failures = 0;
-        if (published === 0) await this.idle();
-      } catch (err) {
-        failures += 1;
-        this.deps.log.warn({ err, failures }, 'relay step failed; rows stay pending and will be retried');
-        if (this.session && !this.session.alive) await this.dropSession();
-        await sleep(backoffMs(failures, { baseMs: 100, maxMs: this.deps.settings.maxBackoffMs }), this.abort.signal);
-      }
-    }
-  }
-
   /**
    * One claim-publish round; returns how many rows it published. The mark of a batch runs on
    * the pool while the next batch is claimed and sent (it needs no shard lock: a row the broker
@@ -126,7 +114,6 @@ export class Relay {
   private async step(): Promise<number> {
     const session = await this.ensureSession();
     await this.maybeRebalance(session);
-    this.woken = false;
     const rows = await session.claim(this.deps.settings.batchSize, this.marking.ids);
     if (rows.length === 0) {
       await this.marking.done;
@@ -217,26 +204,10 @@ export class Relay {
     }
   }
 
-  /** Waits for a NOTIFY, the poll interval or the next rebalance, whichever is first. */
-  private async idle(): Promise<void> {
-    if (this.woken || this.abort.signal.aborted) return;
-    const untilRebalance = Math.max(0, this.nextRebalanceAt - Date.now());
-    const waitMs = Math.min(this.deps.settings.pollIntervalMs, untilRebalance || this.deps.settings.pollIntervalMs);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, waitMs);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakeUp = done;
-    });
-    this.wakeUp = undefined;
-  }
-
   private prune(): void {
     if (this.pruneRunning) return; // a slow round is not stacked up behind itself
     this.pruneRunning = true;
-    this.pruning = pruneOutbox(this.deps.db, this.deps.settings.retentionMs, () => this.abort.signal.aborted)
+    this.pruning = pruneOutbox(this.deps.db, this.deps.settings.retentionMs, () => this.loop.stopping)
       .then(
         (n) => {
           this.metrics.pruned.inc(n);
