@@ -51,7 +51,7 @@ function renderTable(table: DeclaredVariables): string[] {
 
 /** The configuration tables, one section per declared table. */
 export function renderConfigDocs(): string {
-  return TABLES.flatMap(({ table, heading, note }) => [`## ${heading}`, '', note, '', ...renderTable(table)]).join('\n');
+  return TABLES.map(({ table, heading, note }) => [`## ${heading}`, '', note, '', ...renderTable(table)].join('\n')).join('\n\n');
 }
 
 /** One generated part: which file, the name in its markers, and what belongs between them. */
