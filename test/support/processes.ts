@@ -250,7 +250,7 @@ export const CONFIRMED_ORDER: EventType[] = [
   EVENT_TYPES.OrderConfirmed,
 ];
 
-/** A plausible payload of each event type (see the event catalogue in the README). */
+/** A plausible payload of each event type (see the event catalogue, docs/events.md). */
 export function orderEvent(
   type: EventType,
   orderId: string,
