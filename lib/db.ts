@@ -1,7 +1,7 @@
 /**
  * The database handle of a process: one pg.Pool, shared by Prisma 7 (typed reads, through
- * @prisma/adapter-pg) and by lib/sql.ts (every write of money, stock, order status and
- * outbox, as explicit transactions). No native query engine.
+ * @prisma/adapter-pg) and by lib/sql.ts (every write, as explicit transactions or single
+ * statements). `createPool` is the one pool factory. No native query engine.
  */
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Pool } from 'pg';

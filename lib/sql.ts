@@ -1,5 +1,6 @@
 /**
- * Explicit PostgreSQL transactions for every write of money, stock, order status and outbox.
+ * Every write of the code goes through here: explicit PostgreSQL transactions, or one atomic
+ * statement (`execute`), built with the `sql` tag. Prisma only reads (eslint enforces it).
  *
  * Why not Prisma's interactive `$transaction`: with a driver adapter it is not atomic on its
  * client-side timeout (prisma/orm#29762, #29719): a statement can run after the rollback,
