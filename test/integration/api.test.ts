@@ -144,6 +144,7 @@ describe('reading and cancelling orders', () => {
     await eventually(async () => env.faults.hits.some((h) => h.orderId === orderId), { what: 'the saga to be in its first step' });
     const cancel = await env.call('POST', `/orders/${orderId}/cancel`, { body: { reason: 'ordered by mistake' } });
     expect(cancel.status).toBe(202);
+    expect(cancel.headers.get('location')).toBe(`/orders/${orderId}`);
     const final = await waitForStatus(env.db, orderId, 'COMPENSATED');
     env.faults.clear();
     expect(final.failureReason).toBe('CANCELLED');
