@@ -1,7 +1,7 @@
 /**
  * One code, one definition. Every error-kind table in the source (found by what declares it,
  * not by a list) is in the problem catalogue; no code and no `type` is defined twice; every
- * operation's problems are catalogued; docs/problems.md is what the declarations generate.
+ * operation's problems are catalogued; docs/problems.md documents each.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,7 +13,7 @@ import { repoRoot } from '../../lib/config';
 import type { ErrorKind } from '../../lib/errors';
 import { INVENTORY_FAILURES } from '../../services/inventory/contract';
 import { PAYMENT_FAILURES } from '../../services/payments/contract';
-import { PROBLEMS_DOC, renderProblemDocs } from '../../scripts/problem-docs';
+import { renderProblemCatalogue } from '../../scripts/problem-docs';
 
 const DECLARES_TABLE = /satisfies Record<string, ErrorKind>/;
 
@@ -89,7 +89,11 @@ test("every operation's problems are catalogued definitions", () => {
   }
 });
 
-test('docs/problems.md is what scripts/problem-docs.ts generates from the declarations', () => {
-  expect(fs.readFileSync(PROBLEMS_DOC, 'utf8')).toBe(renderProblemDocs());
-  for (const p of PROBLEMS) expect(renderProblemDocs()).toContain(`## ${p.slug}\n`);
+test('docs/problems.md has a section for every problem (its catalogue is generated: test/unit/docs.test.ts checks it is current)', () => {
+  const rendered = renderProblemCatalogue();
+  const page = fs.readFileSync(path.join(repoRoot, 'docs', 'problems.md'), 'utf8');
+  for (const p of PROBLEMS) {
+    expect(rendered).toContain(`## ${p.slug}\n`);
+    expect(page).toContain(`## ${p.slug}\n`);
+  }
 });
