@@ -12,7 +12,7 @@ import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes } from 'rate-lim
 import type { Config } from '../lib/config';
 import { poolOf, type Db } from '../lib/db';
 import type { Logger } from '../lib/logger';
-import { counter } from '../services/platform/messaging/metrics';
+import { counter } from '../lib/metrics';
 import { API_PROBLEMS, Problem } from './problem';
 
 export type LimitName = 'client' | 'admin' | 'anonymous' | 'auth-failures';

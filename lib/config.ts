@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import { FaultRules } from './faults';
+import { DEFAULT_TX_LIMITS } from './sql';
 import {
   ConfigError,
   declareVariables,
@@ -90,22 +91,22 @@ export const APP_VARIABLES = declareVariables('app', {
   RATE_LIMIT_AUTH_FAILURE_WINDOW_S: { parser: integer(1, 86_400), default: '300', doc: 'window of the failed-authentication limit (s)' },
   DATABASE_STATEMENT_TIMEOUT_MS: {
     parser: durationMs(100, 600 * SECOND_MS),
-    default: '4000',
+    default: String(DEFAULT_TX_LIMITS.statementTimeoutMs),
     doc: 'PostgreSQL statement_timeout of every statement',
   },
   DATABASE_LOCK_TIMEOUT_MS: {
     parser: durationMs(100, 600 * SECOND_MS),
-    default: '3000',
+    default: String(DEFAULT_TX_LIMITS.lockTimeoutMs),
     doc: 'PostgreSQL lock_timeout of every statement',
   },
   DATABASE_IDLE_IN_TX_TIMEOUT_MS: {
     parser: durationMs(100, 600 * SECOND_MS),
-    default: '4000',
+    default: String(DEFAULT_TX_LIMITS.idleInTransactionTimeoutMs),
     doc: 'PostgreSQL idle_in_transaction_session_timeout: the server ends a session idle inside a transaction',
   },
   DATABASE_TX_DEADLINE_MS: {
     parser: durationMs(100, 600 * SECOND_MS),
-    default: '7000',
+    default: String(DEFAULT_TX_LIMITS.deadlineMs),
     doc: "longest a money/stock/outbox transaction may take, BEGIN to COMMIT; below the activities' 10 s start-to-close",
   },
   DATABASE_CONNECT_TIMEOUT_MS: {

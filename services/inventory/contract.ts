@@ -79,3 +79,31 @@ export interface ReleaseResult {
 export interface CommitInput {
   orderId: string;
 }
+
+/** The inventory context's domain events (the outbox `type`; names are on the wire, never renamed), aggregated by order id. */
+export const INVENTORY_EVENTS = {
+  InventoryReserved: 'InventoryReserved',
+  InventoryRejected: 'InventoryRejected',
+  InventoryCommitted: 'InventoryCommitted',
+  InventoryReleased: 'InventoryReleased',
+} as const;
+export type InventoryEventType = (typeof INVENTORY_EVENTS)[keyof typeof INVENTORY_EVENTS];
+
+export interface InventoryLinesPayload {
+  orderId: string;
+  items: { sku: string; quantity: number }[];
+}
+export interface InventoryRejectedPayload {
+  orderId: string;
+  reason: string;
+  shortages: Shortage[];
+}
+export interface InventoryReleasedPayload extends InventoryLinesPayload {
+  /** HELD or COMMITTED; null when nothing was held. */
+  releasedFrom: 'HELD' | 'COMMITTED' | null;
+  reason: string;
+}
+export type InventoryEvent =
+  | { type: typeof INVENTORY_EVENTS.InventoryReserved | typeof INVENTORY_EVENTS.InventoryCommitted; payload: InventoryLinesPayload }
+  | { type: typeof INVENTORY_EVENTS.InventoryRejected; payload: InventoryRejectedPayload }
+  | { type: typeof INVENTORY_EVENTS.InventoryReleased; payload: InventoryReleasedPayload };

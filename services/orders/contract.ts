@@ -196,17 +196,9 @@ export interface TransitionInput {
   closeCompensationWindow?: boolean;
 }
 
-/** Domain event types (the outbox `type`), all aggregated by order id. */
-export const EVENT_TYPES = {
+/** The orders context's domain events (the outbox `type`; names are on the wire, never renamed). */
+export const ORDER_EVENTS = {
   OrderCreated: 'OrderCreated',
-  InventoryReserved: 'InventoryReserved',
-  InventoryRejected: 'InventoryRejected',
-  InventoryCommitted: 'InventoryCommitted',
-  InventoryReleased: 'InventoryReleased',
-  PaymentCaptured: 'PaymentCaptured',
-  PaymentFailed: 'PaymentFailed',
-  PaymentRefunded: 'PaymentRefunded',
-  PaymentVoided: 'PaymentVoided',
   OrderStatusChanged: 'OrderStatusChanged',
   OrderConfirmed: 'OrderConfirmed',
   OrderRejected: 'OrderRejected',
@@ -214,6 +206,27 @@ export const EVENT_TYPES = {
   OrderCompensated: 'OrderCompensated',
   OrderNeedsAttention: 'OrderNeedsAttention',
 } as const;
-export type EventType = (typeof EVENT_TYPES)[keyof typeof EVENT_TYPES];
+export type OrderEventType = (typeof ORDER_EVENTS)[keyof typeof ORDER_EVENTS];
 
+export interface OrderCreatedPayload {
+  orderId: string;
+  customerId: string;
+  currency: string;
+  totalMinor: number;
+  items: OrderLine[];
+}
+/** Every status change; its type is OrderStatusChanged or the named event of the new status. */
+export interface OrderStatusChangedPayload {
+  orderId: string;
+  from: OrderStatus;
+  to: OrderStatus;
+  step: string;
+  failureReason: FailureReason | null;
+  detail: string | null;
+}
+export type OrderEvent =
+  | { type: typeof ORDER_EVENTS.OrderCreated; payload: OrderCreatedPayload }
+  | { type: Exclude<OrderEventType, typeof ORDER_EVENTS.OrderCreated>; payload: OrderStatusChangedPayload };
+
+/** The aggregate type of every event about an order, whichever context writes it (aggregate id: the order id). */
 export const ORDER_AGGREGATE = 'Order';

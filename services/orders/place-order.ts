@@ -15,7 +15,7 @@ import type { Logger } from '../../lib/logger';
 import { sql, type Tx } from '../../lib/sql';
 import { INVENTORY_ERRORS } from '../inventory/contract';
 import { appendEvents } from '../platform/outbox/outbox';
-import { EVENT_TYPES, ORDER_AGGREGATE, ORDER_ERRORS, orderWorkflowId } from './contract';
+import { ORDER_AGGREGATE, ORDER_ERRORS, ORDER_EVENTS, orderWorkflowId, type OrderEvent } from './contract';
 import { markSagaStarted, startSaga, type StartableOrder } from './saga-starter';
 
 export interface PlaceOrderCommand {
@@ -117,9 +117,9 @@ export async function createOrder(
       )
       INSERT INTO order_status_history (order_id, transition_key, step, step_status, order_status)
       SELECT o.id, '0:orderCreated:COMPLETED', 'orderCreated', 'COMPLETED', 'PENDING' FROM o`;
-    await appendEvents(tx, { type: ORDER_AGGREGATE, id }, [
+    await appendEvents<OrderEvent>(tx, { type: ORDER_AGGREGATE, id }, [
       {
-        type: EVENT_TYPES.OrderCreated,
+        type: ORDER_EVENTS.OrderCreated,
         payload: { orderId: id, customerId: order.customerId, currency: order.currency, totalMinor: order.totalMinor, items: order.items },
       },
     ]);

@@ -15,15 +15,17 @@ import { inTransaction, type Db } from '../../lib/db';
 import { COMMON_ERRORS, DomainError, type ErrorKind } from '../../lib/errors';
 import { noFaults, type Faults } from '../../lib/faults';
 import type { Tx } from '../../lib/sql';
-import { EVENT_TYPES, ORDER_AGGREGATE } from '../orders/contract';
+import { ORDER_AGGREGATE } from '../orders/contract';
 import { appendEvents } from '../platform/outbox/outbox';
 import {
   ledgerKeys,
   merchantAccountId,
   PAYMENT_ERRORS,
+  PAYMENT_EVENTS,
   PAYMENT_FAILURES,
   type ChargeInput,
   type ChargeResult,
+  type PaymentEvent,
   type PaymentFailureType,
   type RefundInput,
   type RefundResult,
@@ -111,8 +113,8 @@ async function refuseCharge(tx: Tx, input: ChargeInput, type: PaymentFailureType
   await tx.exec`
     UPDATE payments SET status = 'FAILED', failure_reason = ${type}::text, charge_tx_id = NULL, updated_at = now()
      WHERE order_id = ${input.orderId}::uuid`;
-  await appendEvents(tx, { type: ORDER_AGGREGATE, id: input.orderId }, [
-    { type: EVENT_TYPES.PaymentFailed, payload: { orderId: input.orderId, customerId: input.customerId, reason: type, message } },
+  await appendEvents<PaymentEvent>(tx, { type: ORDER_AGGREGATE, id: input.orderId }, [
+    { type: PAYMENT_EVENTS.PaymentFailed, payload: { orderId: input.orderId, customerId: input.customerId, reason: type, message } },
   ]);
   return { ok: false, type, message };
 }
@@ -162,8 +164,8 @@ async function refundCaptured(tx: Tx, orderId: string, reason: string, payment: 
   });
   await tx.exec`
     UPDATE payments SET status = 'REFUNDED', refund_tx_id = ${transactionId}::uuid, updated_at = now() WHERE order_id = ${orderId}::uuid`;
-  await appendEvents(tx, { type: ORDER_AGGREGATE, id: orderId }, [
-    { type: EVENT_TYPES.PaymentRefunded, payload: { orderId, customerId, amountMinor, currency, transactionId, reason } },
+  await appendEvents<PaymentEvent>(tx, { type: ORDER_AGGREGATE, id: orderId }, [
+    { type: PAYMENT_EVENTS.PaymentRefunded, payload: { orderId, customerId, amountMinor, currency, transactionId, reason } },
   ]);
   return transactionId;
 }
@@ -196,8 +198,8 @@ export function createPaymentService({ db, faults = noFaults }: PaymentDeps) {
           { id: chargeTxId ?? undefined, kind: 'CHARGE', orderId, idempotencyKey: ledgerKeys.charge(orderId), currency, entries },
           locked,
         );
-        await appendEvents(tx, { type: ORDER_AGGREGATE, id: orderId }, [
-          { type: EVENT_TYPES.PaymentCaptured, payload: { orderId, customerId, amountMinor, currency, transactionId } },
+        await appendEvents<PaymentEvent>(tx, { type: ORDER_AGGREGATE, id: orderId }, [
+          { type: PAYMENT_EVENTS.PaymentCaptured, payload: { orderId, customerId, amountMinor, currency, transactionId } },
         ]);
         await faults.hit('payment.charge.beforeCommit', orderId);
         return { ok: true, result: { transactionId, applied: true } };
@@ -216,8 +218,8 @@ export function createPaymentService({ db, faults = noFaults }: PaymentDeps) {
         // Waits for a charge of this order still in flight: its row is then what we refund.
         const voided = await tx.exec`INSERT INTO payments (order_id, status) VALUES (${orderId}::uuid, 'VOIDED') ON CONFLICT DO NOTHING`;
         if (voided === 1) {
-          await appendEvents(tx, { type: ORDER_AGGREGATE, id: orderId }, [
-            { type: EVENT_TYPES.PaymentVoided, payload: { orderId, reason } },
+          await appendEvents<PaymentEvent>(tx, { type: ORDER_AGGREGATE, id: orderId }, [
+            { type: PAYMENT_EVENTS.PaymentVoided, payload: { orderId, reason } },
           ]);
           await faults.hit('payment.refund.beforeCommit', orderId);
           return { transactionId: null, applied: true };

@@ -116,3 +116,38 @@ export const ledgerKeys = {
   charge: (orderId: string) => `charge:${orderId}`,
   refund: (orderId: string) => `refund:${orderId}`,
 };
+
+/** The payment context's domain events (the outbox `type`; names are on the wire, never renamed), aggregated by order id. */
+export const PAYMENT_EVENTS = {
+  PaymentCaptured: 'PaymentCaptured',
+  PaymentFailed: 'PaymentFailed',
+  PaymentRefunded: 'PaymentRefunded',
+  PaymentVoided: 'PaymentVoided',
+} as const;
+export type PaymentEventType = (typeof PAYMENT_EVENTS)[keyof typeof PAYMENT_EVENTS];
+
+export interface PaymentCapturedPayload {
+  orderId: string;
+  customerId: string;
+  amountMinor: number;
+  currency: string;
+  transactionId: string | null;
+}
+export interface PaymentFailedPayload {
+  orderId: string;
+  customerId: string;
+  reason: string;
+  message: string;
+}
+export interface PaymentRefundedPayload extends PaymentCapturedPayload {
+  reason: string;
+}
+export interface PaymentVoidedPayload {
+  orderId: string;
+  reason: string;
+}
+export type PaymentEvent =
+  | { type: typeof PAYMENT_EVENTS.PaymentCaptured; payload: PaymentCapturedPayload }
+  | { type: typeof PAYMENT_EVENTS.PaymentFailed; payload: PaymentFailedPayload }
+  | { type: typeof PAYMENT_EVENTS.PaymentRefunded; payload: PaymentRefundedPayload }
+  | { type: typeof PAYMENT_EVENTS.PaymentVoided; payload: PaymentVoidedPayload };

@@ -14,7 +14,9 @@ import { loadConfig, repoRoot, type Config } from '../../lib/config';
 import { closeDb, createDb, inTransaction, type Db } from '../../lib/db';
 import { migrate } from '../../lib/migrate';
 import { headerStrings, parseEnvelope, type Envelope } from '../../services/platform/messaging/envelope';
-import { EVENT_TYPES, ORDER_AGGREGATE, type EventType } from '../../services/orders/contract';
+import { INVENTORY_EVENTS } from '../../services/inventory/contract';
+import { ORDER_AGGREGATE, ORDER_EVENTS } from '../../services/orders/contract';
+import { PAYMENT_EVENTS } from '../../services/payments/contract';
 import { appendEvents, type NewEvent } from '../../services/platform/outbox/outbox';
 import { loadStackConfig } from '../../scripts/stack/config';
 import { dropDatabase, ensureDatabase } from '../../scripts/stack/postgres';
@@ -233,6 +235,10 @@ async function dropPipeline(cfg: Config, db: Db, kafka: Kafka, topics: string[])
 
 // ---------------------------------------------------------------- order events
 
+/** Every event type about an order, whichever context owns it. */
+export const EVENT_TYPES = { ...ORDER_EVENTS, ...PAYMENT_EVENTS, ...INVENTORY_EVENTS } as const;
+export type EventType = (typeof EVENT_TYPES)[keyof typeof EVENT_TYPES];
+
 /** The events of a confirmed order, in the order the saga writes them. */
 export const CONFIRMED_ORDER: EventType[] = [
   EVENT_TYPES.OrderCreated,
@@ -245,7 +251,11 @@ export const CONFIRMED_ORDER: EventType[] = [
 ];
 
 /** A plausible payload of each event type (see the event catalogue, docs/events.md). */
-export function orderEvent(type: EventType, orderId: string, customerId = 'cust-test'): NewEvent {
+export function orderEvent(
+  type: EventType,
+  orderId: string,
+  customerId = 'cust-test',
+): NewEvent<EventType> & { payload: Record<string, unknown> } {
   const items = [{ sku: 'SKU-TEST', quantity: 2 }];
   const base = { orderId };
   const payloads: Partial<Record<EventType, Record<string, unknown>>> = {
