@@ -59,6 +59,15 @@ module.exports = {
       from: { path: '^(lib|services|activities|api|app|workflows|scripts)/' },
       to: { path: '^test/' },
     },
+    // The app / local-stack boundary (replaces a regex scan in test/unit/config.test.ts).
+    {
+      name: 'app-code-never-imports-the-local-stack',
+      severity: 'error',
+      comment:
+        'The local stack (scripts/stack/: its configuration, servers, CLIs) is for developers and tests; no app process may depend on it.',
+      from: { path: '^(lib|services|activities|api|app|workflows)/' },
+      to: { path: '^scripts/stack/' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -2,7 +2,7 @@
  * The app's configuration: every variable an app process (`tsx app/main.ts <role>`) reads,
  * declared once below with its parser, default and doc, loaded and validated once at
  * start-up. A bad value stops the process with an error that names the variable. The local
- * stack's own settings are declared apart, in scripts/stack/config.ts; the README's table
+ * stack's own settings are declared apart, in scripts/stack/config.ts; docs/configuration.md
  * is generated from both (`npm run config:docs`).
  */
 import path from 'node:path';
@@ -57,7 +57,7 @@ function withRole(url: string, role: string): string {
   }
 }
 
-/** Every variable of the app, in the README's order. */
+/** Every variable of the app, in the order docs/configuration.md lists them. */
 export const APP_VARIABLES = declareVariables('app', {
   NODE_ENV: {
     parser: oneOf(['development', 'test', 'production']),

@@ -29,12 +29,25 @@ export type BeginResult =
   { kind: 'proceed'; lease: Lease } | { kind: 'replay'; response: StoredResponse } | { kind: 'in-flight' } | { kind: 'mismatch' };
 
 export const IDEMPOTENCY_ERRORS = {
-  /** The lease expired and a retry took the key over: a normal race, the retry owns the answer. */
-  LEASE_LOST: {
+  /**
+   * Another request with the key holds its lease, or the lease expired and a retry took the
+   * key over (a normal race: the retry owns the answer). Retrying gets the stored answer.
+   */
+  IN_FLIGHT: {
     code: 'IDEMPOTENCY_KEY_IN_FLIGHT',
     status: 409,
     retryable: true,
     title: 'Request with this Idempotency-Key is in progress',
+    when: 'a request with the same Idempotency-Key is still being processed (or took this one over after its lease ran out)',
+    action: "retry the same request after the Retry-After seconds: it then gets the first request's answer",
+  },
+  REUSED: {
+    code: 'IDEMPOTENCY_KEY_REUSED',
+    status: 422,
+    retryable: false,
+    title: 'Idempotency-Key reused with a different request',
+    when: 'the Idempotency-Key was first used with another method, path or body (within its retention)',
+    action: 'use a new Idempotency-Key for a new request',
   },
 } as const satisfies Record<string, ErrorKind>;
 
@@ -96,7 +109,7 @@ export async function completeIdempotent(tx: Tx, lease: Lease, response: StoredR
     UPDATE idempotency_keys SET state = 'COMPLETED', lease_token = NULL, locked_until = NULL, response_status = ${response.status}::int,
            response_body = ${JSON.stringify(response.body ?? null)}::jsonb, response_headers = ${JSON.stringify(response.headers)}::jsonb
     WHERE api_key_id = ${lease.apiKeyId}::uuid AND key = ${lease.key}::text AND lease_token = ${lease.token}::uuid AND state = 'IN_FLIGHT'`;
-  if (updated !== 1) throw new DomainError(IDEMPOTENCY_ERRORS.LEASE_LOST, `idempotency key "${lease.key}" was taken over by a retry`);
+  if (updated !== 1) throw new DomainError(IDEMPOTENCY_ERRORS.IN_FLIGHT, `idempotency key "${lease.key}" was taken over by a retry`);
 }
 
 /** Gives the key back when the request failed before completing, so a retry can proceed. */

@@ -12,7 +12,7 @@
  */
 import crypto from 'node:crypto';
 import { inTransaction, type Db } from '../../lib/db';
-import { DomainError } from '../../lib/errors';
+import { COMMON_ERRORS, DomainError, type ErrorKind } from '../../lib/errors';
 import { noFaults, type Faults } from '../../lib/faults';
 import type { Tx } from '../../lib/sql';
 import { EVENT_TYPES, ORDER_AGGREGATE } from '../orders/contract';
@@ -29,6 +29,14 @@ import {
   type RefundResult,
 } from './contract';
 import { lockAccounts, postLedgerTransaction } from './ledger';
+
+/** The kind of each failed-charge type; CURRENCY_MISMATCH is the common kind. */
+const CHARGE_FAILURES: Record<PaymentFailureType, ErrorKind> = {
+  INSUFFICIENT_FUNDS: PAYMENT_ERRORS.INSUFFICIENT_FUNDS,
+  ACCOUNT_NOT_FOUND: PAYMENT_ERRORS.ACCOUNT_NOT_FOUND,
+  CURRENCY_MISMATCH: COMMON_ERRORS.CURRENCY_MISMATCH,
+  PAYMENT_VOIDED: PAYMENT_ERRORS.PAYMENT_VOIDED,
+};
 
 export interface PaymentDeps {
   db: Db;
@@ -195,7 +203,7 @@ export function createPaymentService({ db, faults = noFaults }: PaymentDeps) {
         return { ok: true, result: { transactionId, applied: true } };
       });
       await faults.hit('payment.charge.afterCommit', orderId);
-      if (!outcome.ok) throw new DomainError(PAYMENT_ERRORS[outcome.type], outcome.message);
+      if (!outcome.ok) throw new DomainError(CHARGE_FAILURES[outcome.type], outcome.message);
       return outcome.result;
     },
 

@@ -1,5 +1,5 @@
 /**
- * The short chaos run (README "Chaos run"): the harness of `npm run chaos` with a small
+ * The short chaos run (docs/chaos.md): the harness of `npm run chaos` with a small
  * workload, two instances of every app process, SIGKILLs of every process type and one
  * Kafka restart, then the whole outside checker. The Kafka broker is one of this file's own
  * (its own ports and data directory), so restarting it disturbs no other test file; the

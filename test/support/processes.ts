@@ -252,7 +252,7 @@ export const CONFIRMED_ORDER: EventType[] = [
   EVENT_TYPES.OrderConfirmed,
 ];
 
-/** A plausible payload of each event type (see the event catalogue in the README). */
+/** A plausible payload of each event type (see the event catalogue, docs/events.md). */
 export function orderEvent(type: EventType, orderId: string, customerId = 'cust-test'): NewEvent {
   const items = [{ sku: 'SKU-TEST', quantity: 2 }];
   const base = { orderId };
