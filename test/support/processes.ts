@@ -1,8 +1,9 @@
 /**
- * App roles as real child processes (`node --import tsx app/main.ts <role>`), so tests can
- * kill them (SIGKILL) or stop them (SIGTERM) like an orchestrator would; plus what tests of
- * the event pipeline share: an isolated database and topics per test file, order events
- * written through the real outbox writer, and a raw reader of a topic.
+ * App roles as real child processes (`node --import tsx app/main.ts <role>`, or compiled:
+ * `node dist/app/main.js <role>`), so tests can kill them (SIGKILL) or stop them (SIGTERM)
+ * like an orchestrator would; plus what tests of the event pipeline share: an isolated
+ * database and topics per test file, order events written through the real outbox writer,
+ * and a raw reader of a topic.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -51,6 +52,8 @@ export interface SpawnOptions {
   /** Where stdout and stderr go (appended); default .stack/test-logs/<role>-<time>.log. */
   logFile?: string;
   readyTimeoutMs?: number;
+  /** Run the compiled role (`node dist/app/main.js`, no TypeScript loader; `npm run build` first). */
+  compiled?: boolean;
 }
 
 const running = new Set<ChildProcess>();
@@ -95,11 +98,16 @@ export async function spawnRole(role: string, opts: SpawnOptions = {}): Promise<
   fs.mkdirSync(logDir, { recursive: true });
   const logFile = opts.logFile ?? path.join(logDir, `${role}-${Date.now()}-${crypto.randomUUID().slice(0, 6)}.log`);
   const out = fs.openSync(logFile, 'a');
-  const env = { ...process.env, NODE_ENV: 'test', METRICS_PORT_BASE: String(await metricsBaseFor(role)), ...opts.env };
-  const child = fork(path.join(repoRoot, 'app', 'main.ts'), [role], {
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'test', METRICS_PORT_BASE: String(await metricsBaseFor(role)), ...opts.env };
+  if (opts.compiled) {
+    // As in the image: nothing preloads a TypeScript loader; dist/'s own workflow bundles.
+    delete env.NODE_OPTIONS;
+    if (!opts.env?.WORKFLOW_BUNDLE_DIR) delete env.WORKFLOW_BUNDLE_DIR;
+  }
+  const child = fork(opts.compiled ? path.join(repoRoot, 'dist', 'app', 'main.js') : path.join(repoRoot, 'app', 'main.ts'), [role], {
     cwd: repoRoot,
     env,
-    execArgv: ['--import', 'tsx'],
+    execArgv: opts.compiled ? [] : ['--import', 'tsx'],
     stdio: ['ignore', out, out, 'ipc'],
   });
   fs.closeSync(out);
