@@ -17,12 +17,10 @@ import type { Tracing } from '../lib/tracing';
 import { ORDERS_TASK_QUEUE } from '../services/orders/contract';
 import { activitiesOn, prefixedQueue, SAGA_QUEUES } from '../workflows/saga-steps';
 import { transitionObserver, workerObservability } from './worker-observability';
+import { workflowBundle } from './workflow-source';
 
 /** Where the orders worker's workflow code comes from: a bundle built ahead of time, or the source to bundle at start. */
 export type WorkflowSource = { workflowBundle: WorkflowBundleOption } | { workflowsPath: string };
-
-/** The saga's workflow source, bundled at start. */
-export const SAGA_WORKFLOW_SOURCE = { workflowsPath: require.resolve('../workflows') } satisfies WorkflowSource;
 
 type Activities = Record<string, (...args: never[]) => Promise<unknown>>;
 
@@ -31,7 +29,8 @@ export interface SagaWorkersSetup {
   namespace: string;
   /** Prefix of every queue (config TEMPORAL_TASK_QUEUE_PREFIX); the saga is started with the same one. */
   taskQueuePrefix: string;
-  workflows: WorkflowSource;
+  /** The orders worker's workflow code (needed only when the orders queue is among `queues`). */
+  workflows?: WorkflowSource;
   /** Step and compensation activities by name (more is fine): each worker takes those of its queue. */
   activities: Activities;
   /** The orders worker's local activities (transitionOrder, compensationFacts). */
@@ -56,6 +55,7 @@ export function createSagaWorkers(setup: SagaWorkersSetup): Promise<Worker[]> {
   return Promise.all(
     queues.map((queue) => {
       const hostsWorkflows = queue === ORDERS_TASK_QUEUE;
+      if (hostsWorkflows && !setup.workflows) throw new Error('the orders worker needs its workflow code (setup.workflows)');
       const steps = pick(setup.activities, activitiesOn(queue), queue);
       return Worker.create({
         connection: setup.connection,
@@ -96,8 +96,8 @@ export interface WorkerDeps {
   db: Db;
   connection: NativeConnection;
   faults?: Faults;
-  /** The workflow source; default SAGA_WORKFLOW_SOURCE (tests pass a bundle built once per file). */
-  workflows?: WorkflowSource;
+  /** A workflow bundle of the caller's; otherwise the prebuilt one or workflows/ (app/workflow-source.ts). */
+  workflowBundle?: WorkflowBundleOption;
   /** Observability (app roles pass them): activity logs and step/saga metrics, tracing. */
   log?: Logger;
   registry?: Registry;
@@ -105,23 +105,22 @@ export interface WorkerDeps {
 }
 
 /** The app's workers of the given queues (default all): real activities, the deployment's tuning and observability. */
-export function appWorkersSetup(deps: WorkerDeps, queues?: readonly string[]): SagaWorkersSetup {
+export async function appWorkersSetup(deps: WorkerDeps, queues: readonly string[] = SAGA_QUEUES): Promise<SagaWorkersSetup> {
   const { cfg } = deps;
-  const workflows = deps.workflows ?? SAGA_WORKFLOW_SOURCE;
-  const observed = { ...deps, workflowBundle: 'workflowBundle' in workflows ? workflows.workflowBundle : undefined };
   return {
     connection: deps.connection,
     namespace: cfg.temporal.namespace,
     taskQueuePrefix: cfg.workers.taskQueuePrefix,
-    workflows,
+    // Only the orders worker runs workflows: the others never load (or build) a bundle.
+    ...(queues.includes(ORDERS_TASK_QUEUE) ? { workflows: { workflowBundle: await workflowBundle(deps) } } : {}),
     activities: createStepActivities({ db: deps.db, faults: deps.faults ?? noFaults }),
     localActivities: createOrderActivities({ db: deps.db, onTransition: transitionObserver(deps) }),
-    ...(queues ? { queues } : {}),
+    queues,
     tune: (queue) => ({
       maxConcurrentActivityTaskExecutions: cfg.workers.maxConcurrentActivities,
       maxConcurrentLocalActivityExecutions: cfg.workers.maxConcurrentActivities,
       shutdownGraceTime: '10 seconds',
-      ...workerObservability(observed, queue === ORDERS_TASK_QUEUE),
+      ...workerObservability(deps, queue === ORDERS_TASK_QUEUE),
       ...(queue === ORDERS_TASK_QUEUE
         ? {
             maxConcurrentWorkflowTaskExecutions: cfg.workers.maxConcurrentWorkflowTasks,

@@ -2,7 +2,7 @@
  * Environment variables declared as data: each one has a parser (a zod schema over the raw
  * string, with its range or allowed values), a default, a one-line doc, and the group it
  * belongs to. lib/config.ts (the app) and scripts/stack/config.ts (the local stack) each
- * declare one table; loading reads it, and scripts/config-docs.ts renders it into the README.
+ * declare one table; loading reads it, and scripts/config-docs.ts renders it into docs/configuration.md.
  *
  * zod rather than hand-written checks: it is already the API's validation library, so the
  * parsers compose (string -> number -> range) and carry their own error messages, and the
@@ -30,13 +30,13 @@ export interface Parser<T> {
   /** Which builder made it (tests check that each kind rejects a bad value). */
   readonly kind: string;
   readonly schema: z.ZodType<T, string>;
-  /** What it accepts, as the README shows it (`1..65535`, `host:port`, ...). */
+  /** What it accepts, as docs/configuration.md shows it (`1..65535`, `host:port`, ...). */
   readonly accepts: string;
-  /** Milliseconds: the README adds a readable form of the default. */
+  /** Milliseconds: docs/configuration.md adds a readable form of the default. */
   readonly unit?: 'ms';
 }
 
-/** A default computed from other variables; `shown` is what the README says instead. */
+/** A default computed from other variables; `shown` is what docs/configuration.md says instead. */
 export interface DerivedDefault {
   readonly shown: string;
   readonly from: (env: Env) => string;
@@ -51,7 +51,7 @@ export interface Variable<T = unknown> {
   readonly parser: Parser<T>;
   /** A raw value, parsed and validated exactly like a set one. */
   readonly default?: string | DerivedDefault;
-  /** One line for the README. */
+  /** One line for docs/configuration.md. */
   readonly doc: string;
   /** Tests and debugging only: the app refuses it when NODE_ENV=production. */
   readonly testOnly?: true;
@@ -71,7 +71,7 @@ export type Values<D extends Declarations> = { [K in keyof D]: ValueOf<D[K]> };
 /** What docs and generic checks see of a table. */
 export interface DeclaredVariables {
   readonly group: Group;
-  /** Declaration order, which is also the README's order. */
+  /** Declaration order, which is also docs/configuration.md's order. */
   readonly names: readonly string[];
   declaration(name: string): Variable | undefined;
 }

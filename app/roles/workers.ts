@@ -15,7 +15,7 @@ export function workerRole(queue: string) {
     // Before any connection: SDK logs to pino, SDK metrics into this process's /metrics.
     const stopRuntimeMetrics = installWorkerRuntime(log, registry);
     const connection = await createWorkerConnection(cfg);
-    const [worker] = await createSagaWorkers(appWorkersSetup({ cfg, db, connection, faults, log, registry, tracing }, [queue]));
+    const [worker] = await createSagaWorkers(await appWorkersSetup({ cfg, db, connection, faults, log, registry, tracing }, [queue]));
     if (!worker) throw new Error(`no worker for queue ${queue}`);
     const run = worker.run().catch((err: unknown) => {
       log.fatal({ err }, `${queue} worker failed`);

@@ -33,6 +33,7 @@ import { migrate } from '../../lib/migrate';
 import { sql } from '../../lib/sql';
 import { createTemporalClient, createWorkerConnection } from '../../lib/temporal';
 import { createApiKey } from '../../services/access/api-keys';
+import { upsertProduct } from '../../services/catalog/products';
 import { singleFlight, sweepUnstartedSagas } from '../../services/orders/saga-starter';
 import { openAndDeposit } from '../../services/payments/accounts';
 import { loadStackConfig, type StackConfig } from '../stack/config';
@@ -230,7 +231,7 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
 
   // Data: one product with ample stock, 50 customers (a single account would serialise charges).
   const sku = `BENCH-${prefix}`;
-  await db.product.create({ data: { sku, name: 'bench', unitPriceMinor: 100n, currency: 'EUR', available: 10_000_000 } });
+  await inTransaction(db, (tx) => upsertProduct(tx, { sku, name: 'bench', unitPriceMinor: 100, currency: 'EUR', addStock: 10_000_000 }));
   const customers = Array.from({ length: 50 }, (_, i) => `${prefix}cust-${i}`);
   for (const c of customers) {
     await inTransaction(db, (tx) =>
@@ -244,7 +245,7 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
   const bareBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./bare-workflow'), logger: quiet });
   const bare = bareQueues(`${prefix}bare-`);
   const workers = [
-    ...(await createSagaWorkers(appWorkersSetup({ cfg, db, connection, workflows: { workflowBundle: sagaBundle } }))),
+    ...(await createSagaWorkers(await appWorkersSetup({ cfg, db, connection, workflowBundle: sagaBundle }))),
     ...(await Promise.all(
       Object.values(bare).map((taskQueue, i) =>
         Worker.create({

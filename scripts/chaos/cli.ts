@@ -4,7 +4,7 @@
  * Runs the whole system with two instances of every app process against the configured
  * local stack, SIGKILLs and restarts app instances and restarts the stack's servers on a
  * seeded schedule while a mixed workload runs, then checks every invariant from the
- * outside and prints the table (README "Chaos run"). Exits 1 on any violation.
+ * outside and prints the table (docs/chaos.md). Exits 1 on any violation.
  *
  * It restarts the servers of the stack it is pointed at (STACK_DIR, DATABASE_URL,
  * TEMPORAL_ADDRESS, KAFKA_BROKERS): point it at a stack of its own, not a shared one.

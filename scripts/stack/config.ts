@@ -15,7 +15,7 @@ const firstBrokerPort = (env: Env) => Number(APP_VARIABLES.readOne(env, 'KAFKA_B
 const temporalPort = (env: Env) => APP_VARIABLES.readOne(env, 'TEMPORAL_ADDRESS').port;
 const cacheHome = (env: Env) => env.XDG_CACHE_HOME?.trim() || path.join(os.homedir(), '.cache');
 
-/** Every variable of the local stack, in the README's order. */
+/** Every variable of the local stack, in the order docs/configuration.md lists them. */
 export const STACK_VARIABLES = declareVariables('stack', {
   STACK_DIR: { parser: filePath(repoRoot), default: '.stack', doc: 'data and logs of the local stack (git-ignored)' },
   ORDER_SAGA_CACHE_DIR: {

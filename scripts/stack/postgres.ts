@@ -148,7 +148,7 @@ export class Postgres implements Component {
 }
 
 /**
- * The roles of the trust boundary (README "Database roles"). Group roles hold privileges
+ * The roles of the trust boundary (docs/deploy.md, "Database roles"). Group roles hold privileges
  * (granted by the migrations); logins are members. In production a DBA or the operator
  * (CloudNativePG managed roles) creates them; locally this provisioning step does.
  */

@@ -53,7 +53,7 @@ export function temporalDatabases(cfg: Config): { persistence: string; visibilit
  * Per-database defaults for the Temporal databases only (the app's stay fully durable).
  * synchronous_commit=off: a commit returns before its WAL reaches disk. A crash of
  * PostgreSQL or of the machine (not of Temporal) may lose the last ~0.6 s of Temporal's
- * acknowledged writes; the database stays consistent. See the README for what that means.
+ * acknowledged writes; the database stays consistent. docs/operations/local-stack.md says what that means.
  */
 const TEMPORAL_DATABASE_SETTINGS = { synchronous_commit: 'off' };
 

@@ -1,6 +1,6 @@
 /**
  * Customer notifications, written the way a third party consumes the stream: it knows only
- * the envelope JSON of the README's event catalogue (nothing is imported from the producer's code), reads only
+ * the envelope JSON of the event catalogue (docs/events.md) (nothing is imported from the producer's code), reads only
  * the fields it needs and ignores the rest (a tolerant reader), ignores event types it has no
  * use for, and dead-letters a major schema version it does not know rather than guess.
  *

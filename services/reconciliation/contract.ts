@@ -21,7 +21,7 @@ export interface CheckSpec {
   area: 'orders' | 'ledger' | 'inventory' | 'saga' | 'stream' | 'events';
   subject: Exclude<SubjectType, 'check'>;
   grace: GraceWindow;
-  /** What a pass proves, one line (the README lists these). */
+  /** What a pass proves, one line (docs/reconciliation.md lists these). */
   proves: string;
 }
 

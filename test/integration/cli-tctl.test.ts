@@ -1,10 +1,11 @@
 /**
- * Operators who use tctl (1.13.1, pinned and built by the stack) run the README's commands.
- * This file runs exactly those argument lists, in both documented forms, against the real
- * server and the workers of this process, and checks what they did to the ledger and stock.
+ * Operators who use tctl (1.13.1, pinned and built by the stack) run the runbook's commands.
+ * This file runs exactly those argument lists (scripts/operator-commands.ts, from which the
+ * runbook is generated), in both forms, against the real server and the workers of this
+ * process, and checks what they did to the ledger and stock.
  */
-import fs from 'node:fs';
 import path from 'node:path';
+import { fill, TCTL_COMMANDS as COMMANDS } from '../../scripts/operator-commands';
 import { run } from '../../scripts/stack/proc';
 import { goToolPath } from '../../scripts/stack/temporal';
 import { loadStackConfig } from '../../scripts/stack/config';
@@ -15,33 +16,7 @@ import { eventually } from '../support/wait';
 
 const ROOT = path.resolve(__dirname, '../..');
 
-/** The README's tctl commands, placeholders and all. */
-const COMMANDS = {
-  listNeedsAttention: ['workflow', 'list', '--query', 'OrderStatus="NEEDS_ATTENTION"'],
-  listCompensatedOfCustomer: ['workflow', 'list', '--query', 'OrderStatus="COMPENSATED" AND CustomerId="<customerId>"'],
-  queryStatus: ['workflow', 'query', '--workflow_id', 'order-<orderId>', '--query_type', 'status'],
-  compensate: [
-    'workflow',
-    'signal',
-    '--workflow_id',
-    'order-<orderId>',
-    '--name',
-    'compensate',
-    '--input',
-    '{"reason":"customer returned the goods"}',
-  ],
-};
-
 const env = useSagaEnv();
-
-/** Quotes a word as a POSIX shell needs it; placeholders like order-<orderId> stay as written. */
-function shellWord(word: string): string {
-  return /^[\w@%+=:,./<>-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
-function fill(args: string[], ids: { orderId: string; customerId: string }): string[] {
-  return args.map((a) => a.replaceAll('<orderId>', ids.orderId).replaceAll('<customerId>', ids.customerId));
-}
 
 /** `npm run -s tctl -- ARGS`: tctl gets the address and namespace from the project's config. */
 async function npmTctl(args: string[]): Promise<string> {
@@ -90,15 +65,6 @@ async function signalsReceived(workflowId: string): Promise<number> {
   return (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'compensate').length;
 }
 
-test('the README shows every tctl command these tests run, as npm run -s tctl and as raw tctl', () => {
-  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  for (const args of Object.values(COMMANDS)) {
-    const words = args.map(shellWord).join(' ');
-    expect(readme).toContain(`npm run -s tctl -- ${words}\n`);
-    expect(readme).toContain(`tctl --address 127.0.0.1:7233 --ns default ${words}\n`);
-  }
-});
-
 test("when an operator sends tctl's compensate signal twice to a CONFIRMED order, it is refunded and restocked exactly once", async () => {
   const sku = await createProduct(env.db, { stock: 3, priceMinor: 1500 });
   const customerId = await createCustomer(env.db, { balanceMinor: 8000 });
@@ -143,7 +109,7 @@ test('when a saga is parked in NEEDS_ATTENTION, tctl lists and queries it, and i
   await npmTctl(fill(COMMANDS.compensate, ids));
   await waitForStatus(env.db, order.id, 'NEEDS_ATTENTION');
 
-  expect(await listUntilShown(rawTctl, COMMANDS.listNeedsAttention, order.workflowId)).toContain(order.workflowId);
+  expect(await listUntilShown(rawTctl, fill(COMMANDS.listNeedsAttention, ids), order.workflowId)).toContain(order.workflowId);
   const parked = queryResult(await rawTctl(fill(COMMANDS.queryStatus, ids)));
   expect(parked).toMatchObject({ status: 'NEEDS_ATTENTION', pendingCompensation: ['refundPayment', 'releaseInventory'] });
   expect(parked.lastError).toMatchObject({ step: 'refundPayment' });

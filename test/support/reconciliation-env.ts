@@ -8,11 +8,11 @@
  */
 import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import { Pool } from 'pg';
 import { Registry } from 'prom-client';
 import { createStepActivities } from '../../activities';
-import { appWorkersSetup, SAGA_WORKFLOW_SOURCE, startSagaWorkers, type RunningWorkers } from '../../app/workers';
+import { appWorkersSetup, startSagaWorkers, type RunningWorkers } from '../../app/workers';
 import { loadConfig, type Config } from '../../lib/config';
 import { FaultPlan } from '../../lib/faults';
 import { createLogger } from '../../lib/logger';
@@ -104,7 +104,6 @@ export async function startReconciliationEnv(label: string, extraEnv: Record<str
   const pg = createReconcilerPool(cfg, 4);
   const temporal = await createTemporalClient(cfg);
   const connection: NativeConnection = await createWorkerConnection(cfg);
-  const bundle: WorkflowBundle = await bundleWorkflowCode({ ...SAGA_WORKFLOW_SOURCE, logger: quietLogger });
   const consumerFaults = new FaultPlan();
   const deployments: Deployment[] = [];
 
@@ -162,7 +161,7 @@ export async function startReconciliationEnv(label: string, extraEnv: Record<str
       ...(opts.phantomCharge ? { chargePayment: phantomCharge } : opts.voidingCharge ? { chargePayment: voidingCharge } : {}),
       ...(opts.noopRelease ? { releaseInventory: async () => ({ releasedFrom: 'HELD' as const, applied: true }) } : {}),
     };
-    const setup = appWorkersSetup({ cfg: dcfg, db: pipeline.db, connection, workflows: { workflowBundle: bundle } });
+    const setup = await appWorkersSetup({ cfg: dcfg, db: pipeline.db, connection });
     const d: Deployment = {
       cfg: dcfg,
       prefix,
@@ -270,12 +269,3 @@ export async function startReconciliationEnv(label: string, extraEnv: Record<str
     },
   };
 }
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (message: string) => console.error(message),
-};

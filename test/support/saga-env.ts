@@ -5,8 +5,8 @@
  */
 import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode, type NativeConnection } from '@temporalio/worker';
-import { appWorkersSetup, SAGA_WORKFLOW_SOURCE, startSagaWorkers } from '../../app/workers';
+import type { NativeConnection } from '@temporalio/worker';
+import { appWorkersSetup, startSagaWorkers } from '../../app/workers';
 import { loadConfig, type Config } from '../../lib/config';
 import { closeDb, createDb, type Db, type DbOptions } from '../../lib/db';
 import { FaultPlan } from '../../lib/faults';
@@ -30,8 +30,7 @@ export async function startSagaEnv(env: Record<string, string> = {}, dbOptions: 
   const client = await createTemporalClient(cfg);
   const connection: NativeConnection = await createWorkerConnection(cfg);
   const faults = new FaultPlan();
-  const workflowBundle = await bundleWorkflowCode({ ...SAGA_WORKFLOW_SOURCE, logger: quietLogger });
-  const workers = await startSagaWorkers(appWorkersSetup({ cfg, db, connection, faults, workflows: { workflowBundle } }));
+  const workers = await startSagaWorkers(await appWorkersSetup({ cfg, db, connection, faults }));
   return {
     cfg,
     db,
@@ -45,15 +44,6 @@ export async function startSagaEnv(env: Record<string, string> = {}, dbOptions: 
     },
   };
 }
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (message: string) => console.error(message),
-};
 
 /**
  * The hooks every saga test file shares: one environment for the file (two attempts per

@@ -1,5 +1,5 @@
 /**
- * The wire format of the event stream (see the event catalogue in the README): the Kafka key is the aggregate (order)
+ * The wire format of the event stream (see the event catalogue, docs/events.md): the Kafka key is the aggregate (order)
  * id, so one order's events share a partition and keep their order; the value is a JSON
  * envelope; a few envelope fields are repeated as headers so that routers and tools can
  * filter without parsing the value.

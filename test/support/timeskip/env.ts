@@ -10,7 +10,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { SAGA_WORKFLOW_SOURCE, startSagaWorkers } from '../../../app/workers';
+import { startSagaWorkers } from '../../../app/workers';
 import { loadStackConfig } from '../../../scripts/stack/config';
 import { ensureTestServer } from '../../../scripts/stack/test-server';
 import { ordersTaskQueue } from '../../../services/orders/task-queues';
@@ -81,7 +81,7 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 /** The production workflow code (workflows/index.ts), bundled once per process. */
 export function sagaWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ ...SAGA_WORKFLOW_SOURCE, logger: quietLogger });
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../../workflows'), logger: quietLogger });
   return bundle;
 }
 
