@@ -115,10 +115,9 @@ test('when the API dies between committing an order and starting its saga, the s
   const sku = await createProduct(db, { stock: 5, priceMinor: 400 });
   const customer = await createCustomer(db, { balanceMinor: 5000 });
   const apiKey = await createApiKey(db, 'e2e-client', 'client', [customer]);
-  await workers();
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const apiEnv = { ...fault([{ point: 'api.order.afterCommit', action: 'exit', times: 1 }]), API_PORT: String(port) };
-  const api = await spawnRole('api', { env: apiEnv });
+  const [, api] = await Promise.all([workers(), spawnRole('api', { env: apiEnv })]);
   const request = () =>
     fetch(`${api.url}/orders`, {
       method: 'POST',
@@ -130,9 +129,9 @@ test('when the API dies between committing an order and starting its saga, the s
   expect((await api.exited).signal).toBe('SIGKILL');
   const [order] = await db.order.findMany({ where: { apiKeyId: apiKey.id } });
   expect(order).toBeDefined();
-  await waitForStatus(db, order!.id, 'CONFIRMED', 60_000); // started by the orders worker's sweeper
+  // Started by the orders worker's sweeper; the API starts no saga, so it restarts meanwhile.
+  await Promise.all([waitForStatus(db, order!.id, 'CONFIRMED', 60_000), spawnRole('api', { env: { ...env, API_PORT: String(port) } })]);
 
-  await spawnRole('api', { env: { ...env, API_PORT: String(port) } });
   const retry = await request();
   expect(retry.status).toBe(202);
   expect(retry.headers.get('idempotent-replayed')).toBe('true');
