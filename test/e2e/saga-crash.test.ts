@@ -19,7 +19,7 @@ import {
   productStock,
   waitForStatus,
 } from '../support/fixtures';
-import { killAllRoles, spawnRole } from '../support/processes';
+import { freePort, killAllRoles, spawnRole } from '../support/processes';
 import { eventually } from '../support/wait';
 
 const prefix = `e2e-${crypto.randomUUID().slice(0, 8)}-`;
@@ -115,7 +115,7 @@ test('when the API dies between committing an order and starting its saga, the s
   const sku = await createProduct(db, { stock: 5, priceMinor: 400 });
   const customer = await createCustomer(db, { balanceMinor: 5000 });
   const apiKey = await createApiKey(db, 'e2e-client', 'client', [customer]);
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const port = await freePort();
   const apiEnv = { ...fault([{ point: 'api.order.afterCommit', action: 'exit', times: 1 }]), API_PORT: String(port) };
   const [, api] = await Promise.all([workers(), spawnRole('api', { env: apiEnv })]);
   const request = () =>
