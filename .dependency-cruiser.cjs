@@ -1,7 +1,8 @@
 /**
  * Layer rules, checked by `npm run lint:deps` (part of `npm test`). The layers, from the
  * bottom: lib (plumbing with no business) -> services (one folder per context; plumbing
- * shared by contexts in services/platform) -> activities (Temporal adapters) / api (HTTP
+ * shared by contexts in services/platform, which imports no context; contexts meet only at
+ * each other's contract.ts) -> activities (Temporal adapters) / api (HTTP
  * adapters) / workflows -> app (processes). Nothing imports upward, nothing is circular.
  */
 const fs = require('node:fs');
@@ -29,6 +30,30 @@ module.exports = {
       comment: 'Domain code never imports Temporal activities, HTTP routes, workflows or processes.',
       from: { path: '^services/' },
       to: { path: '^(activities|api|app|workflows|scripts|test)/' },
+    },
+    {
+      name: 'contexts-meet-at-contracts',
+      severity: 'error',
+      comment:
+        "A context (services/<ctx>/) uses the platform, lib and other contexts' public modules, never their insides. Public: " +
+        'contract.ts; the orders context also publishes its Temporal search-attribute keys and task-queue naming.',
+      from: { path: '^services/([^/]+)/', pathNot: '^services/platform/' },
+      to: {
+        path: '^services/',
+        pathNot: [
+          '^services/$1/',
+          '^services/platform/',
+          '^services/[^/]+/contract\\.ts$',
+          '^services/orders/(search-attributes|task-queues)\\.ts$',
+        ],
+      },
+    },
+    {
+      name: 'platform-knows-no-context',
+      severity: 'error',
+      comment: 'services/platform (outbox, relay, messaging, dlq) is plumbing every context shares: it imports none of them.',
+      from: { path: '^services/platform/' },
+      to: { path: '^services/(?!platform/)' },
     },
     {
       name: 'contracts-import-nothing-at-runtime',

@@ -6,8 +6,15 @@
 import type { Request, Response } from 'express';
 import { inTransaction, type Db, type Tx } from '../lib/db';
 import type { Principal } from '../services/access/api-keys';
-import { abandonIdempotent, beginIdempotent, completeIdempotent, requestFingerprint, type Lease } from '../services/access/idempotency';
-import { problems } from './problem';
+import {
+  abandonIdempotent,
+  beginIdempotent,
+  completeIdempotent,
+  IDEMPOTENCY_ERRORS,
+  requestFingerprint,
+  type Lease,
+} from '../services/access/idempotency';
+import { Problem, problems } from './problem';
 
 export interface IdempotentReply {
   status: number;
@@ -51,20 +58,13 @@ export async function idempotent(
   const begun = await beginIdempotent(db, principal.apiKeyId, key, fingerprint);
   if (begun.kind === 'replay') return send(res, begun.response, true);
   if (begun.kind === 'mismatch') {
-    throw problems.unprocessable(
-      'idempotency-key-reused',
-      'Idempotency-Key reused with a different request',
+    throw new Problem(
+      IDEMPOTENCY_ERRORS.REUSED,
       `the key "${key}" was first used with a different request body; use a new key for a new request`,
     );
   }
   if (begun.kind === 'in-flight') {
-    const problem = problems.conflict(
-      'idempotency-key-in-flight',
-      'Request with this Idempotency-Key is in progress',
-      `a request with the key "${key}" is still being processed; retry later`,
-    );
-    problem.headers['Retry-After'] = '1';
-    throw problem;
+    throw new Problem(IDEMPOTENCY_ERRORS.IN_FLIGHT, `a request with the key "${key}" is still being processed; retry later`);
   }
   const lease: Lease = begun.lease;
   try {

@@ -9,7 +9,7 @@ import { trace } from '@opentelemetry/api';
 import type { NextFunction, Request, Response } from 'express';
 import type { Registry } from 'prom-client';
 import { withLogContext, type Logger } from '../lib/logger';
-import { counter, histogram } from '../services/platform/messaging/metrics';
+import { counter, histogram } from '../lib/metrics';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Paths about one order (for the access log's orderId). */

@@ -3,29 +3,35 @@
  * serves (api/operation.ts), with the zod schemas the code uses.
  */
 import { z } from 'zod';
-import type { Operation } from './operation';
+import type { ErrorKind } from '../lib/errors';
+import { problemsOf, type Operation } from './operation';
 import * as s from './schemas';
 
 const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') => z.toJSONSchema(schema, { io, unrepresentable: 'any' });
 
+/** One response per problem status, its `code` limited to the problems the operation declares for it. */
 function problemResponses(op: Operation): Record<string, unknown> {
-  const statuses = new Set<number>();
-  statuses.add(429);
-  if (op.access !== 'public') statuses.add(401);
-  if (op.access === 'admin') statuses.add(403);
-  if (op.path.includes(':')) statuses.add(404);
-  if (op.request) [400, 413, 415].forEach((x) => statuses.add(x));
-  if (op.idempotencyKey) [409, 422].forEach((x) => statuses.add(x));
-  if (op.method === 'post' && op.path.includes(':')) statuses.add(409);
-  (op.problems ?? []).forEach((x) => statuses.add(x));
+  const byStatus = new Map<number, ErrorKind[]>();
+  for (const kind of problemsOf(op)) byStatus.set(kind.status, [...(byStatus.get(kind.status) ?? []), kind]);
   return Object.fromEntries(
-    [...statuses]
-      .sort()
-      .map((st) => [
-        st,
-        { description: 'Problem', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } },
-      ]),
+    [...byStatus.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([status, kinds]) => {
+        const codes = kinds.map((k) => k.code).sort();
+        const schema = {
+          allOf: [{ $ref: '#/components/schemas/Problem' }, { type: 'object', properties: { code: { type: 'string', enum: codes } } }],
+        };
+        const description = kinds.map((k) => `${k.code}: ${k.title}`).join('; ');
+        const headers = kinds.some((k) => k.retryable) ? { 'Retry-After': { schema: { type: 'integer' } } } : undefined;
+        return [status, { description, ...(headers ? { headers } : {}), content: { 'application/problem+json': { schema } } }];
+      }),
   );
+}
+
+function responseHeaders(op: Operation, status: number): Record<string, unknown> | undefined {
+  const declared = op.headers?.[status];
+  if (!declared) return undefined;
+  return Object.fromEntries(Object.entries(declared).map(([name, description]) => [name, { description, schema: { type: 'string' } }]));
 }
 
 export function buildOpenApi(operations: readonly Operation[]): Record<string, unknown> {
@@ -48,9 +54,12 @@ export function buildOpenApi(operations: readonly Operation[]): Record<string, u
     }
     const responses: Record<string, unknown> = {};
     for (const [status, schema] of Object.entries(op.responses)) {
-      responses[status] = schema
-        ? { description: 'OK', content: { 'application/json': { schema: jsonSchema(schema, 'output') } } }
-        : { description: 'No content' };
+      const headers = responseHeaders(op, Number(status));
+      responses[status] = {
+        description: schema ? 'OK' : 'No content',
+        ...(headers ? { headers } : {}),
+        ...(schema ? { content: { 'application/json': { schema: jsonSchema(schema, 'output') } } } : {}),
+      };
     }
     (paths[path] ??= {})[op.method] = {
       summary: op.summary,

@@ -5,11 +5,14 @@
  */
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { z } from 'zod';
+import { COMMON_ERRORS, type ErrorKind } from '../lib/errors';
 import type { Principal } from '../services/access/api-keys';
+import { IDEMPOTENCY_ERRORS } from '../services/access/idempotency';
 import { anonymousLimit, authn, requireRole } from './auth';
 import type { ApiDeps } from './deps';
 import { parseBody, requireJson } from './http';
 import { idempotencyKeyOf } from './idempotency';
+import { API_PROBLEMS } from './problem';
 import { RateLimits } from './rate-limit';
 
 export type Access = 'public' | 'client' | 'admin';
@@ -43,8 +46,10 @@ export interface Operation<S extends z.ZodType = z.ZodType> {
   request?: S;
   /** Status -> body schema (null: no body). */
   responses: Record<number, z.ZodType | null>;
-  /** Problem statuses this operation answers beyond those its access and shape imply. */
-  problems?: number[];
+  /** Response headers by status: name -> what it says (documented in OpenAPI). */
+  headers?: Record<number, Record<string, string>>;
+  /** Problems this operation answers beyond those its access and shape imply (problemsOf). */
+  problems?: readonly ErrorKind[];
   /**
    * Answers the call, or hands the response to a helper that writes it itself (idempotent
    * replays do) and returns nothing.
@@ -55,6 +60,25 @@ export interface Operation<S extends z.ZodType = z.ZodType> {
 /** Declares an operation with its body type inferred from its request schema. */
 export function operation<S extends z.ZodType = z.ZodType<undefined>>(op: Operation<S>): Operation {
   return op as unknown as Operation;
+}
+
+/**
+ * Every problem an operation may answer: those its access and shape imply (the middleware
+ * mountOperations puts in front of it) and those it declares. OpenAPI lists them per status.
+ */
+export function problemsOf(op: Operation): ErrorKind[] {
+  const p = API_PROBLEMS;
+  const kinds: ErrorKind[] = [p.RATE_LIMITED, p.INTERNAL_ERROR];
+  // Authentication reads the database: an overloaded one answers DATABASE_BUSY.
+  if (op.access !== 'public') kinds.push(p.UNAUTHORIZED, COMMON_ERRORS.DATABASE_BUSY);
+  if (op.access === 'admin') kinds.push(p.FORBIDDEN);
+  if (op.path.includes(':')) kinds.push(COMMON_ERRORS.NOT_FOUND);
+  if (op.request) kinds.push(p.VALIDATION_ERROR, p.MALFORMED_JSON, p.PAYLOAD_TOO_LARGE, p.UNSUPPORTED_MEDIA_TYPE);
+  if (op.idempotencyKey) {
+    kinds.push(p.IDEMPOTENCY_KEY_MISSING, p.IDEMPOTENCY_KEY_INVALID, IDEMPOTENCY_ERRORS.IN_FLIGHT, IDEMPOTENCY_ERRORS.REUSED);
+  }
+  kinds.push(...(op.problems ?? []));
+  return [...new Map(kinds.map((k) => [k.code, k])).values()];
 }
 
 const JSON_LIMIT = '16kb';

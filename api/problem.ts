@@ -1,9 +1,11 @@
 /**
  * RFC 9457 problem details. Every error the API returns is one of these, as
- * application/problem+json, with a stable `type` per kind of problem.
+ * application/problem+json: `type`, `title`, `status`, `detail`, `instance` and the stable
+ * `code` of its kind (an ErrorKind, declared once: here for HTTP-only problems, in lib/errors.ts
+ * and the contexts' contracts for the domain's). api/problem-catalog.ts lists them all.
  */
 import type { NextFunction, Request, Response } from 'express';
-import { DomainError } from '../lib/errors';
+import { COMMON_ERRORS, DomainError, type ErrorKind } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { asDomainError } from '../lib/sql';
 
@@ -15,52 +17,169 @@ export interface FieldError {
   detail: string;
 }
 
+/** Seconds a client should wait before retrying a retryable problem. */
+const RETRY_AFTER_S = 1;
+
+/**
+ * The problems only HTTP has (the domain's kinds live in lib/errors.ts and each context's
+ * contract). Every code is unique in the system: test/unit/problems.test.ts enumerates them.
+ */
+export const API_PROBLEMS = {
+  VALIDATION_ERROR: {
+    code: 'VALIDATION_ERROR',
+    status: 400,
+    retryable: false,
+    title: 'Request is not valid',
+    when: 'the body or the query string breaks the documented schema (a wrong type, a value out of range, an unknown field); errors[] points at each field',
+    action: 'correct the fields that errors[] names (JSON pointers) and send again',
+  },
+  MALFORMED_JSON: {
+    code: 'MALFORMED_JSON',
+    status: 400,
+    retryable: false,
+    title: 'Request body is not valid JSON',
+    when: 'the body is not parseable JSON (truncated, or not JSON at all)',
+    action: 'send a complete JSON document',
+  },
+  IDEMPOTENCY_KEY_MISSING: {
+    code: 'IDEMPOTENCY_KEY_MISSING',
+    status: 400,
+    retryable: false,
+    title: 'Idempotency-Key header required',
+    when: 'a write that must be idempotent came without an Idempotency-Key header',
+    action: 'send an Idempotency-Key header (a UUID is a good choice), and the same one when retrying',
+  },
+  IDEMPOTENCY_KEY_INVALID: {
+    code: 'IDEMPOTENCY_KEY_INVALID',
+    status: 400,
+    retryable: false,
+    title: 'Idempotency-Key header is not valid',
+    when: 'the Idempotency-Key header is empty, longer than 255 characters or not printable ASCII',
+    action: 'send 1 to 255 printable ASCII characters',
+  },
+  UNAUTHORIZED: {
+    code: 'UNAUTHORIZED',
+    status: 401,
+    retryable: false,
+    title: 'Authentication required',
+    when: 'no Authorization header, one that is not "Bearer <API key>", or a key that is unknown or revoked',
+    action: 'send Authorization: Bearer <API key> with a valid key (an operator issues keys)',
+  },
+  FORBIDDEN: {
+    code: 'FORBIDDEN',
+    status: 403,
+    retryable: false,
+    title: 'Not allowed',
+    when: 'the API key is valid but its role may not use the route (a client key on an /admin route)',
+    action: 'use an admin key for /admin routes',
+  },
+  PAYLOAD_TOO_LARGE: {
+    code: 'PAYLOAD_TOO_LARGE',
+    status: 413,
+    retryable: false,
+    title: 'Request body too large',
+    when: 'the body is larger than 16 kB',
+    action: 'send a smaller body (an order holds at most 100 lines)',
+  },
+  UNSUPPORTED_MEDIA_TYPE: {
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    status: 415,
+    retryable: false,
+    title: 'Unsupported content type',
+    when: 'a body came with another Content-Type than application/json, or in an unsupported encoding or charset',
+    action: 'send Content-Type: application/json in UTF-8',
+  },
+  RATE_LIMITED: {
+    code: 'RATE_LIMITED',
+    status: 429,
+    retryable: true,
+    title: 'Too many requests',
+    when: "the API key, the client address (anonymous calls), or the address's failed authentications are over their limit for the window",
+    action: 'wait the Retry-After seconds (RateLimit and RateLimit-Policy say the limit), then retry',
+  },
+  UNAVAILABLE: {
+    code: 'UNAVAILABLE',
+    status: 503,
+    retryable: true,
+    title: 'Service unavailable',
+    when: 'GET /readyz: a dependency (database, Temporal, Kafka) is not reachable; checks says which',
+    action: 'send no traffic to this instance until it is ready again',
+  },
+  INTERNAL_ERROR: {
+    code: 'INTERNAL_ERROR',
+    status: 500,
+    retryable: false,
+    title: 'Internal error',
+    when: 'something failed that the API did not expect (a bug); the detail names the request id, the log has the cause',
+    action: 'report it with the request id; retry only an idempotent request',
+  },
+} as const satisfies Record<string, ErrorKind>;
+
+/** The slug of a code: its `type` URI and its docs/problems.md anchor (NOT_FOUND -> not-found). */
+export function problemSlug(code: string): string {
+  return code.toLowerCase().replace(/_/g, '-');
+}
+
+/**
+ * A problem's `type`: a URI reference that resolves against the API that answered, where
+ * GET /problems/<slug> documents it (the same text as docs/problems.md).
+ */
+export function problemType(code: string): string {
+  return `/problems/${problemSlug(code)}`;
+}
+
 /** A problem the API reports on purpose; anything else becomes a 500. */
 export class Problem extends Error {
+  readonly headers: Record<string, string>;
+
   constructor(
-    readonly status: number,
-    readonly slug: string,
-    readonly title: string,
+    readonly kind: ErrorKind,
     readonly detail: string,
     readonly extensions: Record<string, unknown> = {},
-    readonly headers: Record<string, string> = {},
+    headers: Record<string, string> = {},
   ) {
     super(detail);
     this.name = 'Problem';
+    this.headers = kind.retryable ? { 'Retry-After': String(RETRY_AFTER_S), ...headers } : headers;
   }
 
+  get status(): number {
+    return this.kind.status;
+  }
+  get code(): string {
+    return this.kind.code;
+  }
+  get title(): string {
+    return this.kind.title;
+  }
   get type(): string {
-    return `https://order-saga.dev/problems/${this.slug}`;
+    return problemType(this.kind.code);
   }
 }
 
 export const problems = {
-  validation: (detail: string, errors: FieldError[]) => new Problem(400, 'validation-error', 'Request is not valid', detail, { errors }),
-  malformedJson: (detail: string) => new Problem(400, 'malformed-json', 'Request body is not valid JSON', detail),
-  missingIdempotencyKey: () =>
-    new Problem(400, 'idempotency-key-missing', 'Idempotency-Key header required', 'send an Idempotency-Key header of 1 to 255 characters'),
+  validation: (detail: string, errors: FieldError[]) => new Problem(API_PROBLEMS.VALIDATION_ERROR, detail, { errors }),
+  malformedJson: (detail: string) => new Problem(API_PROBLEMS.MALFORMED_JSON, detail),
+  missingIdempotencyKey: () => new Problem(API_PROBLEMS.IDEMPOTENCY_KEY_MISSING, 'send an Idempotency-Key header of 1 to 255 characters'),
   badIdempotencyKey: () =>
-    new Problem(
-      400,
-      'idempotency-key-invalid',
-      'Idempotency-Key header is not valid',
-      'the Idempotency-Key must be 1 to 255 printable ASCII characters',
-    ),
-  unauthorized: (detail: string) =>
-    new Problem(401, 'unauthorized', 'Authentication required', detail, {}, { 'WWW-Authenticate': 'Bearer realm="order-saga"' }),
-  forbidden: (detail: string) => new Problem(403, 'forbidden', 'Not allowed', detail),
-  notFound: (detail: string) => new Problem(404, 'not-found', 'Not found', detail),
-  conflict: (slug: string, title: string, detail: string, ext: Record<string, unknown> = {}) => new Problem(409, slug, title, detail, ext),
-  tooLarge: (limit: string) => new Problem(413, 'payload-too-large', 'Request body too large', `the body may be at most ${limit}`),
+    new Problem(API_PROBLEMS.IDEMPOTENCY_KEY_INVALID, 'the Idempotency-Key must be 1 to 255 printable ASCII characters'),
+  unauthorized: (detail: string) => new Problem(API_PROBLEMS.UNAUTHORIZED, detail, {}, { 'WWW-Authenticate': 'Bearer realm="order-saga"' }),
+  forbidden: (detail: string) => new Problem(API_PROBLEMS.FORBIDDEN, detail),
+  notFound: (detail: string) => new Problem(COMMON_ERRORS.NOT_FOUND, detail),
+  tooLarge: (limit: string) => new Problem(API_PROBLEMS.PAYLOAD_TOO_LARGE, `the body may be at most ${limit}`),
   unsupportedMediaType: (got: string | undefined) =>
-    new Problem(415, 'unsupported-media-type', 'Unsupported content type', `send Content-Type: application/json (got ${got ?? 'none'})`),
-  unprocessable: (slug: string, title: string, detail: string, ext: Record<string, unknown> = {}) =>
-    new Problem(422, slug, title, detail, ext),
-  unavailable: (detail: string, ext: Record<string, unknown> = {}) => new Problem(503, 'unavailable', 'Service unavailable', detail, ext),
+    new Problem(API_PROBLEMS.UNSUPPORTED_MEDIA_TYPE, `send Content-Type: application/json (got ${got ?? 'none'})`),
+  unavailable: (detail: string, ext: Record<string, unknown> = {}) => new Problem(API_PROBLEMS.UNAVAILABLE, detail, ext),
+  internal: (requestId: string | undefined) =>
+    new Problem(API_PROBLEMS.INTERNAL_ERROR, `something went wrong; request id ${requestId ?? 'unknown'}`),
 };
+
+/** Members of the body that an extension may not replace. */
+const RESERVED = new Set(['type', 'title', 'status', 'detail', 'instance', 'code']);
 
 export function sendProblem(res: Response, problem: Problem, instance: string): void {
   for (const [k, v] of Object.entries(problem.headers)) res.setHeader(k, v);
+  const extensions = Object.fromEntries(Object.entries(problem.extensions).filter(([k]) => !RESERVED.has(k)));
   res
     .status(problem.status)
     .type(PROBLEM_CONTENT_TYPE)
@@ -71,19 +190,15 @@ export function sendProblem(res: Response, problem: Problem, instance: string): 
         status: problem.status,
         detail: problem.detail,
         instance,
-        ...problem.extensions,
+        code: problem.code,
+        ...extensions,
       }),
     );
 }
 
-/** Seconds a client should wait before retrying a retryable problem. */
-const RETRY_AFTER_S = 1;
-
-/** The one table from domain errors to problems: status, slug and title come from the error's kind. */
+/** The one way from a domain error to a problem: status, code and title come from the error's kind. */
 export function problemOf(err: DomainError): Problem {
-  const slug = err.code.toLowerCase().replace(/_/g, '-');
-  const headers: Record<string, string> = err.retryable ? { 'Retry-After': String(RETRY_AFTER_S) } : {};
-  return new Problem(err.status, slug, err.title, err.message, { code: err.code, ...err.details }, headers);
+  return new Problem(err.kind, err.message, err.details);
 }
 
 interface BodyParserError extends Error {
@@ -109,10 +224,6 @@ export function problemHandler(log: Logger) {
       return sendProblem(res, problems.unsupportedMediaType(req.headers['content-type']), instance);
     }
     log.error({ err, method: req.method, path: req.path, requestId: res.locals.requestId }, 'unhandled error');
-    sendProblem(
-      res,
-      new Problem(500, 'internal-error', 'Internal error', `something went wrong; request id ${res.locals.requestId ?? 'unknown'}`),
-      instance,
-    );
+    sendProblem(res, problems.internal(res.locals.requestId), instance);
   };
 }

@@ -12,8 +12,8 @@ import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes } from 'rate-lim
 import type { Config } from '../lib/config';
 import { poolOf, type Db } from '../lib/db';
 import type { Logger } from '../lib/logger';
-import { counter } from '../services/platform/messaging/metrics';
-import { Problem } from './problem';
+import { counter } from '../lib/metrics';
+import { API_PROBLEMS, Problem } from './problem';
 
 export type LimitName = 'client' | 'admin' | 'anonymous' | 'auth-failures';
 
@@ -135,9 +135,7 @@ export function setRateLimitHeaders(res: Response, v: Verdict): void {
 export function tooManyRequests(v: Verdict): Problem {
   const retryAfter = String(Math.max(1, v.resetS));
   return new Problem(
-    429,
-    'rate-limited',
-    'Too many requests',
+    API_PROBLEMS.RATE_LIMITED,
     `the "${v.limit.name}" limit allows ${v.limit.points} requests per ${v.limit.windowS} s; retry after ${retryAfter} s`,
     { limit: v.limit.name },
     {

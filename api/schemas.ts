@@ -154,13 +154,31 @@ export const ApiKeyPage = z.object({ limit: z.int(), offset: z.int(), items: z.a
 
 export const Health = z.object({ status: z.enum(['ok', 'unavailable']), checks: z.record(z.string(), z.string()).optional() });
 
-export const ProblemBody = z.object({
+/** RFC 9457 problem details, with the stable `code` of the problem (GET /problems/<slug> documents each). */
+export const ProblemBody = z
+  .object({
+    type: z.string().meta({ description: 'URI reference of the problem type; GET it (resolved against the API) for its documentation' }),
+    title: z.string(),
+    status: z.int(),
+    detail: z.string(),
+    instance: z.string(),
+    code: z
+      .string()
+      .regex(/^[A-Z][A-Z0-9_]*$/)
+      .meta({ description: 'Stable code of the problem, unique in the system' }),
+    errors: z.array(z.object({ pointer: z.string(), detail: z.string() })).optional(),
+  })
+  .loose();
+
+/** What GET /problems/<slug> answers: one problem's documentation. */
+export const ProblemDoc = z.object({
   type: z.string(),
-  title: z.string(),
+  code: z.string(),
   status: z.int(),
-  detail: z.string(),
-  instance: z.string(),
-  errors: z.array(z.object({ pointer: z.string(), detail: z.string() })).optional(),
+  title: z.string(),
+  when: z.string(),
+  action: z.string(),
+  retryable: z.boolean(),
 });
 
 /** Zod issues as RFC 9457 field errors with JSON pointers. */

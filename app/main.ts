@@ -1,5 +1,6 @@
 /**
- * One entry point for every app process: `tsx app/main.ts <role>`. Each role serves its own
+ * One entry point for every app process: `node dist/app/main.js <role>` in production (after
+ * `npm run build`), `tsx app/main.ts <role>` from source. Each role serves its own
  * /metrics, logs JSON, and shuts down gracefully on SIGINT/SIGTERM (stop taking work, finish
  * what is in flight). A second signal exits at once.
  */
@@ -24,7 +25,7 @@ async function main(role: string): Promise<void> {
   const tracing = startTracing(role, cfg.otel);
   const { ROLES } = require('./processes') as typeof import('./processes');
   if (!(role in ROLES)) {
-    console.error(`usage: tsx app/main.ts <${Object.keys(ROLES).join('|')}>`);
+    console.error(`usage: app/main <${Object.keys(ROLES).join('|')}>`);
     process.exit(2);
   }
   const spec = ROLES[role as Role];
@@ -77,7 +78,7 @@ async function main(role: string): Promise<void> {
 
 const role = process.argv[2];
 if (!role) {
-  console.error('usage: tsx app/main.ts <role> (see app/processes.ts)');
+  console.error('usage: app/main <role> (see app/processes.ts)');
   process.exit(2);
 }
 main(role).catch((err: unknown) => {

@@ -13,7 +13,7 @@ import type { LogLevel, LogMetadata, Logger as TemporalLogger, Metric } from '@t
 import { LogTimestamp, MetricsBuffer, Runtime, type BufferedMetricUpdate } from '@temporalio/worker';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '../lib/logger';
-import { LATENCY_BUCKETS } from '../services/platform/messaging/metrics';
+import { LATENCY_BUCKETS } from '../lib/metrics';
 
 /** Attribute names Core puts on its metrics; any other attribute is dropped. */
 export const TEMPORAL_LABELS = [

@@ -1,12 +1,12 @@
 /**
  * What the workers add for observability, kept apart from their tuning (app/workers.ts):
  * activity interceptors (OpenTelemetry spans when tracing is on; logs and step metrics when
- * the worker has a logger and a registry), the workflow interceptor modules (order id on every
- * workflow log line, saga start counted; OpenTelemetry workflow spans when tracing is on) and
- * the sinks they call, and the orders service's status-change observer.
+ * the worker has a logger and a registry), the sinks the workflow interceptors call (those
+ * are compiled into the workflow bundle: app/workflow-source.ts), and the orders service's
+ * status-change observer.
  */
 import { OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor } from '@temporalio/interceptors-opentelemetry';
-import type { ActivityInterceptorsFactory, InjectedSinks, WorkerOptions, WorkflowBundleOption } from '@temporalio/worker';
+import type { ActivityInterceptorsFactory, InjectedSinks, WorkerOptions } from '@temporalio/worker';
 import type { Registry } from 'prom-client';
 import type { AppliedTransition } from '../services/orders/transitions';
 import type { Logger } from '../lib/logger';
@@ -20,10 +20,7 @@ export interface ObservabilityDeps {
   log?: Logger;
   registry?: Registry;
   tracing?: Tracing;
-  workflowBundle?: WorkflowBundleOption;
 }
-
-const OTEL_WORKFLOW_INTERCEPTORS = '@temporalio/interceptors-opentelemetry/lib/workflow-interceptors';
 
 /** Interceptors and sinks of a worker; `hostsWorkflows` for the orders worker. */
 export function workerObservability(deps: ObservabilityDeps, hostsWorkflows = false): Pick<WorkerOptions, 'interceptors' | 'sinks'> {
@@ -39,15 +36,11 @@ export function workerObservability(deps: ObservabilityDeps, hostsWorkflows = fa
   if (deps.log && deps.registry) activity.push(activityObserver(deps.log, stepMetrics(deps.registry)));
   if (!hostsWorkflows) return { interceptors: { activity } };
 
-  // A prebuilt bundle (tests) was bundled without these modules; the worker would ignore them.
-  const workflowModules = deps.workflowBundle
-    ? []
-    : [require.resolve('../workflows/interceptors'), ...(tracing ? [require.resolve(OTEL_WORKFLOW_INTERCEPTORS)] : [])];
   const saga = deps.registry ? sagaMetrics(deps.registry) : undefined;
   const sinks: InjectedSinks<SagaSinks> = {
     saga: { started: { fn: () => saga?.started.inc() } },
   };
-  return { interceptors: { activity, workflowModules }, sinks: { ...sinks, ...(tracing ? tracing.workflowSinks() : {}) } };
+  return { interceptors: { activity }, sinks: { ...sinks, ...(tracing ? tracing.workflowSinks() : {}) } };
 }
 
 /** The orders service's observer of status changes: saga metrics and one log line each. */

@@ -15,13 +15,14 @@ import type { Logger } from '../lib/logger';
 import type { Tracing } from '../lib/tracing';
 import { taskQueues } from '../services/orders/task-queues';
 import { transitionObserver, workerObservability } from './worker-observability';
+import { workflowBundle } from './workflow-source';
 
 export interface WorkerDeps {
   cfg: Config;
   db: Db;
   connection: NativeConnection;
   faults?: Faults;
-  /** A prebuilt workflow bundle (tests build one per file); otherwise bundled from workflows/. */
+  /** A workflow bundle of the caller's; otherwise the prebuilt one or workflows/ (app/workflow-source.ts). */
   workflowBundle?: WorkflowBundleOption;
   /** Observability (app roles pass them): activity logs and step/saga metrics, tracing. */
   log?: Logger;
@@ -39,11 +40,11 @@ function common(deps: WorkerDeps) {
   } as const;
 }
 
-export function createOrdersWorker(deps: WorkerDeps): Promise<Worker> {
+export async function createOrdersWorker(deps: WorkerDeps): Promise<Worker> {
   return Worker.create({
     ...common(deps),
     taskQueue: taskQueues(deps.cfg.workers.taskQueuePrefix).orders,
-    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    workflowBundle: await workflowBundle(deps),
     activities: createOrderActivities({ db: deps.db, onTransition: transitionObserver(deps) }),
     ...workerObservability(deps, true),
     maxConcurrentWorkflowTaskExecutions: deps.cfg.workers.maxConcurrentWorkflowTasks,

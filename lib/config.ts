@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import { FaultRules } from './faults';
+import { DEFAULT_TX_LIMITS } from './sql';
 import {
   ConfigError,
   declareVariables,
@@ -31,8 +32,8 @@ import {
 
 export { ConfigError } from './env-vars';
 
-/** Repository root (this file lives in <root>/lib). */
-export const repoRoot = path.resolve(__dirname, '..');
+/** Repository (or image) root: this file lives in <root>/lib, compiled in <root>/dist/lib. */
+export const repoRoot = path.resolve(__dirname, path.basename(path.dirname(__dirname)) === 'dist' ? '../..' : '..');
 
 const SECOND_MS = 1000;
 const HOUR_MS = 3600 * SECOND_MS;
@@ -90,22 +91,22 @@ export const APP_VARIABLES = declareVariables('app', {
   RATE_LIMIT_AUTH_FAILURE_WINDOW_S: { parser: integer(1, 86_400), default: '300', doc: 'window of the failed-authentication limit (s)' },
   DATABASE_STATEMENT_TIMEOUT_MS: {
     parser: durationMs(100, 600 * SECOND_MS),
-    default: '4000',
+    default: String(DEFAULT_TX_LIMITS.statementTimeoutMs),
     doc: 'PostgreSQL statement_timeout of every statement',
   },
   DATABASE_LOCK_TIMEOUT_MS: {
     parser: durationMs(100, 600 * SECOND_MS),
-    default: '3000',
+    default: String(DEFAULT_TX_LIMITS.lockTimeoutMs),
     doc: 'PostgreSQL lock_timeout of every statement',
   },
   DATABASE_IDLE_IN_TX_TIMEOUT_MS: {
     parser: durationMs(100, 600 * SECOND_MS),
-    default: '4000',
+    default: String(DEFAULT_TX_LIMITS.idleInTransactionTimeoutMs),
     doc: 'PostgreSQL idle_in_transaction_session_timeout: the server ends a session idle inside a transaction',
   },
   DATABASE_TX_DEADLINE_MS: {
     parser: durationMs(100, 600 * SECOND_MS),
-    default: '7000',
+    default: String(DEFAULT_TX_LIMITS.deadlineMs),
     doc: "longest a money/stock/outbox transaction may take, BEGIN to COMMIT; below the activities' 10 s start-to-close",
   },
   DATABASE_CONNECT_TIMEOUT_MS: {
@@ -191,6 +192,10 @@ export const APP_VARIABLES = declareVariables('app', {
   WORKER_MAX_CONCURRENT_ACTIVITIES: { parser: integer(1, 10_000), default: '100', doc: 'activity executions at once, per worker' },
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: { parser: integer(1, 10_000), default: '100', doc: 'workflow tasks at once (orders worker)' },
   WORKER_MAX_CACHED_WORKFLOWS: { parser: integer(0, 1_000_000), default: '2000', doc: "orders worker's sticky workflow cache" },
+  WORKFLOW_BUNDLE_DIR: {
+    parser: filePath(),
+    doc: "orders worker: directory of the prebuilt workflow bundles (`npm run build` writes them to dist/); unset: dist/'s own when run compiled, else workflows/ is bundled at start",
+  },
   SAGA_COMPENSATION_WINDOW_MS: {
     parser: durationMs(0, 365 * DAY_MS),
     default: String(7 * DAY_MS),
@@ -321,6 +326,7 @@ export function loadConfig(env: Env = process.env) {
       maxConcurrentActivities: v.WORKER_MAX_CONCURRENT_ACTIVITIES,
       maxConcurrentWorkflowTasks: v.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
       maxCachedWorkflows: v.WORKER_MAX_CACHED_WORKFLOWS,
+      workflowBundleDir: v.WORKFLOW_BUNDLE_DIR,
       compensationWindowMs: v.SAGA_COMPENSATION_WINDOW_MS,
       compensationMaxAttempts: v.SAGA_COMPENSATION_MAX_ATTEMPTS,
       sagaStartGraceMs: v.SAGA_START_GRACE_MS,

@@ -1,7 +1,7 @@
 /**
  * The database handle of a process: one pg.Pool, shared by Prisma 7 (typed reads, through
- * @prisma/adapter-pg) and by lib/sql.ts (every write of money, stock, order status and
- * outbox, as explicit transactions). No native query engine.
+ * @prisma/adapter-pg) and by lib/sql.ts (every write, as explicit transactions or single
+ * statements). `createPool` is the one pool factory. No native query engine.
  */
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Pool } from 'pg';
@@ -11,7 +11,7 @@ import { DEFAULT_TX_LIMITS, execute, setPoolLimits, transaction, type Statement,
 export type Db = PrismaClient;
 export type { Tx } from './sql';
 
-export interface DbOptions {
+export interface PoolOptions {
   poolSize?: number;
   /** How long a caller waits for a free connection before the pool gives up (a 503, not a hang). */
   connectTimeoutMs?: number;
@@ -23,7 +23,11 @@ export interface DbOptions {
    * 'error' event would be unhandled and end the process.
    */
   onIdleError?: (err: Error) => void;
+  /** Further server settings of every session, as `-c name=value` pairs (a reporting role's planner settings). */
+  serverOptions?: string;
 }
+
+export type DbOptions = PoolOptions;
 
 /** A pool that survives its server: a lost idle connection is reported, not thrown. */
 export function survivingIdleErrors<P extends Pool>(pool: P, onIdleError: (err: Error) => void = () => undefined): P {
@@ -31,11 +35,12 @@ export function survivingIdleErrors<P extends Pool>(pool: P, onIdleError: (err: 
   return pool;
 }
 
-// Our own pg.Pool behind the adapter: gauged, and used for explicit transactions.
-const pools = new WeakMap<Db, Pool>();
-
-export function createDb(url: string, options: DbOptions | number = {}): Db {
-  const opts = typeof options === 'number' ? { poolSize: options } : options;
+/**
+ * The one pool factory: every pg.Pool of the code is made here (the process's, behind its Db,
+ * and the reconciler's read-only one). Its limits are the session defaults of every statement
+ * and the limits of every explicit transaction on it (a limit of 0: the server's default, none).
+ */
+export function createPool(url: string, opts: PoolOptions = {}): Pool {
   const limits = { ...DEFAULT_TX_LIMITS, ...opts.limits };
   const pool = new Pool({
     connectionString: url,
@@ -45,9 +50,19 @@ export function createDb(url: string, options: DbOptions | number = {}): Db {
     statement_timeout: limits.statementTimeoutMs,
     lock_timeout: limits.lockTimeoutMs,
     idle_in_transaction_session_timeout: limits.idleInTransactionTimeoutMs,
+    ...(opts.serverOptions ? { options: opts.serverOptions } : {}),
   });
   survivingIdleErrors(pool, opts.onIdleError);
   setPoolLimits(pool, limits);
+  return pool;
+}
+
+// Our own pg.Pool behind the adapter: gauged, and used for explicit transactions.
+const pools = new WeakMap<Db, Pool>();
+
+export function createDb(url: string, options: DbOptions | number = {}): Db {
+  const opts = typeof options === 'number' ? { poolSize: options } : options;
+  const pool = createPool(url, opts);
   // The adapter ends the pool on $disconnect, as it does with a pool of its own.
   const adapter = new PrismaPg(pool, { disposeExternalPool: true });
   const db = new PrismaClient({ adapter });
@@ -74,7 +89,12 @@ export function inTransaction<T>(db: Db, body: (tx: import('./sql').Tx) => Promi
   return transaction(poolOf(db), body, limits);
 }
 
-/** One statement, atomic on its own, outside any explicit transaction. */
-export function runStatement<T extends Record<string, unknown>>(db: Db, statement: Statement): Promise<T[]> {
-  return execute<T>(poolOf(db), statement);
+/** One statement, atomic on its own, outside any explicit transaction: its rows. */
+export async function runStatement<T extends Record<string, unknown>>(db: Db, statement: Statement): Promise<T[]> {
+  return (await execute<T>(poolOf(db), statement)).rows;
+}
+
+/** One statement, atomic on its own, outside any explicit transaction: how many rows it changed. */
+export async function runCount(db: Db, statement: Statement): Promise<number> {
+  return (await execute(poolOf(db), statement)).rowCount;
 }

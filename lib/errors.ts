@@ -15,19 +15,41 @@ export interface ErrorKind {
   readonly retryable: boolean;
   /** Short human title of the kind (the problem's `title`). */
   readonly title: string;
+  /** When it happens, one sentence (docs/problems.md and GET /problems/<slug> show it). */
+  readonly when: string;
+  /** What the client should do about it, one sentence. */
+  readonly action: string;
 }
 
-/** Kinds every context may raise. */
+/** Kinds every context may raise. Each code is defined once in the whole system (test/unit/problems.test.ts). */
 export const COMMON_ERRORS = {
-  DATABASE_BUSY: { code: 'DATABASE_BUSY', status: 503, retryable: true, title: 'Service is busy; retry shortly' },
-  NOT_FOUND: { code: 'NOT_FOUND', status: 404, retryable: false, title: 'Not found' },
-  INVALID_INPUT: { code: 'INVALID_INPUT', status: 400, retryable: false, title: 'Request is not valid' },
+  DATABASE_BUSY: {
+    code: 'DATABASE_BUSY',
+    status: 503,
+    retryable: true,
+    title: 'Service is busy; retry shortly',
+    when: 'the database is overloaded or a concurrent transaction conflicted; the request was rolled back and changed nothing',
+    action: 'retry the same request (with the same Idempotency-Key) after the Retry-After seconds',
+  },
+  NOT_FOUND: {
+    code: 'NOT_FOUND',
+    status: 404,
+    retryable: false,
+    title: 'Not found',
+    when: 'the route, or the order, customer, product, key or record the request names, does not exist or is not visible to this API key',
+    action: 'check the id (and that this API key is granted the customer); do not retry unchanged',
+  },
+  CURRENCY_MISMATCH: {
+    code: 'CURRENCY_MISMATCH',
+    status: 422,
+    retryable: false,
+    title: 'Currencies do not match',
+    when: "amounts in different currencies meet: a product priced in another currency than the customer's account, a product or account whose currency would change, or a charge in another currency than the account's",
+    action: 'use the currency the product or account already has; a currency never changes once set',
+  },
 } as const satisfies Record<string, ErrorKind>;
 
 export type CommonErrorCode = keyof typeof COMMON_ERRORS;
-
-/** The codes of an error-kind table, e.g. ErrorCodeOf<typeof ORDER_ERRORS>. */
-export type ErrorCodeOf<T extends Record<string, ErrorKind>> = keyof T & string;
 
 export interface DomainErrorOptions {
   /** Facts for the caller (JSON-safe); shown to clients only where the API says so. */
@@ -42,10 +64,13 @@ export class DomainError extends Error {
   readonly retryable: boolean;
   readonly title: string;
   readonly details: Record<string, unknown>;
+  /** The kind it was raised as (the problem catalogue documents it). */
+  readonly kind: ErrorKind;
 
   constructor(kind: ErrorKind | CommonErrorCode, message: string, opts: DomainErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    const k = typeof kind === 'string' ? COMMON_ERRORS[kind] : kind;
+    const k: ErrorKind = typeof kind === 'string' ? COMMON_ERRORS[kind] : kind;
+    this.kind = k;
     this.code = k.code;
     this.status = k.status;
     this.retryable = k.retryable;

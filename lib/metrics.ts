@@ -1,7 +1,7 @@
 /** Prometheus metrics: one registry per process, served on its own /metrics port. */
 import http from 'node:http';
 import type { Pool } from 'pg';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export function createRegistry(service: string): Registry {
   const registry = new Registry();
@@ -44,3 +44,37 @@ export async function serveMetrics(registry: Registry, host: string, port: numbe
   });
   return server;
 }
+
+// Get-or-create helpers, so that two components in one process (tests, `npm start`) can share a
+// registry without registering a name twice.
+
+export function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+  return (registry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter({ name, help, labelNames, registers: [registry] });
+}
+
+export function gauge<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[] = [],
+  collect?: (this: Gauge<L>) => Promise<void>,
+): Gauge<L> {
+  const existing = registry.getSingleMetric(name) as Gauge<L> | undefined;
+  if (existing) return existing;
+  return new Gauge({ name, help, labelNames, registers: [registry], ...(collect ? { collect } : {}) });
+}
+
+export function histogram<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  buckets: number[],
+  labelNames: readonly L[] = [],
+): Histogram<L> {
+  return (
+    (registry.getSingleMetric(name) as Histogram<L> | undefined) ??
+    new Histogram({ name, help, buckets, labelNames, registers: [registry] })
+  );
+}
+
+export const LATENCY_BUCKETS = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];

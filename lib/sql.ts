@@ -1,5 +1,6 @@
 /**
- * Explicit PostgreSQL transactions for every write of money, stock, order status and outbox.
+ * Every write of the code goes through here: explicit PostgreSQL transactions, or one atomic
+ * statement (`execute`), built with the `sql` tag. Prisma only reads (eslint enforces it).
  *
  * Why not Prisma's interactive `$transaction`: with a driver adapter it is not atomic on its
  * client-side timeout (prisma/orm#29762, #29719): a statement can run after the rollback,
@@ -15,6 +16,7 @@
  *   run on a connection that is back in the pool.
  */
 import { types as pgTypes, type Pool, type PoolClient, type QueryResultRow } from 'pg';
+import { dbVerdict, poolExhausted } from './db-errors';
 import { DomainError } from './errors';
 
 /** Server-side limits of one transaction (milliseconds). */
@@ -49,10 +51,34 @@ export interface Statement {
   values: unknown[];
 }
 
-export function sql(strings: TemplateStringsArray, ...values: unknown[]): Statement {
+/**
+ * What `sql` returns: a statement that can also be spliced into another one. A `SqlFragment`
+ * given as a value is inlined, its parameters renumbered, so a module can hand out a piece
+ * of SQL (the outbox writer's CTEs) that its callers compose into one statement.
+ */
+export class SqlFragment implements Statement {
+  constructor(
+    readonly text: string,
+    readonly values: unknown[],
+  ) {}
+}
+
+export function sql(strings: TemplateStringsArray | readonly string[], ...values: unknown[]): SqlFragment {
   let text = strings[0]!;
-  for (let i = 0; i < values.length; i++) text += `$${i + 1}${strings[i + 1]}`;
-  return { text, values };
+  const params: unknown[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (value instanceof SqlFragment) {
+      const offset = params.length;
+      text += value.text.replace(/\$(\d+)/g, (_m, n: string) => `$${Number(n) + offset}`);
+      params.push(...value.values);
+    } else {
+      params.push(value);
+      text += `$${params.length}`;
+    }
+    text += strings[i + 1];
+  }
+  return new SqlFragment(text, params);
 }
 
 /** A statement ran after its transaction had ended (committed, rolled back or aborted). */
@@ -101,35 +127,19 @@ class TxHandle implements Tx {
   }
 }
 
-const PG_QUERY_CANCELED = '57014';
-const PG_LOCK_NOT_AVAILABLE = '55P03';
 const PG_SERIALIZATION = ['40001', '40P01'];
 
-/** Overload and contention are normal: they become a retryable 503, never a 500. */
+/** Overload and contention are normal: they become a retryable 503, never a 500 (verdicts: lib/db-errors.ts). */
 function classify(err: unknown, aborted: boolean): unknown {
   if (err instanceof DomainError) return err;
-  const code = (err as { code?: string } | null)?.code;
-  if (aborted || code === PG_QUERY_CANCELED || code === PG_LOCK_NOT_AVAILABLE) {
-    return new DomainError(
-      'DATABASE_BUSY',
-      aborted ? 'the transaction ran past its deadline and was rolled back' : 'the database is busy',
-      {
-        cause: err,
-      },
-    );
+  if (aborted) return new DomainError('DATABASE_BUSY', 'the transaction ran past its deadline and was rolled back', { cause: err });
+  if (dbVerdict(err) === 'transient') {
+    const code = (err as { code?: string }).code ?? '';
+    const why = PG_SERIALIZATION.includes(code) ? 'a concurrent transaction conflicted' : 'the database is busy';
+    return new DomainError('DATABASE_BUSY', why, { cause: err });
   }
-  if (code && PG_SERIALIZATION.includes(code))
-    return new DomainError('DATABASE_BUSY', 'a concurrent transaction conflicted', { cause: err });
   if (poolExhausted(err)) return new DomainError('DATABASE_BUSY', 'no database connection is free', { cause: err });
   return err;
-}
-
-/** pg's pool gave up waiting for a free connection, here or anywhere in the cause chain (Prisma wraps it). */
-function poolExhausted(err: unknown): boolean {
-  for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof Error && /timeout exceeded when trying to connect/i.test(e.message)) return true;
-  }
-  return false;
 }
 
 /** The domain error an infrastructure failure amounts to (overload: DATABASE_BUSY), or the error itself. */
@@ -213,11 +223,11 @@ async function inHeldTransaction<T>(client: PoolClient, body: (tx: Tx) => Promis
   }
 }
 
-/** One statement outside any explicit transaction (atomic on its own). */
-export async function execute<T extends QueryResultRow>(pool: Pool, statement: Statement): Promise<T[]> {
+/** One statement outside any explicit transaction (atomic on its own): its rows and affected row count. */
+export async function execute<T extends QueryResultRow>(pool: Pool, statement: Statement): Promise<{ rows: T[]; rowCount: number }> {
   try {
     const result = await pool.query<T>({ text: statement.text, values: statement.values, types: TYPES });
-    return result.rows;
+    return { rows: result.rows, rowCount: result.rowCount ?? 0 };
   } catch (err) {
     throw classify(err, false);
   }

@@ -1,7 +1,8 @@
 /**
  * npm run config:docs: rewrites the generated parts of docs/ from their declarations: the
  * configuration tables of docs/configuration.md (lib/config.ts and scripts/stack/config.ts)
- * and the command blocks of docs/operations/runbook.md (scripts/operator-commands.ts).
+ * the command blocks of docs/operations/runbook.md (scripts/operator-commands.ts) and the
+ * problem catalogue of docs/problems.md (api/problem-catalog.ts, scripts/problem-docs.ts).
  * `--check` only reports whether they are current (exit 1 if not); test/unit/docs.test.ts
  * checks the same. A generated part sits between `<!-- generated:NAME ... -->` and
  * `<!-- /generated:NAME -->`; edit the declaration, not the text between the markers.
@@ -11,6 +12,7 @@ import path from 'node:path';
 import { APP_VARIABLES, repoRoot } from '../lib/config';
 import { readableMs, type DeclaredVariables, type Variable } from '../lib/env-vars';
 import { renderCommands, TCTL_COMMANDS, TEMPORAL_COMMANDS } from './operator-commands';
+import { renderProblemCatalogue } from './problem-docs';
 import { STACK_VARIABLES } from './stack/config';
 
 /** Every declared table, with the heading and note docs/configuration.md gives it. */
@@ -74,6 +76,7 @@ export const GENERATED: GeneratedPart[] = [
     name: 'tctl-raw-commands',
     render: () => renderCommands('tctl --address 127.0.0.1:7233 --ns default', TCTL_COMMANDS),
   },
+  { file: 'docs/problems.md', name: 'problems', render: renderProblemCatalogue },
 ];
 
 const begin = (name: string) => `<!-- generated:${name} (by \`npm run config:docs\`: edit the declaration, not this) -->`;

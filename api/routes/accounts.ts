@@ -3,7 +3,7 @@ import { mayActFor } from '../../services/access/api-keys';
 import { findAccountView } from '../../services/payments/accounts';
 import { parseBody, pathParam } from '../http';
 import { operation } from '../operation';
-import { problems } from '../problem';
+import { API_PROBLEMS, problems } from '../problem';
 import { AccountView, EntriesPaging } from '../schemas';
 
 export const ACCOUNT_OPERATIONS = [
@@ -13,6 +13,7 @@ export const ACCOUNT_OPERATIONS = [
     summary: 'A customer balance and a page of ledger entries, newest first (?limit=&offset=)',
     access: 'client',
     responses: { 200: AccountView },
+    problems: [API_PROBLEMS.VALIDATION_ERROR],
     async handle({ req, deps, principal }) {
       const customerId = pathParam(req, 'customerId');
       const page = parseBody(EntriesPaging, { ...req.query });

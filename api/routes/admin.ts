@@ -1,12 +1,16 @@
 /** /admin: catalog, accounts, manual compensation and API keys. Admin keys only. */
+import { COMMON_ERRORS } from '../../lib/errors';
 import { createApiKey, findApiKey, listApiKeys, revokeApiKey, setGrants } from '../../services/access/api-keys';
+import { CATALOG_ERRORS } from '../../services/catalog/contract';
 import { findProductView, upsertProduct } from '../../services/catalog/products';
+import { ORDER_ERRORS } from '../../services/orders/contract';
+import { PAYMENT_ERRORS } from '../../services/payments/contract';
 import { requestCompensation } from '../../services/orders/commands';
 import { findAccountView, openAndDeposit } from '../../services/payments/accounts';
 import { parseBody, pathParam, uuidParam } from '../http';
 import { idempotencyKeyOf, idempotentInTransaction } from '../idempotency';
 import { operation } from '../operation';
-import { problems } from '../problem';
+import { API_PROBLEMS, problems } from '../problem';
 import {
   AccountBody,
   AccountView,
@@ -32,7 +36,8 @@ export const ADMIN_OPERATIONS = [
     idempotencyKey: true,
     request: ProductBody,
     responses: { 200: ProductView, 201: ProductView },
-    problems: [422],
+    headers: { 200: { Location: 'the product' }, 201: { Location: 'the product' } },
+    problems: [COMMON_ERRORS.CURRENCY_MISMATCH, CATALOG_ERRORS.STOCK_OUT_OF_RANGE],
     async handle({ req, res, deps, principal, body }) {
       await idempotentInTransaction(deps.db, req, res, principal, body, async (tx) => {
         const { created, product } = await upsertProduct(tx, body);
@@ -66,7 +71,8 @@ export const ADMIN_OPERATIONS = [
     idempotencyKey: true,
     request: AccountBody,
     responses: { 200: AccountView, 201: AccountView },
-    problems: [422],
+    headers: { 200: { Location: 'the account' }, 201: { Location: 'the account' } },
+    problems: [COMMON_ERRORS.CURRENCY_MISMATCH, PAYMENT_ERRORS.DEPOSIT_KEY_REUSED],
     async handle({ req, res, deps, principal, body }) {
       const key = idempotencyKeyOf(req);
       await idempotentInTransaction(deps.db, req, res, principal, body, async (tx) => {
@@ -88,6 +94,7 @@ export const ADMIN_OPERATIONS = [
     summary: 'Any customer account',
     access: 'admin',
     responses: { 200: AccountView },
+    problems: [API_PROBLEMS.VALIDATION_ERROR],
     async handle({ req, deps }) {
       const view = await findAccountView(deps.db, pathParam(req, 'customerId'), parseBody(EntriesPaging, { ...req.query }));
       if (!view) throw problems.notFound(`no account "${req.params.customerId}"`);
@@ -101,6 +108,7 @@ export const ADMIN_OPERATIONS = [
     access: 'admin',
     request: ReasonBody,
     responses: { 202: CancelAccepted },
+    problems: [ORDER_ERRORS.ORDER_NOT_COMPENSABLE, ORDER_ERRORS.COMPENSATION_WINDOW_CLOSED],
     async handle({ req, deps, principal, body }) {
       const orderId = uuidParam(req, 'id', 'order');
       const accepted = await requestCompensation(deps, orderId, body.reason);
@@ -116,6 +124,7 @@ export const ADMIN_OPERATIONS = [
     idempotencyKey: true,
     request: ApiKeyBody,
     responses: { 201: ApiKeyCreated },
+    headers: { 201: { Location: 'the API key' } },
     async handle({ req, res, deps, principal, body }) {
       await idempotentInTransaction(deps.db, req, res, principal, body, async (tx) => {
         const customers = body.role === 'admin' ? [] : [...new Set(body.customers)].sort();
@@ -137,6 +146,7 @@ export const ADMIN_OPERATIONS = [
     summary: 'API keys with their granted customers, newest first (?limit=&offset=; never a secret)',
     access: 'admin',
     responses: { 200: ApiKeyPage },
+    problems: [API_PROBLEMS.VALIDATION_ERROR],
     async handle({ req, deps }) {
       const page = parseBody(Paging, { ...req.query });
       return { status: 200, body: { ...page, items: await listApiKeys(deps.db, page) } };

@@ -2,7 +2,7 @@
 import { getDeadLetter, listDeadLetters, replayDeadLetter } from '../../services/platform/dlq/dead-letters';
 import { parseBody, pathParam } from '../http';
 import { operation } from '../operation';
-import { problems } from '../problem';
+import { API_PROBLEMS, problems } from '../problem';
 import { DeadLetter, DeadLetterPage, Paging } from '../schemas';
 
 const ID = /^\d{1,19}$/;
@@ -14,6 +14,7 @@ export const DLQ_OPERATIONS = [
     summary: 'Dead letters, newest first (?limit=&offset=)',
     access: 'admin',
     responses: { 200: DeadLetterPage },
+    problems: [API_PROBLEMS.VALIDATION_ERROR],
     async handle({ req, deps }) {
       const { limit, offset } = parseBody(Paging, { ...req.query });
       const page = await listDeadLetters(deps.db, { limit, offset });

@@ -10,7 +10,10 @@ import { idempotent, type IdempotentReply } from '../idempotency';
 import { operation } from '../operation';
 import { problems } from '../problem';
 import { CancelAccepted, OrderAccepted, OrderView, PlaceOrderBody, ReasonBody, TimelineView } from '../schemas';
+import { COMMON_ERRORS } from '../../lib/errors';
 import { mayActFor } from '../../services/access/api-keys';
+import { INVENTORY_ERRORS } from '../../services/inventory/contract';
+import { ORDER_ERRORS } from '../../services/orders/contract';
 import { principalOf } from '../auth';
 
 /**
@@ -35,7 +38,14 @@ export const ORDER_OPERATIONS = [
     idempotencyKey: true,
     request: PlaceOrderBody,
     responses: { 202: OrderAccepted },
-    problems: [404, 422, 503],
+    headers: { 202: { Location: 'the order: GET it to follow the saga' } },
+    problems: [
+      COMMON_ERRORS.NOT_FOUND,
+      INVENTORY_ERRORS.UNKNOWN_SKU,
+      COMMON_ERRORS.CURRENCY_MISMATCH,
+      ORDER_ERRORS.DUPLICATE_SKU,
+      ORDER_ERRORS.TOTAL_TOO_LARGE,
+    ],
     async handle({ req, res, deps, principal, body }) {
       // Not granted and not existing are the same answer: nothing about other customers leaks.
       if (!mayActFor(principal, body.customerId)) throw problems.notFound(`no customer "${body.customerId}"`);
@@ -85,11 +95,13 @@ export const ORDER_OPERATIONS = [
     access: 'client',
     request: ReasonBody,
     responses: { 202: CancelAccepted },
+    headers: { 202: { Location: 'the order: GET it to follow the compensation' } },
+    problems: [ORDER_ERRORS.ORDER_NOT_CANCELLABLE, ORDER_ERRORS.SAGA_UNAVAILABLE],
     async handle({ req, res, deps, body }) {
       const order = await visibleOrder(deps, res, uuidParam(req, 'id', 'order'));
       const accepted = await requestCancel(deps, order, body.reason);
       deps.log.info({ orderId: order.orderId, reason: body.reason }, 'cancel requested');
-      return { status: 202, body: accepted };
+      return { status: 202, body: accepted, headers: { Location: `/orders/${order.orderId}` } };
     },
   }),
 ];

@@ -4,7 +4,7 @@ import { getRun, listFindings, requestRun } from '../../services/reconciliation/
 import { parseBody, pathParam } from '../http';
 import { idempotentInTransaction } from '../idempotency';
 import { operation } from '../operation';
-import { problems } from '../problem';
+import { API_PROBLEMS, problems } from '../problem';
 import { FindingsQuery, ReconciliationFindingPage, ReconciliationRunBody, ReconciliationRunView } from '../schemas';
 
 export const RECONCILIATION_OPERATIONS = [
@@ -16,6 +16,7 @@ export const RECONCILIATION_OPERATIONS = [
     idempotencyKey: true,
     request: ReconciliationRunBody,
     responses: { 202: ReconciliationRunView },
+    headers: { 202: { Location: 'the run: GET it to follow it' } },
     // The active reconciler (app role `reconciler`) picks the request up at once (NOTIFY).
     async handle({ req, res, deps, principal, body }) {
       await idempotentInTransaction(deps.db, req, res, principal, body, async (tx) => {
@@ -44,6 +45,7 @@ export const RECONCILIATION_OPERATIONS = [
     summary: 'Reconciliation findings, newest first (?status=open|suspect|resolved|all&check=&limit=&offset=)',
     access: 'admin',
     responses: { 200: ReconciliationFindingPage },
+    problems: [API_PROBLEMS.VALIDATION_ERROR],
     async handle({ req, deps }) {
       const query = parseBody(FindingsQuery, { ...req.query });
       if (query.check && !(CHECK_NAMES as string[]).includes(query.check)) {

@@ -5,8 +5,10 @@ import { bearerKey } from '../auth';
 import type { ApiDeps } from '../deps';
 import { buildOpenApi } from '../openapi';
 import { operation, type Operation } from '../operation';
-import { problems } from '../problem';
-import { Health } from '../schemas';
+import { API_PROBLEMS, problems } from '../problem';
+import { pathParam } from '../http';
+import { problemBySlug } from '../problem-catalog';
+import { Health, ProblemDoc } from '../schemas';
 
 const READY_TIMEOUT_MS = 2000;
 
@@ -51,7 +53,7 @@ export function systemOperations(all: () => readonly Operation[]): Operation[] {
       summary: 'Database, Temporal and Kafka are reachable',
       access: 'public',
       responses: { 200: Health },
-      problems: [503],
+      problems: [API_PROBLEMS.UNAVAILABLE],
       // Anyone sees up or down per component; only an admin key sees why (hosts, ports, errors).
       async handle({ req, deps }) {
         const names = Object.keys(deps.readiness);
@@ -60,6 +62,19 @@ export function systemOperations(all: () => readonly Operation[]): Operation[] {
         const checks = Object.fromEntries(names.map((n, i) => [n, detailed || results[i] === 'ok' ? results[i]! : 'down']));
         if (results.some((r) => r !== 'ok')) throw problems.unavailable('a dependency is not reachable', { checks });
         return { status: 200, body: { status: 'ok', checks } };
+      },
+    }),
+    operation({
+      method: 'get',
+      path: '/problems/:slug',
+      summary: "A problem type's documentation: what `type` of a problem answer names (code, status, when, what to do)",
+      access: 'public',
+      responses: { 200: ProblemDoc },
+      async handle({ req }) {
+        const found = problemBySlug(pathParam(req, 'slug'));
+        if (!found) throw problems.notFound(`no problem type "${pathParam(req, 'slug')}"`);
+        const { code, status, title, when, action, retryable } = found.kind;
+        return { status: 200, body: { type: found.type, code, status, title, when, action, retryable } };
       },
     }),
     operation({

@@ -17,7 +17,9 @@ import { Client } from 'pg';
 import { exitOnConfigError, loadConfig, type Config } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
 import { migrate } from '../../lib/migrate';
+import { sql, type Statement } from '../../lib/sql';
 import { createTemporalClient } from '../../lib/temporal';
+import { outboxAppend } from '../../services/platform/outbox/outbox';
 import { runReconciliation } from '../../services/reconciliation/runner';
 import { createReconcilerPool } from '../../services/reconciliation/service';
 import { ensureDatabase } from '../stack/postgres';
@@ -51,7 +53,7 @@ const HISTORY = `
     ('M', 10, 'InventoryReleased', NULL), ('M', 11, 'OrderCompensated', 'COMPENSATED')
   ) AS h(kind, seq, type, to_status)`;
 
-function seedStatements(n: number): string[] {
+function seedStatements(n: number): (string | Statement)[] {
   return [
     // The ledger's commit-time balance check would cost one query per entry; these entries balance by construction.
     `ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_balanced`,
@@ -102,7 +104,7 @@ function seedStatements(n: number): string[] {
          FROM o WHERE kind <> 'R'`,
     // The outbox (published) and the audit timeline the consumer built from it.
     `CREATE TEMP TABLE ev AS
-       SELECT md5('ev' || o.i || '-' || h.seq)::uuid AS event_id, h.type, o.id::text AS aggregate_id, h.seq AS sequence,
+       SELECT h.type, o.id::text AS aggregate_id, h.seq AS sequence,
               o.created_at + h.seq * interval '100 milliseconds' AS occurred_at,
               CASE WHEN h.to_status IS NOT NULL THEN jsonb_build_object('orderId', o.id, 'to', h.to_status, 'step', 'bench')
                    WHEN h.type = 'PaymentCaptured' THEN jsonb_build_object('orderId', o.id, 'customerId', o.customer, 'amountMinor', o.total,
@@ -111,11 +113,15 @@ function seedStatements(n: number): string[] {
                                                                           'currency', 'EUR', 'transactionId', md5('refund' || o.i)::uuid)
                    ELSE jsonb_build_object('orderId', o.id) END AS payload
          FROM o JOIN ${HISTORY} ON h.kind = o.kind`,
-    `INSERT INTO outbox_events (event_id, type, aggregate_type, aggregate_id, sequence, schema_version, payload, occurred_at, published_at)
-       SELECT event_id, type, 'Order', aggregate_id, sequence, 1, payload, occurred_at, occurred_at + interval '10 milliseconds' FROM ev ORDER BY occurred_at`,
-    `INSERT INTO outbox_sequences (aggregate_id, last_sequence) SELECT aggregate_id, max(sequence) FROM ev GROUP BY aggregate_id`,
+    // Through the outbox writer (sequences from 1 in a fresh database), then dated as if published long ago.
+    sql`WITH ${outboxAppend(sql`
+      SELECT 'Order'::text AS aggregate_type, aggregate_id, sequence AS ord, type, payload, NULL::int AS schema_version FROM ev`)}
+      SELECT count(*) FROM outbox_written`,
+    `UPDATE outbox_events o SET occurred_at = ev.occurred_at, published_at = ev.occurred_at + interval '10 milliseconds'
+       FROM ev WHERE o.aggregate_id = ev.aggregate_id AND o.sequence = ev.sequence`,
     `INSERT INTO audit_timeline (aggregate_id, sequence, event_id, type, aggregate_type, schema_version, occurred_at, payload, recorded_at)
-       SELECT aggregate_id, sequence, event_id, type, 'Order', 1, occurred_at, payload, occurred_at + interval '20 milliseconds' FROM ev`,
+       SELECT aggregate_id, sequence, event_id, type, aggregate_type, schema_version, occurred_at, payload, occurred_at + interval '20 milliseconds'
+         FROM outbox_events`,
     `ANALYZE`,
   ];
 }
@@ -125,7 +131,7 @@ async function seed(cfg: Config, n: number): Promise<number> {
   const pg = new Client({ connectionString: cfg.database.url });
   await pg.connect();
   try {
-    for (const sql of seedStatements(n)) await pg.query(sql);
+    for (const statement of seedStatements(n)) await pg.query(statement);
   } finally {
     await pg.end();
   }
@@ -138,17 +144,16 @@ async function touch(cfg: Config, n: number): Promise<number> {
   await pg.connect();
   try {
     const { rows } = await pg.query<{ n: number }>(
-      `WITH t AS (SELECT id::text AS id FROM orders WHERE status = 'REJECTED' ORDER BY id LIMIT $1),
-            s AS (UPDATE outbox_sequences q SET last_sequence = last_sequence + 1 FROM t WHERE q.aggregate_id = t.id RETURNING q.aggregate_id, q.last_sequence),
-            e AS (INSERT INTO outbox_events (event_id, type, aggregate_type, aggregate_id, sequence, schema_version, payload, published_at)
-                  SELECT gen_random_uuid(), 'OrderRejected', 'Order', s.aggregate_id, s.last_sequence, 1,
-                         jsonb_build_object('orderId', s.aggregate_id, 'to', 'REJECTED', 'step', 'bench'), now() FROM s
-                  RETURNING event_id, type, aggregate_id, sequence, payload, occurred_at),
+      sql`WITH t AS (SELECT id::text AS id FROM orders WHERE status = 'REJECTED' ORDER BY id LIMIT ${Math.max(1, Math.floor(n / 100))}),
+            ${outboxAppend(sql`
+              SELECT 'Order'::text AS aggregate_type, t.id AS aggregate_id, 1 AS ord, 'OrderRejected'::text AS type,
+                     jsonb_build_object('orderId', t.id, 'to', 'REJECTED', 'step', 'bench') AS payload, NULL::int AS schema_version FROM t`)},
             t2 AS (INSERT INTO audit_timeline (aggregate_id, sequence, event_id, type, aggregate_type, schema_version, occurred_at, payload)
-                   SELECT aggregate_id, sequence, event_id, type, 'Order', 1, occurred_at, payload FROM e RETURNING 1)
+                   SELECT aggregate_id, sequence, event_id, type, 'Order', 1, occurred_at, payload FROM outbox_written RETURNING 1)
        SELECT count(*)::int AS n FROM t2`,
-      [Math.max(1, Math.floor(n / 100))],
     );
+    // Published, as the relay would have (a statement of its own: the insert is not visible to its own statement).
+    await pg.query(`UPDATE outbox_events SET published_at = now() WHERE published_at IS NULL`);
     return rows[0]!.n;
   } finally {
     await pg.end();

@@ -18,8 +18,10 @@ import { Client } from 'pg';
 import { exitOnConfigError, loadConfig, repoRoot, type Config } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
 import { migrate } from '../../lib/migrate';
+import { sql } from '../../lib/sql';
 import { toMessage, type OutboxRow } from '../../services/platform/messaging/envelope';
 import { ACKS_ALL, createIdempotentProducer, createKafka } from '../../services/platform/messaging/kafka';
+import { outboxAppend } from '../../services/platform/outbox/outbox';
 import { ensureTopics } from '../stack/kafka';
 import { ensureDatabase } from '../stack/postgres';
 
@@ -58,9 +60,8 @@ const PAYLOAD = JSON.stringify({
   detail: null,
 });
 
-/** Inserts `count` rows in one statement (one transaction), continuing each aggregate's sequence. */
+/** Inserts `count` rows in one statement (one transaction) through the outbox writer, round-robin over the aggregates. */
 class Writer {
-  private readonly next = new Map<string, number>();
   private readonly aggregates = Array.from({ length: AGGREGATES }, () => crypto.randomUUID());
   private cursor = 0;
 
@@ -68,20 +69,13 @@ class Writer {
 
   async insert(count: number): Promise<void> {
     const ids: string[] = [];
-    const seqs: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const id = this.aggregates[this.cursor++ % AGGREGATES]!;
-      const seq = (this.next.get(id) ?? 0) + 1;
-      this.next.set(id, seq);
-      ids.push(id);
-      seqs.push(seq);
-    }
-    await this.pg.query(
-      `INSERT INTO outbox_events (event_id, type, aggregate_type, aggregate_id, sequence, schema_version, payload)
-       SELECT gen_random_uuid(), 'OrderStatusChanged', 'Order', a, s, 1, jsonb_build_object('orderId', a) || $3::jsonb
-         FROM unnest($1::text[], $2::int[]) AS t(a, s)`,
-      [ids, seqs, PAYLOAD],
-    );
+    for (let i = 0; i < count; i++) ids.push(this.aggregates[this.cursor++ % AGGREGATES]!);
+    await this.pg.query(sql`
+      WITH ${outboxAppend(sql`
+        SELECT 'Order'::text AS aggregate_type, a AS aggregate_id, row_number() OVER (PARTITION BY a ORDER BY i)::int AS ord,
+               'OrderStatusChanged'::text AS type, jsonb_build_object('orderId', a) || ${PAYLOAD}::jsonb AS payload, NULL::int AS schema_version
+        FROM unnest(${ids}::text[]) WITH ORDINALITY AS t(a, i)`)}
+      SELECT count(*) FROM outbox_written`);
   }
 }
 

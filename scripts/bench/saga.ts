@@ -33,6 +33,7 @@ import { migrate } from '../../lib/migrate';
 import { sql } from '../../lib/sql';
 import { createTemporalClient, createWorkerConnection } from '../../lib/temporal';
 import { createApiKey } from '../../services/access/api-keys';
+import { upsertProduct } from '../../services/catalog/products';
 import { singleFlight, sweepUnstartedSagas } from '../../services/orders/saga-starter';
 import { taskQueues } from '../../services/orders/task-queues';
 import { openAndDeposit } from '../../services/payments/accounts';
@@ -230,7 +231,7 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
 
   // Data: one product with ample stock, 50 customers (a single account would serialise charges).
   const sku = `BENCH-${prefix}`;
-  await db.product.create({ data: { sku, name: 'bench', unitPriceMinor: 100n, currency: 'EUR', available: 10_000_000 } });
+  await inTransaction(db, (tx) => upsertProduct(tx, { sku, name: 'bench', unitPriceMinor: 100, currency: 'EUR', addStock: 10_000_000 }));
   const customers = Array.from({ length: 50 }, (_, i) => `${prefix}cust-${i}`);
   for (const c of customers) {
     await inTransaction(db, (tx) =>

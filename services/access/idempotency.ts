@@ -6,9 +6,9 @@
  * crashed leaves an expired lease, which the client's retry takes over.
  */
 import crypto from 'node:crypto';
-import type { Db } from '../../lib/db';
+import { runCount, type Db } from '../../lib/db';
 import { DomainError, type ErrorKind } from '../../lib/errors';
-import type { Tx } from '../../lib/sql';
+import { sql, type Tx } from '../../lib/sql';
 
 export const LEASE_MS = 30_000;
 export const RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -29,12 +29,25 @@ export type BeginResult =
   { kind: 'proceed'; lease: Lease } | { kind: 'replay'; response: StoredResponse } | { kind: 'in-flight' } | { kind: 'mismatch' };
 
 export const IDEMPOTENCY_ERRORS = {
-  /** The lease expired and a retry took the key over: a normal race, the retry owns the answer. */
-  LEASE_LOST: {
+  /**
+   * Another request with the key holds its lease, or the lease expired and a retry took the
+   * key over (a normal race: the retry owns the answer). Retrying gets the stored answer.
+   */
+  IN_FLIGHT: {
     code: 'IDEMPOTENCY_KEY_IN_FLIGHT',
     status: 409,
     retryable: true,
     title: 'Request with this Idempotency-Key is in progress',
+    when: 'a request with the same Idempotency-Key is still being processed (or took this one over after its lease ran out)',
+    action: "retry the same request after the Retry-After seconds: it then gets the first request's answer",
+  },
+  REUSED: {
+    code: 'IDEMPOTENCY_KEY_REUSED',
+    status: 422,
+    retryable: false,
+    title: 'Idempotency-Key reused with a different request',
+    when: 'the Idempotency-Key was first used with another method, path or body (within its retention)',
+    action: 'use a new Idempotency-Key for a new request',
   },
 } as const satisfies Record<string, ErrorKind>;
 
@@ -57,11 +70,15 @@ function canonicalJson(value: unknown): string {
 
 export async function beginIdempotent(db: Db, apiKeyId: string, key: string, fingerprint: string): Promise<BeginResult> {
   const token = crypto.randomUUID();
-  const inserted = await db.$executeRaw`
+  const inserted = await runCount(
+    db,
+    sql`
     INSERT INTO idempotency_keys (api_key_id, key, request_hash, state, lease_token, locked_until, expires_at)
-    VALUES (${apiKeyId}::uuid, ${key}, ${fingerprint}, 'IN_FLIGHT', ${token}::uuid,
-            now() + make_interval(secs => ${LEASE_MS / 1000}), now() + make_interval(secs => ${RETENTION_MS / 1000}))
-    ON CONFLICT (api_key_id, key) DO NOTHING`;
+    VALUES (${apiKeyId}::uuid, ${key}::text, ${fingerprint}::text, 'IN_FLIGHT', ${token}::uuid,
+            now() + make_interval(secs => ${LEASE_MS / 1000}::double precision),
+            now() + make_interval(secs => ${RETENTION_MS / 1000}::double precision))
+    ON CONFLICT (api_key_id, key) DO NOTHING`,
+  );
   if (inserted === 1) return { kind: 'proceed', lease: { apiKeyId, key, token } };
 
   const row = await db.idempotencyKey.findUnique({ where: { apiKeyId_key: { apiKeyId, key } } });
@@ -69,8 +86,10 @@ export async function beginIdempotent(db: Db, apiKeyId: string, key: string, fin
   if (row.expiresAt.getTime() < Date.now()) {
     // After 24 h a key may be reused: forget the old record (if it is still expired) and start over.
     // The database's clock decides; if it disagrees, the record is treated as live.
-    const forgotten = await db.$executeRaw`
-      DELETE FROM idempotency_keys WHERE api_key_id = ${apiKeyId}::uuid AND key = ${key} AND expires_at < now()`;
+    const forgotten = await runCount(
+      db,
+      sql`DELETE FROM idempotency_keys WHERE api_key_id = ${apiKeyId}::uuid AND key = ${key}::text AND expires_at < now()`,
+    );
     if (forgotten > 0) return beginIdempotent(db, apiKeyId, key, fingerprint);
   }
   if (row.requestHash !== fingerprint) return { kind: 'mismatch' };
@@ -84,9 +103,12 @@ export async function beginIdempotent(db: Db, apiKeyId: string, key: string, fin
       },
     };
   }
-  const taken = await db.$executeRaw`
-    UPDATE idempotency_keys SET lease_token = ${token}::uuid, locked_until = now() + make_interval(secs => ${LEASE_MS / 1000})
-    WHERE api_key_id = ${apiKeyId}::uuid AND key = ${key} AND state = 'IN_FLIGHT' AND locked_until < now()`;
+  const taken = await runCount(
+    db,
+    sql`
+    UPDATE idempotency_keys SET lease_token = ${token}::uuid, locked_until = now() + make_interval(secs => ${LEASE_MS / 1000}::double precision)
+    WHERE api_key_id = ${apiKeyId}::uuid AND key = ${key}::text AND state = 'IN_FLIGHT' AND locked_until < now()`,
+  );
   return taken === 1 ? { kind: 'proceed', lease: { apiKeyId, key, token } } : { kind: 'in-flight' };
 }
 
@@ -96,15 +118,18 @@ export async function completeIdempotent(tx: Tx, lease: Lease, response: StoredR
     UPDATE idempotency_keys SET state = 'COMPLETED', lease_token = NULL, locked_until = NULL, response_status = ${response.status}::int,
            response_body = ${JSON.stringify(response.body ?? null)}::jsonb, response_headers = ${JSON.stringify(response.headers)}::jsonb
     WHERE api_key_id = ${lease.apiKeyId}::uuid AND key = ${lease.key}::text AND lease_token = ${lease.token}::uuid AND state = 'IN_FLIGHT'`;
-  if (updated !== 1) throw new DomainError(IDEMPOTENCY_ERRORS.LEASE_LOST, `idempotency key "${lease.key}" was taken over by a retry`);
+  if (updated !== 1) throw new DomainError(IDEMPOTENCY_ERRORS.IN_FLIGHT, `idempotency key "${lease.key}" was taken over by a retry`);
 }
 
 /** Gives the key back when the request failed before completing, so a retry can proceed. */
 export async function abandonIdempotent(db: Db, lease: Lease): Promise<void> {
-  await db.idempotencyKey.deleteMany({ where: { apiKeyId: lease.apiKeyId, key: lease.key, leaseToken: lease.token, state: 'IN_FLIGHT' } });
+  await runCount(
+    db,
+    sql`DELETE FROM idempotency_keys
+        WHERE api_key_id = ${lease.apiKeyId}::uuid AND key = ${lease.key}::text AND lease_token = ${lease.token}::uuid AND state = 'IN_FLIGHT'`,
+  );
 }
 
 export async function pruneExpiredIdempotencyKeys(db: Db): Promise<number> {
-  const { count } = await db.idempotencyKey.deleteMany({ where: { expiresAt: { lt: new Date() } } });
-  return count;
+  return runCount(db, sql`DELETE FROM idempotency_keys WHERE expires_at < now()`);
 }

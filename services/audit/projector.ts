@@ -17,8 +17,10 @@ import type { Tx } from '../../lib/sql';
 import type { EventHandler, MessageContext } from '../platform/messaging/consumer';
 import { parseEnvelope, type Envelope } from '../platform/messaging/envelope';
 import { UnknownEventTypeError, UnsupportedSchemaVersionError } from '../platform/messaging/errors';
-import { counter } from '../platform/messaging/metrics';
-import { EVENT_TYPES, orderLogFields } from '../orders/contract';
+import { counter } from '../../lib/metrics';
+import { INVENTORY_EVENTS } from '../inventory/contract';
+import { ORDER_EVENTS, orderLogFields } from '../orders/contract';
+import { PAYMENT_EVENTS } from '../payments/contract';
 
 export const AUDIT_CONSUMER = 'audit';
 export const SUPPORTED_SCHEMA_VERSIONS: readonly number[] = [1];
@@ -27,7 +29,7 @@ export type AnomalyKind = (typeof ANOMALY_KINDS)[number];
 
 /** Two-key advisory lock space of the projector: one aggregate's events are checked one at a time. */
 const AGGREGATE_LOCK_CLASS = 72_707_201;
-const KNOWN_TYPES = new Set<string>(Object.values(EVENT_TYPES));
+const KNOWN_TYPES = new Set<string>([ORDER_EVENTS, PAYMENT_EVENTS, INVENTORY_EVENTS].flatMap((names) => Object.values(names)));
 
 export type AuditEvent = Envelope;
 

@@ -1,11 +1,17 @@
 /** The catalog context's public contract. */
 import type { ErrorKind } from '../../lib/errors';
 
+/** The catalog's refusals; a product's currency is fixed once it exists (CURRENCY_MISMATCH, lib/errors.ts). */
 export const CATALOG_ERRORS = {
-  /** A product's currency is fixed once it exists. */
-  CURRENCY_MISMATCH: { code: 'CURRENCY_MISMATCH', status: 422, retryable: false, title: 'Currency cannot change' },
   /** Stock counters are 32-bit: more than 2,147,483,647 units of one product cannot be held. */
-  STOCK_OUT_OF_RANGE: { code: 'STOCK_OUT_OF_RANGE', status: 422, retryable: false, title: 'Stock out of range' },
+  STOCK_OUT_OF_RANGE: {
+    code: 'STOCK_OUT_OF_RANGE',
+    status: 422,
+    retryable: false,
+    title: 'Stock out of range',
+    when: 'adding the stock would take the product past 2,147,483,647 units',
+    action: 'add less stock',
+  },
 } as const satisfies Record<string, ErrorKind>;
 
 export interface ProductInput {

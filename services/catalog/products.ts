@@ -35,10 +35,7 @@ export async function upsertProduct(tx: Tx, input: ProductInput): Promise<{ crea
   }
   const [existing] = await tx.rows<{ currency: string }>`SELECT currency FROM products WHERE sku = ${input.sku}::text FOR UPDATE`;
   if (existing!.currency !== input.currency) {
-    throw new DomainError(
-      CATALOG_ERRORS.CURRENCY_MISMATCH,
-      `product ${input.sku} is priced in ${existing!.currency}; its currency cannot change`,
-    );
+    throw new DomainError('CURRENCY_MISMATCH', `product ${input.sku} is priced in ${existing!.currency}; its currency cannot change`);
   }
   const [updated] = await tx.rows<ProductRow>`
     UPDATE products SET name = ${input.name}::text, unit_price_minor = ${input.unitPriceMinor}::bigint,

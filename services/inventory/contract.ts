@@ -14,16 +14,39 @@ export const INVENTORY_FAILURES = {
 } as const;
 
 export const INVENTORY_ERRORS = {
-  OUT_OF_STOCK: { code: INVENTORY_FAILURES.OUT_OF_STOCK, status: 409, retryable: false, title: 'Not enough stock' },
-  UNKNOWN_SKU: { code: INVENTORY_FAILURES.UNKNOWN_SKU, status: 422, retryable: false, title: 'No such product' },
+  OUT_OF_STOCK: {
+    code: INVENTORY_FAILURES.OUT_OF_STOCK,
+    status: 409,
+    retryable: false,
+    title: 'Not enough stock',
+    when: 'a product has fewer units available than the order asks for when the saga reserves them (the order is REJECTED)',
+    action: 'place a new order for what is available, or later',
+  },
+  UNKNOWN_SKU: {
+    code: INVENTORY_FAILURES.UNKNOWN_SKU,
+    status: 422,
+    retryable: false,
+    title: 'No such product',
+    when: 'a line of the order names a sku that has no product',
+    action: 'correct the sku (the pointer in errors[] names the line)',
+  },
   RESERVATION_RELEASED: {
     code: INVENTORY_FAILURES.RESERVATION_RELEASED,
     status: 409,
     retryable: false,
     title: 'Reservation was released',
+    when: "a reserve arrives after the order's reservation was released by a compensation",
+    action: 'nothing: the order is being compensated and holds no stock',
   },
   /** Commit of a reservation that is not held (released or rejected): a saga bug, never retried. */
-  RESERVATION_NOT_HELD: { code: 'RESERVATION_NOT_HELD', status: 409, retryable: false, title: 'Reservation is not held' },
+  RESERVATION_NOT_HELD: {
+    code: 'RESERVATION_NOT_HELD',
+    status: 409,
+    retryable: false,
+    title: 'Reservation is not held',
+    when: 'a commit names a reservation that is released or rejected (a saga bug; nothing changed)',
+    action: 'report it; operators look at the order',
+  },
 } as const satisfies Record<string, ErrorKind>;
 
 export interface ReserveInput {
@@ -56,3 +79,31 @@ export interface ReleaseResult {
 export interface CommitInput {
   orderId: string;
 }
+
+/** The inventory context's domain events (the outbox `type`; names are on the wire, never renamed), aggregated by order id. */
+export const INVENTORY_EVENTS = {
+  InventoryReserved: 'InventoryReserved',
+  InventoryRejected: 'InventoryRejected',
+  InventoryCommitted: 'InventoryCommitted',
+  InventoryReleased: 'InventoryReleased',
+} as const;
+export type InventoryEventType = (typeof INVENTORY_EVENTS)[keyof typeof INVENTORY_EVENTS];
+
+export interface InventoryLinesPayload {
+  orderId: string;
+  items: { sku: string; quantity: number }[];
+}
+export interface InventoryRejectedPayload {
+  orderId: string;
+  reason: string;
+  shortages: Shortage[];
+}
+export interface InventoryReleasedPayload extends InventoryLinesPayload {
+  /** HELD or COMMITTED; null when nothing was held. */
+  releasedFrom: 'HELD' | 'COMMITTED' | null;
+  reason: string;
+}
+export type InventoryEvent =
+  | { type: typeof INVENTORY_EVENTS.InventoryReserved | typeof INVENTORY_EVENTS.InventoryCommitted; payload: InventoryLinesPayload }
+  | { type: typeof INVENTORY_EVENTS.InventoryRejected; payload: InventoryRejectedPayload }
+  | { type: typeof INVENTORY_EVENTS.InventoryReleased; payload: InventoryReleasedPayload };

@@ -15,11 +15,13 @@ import { inTransaction, type Db } from '../../lib/db';
 import { DomainError } from '../../lib/errors';
 import { noFaults, type Faults } from '../../lib/faults';
 import type { Tx } from '../../lib/sql';
-import { EVENT_TYPES, ORDER_AGGREGATE } from '../orders/contract';
+import { ORDER_AGGREGATE } from '../orders/contract';
 import { appendEvents } from '../platform/outbox/outbox';
 import {
   INVENTORY_ERRORS,
+  INVENTORY_EVENTS,
   type CommitInput,
+  type InventoryEvent,
   type ReleaseInput,
   type ReleaseResult,
   type ReserveInput,
@@ -63,7 +65,7 @@ async function priorShortages(tx: Tx, orderId: string): Promise<Shortage[]> {
   }
   if (prior?.status !== 'REJECTED') return [];
   const [event] = await tx.rows<{ payload: { shortages?: Shortage[] } }>`
-    SELECT payload FROM outbox_events WHERE aggregate_id = ${orderId}::text AND type = ${EVENT_TYPES.InventoryRejected}::text LIMIT 1`;
+    SELECT payload FROM outbox_events WHERE aggregate_id = ${orderId}::text AND type = ${INVENTORY_EVENTS.InventoryRejected}::text LIMIT 1`;
   return event?.payload.shortages ?? [];
 }
 
@@ -106,8 +108,8 @@ export function createInventoryService({ db, faults = noFaults }: InventoryDeps)
           .map((l) => ({ sku: l.sku, requested: l.quantity, available: available.get(l.sku)! }));
         if (shortages.length > 0) {
           await tx.exec`UPDATE reservations SET status = 'REJECTED', updated_at = now() WHERE order_id = ${orderId}::uuid`;
-          await appendEvents(tx, aggregate(orderId), [
-            { type: EVENT_TYPES.InventoryRejected, payload: { orderId, reason: INVENTORY_ERRORS.OUT_OF_STOCK.code, shortages } },
+          await appendEvents<InventoryEvent>(tx, aggregate(orderId), [
+            { type: INVENTORY_EVENTS.InventoryRejected, payload: { orderId, reason: INVENTORY_ERRORS.OUT_OF_STOCK.code, shortages } },
           ]);
           return { applied: true, shortages };
         }
@@ -115,7 +117,9 @@ export function createInventoryService({ db, faults = noFaults }: InventoryDeps)
         await tx.exec`
           INSERT INTO reservation_items (order_id, sku, quantity)
           SELECT ${orderId}::uuid, sku, quantity FROM unnest(${lines.map((l) => l.sku)}::text[], ${lines.map((l) => l.quantity)}::int[]) AS m(sku, quantity)`;
-        await appendEvents(tx, aggregate(orderId), [{ type: EVENT_TYPES.InventoryReserved, payload: { orderId, items: lines } }]);
+        await appendEvents<InventoryEvent>(tx, aggregate(orderId), [
+          { type: INVENTORY_EVENTS.InventoryReserved, payload: { orderId, items: lines } },
+        ]);
         await faults.hit('inventory.reserve.beforeCommit', orderId);
         return { applied: true, shortages: [] as Shortage[] };
       });
@@ -139,7 +143,9 @@ export function createInventoryService({ db, faults = noFaults }: InventoryDeps)
         }
         const lines = await reservedLines(tx, orderId);
         await moveStock(tx, lines, 'reserved', 'committed');
-        await appendEvents(tx, aggregate(orderId), [{ type: EVENT_TYPES.InventoryCommitted, payload: { orderId, items: lines } }]);
+        await appendEvents<InventoryEvent>(tx, aggregate(orderId), [
+          { type: INVENTORY_EVENTS.InventoryCommitted, payload: { orderId, items: lines } },
+        ]);
         return true;
       });
       await faults.hit('inventory.commit.afterCommit', orderId);
@@ -156,8 +162,8 @@ export function createInventoryService({ db, faults = noFaults }: InventoryDeps)
         const marked = await tx.exec`
           INSERT INTO reservations (order_id, status) VALUES (${orderId}::uuid, 'RELEASED') ON CONFLICT DO NOTHING`;
         if (marked === 1) {
-          await appendEvents(tx, aggregate(orderId), [
-            { type: EVENT_TYPES.InventoryReleased, payload: { orderId, releasedFrom: null, reason, items: [] } },
+          await appendEvents<InventoryEvent>(tx, aggregate(orderId), [
+            { type: INVENTORY_EVENTS.InventoryReleased, payload: { orderId, releasedFrom: null, reason, items: [] } },
           ]);
           await faults.hit('inventory.release.beforeCommit', orderId);
           return { releasedFrom: null, applied: true };
@@ -168,8 +174,8 @@ export function createInventoryService({ db, faults = noFaults }: InventoryDeps)
         const lines = await reservedLines(tx, orderId);
         await moveStock(tx, lines, from === 'HELD' ? 'reserved' : 'committed', 'available');
         await tx.exec`UPDATE reservations SET status = 'RELEASED', updated_at = now() WHERE order_id = ${orderId}::uuid`;
-        await appendEvents(tx, aggregate(orderId), [
-          { type: EVENT_TYPES.InventoryReleased, payload: { orderId, releasedFrom: from, reason, items: lines } },
+        await appendEvents<InventoryEvent>(tx, aggregate(orderId), [
+          { type: INVENTORY_EVENTS.InventoryReleased, payload: { orderId, releasedFrom: from, reason, items: lines } },
         ]);
         await faults.hit('inventory.release.beforeCommit', orderId);
         return { releasedFrom: from, applied: true };

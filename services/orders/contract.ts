@@ -62,17 +62,45 @@ export type FailureReason = (typeof FAILURE_REASONS)[keyof typeof FAILURE_REASON
 
 /** Why a request cannot become an order, or an order cannot take a command. */
 export const ORDER_ERRORS = {
-  UNKNOWN_SKU: { code: 'UNKNOWN_SKU', status: 422, retryable: false, title: 'Order cannot be placed' },
-  CURRENCY_MISMATCH: { code: 'CURRENCY_MISMATCH', status: 422, retryable: false, title: 'Order cannot be placed' },
-  DUPLICATE_SKU: { code: 'DUPLICATE_SKU', status: 422, retryable: false, title: 'Order cannot be placed' },
-  TOTAL_TOO_LARGE: { code: 'TOTAL_TOO_LARGE', status: 422, retryable: false, title: 'Order cannot be placed' },
-  ORDER_NOT_CANCELLABLE: { code: 'ORDER_NOT_CANCELLABLE', status: 409, retryable: false, title: 'Order can no longer be cancelled' },
-  ORDER_NOT_COMPENSABLE: { code: 'ORDER_NOT_COMPENSABLE', status: 409, retryable: false, title: 'Order cannot be compensated now' },
+  DUPLICATE_SKU: {
+    code: 'DUPLICATE_SKU',
+    status: 422,
+    retryable: false,
+    title: 'Order repeats a sku',
+    when: 'two lines of the order name the same sku',
+    action: 'send one line per sku with the quantities added up',
+  },
+  TOTAL_TOO_LARGE: {
+    code: 'TOTAL_TOO_LARGE',
+    status: 422,
+    retryable: false,
+    title: 'Order total is too large',
+    when: 'the order total in minor units is too large to be exact',
+    action: 'split the order into smaller ones',
+  },
+  ORDER_NOT_CANCELLABLE: {
+    code: 'ORDER_NOT_CANCELLABLE',
+    status: 409,
+    retryable: false,
+    title: 'Order can no longer be cancelled',
+    when: 'the order is already CONFIRMED, final, compensating or waiting for an operator, or its saga has finished',
+    action: 'read the order (GET /orders/{id}); a confirmed order is undone by an operator (manual compensation)',
+  },
+  ORDER_NOT_COMPENSABLE: {
+    code: 'ORDER_NOT_COMPENSABLE',
+    status: 409,
+    retryable: false,
+    title: 'Order cannot be compensated now',
+    when: 'manual compensation was asked for an order that is neither CONFIRMED nor NEEDS_ATTENTION',
+    action: 'read the order; orders still in their saga are cancelled (POST /orders/{id}/cancel) instead',
+  },
   COMPENSATION_WINDOW_CLOSED: {
     code: 'COMPENSATION_WINDOW_CLOSED',
     status: 409,
     retryable: false,
     title: 'Compensation window has closed',
+    when: "a CONFIRMED order's compensation window is over: its saga has closed and the database refuses to compensate it",
+    action: 'handle the return outside the saga (a refund by other means); do not retry',
   },
   /** The database refused COMPENSATED: a payment is still captured or stock still held (the orders_guard_compensation trigger). */
   COMPENSATION_INCOMPLETE: {
@@ -80,9 +108,18 @@ export const ORDER_ERRORS = {
     status: 409,
     retryable: false,
     title: 'Compensation has not taken effect',
+    when: 'an order would become COMPENSATED while its payment is still captured or its stock still held (a saga bug the database refuses)',
+    action: 'nothing for a client; operators look at the order (it is kept for the reconciler)',
   },
   /** The saga did not answer a command in time (its worker down or overloaded); the command changed nothing. */
-  SAGA_UNAVAILABLE: { code: 'SAGA_UNAVAILABLE', status: 503, retryable: true, title: 'Order saga is not answering; retry shortly' },
+  SAGA_UNAVAILABLE: {
+    code: 'SAGA_UNAVAILABLE',
+    status: 503,
+    retryable: true,
+    title: 'Order saga is not answering; retry shortly',
+    when: "the order's saga did not answer the command in time (its worker is down or overloaded); the command changed nothing",
+    action: 'retry the same request after the Retry-After seconds',
+  },
 } as const satisfies Record<string, ErrorKind>;
 
 export interface OrderLine {
@@ -159,17 +196,9 @@ export interface TransitionInput {
   closeCompensationWindow?: boolean;
 }
 
-/** Domain event types (the outbox `type`), all aggregated by order id. */
-export const EVENT_TYPES = {
+/** The orders context's domain events (the outbox `type`; names are on the wire, never renamed). */
+export const ORDER_EVENTS = {
   OrderCreated: 'OrderCreated',
-  InventoryReserved: 'InventoryReserved',
-  InventoryRejected: 'InventoryRejected',
-  InventoryCommitted: 'InventoryCommitted',
-  InventoryReleased: 'InventoryReleased',
-  PaymentCaptured: 'PaymentCaptured',
-  PaymentFailed: 'PaymentFailed',
-  PaymentRefunded: 'PaymentRefunded',
-  PaymentVoided: 'PaymentVoided',
   OrderStatusChanged: 'OrderStatusChanged',
   OrderConfirmed: 'OrderConfirmed',
   OrderRejected: 'OrderRejected',
@@ -177,6 +206,27 @@ export const EVENT_TYPES = {
   OrderCompensated: 'OrderCompensated',
   OrderNeedsAttention: 'OrderNeedsAttention',
 } as const;
-export type EventType = (typeof EVENT_TYPES)[keyof typeof EVENT_TYPES];
+export type OrderEventType = (typeof ORDER_EVENTS)[keyof typeof ORDER_EVENTS];
 
+export interface OrderCreatedPayload {
+  orderId: string;
+  customerId: string;
+  currency: string;
+  totalMinor: number;
+  items: OrderLine[];
+}
+/** Every status change; its type is OrderStatusChanged or the named event of the new status. */
+export interface OrderStatusChangedPayload {
+  orderId: string;
+  from: OrderStatus;
+  to: OrderStatus;
+  step: string;
+  failureReason: FailureReason | null;
+  detail: string | null;
+}
+export type OrderEvent =
+  | { type: typeof ORDER_EVENTS.OrderCreated; payload: OrderCreatedPayload }
+  | { type: Exclude<OrderEventType, typeof ORDER_EVENTS.OrderCreated>; payload: OrderStatusChangedPayload };
+
+/** The aggregate type of every event about an order, whichever context writes it (aggregate id: the order id). */
 export const ORDER_AGGREGATE = 'Order';

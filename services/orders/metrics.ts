@@ -8,7 +8,7 @@
 import type { Registry } from 'prom-client';
 import type { AppliedTransition } from './transitions';
 import type { Db } from '../../lib/db';
-import { counter, gauge, histogram, LATENCY_BUCKETS } from '../platform/messaging/metrics';
+import { counter, gauge, histogram, LATENCY_BUCKETS } from '../../lib/metrics';
 import type { OrderStatus } from './contract';
 
 /** Statuses that end a saga's forward run (a CONFIRMED order may still be compensated later). */

@@ -9,12 +9,13 @@ import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../../lib/config';
 import { inTransaction, runStatement, type Db } from '../../lib/db';
-import { DomainError, type ErrorCodeOf } from '../../lib/errors';
+import { COMMON_ERRORS, DomainError, type ErrorKind } from '../../lib/errors';
 import type { Faults } from '../../lib/faults';
 import type { Logger } from '../../lib/logger';
 import { sql, type Tx } from '../../lib/sql';
+import { INVENTORY_ERRORS } from '../inventory/contract';
 import { appendEvents } from '../platform/outbox/outbox';
-import { EVENT_TYPES, ORDER_AGGREGATE, ORDER_ERRORS, orderWorkflowId } from './contract';
+import { ORDER_AGGREGATE, ORDER_ERRORS, ORDER_EVENTS, orderWorkflowId, type OrderEvent } from './contract';
 import { markSagaStarted, startSaga, type StartableOrder } from './saga-starter';
 
 export interface PlaceOrderCommand {
@@ -31,8 +32,8 @@ export interface PlacedOrder extends StartableOrder {
 export type PricedOrder = Omit<PlacedOrder, 'id' | 'workflowId' | 'status'>;
 
 /** A request that cannot become an order; `pointer` is a JSON pointer into the request body. */
-function rejected(code: ErrorCodeOf<typeof ORDER_ERRORS>, message: string, pointer: string): DomainError {
-  return new DomainError(ORDER_ERRORS[code], message, { details: { errors: [{ pointer, detail: message }] } });
+function rejected(kind: ErrorKind, message: string, pointer: string): DomainError {
+  return new DomainError(kind, message, { details: { errors: [{ pointer, detail: message }] } });
 }
 
 function checkNoRepeatedSku(items: PlaceOrderCommand['items']): void {
@@ -40,7 +41,11 @@ function checkNoRepeatedSku(items: PlaceOrderCommand['items']): void {
   items.forEach((item, i) => {
     const first = seen.get(item.sku);
     if (first !== undefined) {
-      throw rejected('DUPLICATE_SKU', `items/${i}/sku repeats items/${first}/sku "${item.sku}"; combine the quantities`, `/items/${i}/sku`);
+      throw rejected(
+        ORDER_ERRORS.DUPLICATE_SKU,
+        `items/${i}/sku repeats items/${first}/sku "${item.sku}"; combine the quantities`,
+        `/items/${i}/sku`,
+      );
     }
     seen.set(item.sku, i);
   });
@@ -66,7 +71,7 @@ export async function priceOrder(db: Db, cmd: PlaceOrderCommand): Promise<Priced
   const { account, products } = row!;
   const bySku = new Map(products.map((p) => [p.sku, p]));
   cmd.items.forEach((item, i) => {
-    if (!bySku.has(item.sku)) throw rejected('UNKNOWN_SKU', `items/${i}/sku: no product "${item.sku}"`, `/items/${i}/sku`);
+    if (!bySku.has(item.sku)) throw rejected(INVENTORY_ERRORS.UNKNOWN_SKU, `items/${i}/sku: no product "${item.sku}"`, `/items/${i}/sku`);
   });
   if (!account || account.kind !== 'CUSTOMER') throw new DomainError('NOT_FOUND', `no customer "${cmd.customerId}"`);
   const currency = account.currency;
@@ -74,7 +79,7 @@ export async function priceOrder(db: Db, cmd: PlaceOrderCommand): Promise<Priced
     const product = bySku.get(item.sku)!;
     if (product.currency !== currency) {
       const why = `"${item.sku}" is priced in ${product.currency}, the customer's account is in ${currency}`;
-      throw rejected('CURRENCY_MISMATCH', `items/${i}/sku: ${why}`, `/items/${i}/sku`);
+      throw rejected(COMMON_ERRORS.CURRENCY_MISMATCH, `items/${i}/sku: ${why}`, `/items/${i}/sku`);
     }
   });
   const items = cmd.items.map((item) => ({
@@ -83,7 +88,7 @@ export async function priceOrder(db: Db, cmd: PlaceOrderCommand): Promise<Priced
     unitPriceMinor: Number(bySku.get(item.sku)!.unitPriceMinor),
   }));
   const totalMinor = items.reduce((sum, i) => sum + i.quantity * i.unitPriceMinor, 0);
-  if (!Number.isSafeInteger(totalMinor)) throw rejected('TOTAL_TOO_LARGE', 'the order total is too large', '/items');
+  if (!Number.isSafeInteger(totalMinor)) throw rejected(ORDER_ERRORS.TOTAL_TOO_LARGE, 'the order total is too large', '/items');
   return { customerId: cmd.customerId, currency, totalMinor, items };
 }
 
@@ -112,9 +117,9 @@ export async function createOrder(
       )
       INSERT INTO order_status_history (order_id, transition_key, step, step_status, order_status)
       SELECT o.id, '0:orderCreated:COMPLETED', 'orderCreated', 'COMPLETED', 'PENDING' FROM o`;
-    await appendEvents(tx, { type: ORDER_AGGREGATE, id }, [
+    await appendEvents<OrderEvent>(tx, { type: ORDER_AGGREGATE, id }, [
       {
-        type: EVENT_TYPES.OrderCreated,
+        type: ORDER_EVENTS.OrderCreated,
         payload: { orderId: id, customerId: order.customerId, currency: order.currency, totalMinor: order.totalMinor, items: order.items },
       },
     ]);

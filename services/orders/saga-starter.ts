@@ -11,7 +11,7 @@ import { runStatement, type Db } from '../../lib/db';
 import { sql } from '../../lib/sql';
 import type { Logger } from '../../lib/logger';
 import type { Registry } from 'prom-client';
-import { counter } from '../platform/messaging/metrics';
+import { counter } from '../../lib/metrics';
 import { ORDER_WORKFLOW_TYPE, orderWorkflowId, type OrderSagaInput } from './contract';
 import { taskQueues } from './task-queues';
 import { SA } from './search-attributes';

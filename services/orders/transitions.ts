@@ -3,23 +3,22 @@
  * event of a status change, atomically. Idempotent by (order, transition key). Run by the
  * saga as local activities (activities/orders.ts).
  */
-import crypto from 'node:crypto';
 import { runStatement, type Db } from '../../lib/db';
 import { DomainError, type ErrorKind } from '../../lib/errors';
 import { sql } from '../../lib/sql';
-import { CURRENT_SCHEMA_VERSION, currentTraceparent } from '../platform/outbox/outbox';
-import { EVENT_TYPES, ORDER_AGGREGATE, ORDER_ERRORS, type EventType, type OrderStatus, type TransitionInput } from './contract';
+import { outboxAppend } from '../platform/outbox/outbox';
+import { ORDER_AGGREGATE, ORDER_ERRORS, ORDER_EVENTS, type OrderEventType, type OrderStatus, type TransitionInput } from './contract';
 
 /** The event a change to each status publishes. */
-const STATUS_EVENTS: Record<OrderStatus, EventType> = {
-  PENDING: EVENT_TYPES.OrderStatusChanged,
-  INVENTORY_RESERVED: EVENT_TYPES.OrderStatusChanged,
-  PAYMENT_CAPTURED: EVENT_TYPES.OrderStatusChanged,
-  CONFIRMED: EVENT_TYPES.OrderConfirmed,
-  REJECTED: EVENT_TYPES.OrderRejected,
-  COMPENSATING: EVENT_TYPES.CompensationStarted,
-  COMPENSATED: EVENT_TYPES.OrderCompensated,
-  NEEDS_ATTENTION: EVENT_TYPES.OrderNeedsAttention,
+const STATUS_EVENTS: Record<OrderStatus, OrderEventType> = {
+  PENDING: ORDER_EVENTS.OrderStatusChanged,
+  INVENTORY_RESERVED: ORDER_EVENTS.OrderStatusChanged,
+  PAYMENT_CAPTURED: ORDER_EVENTS.OrderStatusChanged,
+  CONFIRMED: ORDER_EVENTS.OrderConfirmed,
+  REJECTED: ORDER_EVENTS.OrderRejected,
+  COMPENSATING: ORDER_EVENTS.CompensationStarted,
+  COMPENSATED: ORDER_EVENTS.OrderCompensated,
+  NEEDS_ATTENTION: ORDER_EVENTS.OrderNeedsAttention,
 };
 
 /** A status change that transitionOrder made (not a replayed or unchanged one). */
@@ -64,7 +63,7 @@ export function createTransitions({ db, onTransition }: TransitionDeps) {
     /**
      * One SQL statement, hence atomic without an interactive transaction: lock the order,
      * record the step (or find it recorded: a retry), and on a status change update the
-     * order and append its outbox event with the next sequence number.
+     * order and append its outbox event (the outbox writer's CTEs, services/platform/outbox).
      */
     async transition(input: TransitionInput): Promise<{ applied: boolean }> {
       const { orderId, transitionKey, step, stepStatus, orderStatus } = input;
@@ -73,7 +72,6 @@ export function createTransitions({ db, onTransition }: TransitionDeps) {
       const detail = input.detail ?? null;
       const closesAt = input.compensationWindowClosesAt ?? null;
       const closeWindow = input.closeCompensationWindow === true;
-      const eventId = crypto.randomUUID();
       const rows = await guarded(orderId, () =>
         runStatement<{
           from_status: string | null;
@@ -101,23 +99,15 @@ export function createTransitions({ db, onTransition }: TransitionDeps) {
           WHERE id = ${orderId}::uuid AND EXISTS (SELECT 1 FROM rec)
             AND ((SELECT status FROM prev) IS DISTINCT FROM ${orderStatus}::text OR ${closeWindow}::boolean)
           RETURNING failure_reason
-        ), seq AS (
-          INSERT INTO outbox_sequences (aggregate_id, last_sequence) SELECT ${orderId}::text, 1 FROM upd
-          WHERE (SELECT status FROM prev) IS DISTINCT FROM ${orderStatus}::text
-          ON CONFLICT (aggregate_id) DO UPDATE SET last_sequence = outbox_sequences.last_sequence + 1
-          RETURNING last_sequence
-        ), ev AS (
-          INSERT INTO outbox_events (event_id, type, aggregate_type, aggregate_id, sequence, schema_version, traceparent, payload)
-          SELECT ${eventId}::uuid, ${STATUS_EVENTS[orderStatus]}::text, ${ORDER_AGGREGATE}::text, ${orderId}::text, seq.last_sequence,
-                 ${CURRENT_SCHEMA_VERSION}::int, ${currentTraceparent()}::text,
+        ), ${outboxAppend(sql`
+          SELECT ${ORDER_AGGREGATE}::text AS aggregate_type, ${orderId}::text AS aggregate_id, 1 AS ord,
+                 ${STATUS_EVENTS[orderStatus]}::text AS type, NULL::int AS schema_version,
                  jsonb_build_object('orderId', ${orderId}::text, 'from', (SELECT status FROM prev), 'to', ${orderStatus}::text,
-                                    'step', ${step}::text, 'failureReason', ${reason}::text, 'detail', ${detail}::text)
-          FROM seq
-          RETURNING event_id
-        )
+                                    'step', ${step}::text, 'failureReason', ${reason}::text, 'detail', ${detail}::text) AS payload
+          FROM upd WHERE (SELECT status FROM prev) IS DISTINCT FROM ${orderStatus}::text`)}
         SELECT (SELECT status FROM prev) AS from_status, (SELECT created_at FROM prev) AS created_at,
                EXISTS (SELECT 1 FROM rec) AS recorded, (SELECT failure_reason FROM upd) AS failure_reason,
-               (SELECT event_id::text FROM ev) AS event_id`,
+               (SELECT event_id::text FROM outbox_written) AS event_id`,
         ),
       );
       const row = rows[0]!;

@@ -34,10 +34,7 @@ export async function openAndDeposit(tx: Tx, input: DepositInput): Promise<Depos
     currency: string;
   }>`SELECT kind, currency FROM accounts WHERE id = ${input.customerId}::text`;
   if (account!.kind !== 'CUSTOMER' || account!.currency !== input.currency) {
-    throw new DomainError(
-      PAYMENT_ERRORS.CURRENCY_MISMATCH,
-      `account ${input.customerId} is a ${account!.kind} account in ${account!.currency}`,
-    );
+    throw new DomainError('CURRENCY_MISMATCH', `account ${input.customerId} is a ${account!.kind} account in ${account!.currency}`);
   }
   const [prior] = await tx.rows<{ id: string; customer_id: string | null; amount_minor: bigint | null }>`
     SELECT t.id::text, e.account_id AS customer_id, e.amount_minor

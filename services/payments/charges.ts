@@ -12,23 +12,33 @@
  */
 import crypto from 'node:crypto';
 import { inTransaction, type Db } from '../../lib/db';
-import { DomainError } from '../../lib/errors';
+import { COMMON_ERRORS, DomainError, type ErrorKind } from '../../lib/errors';
 import { noFaults, type Faults } from '../../lib/faults';
 import type { Tx } from '../../lib/sql';
-import { EVENT_TYPES, ORDER_AGGREGATE } from '../orders/contract';
+import { ORDER_AGGREGATE } from '../orders/contract';
 import { appendEvents } from '../platform/outbox/outbox';
 import {
   ledgerKeys,
   merchantAccountId,
   PAYMENT_ERRORS,
+  PAYMENT_EVENTS,
   PAYMENT_FAILURES,
   type ChargeInput,
   type ChargeResult,
+  type PaymentEvent,
   type PaymentFailureType,
   type RefundInput,
   type RefundResult,
 } from './contract';
 import { lockAccounts, postLedgerTransaction } from './ledger';
+
+/** The kind of each failed-charge type; CURRENCY_MISMATCH is the common kind. */
+const CHARGE_FAILURES: Record<PaymentFailureType, ErrorKind> = {
+  INSUFFICIENT_FUNDS: PAYMENT_ERRORS.INSUFFICIENT_FUNDS,
+  ACCOUNT_NOT_FOUND: PAYMENT_ERRORS.ACCOUNT_NOT_FOUND,
+  CURRENCY_MISMATCH: COMMON_ERRORS.CURRENCY_MISMATCH,
+  PAYMENT_VOIDED: PAYMENT_ERRORS.PAYMENT_VOIDED,
+};
 
 export interface PaymentDeps {
   db: Db;
@@ -103,8 +113,8 @@ async function refuseCharge(tx: Tx, input: ChargeInput, type: PaymentFailureType
   await tx.exec`
     UPDATE payments SET status = 'FAILED', failure_reason = ${type}::text, charge_tx_id = NULL, updated_at = now()
      WHERE order_id = ${input.orderId}::uuid`;
-  await appendEvents(tx, { type: ORDER_AGGREGATE, id: input.orderId }, [
-    { type: EVENT_TYPES.PaymentFailed, payload: { orderId: input.orderId, customerId: input.customerId, reason: type, message } },
+  await appendEvents<PaymentEvent>(tx, { type: ORDER_AGGREGATE, id: input.orderId }, [
+    { type: PAYMENT_EVENTS.PaymentFailed, payload: { orderId: input.orderId, customerId: input.customerId, reason: type, message } },
   ]);
   return { ok: false, type, message };
 }
@@ -154,8 +164,8 @@ async function refundCaptured(tx: Tx, orderId: string, reason: string, payment: 
   });
   await tx.exec`
     UPDATE payments SET status = 'REFUNDED', refund_tx_id = ${transactionId}::uuid, updated_at = now() WHERE order_id = ${orderId}::uuid`;
-  await appendEvents(tx, { type: ORDER_AGGREGATE, id: orderId }, [
-    { type: EVENT_TYPES.PaymentRefunded, payload: { orderId, customerId, amountMinor, currency, transactionId, reason } },
+  await appendEvents<PaymentEvent>(tx, { type: ORDER_AGGREGATE, id: orderId }, [
+    { type: PAYMENT_EVENTS.PaymentRefunded, payload: { orderId, customerId, amountMinor, currency, transactionId, reason } },
   ]);
   return transactionId;
 }
@@ -188,14 +198,14 @@ export function createPaymentService({ db, faults = noFaults }: PaymentDeps) {
           { id: chargeTxId ?? undefined, kind: 'CHARGE', orderId, idempotencyKey: ledgerKeys.charge(orderId), currency, entries },
           locked,
         );
-        await appendEvents(tx, { type: ORDER_AGGREGATE, id: orderId }, [
-          { type: EVENT_TYPES.PaymentCaptured, payload: { orderId, customerId, amountMinor, currency, transactionId } },
+        await appendEvents<PaymentEvent>(tx, { type: ORDER_AGGREGATE, id: orderId }, [
+          { type: PAYMENT_EVENTS.PaymentCaptured, payload: { orderId, customerId, amountMinor, currency, transactionId } },
         ]);
         await faults.hit('payment.charge.beforeCommit', orderId);
         return { ok: true, result: { transactionId, applied: true } };
       });
       await faults.hit('payment.charge.afterCommit', orderId);
-      if (!outcome.ok) throw new DomainError(PAYMENT_ERRORS[outcome.type], outcome.message);
+      if (!outcome.ok) throw new DomainError(CHARGE_FAILURES[outcome.type], outcome.message);
       return outcome.result;
     },
 
@@ -208,8 +218,8 @@ export function createPaymentService({ db, faults = noFaults }: PaymentDeps) {
         // Waits for a charge of this order still in flight: its row is then what we refund.
         const voided = await tx.exec`INSERT INTO payments (order_id, status) VALUES (${orderId}::uuid, 'VOIDED') ON CONFLICT DO NOTHING`;
         if (voided === 1) {
-          await appendEvents(tx, { type: ORDER_AGGREGATE, id: orderId }, [
-            { type: EVENT_TYPES.PaymentVoided, payload: { orderId, reason } },
+          await appendEvents<PaymentEvent>(tx, { type: ORDER_AGGREGATE, id: orderId }, [
+            { type: PAYMENT_EVENTS.PaymentVoided, payload: { orderId, reason } },
           ]);
           await faults.hit('payment.refund.beforeCommit', orderId);
           return { transactionId: null, applied: true };

@@ -5,7 +5,7 @@
  */
 import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
-import { counter, gauge, histogram } from '../platform/messaging/metrics';
+import { counter, gauge, histogram } from '../../lib/metrics';
 import { CHECK_NAMES } from './contract';
 
 export const RUN_DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];

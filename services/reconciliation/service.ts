@@ -7,13 +7,13 @@
  * holds a second lock, which `npm run reconcile` takes too, so passes never overlap.
  */
 import type { Client as TemporalClient } from '@temporalio/client';
-import { Client, Pool } from 'pg';
+import { Client, type Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import type { Config } from '../../lib/config';
-import { survivingIdleErrors } from '../../lib/db';
+import { createPool } from '../../lib/db';
 import { holdConnection } from '../../lib/sql';
 import type { Logger } from '../../lib/logger';
-import { sleep } from '../platform/messaging/retry';
+import { RunLoop } from '../../lib/run-loop';
 import { LOCKS, RUNS_CHANNEL, type RunMode, type RunScope } from './contract';
 import { openFindingCounts } from './findings';
 import { reconciliationMetrics, setFindingGauges, type ReconciliationMetrics } from './metrics';
@@ -21,12 +21,14 @@ import { instanceName, runReconciliation, type ReconcilerDeps, type RunOptions, 
 
 /** The read-only role's pool, with a server-side ceiling on any one statement. */
 export function createReconcilerPool(cfg: Config, max = 4, onIdleError?: (err: Error) => void): Pool {
-  const pool = new Pool({
-    connectionString: cfg.reconciler.database.url,
-    max,
-    options: '-c statement_timeout=600000 -c random_page_cost=1.1 -c jit=off -c max_parallel_workers_per_gather=0',
+  return createPool(cfg.reconciler.database.url, {
+    poolSize: max,
+    connectTimeoutMs: 0, // a pass waits for its connections, as it always did
+    // A pass reads for minutes and waits on the pass lock: no lock or idle limit, a 10 min statement ceiling.
+    limits: { statementTimeoutMs: 600_000, lockTimeoutMs: 0, idleInTransactionTimeoutMs: 0 },
+    serverOptions: '-c random_page_cost=1.1 -c jit=off -c max_parallel_workers_per_gather=0',
+    onIdleError,
   });
-  return survivingIdleErrors(pool, onIdleError);
 }
 
 /** Runs `fn` holding the pass lock; null if another pass holds it (and `wait` is false). */
@@ -77,20 +79,27 @@ export interface ServiceDeps {
 }
 
 export class ReconciliationService {
-  private readonly abort = new AbortController();
+  private readonly loop: RunLoop;
   private readonly metrics: ReconciliationMetrics;
   private readonly settings: Config['reconciler'];
   private session: Client | undefined;
-  private loop: Promise<void> | undefined;
   private nextAt = 0;
-  private wakeUp: (() => void) | undefined;
-  private woken = false;
 
   constructor(private readonly deps: ServiceDeps) {
     this.settings = { ...deps.cfg.reconciler, ...deps.settings };
     this.metrics = reconciliationMetrics(deps.registry, deps.pg);
     this.metrics.interval.set(this.settings.intervalMs / 1000);
     this.metrics.active.set(0);
+    this.loop = new RunLoop({
+      round: () => this.round(),
+      // A standby polls for the active lock; the active instance wakes for a requested run (NOTIFY) or the schedule.
+      idleMs: () => (this.session ? Math.max(10, Math.min(this.nextAt - Date.now(), 1000)) : this.settings.standbyPollMs),
+      failed: async (err, failures) => {
+        this.deps.log.error({ err, failures }, 'reconciler step failed');
+        if (this.session && !(await this.sessionAlive())) await this.resign();
+      },
+      backoffMs: (failures) => Math.min(30_000, 500 * 2 ** Math.min(failures, 6)),
+    });
   }
 
   /** True while this instance is the active one. */
@@ -99,40 +108,19 @@ export class ReconciliationService {
   }
 
   start(): void {
-    this.loop = this.run();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.abort.abort();
-    this.wake();
-    await this.loop;
+    await this.loop.stop();
     await this.resign();
   }
 
-  private wake(): void {
-    this.woken = true;
-    this.wakeUp?.();
-  }
-
-  private async run(): Promise<void> {
-    let failures = 0;
-    while (!this.abort.signal.aborted) {
-      try {
-        if (!this.session && !(await this.becomeActive())) {
-          await sleep(this.settings.standbyPollMs, this.abort.signal);
-          continue;
-        }
-        await this.session!.query('SELECT 1'); // the lock lives as long as this connection
-        const worked = await this.step();
-        failures = 0;
-        if (!worked) await this.idle();
-      } catch (err) {
-        failures += 1;
-        this.deps.log.error({ err, failures }, 'reconciler step failed');
-        if (this.session && !(await this.sessionAlive())) await this.resign();
-        await sleep(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)), this.abort.signal);
-      }
-    }
+  /** A round: standing by (false: the lock is another instance's), or one step of the active instance. */
+  private async round(): Promise<boolean> {
+    if (!this.session && !(await this.becomeActive())) return false;
+    await this.session!.query('SELECT 1'); // the lock lives as long as this connection
+    return this.step();
   }
 
   private async sessionAlive(): Promise<boolean> {
@@ -152,7 +140,7 @@ export class ReconciliationService {
       await client.end();
       return false;
     }
-    client.on('notification', () => this.wake());
+    client.on('notification', () => this.loop.wake());
     await client.query(`LISTEN ${RUNS_CHANNEL}`);
     this.session = client;
     this.nextAt = 0;
@@ -174,7 +162,6 @@ export class ReconciliationService {
   /** One requested run, or the scheduled one when due; false if there was nothing to do. */
   private async step(): Promise<boolean> {
     const due = Date.now() >= this.nextAt;
-    this.woken = false;
     const done = await withRunLock(this.deps.pg, false, async () => {
       const requested = await this.claimRequested();
       if (requested) {
@@ -187,19 +174,6 @@ export class ReconciliationService {
       return true;
     });
     return done ?? false;
-  }
-
-  private async idle(): Promise<void> {
-    if (this.woken) return;
-    const ms = Math.max(10, Math.min(this.nextAt - Date.now(), 1000));
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wakeUp = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.wakeUp = undefined;
   }
 
   private async claimRequested(): Promise<Claimed | null> {

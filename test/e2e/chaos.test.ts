@@ -2,28 +2,21 @@
  * The short chaos run (docs/chaos.md): the harness of `npm run chaos` with a small
  * workload, two instances of every app process, SIGKILLs of every process type and one
  * Kafka restart, then the whole outside checker. The Kafka broker is one of this file's own
- * (its own ports and data directory), so restarting it disturbs no other test file; the
+ * (test/support/kafka-broker.ts), so restarting it disturbs no other test file; the
  * shared PostgreSQL and Temporal are not restarted here (other files use them at the same
  * time): `npm run chaos` does that against a stack of its own. The run has its own database,
  * topics, consumer groups and task queues.
  */
-import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { runChaos } from '../../scripts/chaos/harness';
 import { formatResult } from '../../scripts/chaos/report';
-import { loadStackConfig } from '../../scripts/stack/config';
-import { KafkaBroker } from '../../scripts/stack/kafka';
-import { freePort } from '../support/processes';
 import { testConfig } from '../setup/test-config';
-import { eventually } from '../support/wait';
+import { startOwnBroker, type OwnBroker } from '../support/kafka-broker';
 
 const SEED = 20261201;
 
-let stackDir: string;
-let brokerEnv: Record<string, string>;
-let broker: KafkaBroker;
+let broker: OwnBroker | undefined;
 
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -42,22 +35,11 @@ async function freeBase(lo: number, offsets: number[]): Promise<number> {
 }
 
 beforeAll(async () => {
-  stackDir = fs.mkdtempSync(path.join(os.tmpdir(), 'order-saga-chaos-'));
-  brokerEnv = {
-    KAFKA_BROKERS: `127.0.0.1:${await freePort()}`,
-    KAFKA_CONTROLLER_PORT: String(await freePort()),
-    KAFKA_HEAP_MB: '384',
-    STACK_DIR: stackDir,
-  };
-  broker = new KafkaBroker(loadStackConfig({ ...process.env, ...brokerEnv }));
-  await broker.install();
-  await broker.start();
-  await eventually(() => broker.health(), { timeoutMs: 120_000, intervalMs: 300, what: 'the chaos test broker to answer' });
+  broker = await startOwnBroker('chaos');
 }, 180_000);
 
 afterAll(async () => {
-  await broker?.stop();
-  fs.rmSync(stackDir, { recursive: true, force: true });
+  await broker?.close();
 }, 60_000);
 
 test('a short chaos run: every process type SIGKILLed, Kafka restarted, and every invariant holds from the outside', async () => {
@@ -70,7 +52,7 @@ test('a short chaos run: every process type SIGKILLed, Kafka restarted, and ever
     kills: 16,
     seed: SEED,
     servers: ['kafka'],
-    env: { ...brokerEnv, DATABASE_URL: base.database.url, TEMPORAL_TASK_QUEUE_PREFIX: 'test-chaos' },
+    env: { ...broker!.env, DATABASE_URL: base.database.url, TEMPORAL_TASK_QUEUE_PREFIX: 'test-chaos' },
     apiPort: await freeBase(20_000, [0, 1]),
     metricsPortBase: await freeBase(40_000, [1, 2, 3, 4, 5, 6, 7, 8, 21, 22, 23, 24, 25, 26, 27, 28]),
     logRoot: path.join(base.stack.dir, 'test-logs', 'chaos'),

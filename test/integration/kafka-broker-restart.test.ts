@@ -2,20 +2,14 @@
  * The broker goes away mid-stream and comes back: the relay keeps rows pending and retries,
  * the consumers reconnect, and nothing is lost or reordered; no process is restarted by hand.
  *
- * The broker is a real Kafka started for this file alone (the KafkaBroker component of the
- * stack, on its own ports and data directory), so that stopping it cannot break test files
- * running at the same time against the shared broker.
+ * The broker is a real Kafka started for this file alone (test/support/kafka-broker.ts), so
+ * that stopping it cannot break test files running at the same time against the shared broker.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { loadStackConfig } from '../../scripts/stack/config';
 import { getAnomalies } from '../../services/audit/timeline';
-import { KafkaBroker } from '../../scripts/stack/kafka';
+import { startOwnBroker, type OwnBroker } from '../support/kafka-broker';
 import {
   createPipelineEnv,
   envelopeOf,
-  freePort,
   killAllRoles,
   metricValue,
   readTopic,
@@ -25,35 +19,18 @@ import {
 } from '../support/processes';
 import { eventually } from '../support/wait';
 
-let stackDir: string;
-let brokerEnv: Record<string, string>;
-let broker: KafkaBroker;
+let broker: OwnBroker | undefined;
 let env: PipelineEnv | undefined;
 
-async function startBroker(): Promise<void> {
-  await broker.start();
-  await eventually(() => broker.health(), { timeoutMs: 120_000, intervalMs: 300, what: 'the test broker to answer' });
-}
-
 beforeAll(async () => {
-  stackDir = fs.mkdtempSync(path.join(os.tmpdir(), 'order-saga-broker-'));
-  brokerEnv = {
-    KAFKA_BROKERS: `127.0.0.1:${await freePort()}`,
-    KAFKA_CONTROLLER_PORT: String(await freePort()),
-    KAFKA_HEAP_MB: '384',
-    STACK_DIR: stackDir,
-  };
-  broker = new KafkaBroker(loadStackConfig({ ...process.env, ...brokerEnv }));
-  await broker.install();
-  await startBroker();
-  env = await createPipelineEnv('broker', brokerEnv);
+  broker = await startOwnBroker('broker');
+  env = await createPipelineEnv('broker', broker.env);
 }, 180_000);
 
 afterAll(async () => {
   await killAllRoles();
   await env?.close().catch(() => undefined);
-  await broker?.stop();
-  fs.rmSync(stackDir, { recursive: true, force: true });
+  await broker?.close();
 }, 60_000);
 
 test('Kafka stopped and restarted mid-stream: relay and consumers recover by themselves and nothing is lost', async () => {
@@ -64,7 +41,7 @@ test('Kafka stopped and restarted mid-stream: relay and consumers recover by the
   const before = await writeOrders(e.db, 20);
   await eventually(async () => (await timelineRows(before)) === before.length * 7, { timeoutMs: 30_000, what: 'the pipeline to flow' });
 
-  await broker.stop();
+  await broker!.stop();
   try {
     const during = await writeOrders(e.db, 20);
     await eventually(async () => metricValue(await relay.metrics(), 'outbox_publish_failures_total') > 0, {
@@ -72,7 +49,7 @@ test('Kafka stopped and restarted mid-stream: relay and consumers recover by the
       what: 'the relay to notice the broker is gone',
     });
     expect(await e.db.outboxEvent.count({ where: { aggregateId: { in: during }, publishedAt: null } })).toBe(during.length * 7);
-    await startBroker();
+    await broker!.start();
     const after = await writeOrders(e.db, 20);
 
     const orders = [...before, ...during, ...after];
@@ -96,6 +73,6 @@ test('Kafka stopped and restarted mid-stream: relay and consumers recover by the
     expect(metricValue(await audit.metrics(), 'consumer_dead_letters_total')).toBe(0);
   } finally {
     // Whatever happened above, leave a running broker behind for afterAll to stop cleanly.
-    if (!broker.pid()) await startBroker();
+    if (!broker!.running()) await broker!.start();
   }
 }, 240_000);

@@ -3,12 +3,12 @@
  * consumer processes (audit, notifications), with processes killed where it hurts most.
  */
 import crypto from 'node:crypto';
-import { EVENT_TYPES, type EventType } from '../../services/orders/contract';
 import { getAnomalies, getTimeline } from '../../services/audit/timeline';
 import { SHARD_COUNT } from '../../services/platform/relay/shards';
 import {
   CONFIRMED_ORDER,
   createPipelineEnv,
+  EVENT_TYPES,
   envelopeOf,
   killAllRoles,
   metricValue,
@@ -16,6 +16,7 @@ import {
   spawnRole,
   writeOrderEvents,
   writeOrders,
+  type EventType,
   type PipelineEnv,
   type RoleProcess,
   type TopicMessage,

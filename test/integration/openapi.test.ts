@@ -4,11 +4,11 @@
  * served document lists each, and real responses parse with the documented schemas.
  */
 import { OPERATIONS } from '../../api/app';
-import { startApiEnv, type ApiEnv } from '../support/api-env';
+import { startPgApiEnv, type ApiEnv } from '../support/api-env';
 
 let env: ApiEnv;
 beforeAll(async () => {
-  env = await startApiEnv();
+  env = await startPgApiEnv();
 });
 afterAll(async () => {
   await env?.stop();

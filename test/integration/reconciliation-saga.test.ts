@@ -8,7 +8,7 @@
 import crypto from 'node:crypto';
 import { createInventoryActivities } from '../../activities/inventory';
 import { createOrderActivities } from '../../activities/orders';
-import { EVENT_TYPES, ORDER_AGGREGATE, orderWorkflowId, type OrderSagaInput } from '../../services/orders/contract';
+import { ORDER_EVENTS, ORDER_AGGREGATE, orderWorkflowId, type OrderSagaInput } from '../../services/orders/contract';
 import { taskQueues } from '../../services/orders/task-queues';
 import { inTransaction } from '../../lib/db';
 import { appendEvents } from '../../services/platform/outbox/outbox';
@@ -191,7 +191,7 @@ test('events.order_status: when an operator cancels a PENDING order in SQL and t
   await inTransaction(db(), (tx) =>
     appendEvents(tx, { type: ORDER_AGGREGATE, id: orderId }, [
       {
-        type: EVENT_TYPES.OrderCompensated,
+        type: ORDER_EVENTS.OrderCompensated,
         payload: {
           orderId,
           from: 'PENDING',

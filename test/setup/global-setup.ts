@@ -1,10 +1,13 @@
 /**
  * Brings the real stack up (idempotent; fast when already up), creates and migrates the
- * test database. Skipped when only unit tests were selected.
+ * test database, and builds the workflow bundles once for the run (WORKFLOW_BUNDLE_DIR, which
+ * every test process and the role processes it spawns inherit). Skipped when only unit tests
+ * were selected.
  */
 import { migrate } from '../../lib/migrate';
 import { ensureDatabase } from '../../scripts/stack/postgres';
 import { formatStatus, up } from '../../scripts/stack/stack';
+import { cachedWorkflowBundles } from '../support/workflow-bundles';
 import { testConfig } from './test-config';
 
 const PROJECTS = ['unit', 'timeskip', 'integration', 'e2e'];
@@ -32,4 +35,9 @@ export default async function globalSetup(): Promise<void> {
   await ensureDatabase(cfg, cfg.database.database);
   await migrate(cfg.databaseOwner.url);
   process.stderr.write(`\n[test] stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n${formatStatus(rows)}\n`);
+  const bundling = Date.now();
+  const bundles = await cachedWorkflowBundles();
+  process.env.WORKFLOW_BUNDLE_DIR = bundles.dir;
+  const how = bundles.built ? `built in ${((Date.now() - bundling) / 1000).toFixed(1)} s` : 'cached';
+  process.stderr.write(`[test] workflow bundles ${how}: ${bundles.dir}\n`);
 }

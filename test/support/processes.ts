@@ -1,8 +1,9 @@
 /**
- * App roles as real child processes (`node --import tsx app/main.ts <role>`), so tests can
- * kill them (SIGKILL) or stop them (SIGTERM) like an orchestrator would; plus what tests of
- * the event pipeline share: an isolated database and topics per test file, order events
- * written through the real outbox writer, and a raw reader of a topic.
+ * App roles as real child processes (`node --import tsx app/main.ts <role>`, or compiled:
+ * `node dist/app/main.js <role>`), so tests can kill them (SIGKILL) or stop them (SIGTERM)
+ * like an orchestrator would; plus what tests of the event pipeline share: an isolated
+ * database and topics per test file, order events written through the real outbox writer,
+ * and a raw reader of a topic.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -15,7 +16,9 @@ import { loadConfig, repoRoot, type Config } from '../../lib/config';
 import { closeDb, createDb, inTransaction, type Db } from '../../lib/db';
 import { migrate } from '../../lib/migrate';
 import { headerStrings, parseEnvelope, type Envelope } from '../../services/platform/messaging/envelope';
-import { EVENT_TYPES, ORDER_AGGREGATE, type EventType } from '../../services/orders/contract';
+import { INVENTORY_EVENTS } from '../../services/inventory/contract';
+import { ORDER_AGGREGATE, ORDER_EVENTS } from '../../services/orders/contract';
+import { PAYMENT_EVENTS } from '../../services/payments/contract';
 import { appendEvents, type NewEvent } from '../../services/platform/outbox/outbox';
 import { loadStackConfig } from '../../scripts/stack/config';
 import { dropDatabase, ensureDatabase } from '../../scripts/stack/postgres';
@@ -50,6 +53,8 @@ export interface SpawnOptions {
   /** Where stdout and stderr go (appended); default .stack/test-logs/<role>-<time>.log. */
   logFile?: string;
   readyTimeoutMs?: number;
+  /** Run the compiled role (`node dist/app/main.js`, no TypeScript loader; `npm run build` first). */
+  compiled?: boolean;
 }
 
 const running = new Set<ChildProcess>();
@@ -92,11 +97,16 @@ export async function spawnRole(role: string, opts: SpawnOptions = {}): Promise<
   fs.mkdirSync(logDir, { recursive: true });
   const logFile = opts.logFile ?? path.join(logDir, `${role}-${Date.now()}-${crypto.randomUUID().slice(0, 6)}.log`);
   const out = fs.openSync(logFile, 'a');
-  const env = { ...process.env, NODE_ENV: 'test', METRICS_PORT_BASE: String(await metricsBaseFor(role)), ...opts.env };
-  const child = fork(path.join(repoRoot, 'app', 'main.ts'), [role], {
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'test', METRICS_PORT_BASE: String(await metricsBaseFor(role)), ...opts.env };
+  if (opts.compiled) {
+    // As in the image: nothing preloads a TypeScript loader; dist/'s own workflow bundles.
+    delete env.NODE_OPTIONS;
+    if (!opts.env?.WORKFLOW_BUNDLE_DIR) delete env.WORKFLOW_BUNDLE_DIR;
+  }
+  const child = fork(opts.compiled ? path.join(repoRoot, 'dist', 'app', 'main.js') : path.join(repoRoot, 'app', 'main.ts'), [role], {
     cwd: repoRoot,
     env,
-    execArgv: ['--import', 'tsx'],
+    execArgv: opts.compiled ? [] : ['--import', 'tsx'],
     stdio: ['ignore', out, out, 'ipc'],
   });
   fs.closeSync(out);
@@ -232,6 +242,10 @@ async function dropPipeline(cfg: Config, db: Db, kafka: Kafka, topics: string[])
 
 // ---------------------------------------------------------------- order events
 
+/** Every event type about an order, whichever context owns it. */
+export const EVENT_TYPES = { ...ORDER_EVENTS, ...PAYMENT_EVENTS, ...INVENTORY_EVENTS } as const;
+export type EventType = (typeof EVENT_TYPES)[keyof typeof EVENT_TYPES];
+
 /** The events of a confirmed order, in the order the saga writes them. */
 export const CONFIRMED_ORDER: EventType[] = [
   EVENT_TYPES.OrderCreated,
@@ -244,7 +258,11 @@ export const CONFIRMED_ORDER: EventType[] = [
 ];
 
 /** A plausible payload of each event type (see the event catalogue, docs/events.md). */
-export function orderEvent(type: EventType, orderId: string, customerId = 'cust-test'): NewEvent {
+export function orderEvent(
+  type: EventType,
+  orderId: string,
+  customerId = 'cust-test',
+): NewEvent<EventType> & { payload: Record<string, unknown> } {
   const items = [{ sku: 'SKU-TEST', quantity: 2 }];
   const base = { orderId };
   const payloads: Partial<Record<EventType, Record<string, unknown>>> = {

@@ -8,7 +8,7 @@
  */
 import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import { Worker, type NativeConnection } from '@temporalio/worker';
 import { Pool } from 'pg';
 import { Registry } from 'prom-client';
 import { createInventoryActivities } from '../../activities/inventory';
@@ -102,7 +102,6 @@ export async function startReconciliationEnv(label: string, extraEnv: Record<str
   const pg = createReconcilerPool(cfg, 4);
   const temporal = await createTemporalClient(cfg);
   const connection: NativeConnection = await createWorkerConnection(cfg);
-  const bundle: WorkflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
   const consumerFaults = new FaultPlan();
   const deployments: Deployment[] = [];
 
@@ -152,7 +151,7 @@ export async function startReconciliationEnv(label: string, extraEnv: Record<str
     const running = new Set<Kind>();
     const common = { connection, namespace: dcfg.temporal.namespace, shutdownGraceTime: '2 seconds' as const };
     const create: Record<Kind, () => Promise<Worker>> = {
-      orders: () => createOrdersWorker({ cfg: dcfg, db: pipeline.db, connection, workflowBundle: bundle }),
+      orders: () => createOrdersWorker({ cfg: dcfg, db: pipeline.db, connection }),
       payments: () => {
         const real = createPaymentActivities({ db: pipeline.db, faults: opts.faults });
         const voiding = {
@@ -276,12 +275,3 @@ export async function startReconciliationEnv(label: string, extraEnv: Record<str
     },
   };
 }
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (message: string) => console.error(message),
-};

@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode, type NativeConnection, type Worker } from '@temporalio/worker';
+import type { NativeConnection, Worker } from '@temporalio/worker';
 import { createInventoryWorker, createOrdersWorker, createPaymentsWorker } from '../../app/workers';
 import { loadConfig, type Config } from '../../lib/config';
 import { closeDb, createDb, type Db, type DbOptions } from '../../lib/db';
@@ -30,8 +30,7 @@ export async function startSagaEnv(env: Record<string, string> = {}, dbOptions: 
   const client = await createTemporalClient(cfg);
   const connection: NativeConnection = await createWorkerConnection(cfg);
   const faults = new FaultPlan();
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
-  const deps = { cfg, db, connection, faults, workflowBundle };
+  const deps = { cfg, db, connection, faults };
   const workers: Worker[] = await Promise.all([createOrdersWorker(deps), createPaymentsWorker(deps), createInventoryWorker(deps)]);
   const running = workers.map((w) => w.run());
   return {
@@ -48,12 +47,3 @@ export async function startSagaEnv(env: Record<string, string> = {}, dbOptions: 
     },
   };
 }
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (message: string) => console.error(message),
-};

@@ -11,6 +11,7 @@ import { parseAllDocuments } from 'yaml';
 import { ROLES, type Role } from '../../app/processes';
 import { systemOperations } from '../../api/routes/system';
 import { APP_VARIABLES, loadConfig, repoRoot } from '../../lib/config';
+import { compiledCommand } from '../support/build';
 
 interface Probe {
   httpGet?: { path: string; port: number | string };
@@ -66,9 +67,9 @@ const settings = loadConfig({ ...configMap.data, ...secret.stringData, ADMIN_API
 
 function deploymentOf(role: Role): Resource {
   const matches = of('Deployment').filter((d) =>
-    d.spec!.template!.spec.containers.some((c) => c.command?.join(' ').endsWith(`app/main.ts ${role}`)),
+    d.spec!.template!.spec.containers.some((c) => c.command?.join(' ') === `node dist/app/main.js ${role}`),
   );
-  if (matches.length !== 1) throw new Error(`expected one Deployment running app/main.ts ${role}, found ${matches.length}`);
+  if (matches.length !== 1) throw new Error(`expected one Deployment running node dist/app/main.js ${role}, found ${matches.length}`);
   return matches[0]!;
 }
 
@@ -147,5 +148,15 @@ test('the API has a Service and an HPA that keeps two replicas; a migrate Job ru
   const hpa = of('HorizontalPodAutoscaler').find((h) => h.spec!.scaleTargetRef!.name === deploymentOf('api').metadata.name);
   expect(hpa?.spec!.minReplicas).toBeGreaterThanOrEqual(2);
   const job = of('Job').find((j) => j.metadata.name === 'order-saga-migrate');
-  expect(job?.spec!.template!.spec.containers[0]!.command).toEqual(['npx', 'tsx', 'scripts/migrate.ts']);
+  expect(job?.spec!.template!.spec.containers[0]!.command).toEqual(['node', 'dist/scripts/migrate.js']);
+});
+
+test('every container runs compiled JavaScript the build emits, with node and no TypeScript loader', () => {
+  const containers = [...of('Deployment'), ...of('Job')].flatMap((r) =>
+    r.spec!.template!.spec.containers.map((c) => ({ resource: r.metadata.name, command: c.command ?? [] })),
+  );
+  expect(containers.length).toBeGreaterThan(roles.length);
+  for (const { resource, command } of containers) {
+    expect({ resource, problem: compiledCommand(command).problem }).toEqual({ resource, problem: undefined });
+  }
 });

@@ -10,6 +10,7 @@ import { parse } from 'yaml';
 import { APP_VARIABLES, loadConfig, repoRoot } from '../../lib/config';
 import { loadStackConfig, STACK_VARIABLES } from '../../scripts/stack/config';
 import { SEARCH_ATTRIBUTES } from '../../services/orders/contract';
+import { compiledCommand } from '../support/build';
 
 type Scalar = string | number | boolean | null;
 
@@ -101,12 +102,11 @@ function dependsOn(s: Service): Record<string, string> {
   return Object.fromEntries(Object.entries(s.depends_on ?? {}).map(([d, v]) => [d, v.condition ?? 'service_started']));
 }
 
-/** The one service whose command runs `app/main.ts <role>`. */
+/** The one service whose command runs `node dist/app/main.js <role>`. */
 function roleService(role: string): [string, Service] {
-  const pattern = new RegExp(`(^|\\s)app/main\\.ts\\s+${role.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\s|$)`);
-  const matches = Object.entries(compose.services).filter(([, s]) => pattern.test(commandArgs(s).join(' ')));
+  const matches = Object.entries(compose.services).filter(([, s]) => commandArgs(s).join(' ') === `node dist/app/main.js ${role}`);
   if (matches.length !== 1) {
-    throw new Error(`expected one service running app/main.ts ${role}, found ${matches.length}`);
+    throw new Error(`expected one service running node dist/app/main.js ${role}, found ${matches.length}`);
   }
   return matches[0]!;
 }
@@ -200,6 +200,26 @@ describe('docker-compose.yml', () => {
         pinned: true,
       });
     }
+  });
+
+  it('builds the image in two stages: the build compiles, the runtime has production dependencies and dist/ only', () => {
+    const dockerfile = fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
+    const stages = dockerfile.split(/^\s*FROM\s+/im).slice(1);
+    expect(stages.length).toBe(2);
+    const [build, runtime] = stages as [string, string];
+    const runs = (stage: string) => [...stage.matchAll(/^\s*RUN\s+(.+)$/gim)].map((m) => m[1]!.trim());
+    expect(runs(build)).toEqual(expect.arrayContaining(['npm ci', 'npm run build']));
+    expect(runs(runtime).join(' && ')).toMatch(/(^|&& )npm ci --omit=dev( |$)/);
+    expect(runs(runtime).join(' ')).not.toMatch(/tsx|npm run build|\btsc\b/);
+    const fromBuild = [...runtime.matchAll(/^\s*COPY\s+--from=build\s+(\S+)/gim)].map((m) => m[1]!);
+    expect(fromBuild).toContain('/app/dist');
+    const cmd = /^\s*CMD\s+(\[.*\])\s*$/im.exec(runtime)?.[1];
+    expect(compiledCommand(JSON.parse(cmd ?? '[]') as string[])).toEqual({ source: 'app/main.ts', args: ['api'] });
+  });
+
+  it('keeps TypeScript tooling out of the production dependencies the runtime stage installs', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    expect(Object.keys(pkg.dependencies).filter((d) => ['tsx', 'typescript', 'ts-node', '@swc/core'].includes(d))).toEqual([]);
   });
 
   it('has the infrastructure services postgres, temporal and kafka', () => {
@@ -325,19 +345,25 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it.each(ROLES)('runs role %s from a service whose command is app/main.ts <role>', (role) => {
+  it.each(ROLES)('runs role %s from a service whose command is node dist/app/main.js <role>', (role) => {
     const [name, s] = roleService(role);
     expect(s.build).toBeDefined();
-    expect({ service: name, args: commandArgs(s).slice(-2) }).toEqual({ service: name, args: ['app/main.ts', role] });
+    expect({ service: name, ...compiledCommand(commandArgs(s)) }).toEqual({ service: name, source: 'app/main.ts', args: [role] });
+  });
+
+  it('runs every app service as compiled JavaScript the build emits, with node and no TypeScript loader', () => {
+    for (const [name, s] of appServices()) {
+      expect({ service: name, problem: compiledCommand(commandArgs(s)).problem }).toEqual({ service: name, problem: undefined });
+    }
   });
 
   it('runs migrations in a one-shot service the app services wait for; demo data only under the demo profile', () => {
     const migrate = service('migrate');
-    expect(commandArgs(migrate).join(' ')).toMatch(/scripts\/migrate\.ts/);
+    expect(compiledCommand(commandArgs(migrate)).source).toBe('scripts/migrate.ts');
     expect(commandArgs(migrate).join(' ')).not.toMatch(/seed/);
     const seed = service('seed') as Service & { profiles?: string[] };
     expect({ command: commandArgs(seed).join(' '), profiles: seed.profiles }).toEqual({
-      command: expect.stringMatching(/scripts\/seed\.ts/),
+      command: 'node dist/scripts/seed.js',
       profiles: ['demo'],
     });
     // Nothing outside the demo profile seeds money or mints a key.

@@ -3,24 +3,11 @@ import { CHECK_TABLE } from '../../services/reconciliation/checks';
 import { CHECK_NAMES, type FindingView, type RunView } from '../../services/reconciliation/contract';
 import { formatReport } from '../../services/reconciliation/report';
 import { normalizeScope } from '../../services/reconciliation/runner';
-import { named } from '../../services/reconciliation/sql';
 import { searchAttributeAgrees, STATUS_AT_REST_PATCH } from '../../services/orders/search-attributes';
 
 describe('the reconciliation contract', () => {
   test('every check is implemented once (docs/reconciliation.md describes them)', () => {
     expect(Object.keys(CHECK_TABLE).sort()).toEqual([...CHECK_NAMES].sort());
-  });
-});
-
-describe('named SQL parameters', () => {
-  test('each name becomes one $n, in order of first use; casts are left alone', () => {
-    expect(named('SELECT :a::text, :b, :a WHERE x::int = :c', { a: 1, b: 2, c: 3, unused: 4 })).toEqual({
-      text: 'SELECT $1::text, $2, $1 WHERE x::int = $3',
-      values: [1, 2, 3],
-    });
-  });
-  test('a name without a value is an error, not a null', () => {
-    expect(() => named('SELECT :missing', {})).toThrow('no value for :missing');
   });
 });
 

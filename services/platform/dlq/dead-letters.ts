@@ -6,7 +6,8 @@
  */
 import type { IHeaders, Kafka, Producer } from 'kafkajs';
 import { DomainError } from '../../../lib/errors';
-import type { Db } from '../../../lib/db';
+import { runStatement, type Db } from '../../../lib/db';
+import { sql } from '../../../lib/sql';
 import { DLQ_HEADERS } from '../messaging/dead-letter';
 import { ACKS_ALL, createIdempotentProducer } from '../messaging/kafka';
 
@@ -128,9 +129,6 @@ export async function replayDeadLetter(
   } finally {
     if (owned) await producer.disconnect().catch(() => undefined);
   }
-  const updated = await db.deadLetter.update({
-    where: { id: key },
-    data: { replayCount: { increment: 1 }, replayedAt: new Date() },
-  });
-  return summary(updated);
+  await runStatement(db, sql`UPDATE dead_letters SET replay_count = replay_count + 1, replayed_at = now() WHERE id = ${key}::bigint`);
+  return (await getDeadLetter(db, key))!;
 }

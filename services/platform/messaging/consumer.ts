@@ -29,7 +29,7 @@ import { headerStrings, HEADERS } from './envelope';
 import { classify } from './errors';
 import { createIdempotentProducer } from './kafka';
 import { consumerMetrics, type ConsumerMetrics } from './metrics';
-import { backoffMs, sleep } from './retry';
+import { backoffMs, sleep } from '../../../lib/retry';
 import { endSpan, startProcessSpan } from './tracing';
 import type { ConsumerSettings } from '../../../lib/config';
 

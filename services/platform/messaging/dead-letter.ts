@@ -6,7 +6,8 @@
  * again, which the table's unique key turns into a no-op.
  */
 import type { IHeaders, KafkaMessage, Producer } from 'kafkajs';
-import type { Db } from '../../../lib/db';
+import { runStatement, type Db } from '../../../lib/db';
+import { sql } from '../../../lib/sql';
 import { headerStrings, HEADERS } from './envelope';
 import type { Classified } from './errors';
 import { ACKS_ALL } from './kafka';
@@ -89,26 +90,16 @@ export async function sendDeadLetter(
 export async function recordDeadLetter(db: Db, dlqTopic: string, group: string, source: SourceMessage, failure: Failure): Promise<void> {
   const { message } = source;
   const { eventId, eventType } = identify(message);
-  // INSERT ... ON CONFLICT DO NOTHING on the (topic, partition, offset, group) key.
-  await db.deadLetter.createMany({
-    skipDuplicates: true,
-    data: {
-      consumerGroup: group,
-      sourceTopic: source.topic,
-      sourcePartition: source.partition,
-      sourceOffset: BigInt(message.offset),
-      dlqTopic,
-      eventId,
-      eventType,
-      messageKey: message.key ? message.key.toString('utf8') : null,
-      value: message.value ? new Uint8Array(message.value) : null,
-      headers: headerStrings(message.headers),
-      errorClass: failure.error.errorClass,
-      errorMessage: failure.error.message,
-      retryable: failure.error.retryable,
-      attempts: failure.attempts,
-      firstFailedAt: failure.firstFailureAt,
-      lastFailedAt: failure.lastFailureAt,
-    },
-  });
+  const headers = JSON.stringify(headerStrings(message.headers));
+  await runStatement(
+    db,
+    sql`
+    INSERT INTO dead_letters (consumer_group, source_topic, source_partition, source_offset, dlq_topic, event_id, event_type, message_key,
+                              value, headers, error_class, error_message, retryable, attempts, first_failed_at, last_failed_at)
+    VALUES (${group}::text, ${source.topic}::text, ${source.partition}::int, ${message.offset}::bigint, ${dlqTopic}::text, ${eventId}::text,
+            ${eventType}::text, ${message.key ? message.key.toString('utf8') : null}::text, ${message.value ?? null}::bytea, ${headers}::jsonb,
+            ${failure.error.errorClass}::text, ${failure.error.message}::text, ${failure.error.retryable}::boolean, ${failure.attempts}::int,
+            ${failure.firstFailureAt}::timestamptz, ${failure.lastFailureAt}::timestamptz)
+    ON CONFLICT (source_topic, source_partition, source_offset, consumer_group) DO NOTHING`,
+  );
 }

@@ -1,39 +1,6 @@
-/**
- * Metrics of the consumer framework, and get-or-create helpers so that two components in one
- * process (tests, `npm start`) can share a registry without registering a name twice.
- */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-
-export function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
-  return (registry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter({ name, help, labelNames, registers: [registry] });
-}
-
-export function gauge<L extends string>(
-  registry: Registry,
-  name: string,
-  help: string,
-  labelNames: readonly L[] = [],
-  collect?: (this: Gauge<L>) => Promise<void>,
-): Gauge<L> {
-  const existing = registry.getSingleMetric(name) as Gauge<L> | undefined;
-  if (existing) return existing;
-  return new Gauge({ name, help, labelNames, registers: [registry], ...(collect ? { collect } : {}) });
-}
-
-export function histogram<L extends string>(
-  registry: Registry,
-  name: string,
-  help: string,
-  buckets: number[],
-  labelNames: readonly L[] = [],
-): Histogram<L> {
-  return (
-    (registry.getSingleMetric(name) as Histogram<L> | undefined) ??
-    new Histogram({ name, help, buckets, labelNames, registers: [registry] })
-  );
-}
-
-export const LATENCY_BUCKETS = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** Metrics of the consumer framework. */
+import type { Registry } from 'prom-client';
+import { counter, gauge, histogram, LATENCY_BUCKETS } from '../../../lib/metrics';
 
 export function consumerMetrics(registry: Registry) {
   return {

@@ -1,18 +1,23 @@
 /**
  * The transactional outbox: domain events are rows written by the same transaction as the
  * change they describe, so an event exists if and only if its change committed.
+ *
+ * This module is the only writer of outbox_events. It computes what every row needs the same
+ * way for every context: the per-aggregate sequence (gapless, from 1), the schema version and
+ * the traceparent of the active span. Callers either append events from TypeScript
+ * (`appendEvents`) or, to stay one round trip, splice `outboxAppend` into a statement of their
+ * own and feed it rows from the same statement (services/orders/transitions.ts).
  */
-import crypto from 'node:crypto';
 import { context, propagation } from '@opentelemetry/api';
-import type { Tx } from '../../../lib/sql';
-import type { EventType } from '../../orders/contract';
+import { sql, type SqlFragment, type Tx } from '../../../lib/sql';
 
 /** Envelope schema version of every event type written today. */
 export const CURRENT_SCHEMA_VERSION = 1;
 
-export interface NewEvent {
-  type: EventType;
-  payload: Record<string, unknown>;
+/** An event to append; its context's contract names the type and its payload. */
+export interface NewEvent<T extends string = string> {
+  type: T;
+  payload: object;
   schemaVersion?: number;
 }
 
@@ -29,33 +34,50 @@ export function currentTraceparent(): string | null {
 }
 
 /**
- * Appends events for one aggregate. Sequences are per aggregate, gapless and start at 1: the
- * counter row's lock serialises writers of the same aggregate, and a rollback returns the
- * numbers it took. Must be called with the transaction handle of the change itself.
+ * The CTEs that append the events `rows` yields, for a statement's WITH list:
+ * `sql\`WITH ..., ${outboxAppend(rows)} SELECT ... FROM outbox_written\``.
+ *
+ * `rows` is a query with the columns `aggregate_type text, aggregate_id text, ord int, type text,
+ * payload jsonb, schema_version int` (NULL: the current version), one row per event, `ord`
+ * numbering each aggregate's events 1..n in the order they happened. It may read the
+ * statement's earlier CTEs (an event only if a change happened). The counter row's lock
+ * serialises writers of the same aggregate, and a rollback returns the numbers it took.
+ * `outbox_written` yields `event_id, aggregate_id, sequence, type, payload, occurred_at` of
+ * each row written.
  */
-export async function appendEvents(tx: Tx, aggregate: Aggregate, events: NewEvent[]): Promise<{ eventId: string; sequence: number }[]> {
+export function outboxAppend(rows: SqlFragment): SqlFragment {
+  return sql`outbox_rows AS (${rows}),
+    outbox_counts AS (SELECT aggregate_id, count(*)::int AS n FROM outbox_rows GROUP BY aggregate_id),
+    outbox_seq AS (
+      INSERT INTO outbox_sequences (aggregate_id, last_sequence) SELECT aggregate_id, n FROM outbox_counts
+      ON CONFLICT (aggregate_id) DO UPDATE SET last_sequence = outbox_sequences.last_sequence + EXCLUDED.last_sequence
+      RETURNING aggregate_id, last_sequence
+    ),
+    outbox_written AS (
+      INSERT INTO outbox_events (event_id, type, aggregate_type, aggregate_id, sequence, schema_version, traceparent, payload)
+      SELECT gen_random_uuid(), r.type, r.aggregate_type, r.aggregate_id, s.last_sequence - c.n + r.ord,
+             COALESCE(r.schema_version, ${CURRENT_SCHEMA_VERSION}::int), ${currentTraceparent()}::text, r.payload
+      FROM outbox_rows r JOIN outbox_counts c USING (aggregate_id) JOIN outbox_seq s USING (aggregate_id)
+      ORDER BY r.ord
+      RETURNING event_id, aggregate_id, sequence, type, payload, occurred_at
+    )`;
+}
+
+/**
+ * Appends events for one aggregate, in one round trip. Must be called with the transaction
+ * handle of the change itself.
+ */
+export async function appendEvents<E extends NewEvent = NewEvent>(
+  tx: Tx,
+  aggregate: Aggregate,
+  events: E[],
+): Promise<{ eventId: string; sequence: number }[]> {
   if (events.length === 0) return [];
-  const traceparent = currentTraceparent();
-  const rows = events.map((e, i) => ({
-    ord: i + 1,
-    event_id: crypto.randomUUID(),
-    type: e.type,
-    schema_version: e.schemaVersion ?? CURRENT_SCHEMA_VERSION,
-    payload: e.payload,
-  }));
-  // One round trip: allocate the sequence range and insert every row.
-  const written = await tx.rows<{ event_id: string; sequence: number }>`
-    WITH seq AS (
-      INSERT INTO outbox_sequences (aggregate_id, last_sequence) VALUES (${aggregate.id}, ${events.length}::int)
-      ON CONFLICT (aggregate_id) DO UPDATE SET last_sequence = outbox_sequences.last_sequence + ${events.length}::int
-      RETURNING last_sequence
-    )
-    INSERT INTO outbox_events (event_id, type, aggregate_type, aggregate_id, sequence, schema_version, traceparent, payload)
-    SELECT e.event_id::uuid, e.type, ${aggregate.type}::text, ${aggregate.id}::text, seq.last_sequence - ${events.length}::int + e.ord,
-           e.schema_version, ${traceparent}::text, e.payload
-    FROM seq, jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-      AS e(ord int, event_id text, type text, schema_version int, payload jsonb)
-    ORDER BY e.ord
-    RETURNING event_id::text, sequence`;
-  return written.map((r) => ({ eventId: r.event_id, sequence: r.sequence })).sort((a, b) => a.sequence - b.sequence);
+  const rows = events.map((e, i) => ({ ord: i + 1, type: e.type, schema_version: e.schemaVersion ?? null, payload: e.payload }));
+  const { rows: written } = await tx.query<{ event_id: string; sequence: number }>(sql`
+    WITH ${outboxAppend(sql`
+      SELECT ${aggregate.type}::text AS aggregate_type, ${aggregate.id}::text AS aggregate_id, e.ord, e.type, e.payload, e.schema_version
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e(ord int, type text, schema_version int, payload jsonb)`)}
+    SELECT event_id::text, sequence FROM outbox_written ORDER BY sequence`);
+  return written.map((r) => ({ eventId: r.event_id, sequence: r.sequence }));
 }

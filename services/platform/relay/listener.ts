@@ -6,7 +6,7 @@
  */
 import { Client } from 'pg';
 import type { Logger } from '../../../lib/logger';
-import { backoffMs, sleep } from '../messaging/retry';
+import { backoffMs, sleep } from '../../../lib/retry';
 
 export const OUTBOX_CHANNEL = 'outbox_events';
 

@@ -1,7 +1,7 @@
 /** Relay metrics. The backlog gauges are read from the database at scrape time. */
 import type { Registry } from 'prom-client';
 import type { Db } from '../../../lib/db';
-import { counter, gauge, histogram, LATENCY_BUCKETS } from '../messaging/metrics';
+import { counter, gauge, histogram, LATENCY_BUCKETS } from '../../../lib/metrics';
 
 export function relayMetrics(registry: Registry, db: Db) {
   let backlog: Promise<{ pending: number; oldestAgeSeconds: number }> | undefined;

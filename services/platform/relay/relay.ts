@@ -13,14 +13,15 @@
  */
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import type { Db } from '../../../lib/db';
+import { runCount, type Db } from '../../../lib/db';
 import { noFaults, type Faults } from '../../../lib/faults';
 import { traceIdOf, type Logger } from '../../../lib/logger';
+import { sql } from '../../../lib/sql';
 import { tracingEnabled } from '../../../lib/tracing';
 import type { OutboxRow } from '../messaging/envelope';
-import { backoffMs, sleep } from '../messaging/retry';
+import { backoffMs } from '../../../lib/retry';
+import { RunLoop } from '../../../lib/run-loop';
 import { PublishSpans } from '../messaging/tracing';
-import { ORDER_AGGREGATE, orderWorkflowId } from '../../orders/contract';
 import type { RelaySettings } from '../../../lib/config';
 import { OutboxListener } from './listener';
 import { relayMetrics, type RelayMetrics } from './metrics';
@@ -38,34 +39,51 @@ export interface RelayDeps {
   log: Logger;
   registry: Registry;
   faults?: Faults;
+  /**
+   * What each 'event published' log line names of the row's aggregate (the process passes the
+   * orders context's fields, so one grep finds an order's story); default: its type and id.
+   */
+  logFields?: (row: OutboxRow) => Record<string, unknown>;
 }
 
+const aggregateFields = (r: OutboxRow) => ({ aggregateType: r.aggregateType, aggregateId: r.aggregateId });
+
 export class Relay {
-  private readonly abort = new AbortController();
+  private readonly loop: RunLoop;
   private readonly publisher: Publisher;
   private readonly listener: OutboxListener;
   private readonly metrics: RelayMetrics;
   private readonly faults: Faults;
   private session: ShardSession | undefined;
   private marking: { ids: string[]; done: Promise<void> } = { ids: [], done: Promise.resolve() };
-  private wakeUp: (() => void) | undefined;
-  private woken = false;
   private nextRebalanceAt = 0;
-  private loop: Promise<void> | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   private pruning: Promise<unknown> = Promise.resolve();
   private pruneRunning = false;
 
   constructor(private readonly deps: RelayDeps) {
     this.publisher = new Publisher(deps.kafka, deps.topic);
-    this.listener = new OutboxListener(deps.databaseUrl, () => this.wake(), deps.log);
+    this.listener = new OutboxListener(deps.databaseUrl, () => this.loop.wake(), deps.log);
     this.metrics = relayMetrics(deps.registry, deps.db);
     this.faults = deps.faults ?? noFaults;
+    this.loop = new RunLoop({
+      round: async () => (await this.step()) > 0,
+      idleMs: () => {
+        // A NOTIFY, the poll interval or the next rebalance, whichever is first.
+        const untilRebalance = Math.max(0, this.nextRebalanceAt - Date.now());
+        return Math.min(this.deps.settings.pollIntervalMs, untilRebalance || this.deps.settings.pollIntervalMs);
+      },
+      failed: async (err, failures) => {
+        this.deps.log.warn({ err, failures }, 'relay step failed; rows stay pending and will be retried');
+        if (this.session && !this.session.alive) await this.dropSession();
+      },
+      backoffMs: (failures) => backoffMs(failures, { baseMs: 100, maxMs: this.deps.settings.maxBackoffMs }),
+    });
   }
 
   start(): void {
     this.listener.start();
-    this.loop = this.run();
+    this.loop.start();
     if (this.deps.settings.retentionMs > 0) {
       this.pruneTimer = setInterval(() => this.prune(), this.deps.settings.pruneIntervalMs);
     }
@@ -73,10 +91,8 @@ export class Relay {
 
   /** Finishes the batch in flight, then releases the shards (so peers take them at once). */
   async stop(): Promise<void> {
-    this.abort.abort();
-    this.wake();
     clearInterval(this.pruneTimer);
-    await this.loop;
+    await this.loop.stop();
     await this.marking.done;
     await this.pruning;
     await this.session?.close();
@@ -89,27 +105,6 @@ export class Relay {
     return this.session?.shards ?? [];
   }
 
-  private wake(): void {
-    this.woken = true;
-    this.wakeUp?.();
-  }
-
-  private async run(): Promise<void> {
-    let failures = 0;
-    while (!this.abort.signal.aborted) {
-      try {
-        const published = await this.step();
-        failures = 0;
-        if (published === 0) await this.idle();
-      } catch (err) {
-        failures += 1;
-        this.deps.log.warn({ err, failures }, 'relay step failed; rows stay pending and will be retried');
-        if (this.session && !this.session.alive) await this.dropSession();
-        await sleep(backoffMs(failures, { baseMs: 100, maxMs: this.deps.settings.maxBackoffMs }), this.abort.signal);
-      }
-    }
-  }
-
   /**
    * One claim-publish round; returns how many rows it published. The mark of a batch runs on
    * the pool while the next batch is claimed and sent (it needs no shard lock: a row the broker
@@ -119,7 +114,6 @@ export class Relay {
   private async step(): Promise<number> {
     const session = await this.ensureSession();
     await this.maybeRebalance(session);
-    this.woken = false;
     const rows = await session.claim(this.deps.settings.batchSize, this.marking.ids);
     if (rows.length === 0) {
       await this.marking.done;
@@ -134,8 +128,10 @@ export class Relay {
 
   /** Marks rows published; only ever called after the broker acknowledged all of them. */
   private mark(ids: string[]): { ids: string[]; done: Promise<void> } {
-    const done = this.deps.db.$executeRaw`
-        UPDATE outbox_events SET published_at = now() WHERE id = ANY(${ids}::text[]::bigint[]) AND published_at IS NULL`.then(
+    const done = runCount(
+      this.deps.db,
+      sql`UPDATE outbox_events SET published_at = now() WHERE id = ANY(${ids}::text[]::bigint[]) AND published_at IS NULL`,
+    ).then(
       () => undefined,
       // Left pending, the rows are claimed and sent again: duplicates, which consumers drop.
       (err: unknown) => this.deps.log.warn({ err, rows: ids.length }, 'marking rows published failed; they will be published again'),
@@ -163,13 +159,12 @@ export class Relay {
 
   /** One line per event: an order's log story includes when each of its events left. */
   private logPublished(rows: OutboxRow[], acked: number): void {
-    const { log } = this.deps;
+    const { log, logFields = aggregateFields } = this.deps;
     if (!log.isLevelEnabled('info')) return;
     for (const r of rows) {
       log.info(
         {
-          orderId: r.aggregateId,
-          workflowId: r.aggregateType === ORDER_AGGREGATE ? orderWorkflowId(r.aggregateId) : undefined,
+          ...logFields(r),
           eventId: r.eventId,
           type: r.type,
           sequence: r.sequence,
@@ -209,26 +204,10 @@ export class Relay {
     }
   }
 
-  /** Waits for a NOTIFY, the poll interval or the next rebalance, whichever is first. */
-  private async idle(): Promise<void> {
-    if (this.woken || this.abort.signal.aborted) return;
-    const untilRebalance = Math.max(0, this.nextRebalanceAt - Date.now());
-    const waitMs = Math.min(this.deps.settings.pollIntervalMs, untilRebalance || this.deps.settings.pollIntervalMs);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, waitMs);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakeUp = done;
-    });
-    this.wakeUp = undefined;
-  }
-
   private prune(): void {
     if (this.pruneRunning) return; // a slow round is not stacked up behind itself
     this.pruneRunning = true;
-    this.pruning = pruneOutbox(this.deps.db, this.deps.settings.retentionMs, () => this.abort.signal.aborted)
+    this.pruning = pruneOutbox(this.deps.db, this.deps.settings.retentionMs, () => this.loop.stopping)
       .then(
         (n) => {
           this.metrics.pruned.inc(n);

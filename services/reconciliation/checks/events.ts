@@ -5,18 +5,18 @@
  * are read from the outbox and the audit timeline both (published outbox rows are pruned
  * after RELAY_RETENTION_MS; the timeline keeps them).
  */
-import { EVENT_TYPES } from '../../orders/contract';
+import { ORDER_EVENTS } from '../../orders/contract';
 import { sqlCheck } from './check';
 
 /** Events that record a status change (OrderCreated: the first, PENDING). */
 export const STATUS_EVENTS = [
-  EVENT_TYPES.OrderCreated,
-  EVENT_TYPES.OrderStatusChanged,
-  EVENT_TYPES.OrderConfirmed,
-  EVENT_TYPES.OrderRejected,
-  EVENT_TYPES.CompensationStarted,
-  EVENT_TYPES.OrderCompensated,
-  EVENT_TYPES.OrderNeedsAttention,
+  ORDER_EVENTS.OrderCreated,
+  ORDER_EVENTS.OrderStatusChanged,
+  ORDER_EVENTS.OrderConfirmed,
+  ORDER_EVENTS.OrderRejected,
+  ORDER_EVENTS.CompensationStarted,
+  ORDER_EVENTS.OrderCompensated,
+  ORDER_EVENTS.OrderNeedsAttention,
 ];
 
 /**

@@ -1,4 +1,4 @@
-/** Retry timing shared by the relay and the consumers. */
+/** Retry timing and cancellable waits, shared by the relay, the consumers and the reconciler. */
 
 export interface BackoffPolicy {
   baseMs: number;

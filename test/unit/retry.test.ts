@@ -1,4 +1,4 @@
-import { backoffMs, sleep } from '../../services/platform/messaging/retry';
+import { backoffMs, sleep } from '../../lib/retry';
 
 describe('backoffMs', () => {
   const policy = { baseMs: 100, maxMs: 1000 };
