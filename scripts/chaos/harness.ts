@@ -184,7 +184,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const q0 = Date.now();
     await waitUntil(async () => !(await quiescent(pg, result.placed).catch((err: Error) => err.message)), {
       timeoutMs: opts.quiescenceTimeoutMs ?? 300_000,
-      intervalMs: 1000,
+      intervalMs: 250,
       what: 'quiescence',
     }).catch(async (err: Error) => log(`${err.message}: ${await quiescent(pg, result.placed)}`));
     result.quiescenceMs = Date.now() - q0;

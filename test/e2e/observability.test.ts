@@ -19,7 +19,15 @@ import { OrderView } from '../../api/schemas';
 import { loadStackConfig } from '../../scripts/stack/config';
 import { readSpanLines, type SpanLine } from '../../lib/tracing';
 import { createApiKey } from '../../services/access/api-keys';
-import { createPipelineEnv, killAllRoles, metricValue, spawnRole, type PipelineEnv, type RoleProcess } from '../support/processes';
+import {
+  createPipelineEnv,
+  freePort,
+  killAllRoles,
+  metricValue,
+  spawnRole,
+  type PipelineEnv,
+  type RoleProcess,
+} from '../support/processes';
 import { eventually } from '../support/wait';
 
 const ROLES = ['worker-orders', 'worker-payments', 'worker-inventory', 'relay', 'consumer-audit', 'consumer-notifications', 'api'] as const;
@@ -48,7 +56,7 @@ beforeAll(async () => {
     // Confirmed sagas close a second after confirmation, so their workflow spans end too.
     SAGA_COMPENSATION_WINDOW_MS: '1000',
     TEMPORAL_TASK_QUEUE_PREFIX: `obs-${crypto.randomUUID().slice(0, 8)}-`,
-    API_PORT: String(20_000 + Math.floor(Math.random() * 20_000)),
+    API_PORT: String(await freePort()),
   };
   const started = await Promise.all(ROLES.map((r) => spawnRole(r, { env })));
   for (const p of started) roles[p.role] = p;

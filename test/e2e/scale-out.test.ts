@@ -10,6 +10,7 @@ import { OrderView, TimelineView } from '../../api/schemas';
 import { createApiKey } from '../../services/access/api-keys';
 import {
   createPipelineEnv,
+  freePort,
   killAllRoles,
   metricValue,
   spawnRole,
@@ -33,7 +34,7 @@ beforeAll(async () => {
   const env = {
     ...pipeline.env,
     TEMPORAL_TASK_QUEUE_PREFIX: `scale-${crypto.randomUUID().slice(0, 8)}-`,
-    API_PORT: String(20_000 + Math.floor(Math.random() * 20_000)),
+    API_PORT: String(await freePort()),
   };
   // spawnRole gives each process a free metrics port; the Kafka client id tells siblings apart.
   // Nine processes start at once on a shared machine: a start deadline above spawnRole's 60 s.

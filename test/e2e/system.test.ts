@@ -10,6 +10,7 @@ import { createApiKey } from '../../services/access/api-keys';
 import { toMessage } from '../../services/platform/messaging/envelope';
 import {
   createPipelineEnv,
+  freePort,
   killAllRoles,
   metricValue,
   spawnRole,
@@ -30,7 +31,7 @@ beforeAll(async () => {
   const env = {
     ...pipeline.env,
     TEMPORAL_TASK_QUEUE_PREFIX: `sys-${crypto.randomUUID().slice(0, 8)}-`,
-    API_PORT: String(20_000 + Math.floor(Math.random() * 20_000)),
+    API_PORT: String(await freePort()),
   };
   const started = await Promise.all(
     ['worker-orders', 'worker-payments', 'worker-inventory', 'relay', 'consumer-audit', 'consumer-notifications', 'api'].map((r) =>

@@ -36,6 +36,13 @@ afterEach(() => env.consumerFaults.clear());
 
 const db = () => env.pipeline.db;
 
+/**
+ * For the faults found only through the saga or stream window (4 s in TEST_SETTINGS, passed
+ * twice: a failure is examined once older than the window, and raised once it has lasted
+ * it): 1 s windows. The fault and the verdict are the same, found and resolved sooner.
+ */
+const QUICK = { settings: { sagaGraceMs: 1000, streamLagMs: 1000 } };
+
 /** A confirmed order of its own, with every event on the audit timeline. */
 async function confirmedOrder(d: Deployment = saga, priceMinor = 700) {
   const sku = await createProduct(db(), { stock: 10, priceMinor });
@@ -213,7 +220,7 @@ test('inventory.reservation_status: when an inventory service reports a release 
     { check: 'events.order_status' as const, fingerprint },
     { check: 'saga.search_attribute' as const, fingerprint },
   ];
-  await env.expectFindings(scope, [alsoTrue[0]!, { check: 'inventory.reservation_status', fingerprint }, alsoTrue[1]!]);
+  await env.expectFindings(scope, [alsoTrue[0]!, { check: 'inventory.reservation_status', fingerprint }, alsoTrue[1]!], QUICK);
   const found = await env.unresolved(scope);
   expect(found.find((f) => f.check === 'inventory.reservation_status')?.details).toMatchObject({
     status: 'COMPENSATED',
@@ -221,7 +228,7 @@ test('inventory.reservation_status: when an inventory service reports a release 
   });
 
   await createInventoryActivities({ db: db() }).releaseInventory({ orderId: order.id, reason: 'INSUFFICIENT_FUNDS: released by hand' });
-  await env.expectFindings(scope, alsoTrue);
+  await env.expectFindings(scope, alsoTrue, QUICK);
   await env.expectRaisedThenResolved('inventory.reservation_status', fingerprint);
   await env.temporal.workflow.getHandle(orderWorkflowId(order.id)).terminate('test over: compensated by hand');
 });
@@ -312,11 +319,11 @@ test('stream.outbox_published: when the relay is down, the order whose outbox ro
     const { order } = await confirmedOrder();
     const scope = { orderIds: [order.id] };
     const fingerprint = `order:${order.id}`;
-    await env.expectFindings(scope, [{ check: 'stream.outbox_published', fingerprint }]);
+    await env.expectFindings(scope, [{ check: 'stream.outbox_published', fingerprint }], QUICK);
     expect((await env.unresolved(scope))[0]?.details).toMatchObject({ unpublished: 7, firstSequence: 1 });
 
     env.relay.start();
-    await env.expectFindings(scope, []);
+    await env.expectFindings(scope, [], QUICK);
     await env.expectRaisedThenResolved('stream.outbox_published', fingerprint);
   } finally {
     env.relay.start();
@@ -332,7 +339,7 @@ test('stream.timeline: when an event is removed from the audit timeline, the ord
   );
   const scope = { orderIds: [order.id] };
   const fingerprint = `order:${order.id}`;
-  await env.expectFindings(scope, [{ check: 'stream.timeline', fingerprint }]);
+  await env.expectFindings(scope, [{ check: 'stream.timeline', fingerprint }], QUICK);
   expect((await env.unresolved(scope))[0]?.details).toMatchObject({ lastSequence: 7, timelineEvents: 6, missingSequences: [3] });
 
   // The repair: publish the event again, and let the audit consumer apply it again.
@@ -341,7 +348,7 @@ test('stream.timeline: when an event is removed from the audit timeline, the ord
     rows[0]!.event_id,
   ]);
   await env.owner.query('UPDATE outbox_events SET published_at = NULL WHERE event_id = $1', [rows[0]!.event_id]);
-  await env.expectFindings(scope, []);
+  await env.expectFindings(scope, [], QUICK);
   await env.expectRaisedThenResolved('stream.timeline', fingerprint);
 });
 
@@ -357,13 +364,13 @@ test('stream.audit_anomalies: when the relay marks an event published without se
   const scope = { orderIds: [order.id] };
   const fingerprint = `order:${order.id}`;
   // One finding for one fault: the timeline check leaves a gap the consumer saw to this check.
-  await env.expectFindings(scope, [{ check: 'stream.audit_anomalies', fingerprint }]);
+  await env.expectFindings(scope, [{ check: 'stream.audit_anomalies', fingerprint }], QUICK);
   expect((await env.unresolved(scope))[0]?.details).toMatchObject({
     anomalies: [expect.objectContaining({ kind: 'GAP', sequence: 4, expectedSequence: 3 })],
   });
 
   await env.owner.query('UPDATE outbox_events SET published_at = NULL WHERE aggregate_id = $1 AND sequence = 3', [order.id]);
-  await env.expectFindings(scope, []);
+  await env.expectFindings(scope, [], QUICK);
   await env.expectRaisedThenResolved('stream.audit_anomalies', fingerprint);
 });
 

@@ -44,8 +44,14 @@ beforeAll(async () => {
     LOG_LEVEL: 'warn',
   };
   adminKey = (await createApiKey(pipeline.db, 'recon-admin', 'admin')).key;
-  reconcilers = await Promise.all([spawnRole('reconciler', { env }), spawnRole('reconciler', { env })]);
-  api = await spawnRole('api', { env: { ...env, API_PORT: String(await freePort()) } });
+  const apiEnv = { ...env, API_PORT: String(await freePort()) };
+  const started = await Promise.all([
+    spawnRole('reconciler', { env }),
+    spawnRole('reconciler', { env }),
+    spawnRole('api', { env: apiEnv }),
+  ]);
+  reconcilers = started.slice(0, 2);
+  api = started[2]!;
 }, 180_000);
 afterAll(async () => {
   await killAllRoles();

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { ROLES } from '../../app/processes';
 import { loadConfig, repoRoot, type Config } from '../../lib/config';
 import { closeDb, createDb, inTransaction, type Db } from '../../lib/db';
 import { migrate } from '../../lib/migrate';
@@ -71,8 +72,6 @@ export async function freePort(): Promise<number> {
 
 /** METRICS_PORT_BASE such that the role's own metrics port is free. */
 async function metricsBaseFor(role: string): Promise<number> {
-  // Loaded on demand: the roles table pulls in every role's dependencies.
-  const { ROLES } = require('../../app/processes') as typeof import('../../app/processes');
   const spec = (ROLES as Record<string, { metricsOffset: number }>)[role];
   if (!spec) throw new Error(`unknown role ${role}`);
   for (;;) {
