@@ -2,6 +2,9 @@
  * Every app process (role), its metrics port offset (port = METRICS_PORT_BASE + offset) and
  * how it starts. `npm start` runs all of them; production runs each on its own.
  */
+import { INVENTORY_TASK_QUEUE } from '../services/inventory/contract';
+import { ORDERS_TASK_QUEUE } from '../services/orders/contract';
+import { PAYMENTS_TASK_QUEUE } from '../services/payments/contract';
 import type { RoleContext, Running } from './role';
 
 // Each role's module is required only when that role starts: a process loads its own role's
@@ -24,17 +27,17 @@ export const ROLES = {
   'worker-orders': {
     metricsOffset: 2,
     description: 'Temporal worker: order saga + orders service',
-    start: (ctx) => workers().workerRole('orders')(ctx),
+    start: (ctx) => workers().workerRole(ORDERS_TASK_QUEUE)(ctx),
   },
   'worker-payments': {
     metricsOffset: 3,
     description: 'Temporal worker: payment service',
-    start: (ctx) => workers().workerRole('payments')(ctx),
+    start: (ctx) => workers().workerRole(PAYMENTS_TASK_QUEUE)(ctx),
   },
   'worker-inventory': {
     metricsOffset: 4,
     description: 'Temporal worker: inventory service',
-    start: (ctx) => workers().workerRole('inventory')(ctx),
+    start: (ctx) => workers().workerRole(INVENTORY_TASK_QUEUE)(ctx),
   },
   relay: { metricsOffset: 5, description: 'outbox relay to Kafka', start: (ctx) => relay().startRelay(ctx) },
   'consumer-audit': {

@@ -6,9 +6,9 @@
  * `requestCancel` update (its validator's answer is the caller's answer); cancelling the workflow
  * of a CONFIRMED order closes its compensation window and refunds nothing.
  *
- * The steps are a table (saga-steps.ts), run by SagaRun (saga-run.ts).
+ * The steps are a table (saga-steps.ts: SAGA_STEPS), run by SagaRun (saga-run.ts).
  * Deterministic: no I/O, no clocks, no randomness. Changes must stay replay-safe
- * (test/replay/ runs committed histories of every path).
+ * (test/replay/ runs committed histories of every path; docs/workflow-versioning.md).
  */
 import { CancellationScope, defineQuery, defineSignal, defineUpdate, isCancellation, setHandler } from '@temporalio/workflow';
 import {
@@ -22,11 +22,12 @@ import {
   type SagaState,
 } from '../services/orders/contract';
 import { SagaRun } from './saga-run';
-import { orderSagaSteps } from './saga-steps';
+import { orderSagaSteps, type SagaStep } from './saga-steps';
+import { sagaVersions } from './versions';
 
 export const cancelSignal = defineSignal<[CancelSignal]>(SIGNALS.cancel);
 export const compensateSignal = defineSignal<[CompensateSignal]>(SIGNALS.compensate);
-export const statusQuery = defineQuery<SagaState>(QUERIES.status);
+export const statusQuery = defineQuery<SagaState<SagaStep>>(QUERIES.status);
 /** A customer's cancel, answered with the saga's decision (the API's POST /orders/:id/cancel). */
 export const cancelUpdate = defineUpdate<CancelDecision, [CancelSignal]>(UPDATES.cancel);
 
@@ -35,11 +36,14 @@ export const SAGA_DEFAULTS = {
   compensationWindowMs: 7 * DAY_MS,
   compensationMaxAttempts: 10,
   compensationInitialIntervalMs: 1000,
+  taskQueuePrefix: '',
 };
 
-export async function orderSaga(input: OrderSagaInput): Promise<SagaState> {
+export async function orderSaga(input: OrderSagaInput): Promise<SagaState<SagaStep>> {
   const options = { ...SAGA_DEFAULTS, ...input.options };
-  const steps = orderSagaSteps(input, options);
+  // Once, before anything else: the version this run follows to its end (workflows/versions.ts).
+  const version = sagaVersions.ofThisRun();
+  const steps = orderSagaSteps(input, options, version);
   const saga = new SagaRun(input.orderId);
   setHandler(statusQuery, () => saga.state);
   setHandler(cancelSignal, (signal) => saga.onCancel(signal));

@@ -12,7 +12,6 @@ import {
   ApplicationFailure,
   condition,
   isCancellation,
-  patched,
   proxyLocalActivities,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
@@ -26,32 +25,10 @@ import {
   type FailureReason,
   type OrderStatus,
   type SagaState,
-  type SagaStep,
   type TransitionInput,
 } from '../services/orders/contract';
-import { SA, STATUS_AT_REST_PATCH, TRANSIENT_STATUSES } from '../services/orders/search-attributes';
-import type { Compensation, CompensationStep, SagaStepDefinition } from './saga-steps';
-
-/**
- * The saga's version of 2026-12 (issue 10), one patch for all of it; runs started before it
- * replay the old way. With it: a compensate request is forgotten only once acted on; a cancel
- * accepted while the last step ran is honoured after it; the window's end and its closing are
- * facts of the order in the database; compensation adds what the database says was done to what
- * this run remembers, and the database's refusal of COMPENSATING (window closed) or COMPENSATED
- * (something still in effect) is handled; cancelling the workflow of a CONFIRMED order closes its
- * window and refunds nothing.
- */
-export const HONEST_COMPENSATION_PATCH = 'honest-compensation-2026-12';
-
-/**
- * The saga's version of 2026-12-b (issue 14): the OrderStatus search attribute is written when
- * the saga comes to rest or changes course (CONFIRMED, COMPENSATING, NEEDS_ATTENTION,
- * COMPENSATED, REJECTED), not for the forward steps' transient statuses. Each upsert is one more
- * history event and one more visibility write on the server; two of the three per confirmed
- * order were for statuses that last one step. It includes HONEST_COMPENSATION_PATCH's behaviour,
- * so a new run records one patch marker, not two: the SDK upserts TemporalChangeVersion at each
- * patch's first use, one more visibility write each. Runs started before it replay the old way.
- */
+import { SA, TRANSIENT_STATUSES } from '../services/orders/search-attributes';
+import type { Compensation, SagaStep, SagaStepDefinition } from './saga-steps';
 
 /** Before confirmation, a customer's cancel is accepted. */
 const CANCELLABLE: readonly OrderStatus[] = ['PENDING', 'INVENTORY_RESERVED', 'PAYMENT_CAPTURED'];
@@ -82,16 +59,14 @@ function describeFailure(err: unknown): { type: string | null; message: string }
 }
 
 export class SagaRun {
-  readonly state: SagaState;
+  readonly state: SagaState<SagaStep>;
   /** Compensations of the steps done so far; the last one runs first. */
   private readonly undoStack: Compensation[] = [];
   private cancelRequest: CancelSignal | null = null;
   private compensateRequest: CompensateSignal | null = null;
   private compensationStarted = false;
-  /** Every compensation this saga knows, by step: what the database's record may call for. */
-  private readonly knownUndo = new Map<CompensationStep, Compensation>();
-  private patchChecked: boolean | undefined;
-  private atRestChecked: boolean | undefined;
+  /** Every compensation of this run's steps, in the steps' order: what the database's record may call for. */
+  private knownUndo: Compensation[] = [];
   private windowMs = 0;
   /** Transitions recorded so far: numbers their keys, so each is unique. */
   private transitions = 0;
@@ -155,7 +130,7 @@ export class SagaRun {
    * confirmation it is a cancel: undo what was done.
    */
   async onWorkflowCancelled(): Promise<void> {
-    if (this.state.status === 'CONFIRMED' && this.honest()) {
+    if (this.state.status === 'CONFIRMED') {
       await this.closeWindow('workflow cancelled while CONFIRMED: window closed, nothing refunded');
       return;
     }
@@ -170,23 +145,22 @@ export class SagaRun {
   /** Runs the steps in order, then stays open for a `compensate` signal during the window. */
   async run(steps: readonly SagaStepDefinition[], compensationWindowMs: number): Promise<void> {
     this.windowMs = compensationWindowMs;
-    for (const step of steps) if (step.undo) this.knownUndo.set(step.undo.step, step.undo);
+    this.knownUndo = steps.flatMap((step) => (step.undo ? [step.undo] : []));
     for (const step of steps) {
       if (await this.compensatedOnRequest()) return;
       if (!(await this.runStep(step))) return;
     }
     // A cancel accepted (or a compensate sent) while the last step ran.
-    if (this.honest() && (await this.compensatedOnRequest())) return;
+    if (await this.compensatedOnRequest()) return;
     await this.stayOpenForCompensation(compensationWindowMs);
   }
 
   /** Undoes what was done, last first. Never gives up: a stuck step waits for an operator. */
   async compensate(reason: FailureReason, detail: string): Promise<void> {
     this.compensationStarted = true;
-    const honest = this.honest();
-    if (honest) this.compensateRequest = null; // acted on now
+    this.compensateRequest = null; // acted on now
     await this.startCompensating(reason, detail);
-    if (honest) await this.addUndoFromRecords();
+    await this.addUndoFromRecords();
     this.state.pendingCompensation = this.undoStack.map((c) => c.step).reverse();
     for (;;) {
       while (this.undoStack.length > 0) await this.undoLastStep(`${reason}: ${detail}`);
@@ -195,12 +169,12 @@ export class SagaRun {
         await this.record('compensation', 'COMPLETED', 'COMPENSATED');
         return;
       } catch (err) {
-        if (!honest || refusedAs(err) !== ORDER_ERRORS.COMPENSATION_INCOMPLETE.code) throw err;
+        if (refusedAs(err) !== ORDER_ERRORS.COMPENSATION_INCOMPLETE.code) throw err;
         // The database says something is still in effect although every step reported done (a
         // service that lies, a hand edit): an operator must look. Their retry undoes what is left.
         await this.addUndoFromRecords();
         this.state.pendingCompensation = this.undoStack.map((c) => c.step).reverse();
-        await this.parkUntilRetried(this.undoStack.at(-1)?.step ?? 'releaseInventory', err);
+        await this.parkUntilRetried(this.undoStack.at(-1)?.step ?? this.knownUndo[0]!.step, err);
       }
     }
   }
@@ -210,7 +184,7 @@ export class SagaRun {
     try {
       await this.record('compensation', 'STARTED', 'COMPENSATING', { failureReason: reason, detail });
     } catch (err) {
-      if (!this.honest() || refusedAs(err) !== ORDER_ERRORS.COMPENSATION_WINDOW_CLOSED.code) throw err;
+      if (refusedAs(err) !== ORDER_ERRORS.COMPENSATION_WINDOW_CLOSED.code) throw err;
       await this.closeWindow(`compensation refused: ${detail}`);
       throw refusal(
         ORDER_ERRORS.COMPENSATION_WINDOW_CLOSED,
@@ -222,33 +196,15 @@ export class SagaRun {
   /** Adds the compensations that the database's record of this order calls for and this run does not hold. */
   private async addUndoFromRecords(): Promise<void> {
     const facts = await this.orders.compensationFacts({ orderId: this.state.orderId });
-    const holds = (step: CompensationStep) => this.undoStack.some((c) => c.step === step);
-    const release = this.knownUndo.get('releaseInventory');
-    const refund = this.knownUndo.get('refundPayment');
-    // Release runs last, so it goes to the bottom of the stack; the refund to the top.
-    if (facts.stockInEffect && release && !holds('releaseInventory')) this.undoStack.unshift(release);
-    if (facts.chargeInEffect && refund && !holds('refundPayment')) this.undoStack.push(refund);
+    const held = new Set(this.undoStack.map((c) => c.step));
+    // The stack keeps the steps' order, so the step done last is undone first.
+    const undo = this.knownUndo.filter((c) => held.has(c.step) || facts[c.inEffect]);
+    this.undoStack.splice(0, this.undoStack.length, ...undo);
   }
 
   /** Records that the order's compensation window is closed (its status stays CONFIRMED). */
   private async closeWindow(detail: string): Promise<void> {
     await this.record('compensationWindow', 'COMPLETED', 'CONFIRMED', { closeWindow: true, detail });
-  }
-
-  /**
-   * True in runs under HONEST_COMPENSATION_PATCH or STATUS_AT_REST_PATCH, which includes it
-   * (checked once; a marker is written on first use). The newer patch is asked first, so a new
-   * run records only its marker.
-   */
-  private honest(): boolean {
-    this.patchChecked ??= this.statusAtRest() || patched(HONEST_COMPENSATION_PATCH);
-    return this.patchChecked;
-  }
-
-  /** True in runs under STATUS_AT_REST_PATCH (checked once, at its first use). */
-  private statusAtRest(): boolean {
-    this.atRestChecked ??= patched(STATUS_AT_REST_PATCH);
-    return this.atRestChecked;
   }
 
   /** Between forward steps: compensates if a cancel or compensate signal asked for it. */
@@ -269,7 +225,7 @@ export class SagaRun {
     }
     if (step.undo) this.undoStack.push(step.undo);
     this.state.completedSteps.push(step.name);
-    const confirmed = step.statusWhenDone === 'CONFIRMED' && this.honest();
+    const confirmed = step.statusWhenDone === 'CONFIRMED';
     // Workflow time: deterministic, and what the window's timer counts from.
     const windowClosesAt = confirmed ? new Date(Date.now() + this.windowMs).toISOString() : undefined;
     await this.record(step.name, 'COMPLETED', step.statusWhenDone, windowClosesAt ? { windowClosesAt } : {});
@@ -290,7 +246,6 @@ export class SagaRun {
 
   /** A CONFIRMED order can still be refunded and restocked by a `compensate` signal in the window. */
   private async stayOpenForCompensation(windowMs: number): Promise<void> {
-    if (!this.honest()) this.forgetCompensateRequest();
     if (await condition(() => this.compensateRequest !== null, windowMs)) {
       try {
         await this.compensate(FAILURE_REASONS.MANUAL_COMPENSATION, this.compensateRequest?.reason ?? '');
@@ -298,7 +253,7 @@ export class SagaRun {
         // The request came as the window closed: the database refused it, and the window is closed now.
         if (!(err instanceof ApplicationFailure && err.type === ORDER_ERRORS.COMPENSATION_WINDOW_CLOSED.code)) throw err;
       }
-    } else if (this.honest()) {
+    } else {
       await this.closeWindow('compensation window elapsed');
     }
   }
@@ -324,18 +279,11 @@ export class SagaRun {
   private async parkUntilRetried(step: SagaStep, err: unknown): Promise<void> {
     const lastError = { step, ...describeFailure(err) };
     this.state.lastError = lastError;
-    const honest = this.honest();
-    if (!honest) this.forgetCompensateRequest();
     await this.record(step, 'FAILED', 'NEEDS_ATTENTION', { detail: lastError.message });
     await condition(() => this.compensateRequest !== null);
     const retry = this.compensateRequest?.reason ?? '';
-    if (honest) this.compensateRequest = null; // acted on now
+    this.compensateRequest = null; // acted on now
     await this.record('compensation', 'STARTED', 'COMPENSATING', { detail: `retry requested: ${retry}` });
-  }
-
-  /** Only a `compensate` signal sent after this counts (runs before HONEST_COMPENSATION_PATCH). */
-  private forgetCompensateRequest(): void {
-    this.compensateRequest = null;
   }
 
   /** Records a step and the order's status (one transaction in the orders service). */
@@ -361,8 +309,7 @@ export class SagaRun {
     if (orderStatus !== this.state.status) {
       this.state.status = orderStatus;
       // The status query and the orders table have every status; the search attribute has those an operator searches for.
-      if (!(TRANSIENT_STATUSES.includes(orderStatus) && this.statusAtRest()))
-        upsertSearchAttributes([{ key: SA.OrderStatus, value: orderStatus }]);
+      if (!TRANSIENT_STATUSES.includes(orderStatus)) upsertSearchAttributes([{ key: SA.OrderStatus, value: orderStatus }]);
     }
   }
 }

@@ -1,29 +1,30 @@
-/** The Temporal worker roles. The orders worker also runs the saga-start sweeper. */
-import type { Worker } from '@temporalio/worker';
+/** The Temporal worker roles, one per task queue of the saga. The orders worker also runs the saga-start sweeper. */
 import { createTemporalClient, createWorkerConnection } from '../../lib/temporal';
+import { ORDERS_TASK_QUEUE } from '../../services/orders/contract';
 import { needsAttentionGauge } from '../../services/orders/metrics';
 import { singleFlight, sweepUnstartedSagas } from '../../services/orders/saga-starter';
 import type { RoleContext, Running } from '../role';
 import { installWorkerRuntime } from '../temporal-runtime';
-import { createInventoryWorker, createOrdersWorker, createPaymentsWorker } from '../workers';
+import { appWorkersSetup, createSagaWorkers } from '../workers';
 
-const FACTORIES = { orders: createOrdersWorker, payments: createPaymentsWorker, inventory: createInventoryWorker };
 const SWEEP_INTERVAL_MS = 2000;
 
-export function workerRole(kind: keyof typeof FACTORIES) {
+/** The worker of one queue of the step table (workflows/saga-steps.ts), before the deployment's prefix. */
+export function workerRole(queue: string) {
   return async ({ cfg, db, log, faults, registry, tracing }: RoleContext): Promise<Running> => {
     // Before any connection: SDK logs to pino, SDK metrics into this process's /metrics.
     const stopRuntimeMetrics = installWorkerRuntime(log, registry);
     const connection = await createWorkerConnection(cfg);
-    const worker: Worker = await FACTORIES[kind]({ cfg, db, connection, faults, log, registry, tracing });
+    const [worker] = await createSagaWorkers(await appWorkersSetup({ cfg, db, connection, faults, log, registry, tracing }, [queue]));
+    if (!worker) throw new Error(`no worker for queue ${queue}`);
     const run = worker.run().catch((err: unknown) => {
-      log.fatal({ err }, `${kind} worker failed`);
+      log.fatal({ err }, `${queue} worker failed`);
       process.exit(1);
     });
 
     let sweeper: NodeJS.Timeout | undefined;
     let sweeping: Promise<unknown> = Promise.resolve();
-    const client = kind === 'orders' ? await createTemporalClient(cfg, { tracing: tracing.enabled }) : undefined;
+    const client = queue === ORDERS_TASK_QUEUE ? await createTemporalClient(cfg, { tracing: tracing.enabled }) : undefined;
     if (client) {
       needsAttentionGauge(registry, db);
       // One sweep in flight: a slow sweep (Temporal or the database slow) is never doubled.

@@ -25,7 +25,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createApp } from '../../api/app';
-import { createInventoryWorker, createOrdersWorker, createPaymentsWorker } from '../../app/workers';
+import { appWorkersSetup, createSagaWorkers } from '../../app/workers';
 import { loadConfig } from '../../lib/config';
 import { closeDb, createDb, inTransaction, runStatement, type Db } from '../../lib/db';
 import { createLogger } from '../../lib/logger';
@@ -35,12 +35,12 @@ import { createTemporalClient, createWorkerConnection } from '../../lib/temporal
 import { createApiKey } from '../../services/access/api-keys';
 import { upsertProduct } from '../../services/catalog/products';
 import { singleFlight, sweepUnstartedSagas } from '../../services/orders/saga-starter';
-import { taskQueues } from '../../services/orders/task-queues';
 import { openAndDeposit } from '../../services/payments/accounts';
 import { loadStackConfig, type StackConfig } from '../stack/config';
 import { ensureDatabase } from '../stack/postgres';
 import { temporalServerPid, up } from '../stack/stack';
 import * as bareActivities from './bare-activities';
+import { bareQueues } from './bare-queues';
 import { cpuBetween, cpuSnapshot, devServerPid, type ProcessGroup } from './cpu';
 import { formatServerRequests, requestCounts, requestsPerItem } from './server-requests';
 import {
@@ -243,14 +243,11 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
 
   const sagaBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quiet });
   const bareBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./bare-workflow'), logger: quiet });
-  const deps = { cfg, db, connection, workflowBundle: sagaBundle };
-  const bareQueues = taskQueues(`${prefix}bare-`);
+  const bare = bareQueues(`${prefix}bare-`);
   const workers = [
-    await createOrdersWorker(deps),
-    await createPaymentsWorker(deps),
-    await createInventoryWorker(deps),
+    ...(await createSagaWorkers(await appWorkersSetup({ cfg, db, connection, workflowBundle: sagaBundle }))),
     ...(await Promise.all(
-      Object.values(bareQueues).map((taskQueue, i) =>
+      Object.values(bare).map((taskQueue, i) =>
         Worker.create({
           connection,
           namespace: cfg.temporal.namespace,
@@ -370,7 +367,7 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
   let t0 = Date.now();
   const bareCpu = await cpuPerItem(groups, opts.orders, () =>
     pool(opts.orders, opts.concurrency, async (i) => {
-      await client.workflow.execute('bareWorkflow', { taskQueue: bareQueues.orders, workflowId: `${prefix}bare-${i}`, args: [bareQueues] });
+      await client.workflow.execute('bareWorkflow', { taskQueue: bare.orders, workflowId: `${prefix}bare-${i}`, args: [bare] });
     }),
   );
   const bareRate = opts.orders / ((Date.now() - t0) / 1000);

@@ -15,11 +15,11 @@ import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Client } from 'pg';
 import { loadStackConfig, type StackConfig as Config } from '../stack/config';
-import { taskQueues } from '../../services/orders/task-queues';
 import { startSideTemporal } from '../stack/side-temporal';
 import { temporalServerPid, up } from '../stack/stack';
 import { temporalDatabases } from '../stack/temporal-server';
 import * as bareActivities from './bare-activities';
+import { bareQueues } from './bare-queues';
 import { devServerPid } from './cpu';
 
 function arg(name: string, fallback: number): number {
@@ -50,7 +50,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 interface Target {
   cfg: Config;
   client: TemporalClient;
-  queues: ReturnType<typeof taskQueues>;
+  queues: ReturnType<typeof bareQueues>;
   /** The server's pid, and its PostgreSQL backends' pids (postgres mode). */
   pids(): Promise<number[]>;
   rates: number[];
@@ -61,7 +61,7 @@ interface Target {
 async function target(cfg: Config, serverPid: number, pg: Client, prefix: string): Promise<Target> {
   const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./bare-workflow'), logger: quiet });
   const connection = await NativeConnection.connect({ address: cfg.temporal.address });
-  const queues = taskQueues(`${prefix}${cfg.stack.temporal.persistence}-`);
+  const queues = bareQueues(`${prefix}${cfg.stack.temporal.persistence}-`);
   const workers = await Promise.all(
     Object.values(queues).map((taskQueue, i) =>
       Worker.create({

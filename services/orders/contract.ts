@@ -26,13 +26,6 @@ export function orderLogFields(orderId: string): { orderId: string; workflowId: 
 /** The task queue of the orders worker (saga + order transitions), before the deployment's prefix. */
 export const ORDERS_TASK_QUEUE = 'orders';
 
-/** The task queues one saga run uses, prefixed (config TEMPORAL_TASK_QUEUE_PREFIX); see task-queues.ts. */
-export interface TaskQueues {
-  orders: string;
-  payments: string;
-  inventory: string;
-}
-
 export const ORDER_STATUSES = [
   'PENDING',
   'INVENTORY_RESERVED',
@@ -44,6 +37,35 @@ export const ORDER_STATUSES = [
   'NEEDS_ATTENTION',
 ] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+/** States of an order's reservation (the inventory context's reservations.status). */
+export type ReservationState = 'HELD' | 'COMMITTED' | 'RELEASED' | 'REJECTED';
+/** States of an order's payment (the payments context's payments.status). */
+export type PaymentState = 'CAPTURED' | 'FAILED' | 'REFUNDED' | 'VOIDED';
+
+/** What a status allows: the listed states, `null` for no row at all, or '*' for anything (a compensation in progress). */
+export type Allowed<S extends string> = readonly (S | null)[] | '*';
+
+/**
+ * What each order status allows of the order's reservation and payment, on one snapshot (every
+ * saga step is one transaction; the statuses in between allow what a step in flight can leave).
+ * The one declaration: the database's guard trigger (services/orders/status-rules.ts, for the
+ * statuses in GUARDED_ON_ENTRY), the reconciler's checks and docs/order-status-rules.md are
+ * built from it.
+ */
+export const STATUS_ALLOWS = {
+  PENDING: { reservation: [null, 'HELD', 'REJECTED'], payment: [null] },
+  INVENTORY_RESERVED: { reservation: ['HELD'], payment: [null, 'CAPTURED', 'FAILED'] },
+  PAYMENT_CAPTURED: { reservation: ['HELD', 'COMMITTED'], payment: ['CAPTURED'] },
+  CONFIRMED: { reservation: ['COMMITTED'], payment: ['CAPTURED'] },
+  REJECTED: { reservation: ['REJECTED'], payment: [null] },
+  COMPENSATING: { reservation: '*', payment: '*' },
+  NEEDS_ATTENTION: { reservation: '*', payment: '*' },
+  COMPENSATED: { reservation: [null, 'RELEASED', 'REJECTED'], payment: [null, 'FAILED', 'REFUNDED', 'VOIDED'] },
+} as const satisfies Record<OrderStatus, { reservation: Allowed<ReservationState>; payment: Allowed<PaymentState> }>;
+
+/** Statuses the database refuses to enter while the reservation or payment is not one it allows (SQLSTATE OS002). */
+export const GUARDED_ON_ENTRY: readonly OrderStatus[] = ['COMPENSATED'];
 
 /** Statuses after which the order never changes again (CONFIRMED can still be compensated). */
 export const FINAL_STATUSES: readonly OrderStatus[] = ['REJECTED', 'COMPENSATED'];
@@ -136,6 +158,11 @@ export interface SagaOptions {
   compensationMaxAttempts?: number;
   /** First retry interval of a compensation step (ms); doubles up to 30 s. */
   compensationInitialIntervalMs?: number;
+  /**
+   * Prefix of the task queues the saga's activities run on (config TEMPORAL_TASK_QUEUE_PREFIX;
+   * default none). The queues themselves follow from the saga's step table.
+   */
+  taskQueuePrefix?: string;
 }
 
 export interface OrderSagaInput {
@@ -144,7 +171,6 @@ export interface OrderSagaInput {
   currency: string;
   totalMinor: number;
   items: OrderLine[];
-  taskQueues: TaskQueues;
   options?: SagaOptions;
 }
 
@@ -166,17 +192,15 @@ export interface CompensateSignal {
   reason: string;
 }
 
-export type SagaStep = 'reserveInventory' | 'chargePayment' | 'commitInventory' | 'releaseInventory' | 'refundPayment';
-
-/** What the `status` query returns. */
-export interface SagaState {
+/** What the `status` query returns; `Step` is a step's name (workflows/saga-steps.ts declares them). */
+export interface SagaState<Step extends string = string> {
   orderId: string;
   status: OrderStatus;
   failureReason: FailureReason | null;
-  completedSteps: SagaStep[];
+  completedSteps: Step[];
   /** Compensation steps still to run, next first. */
-  pendingCompensation: SagaStep[];
-  lastError: { step: SagaStep; type: string | null; message: string } | null;
+  pendingCompensation: Step[];
+  lastError: { step: Step; type: string | null; message: string } | null;
   cancelRequested: boolean;
 }
 

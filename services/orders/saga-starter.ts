@@ -13,7 +13,7 @@ import type { Logger } from '../../lib/logger';
 import type { Registry } from 'prom-client';
 import { counter } from '../../lib/metrics';
 import { ORDER_WORKFLOW_TYPE, orderWorkflowId, type OrderSagaInput } from './contract';
-import { taskQueues } from './task-queues';
+import { ordersTaskQueue } from './task-queues';
 import { SA } from './search-attributes';
 
 export interface StartableOrder {
@@ -31,8 +31,8 @@ export function sagaInput(cfg: Config, order: StartableOrder): OrderSagaInput {
     currency: order.currency,
     totalMinor: order.totalMinor,
     items: order.items,
-    taskQueues: taskQueues(cfg.workers.taskQueuePrefix),
     options: {
+      taskQueuePrefix: cfg.workers.taskQueuePrefix,
       compensationWindowMs: cfg.workers.compensationWindowMs,
       compensationMaxAttempts: cfg.workers.compensationMaxAttempts,
     },
@@ -44,7 +44,7 @@ export async function startSaga(client: Client, cfg: Config, order: StartableOrd
   try {
     await client.workflow.start(ORDER_WORKFLOW_TYPE, {
       workflowId: orderWorkflowId(order.id),
-      taskQueue: taskQueues(cfg.workers.taskQueuePrefix).orders,
+      taskQueue: ordersTaskQueue(cfg.workers.taskQueuePrefix),
       args: [sagaInput(cfg, order)],
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       typedSearchAttributes: searchAttributes(order),
@@ -93,7 +93,7 @@ export async function signalSaga(client: Client, cfg: Config, db: Db, orderId: s
   try {
     await client.workflow.signalWithStart(ORDER_WORKFLOW_TYPE, {
       workflowId: orderWorkflowId(orderId),
-      taskQueue: taskQueues(cfg.workers.taskQueuePrefix).orders,
+      taskQueue: ordersTaskQueue(cfg.workers.taskQueuePrefix),
       args: [sagaInput(cfg, order)],
       signal,
       signalArgs: [arg],

@@ -8,23 +8,15 @@ export const SA = {
   OrderStatus: defineSearchAttributeKey('OrderStatus', SearchAttributeType.KEYWORD),
 };
 
-/** The SDK's own list of the patches a run has used (written at each patch's first use). */
-export const CHANGE_VERSION = defineSearchAttributeKey('TemporalChangeVersion', SearchAttributeType.KEYWORD_LIST);
-
-/**
- * The saga's patch (workflows/saga-run.ts) from which OrderStatus is written only where the saga
- * rests or turns: through the transient statuses it stays PENDING.
- */
-export const STATUS_AT_REST_PATCH = 'status-search-attribute-at-rest-2026-12';
-
 /** Statuses between two forward steps, each lasting one step. */
 export const TRANSIENT_STATUSES: readonly OrderStatus[] = ['INVENTORY_RESERVED', 'PAYMENT_CAPTURED'];
 
 /**
  * Whether a run's OrderStatus search attribute agrees with the order's status in the database:
- * equal, or PENDING for a transient status in a run under STATUS_AT_REST_PATCH.
+ * equal, or PENDING for a transient status (the saga writes OrderStatus only where it rests or
+ * turns; through the transient statuses it stays PENDING, as the start set it).
  */
-export function searchAttributeAgrees(dbStatus: OrderStatus, searchAttribute: string | null, changeVersions: readonly string[]): boolean {
+export function searchAttributeAgrees(dbStatus: OrderStatus, searchAttribute: string | null): boolean {
   if (searchAttribute === dbStatus) return true;
-  return TRANSIENT_STATUSES.includes(dbStatus) && searchAttribute === 'PENDING' && changeVersions.includes(STATUS_AT_REST_PATCH);
+  return TRANSIENT_STATUSES.includes(dbStatus) && searchAttribute === 'PENDING';
 }

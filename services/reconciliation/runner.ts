@@ -8,7 +8,7 @@ import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import type { Config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
-import { taskQueues } from '../orders/task-queues';
+import { ordersTaskQueue } from '../orders/task-queues';
 import {
   CHECK_NAMES,
   CHECKS,
@@ -230,7 +230,7 @@ async function pass(deps: ReconcilerDeps, { runId, mode, scope, settings, previo
     temporal: deps.temporal,
     settings,
     compensationWindowMs: cfg.workers.compensationWindowMs,
-    ordersTaskQueue: taskQueues(cfg.workers.taskQueuePrefix).orders,
+    ordersTaskQueue: ordersTaskQueue(cfg.workers.taskQueuePrefix),
     now,
   };
   const smallestGrace = Math.min(settings.graceMs, settings.sagaGraceMs, settings.streamLagMs);

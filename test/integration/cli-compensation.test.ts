@@ -8,19 +8,11 @@
 import { fill, TEMPORAL_COMMANDS } from '../../scripts/operator-commands';
 import { orderWorkflowId } from '../../services/orders/contract';
 import { balance, createCustomer, createProduct, ledgerTransactionsOf, placeOrder, productStock, waitForStatus } from '../support/fixtures';
-import { startSagaEnv, type SagaEnv } from '../support/saga-env';
+import { useSagaEnv } from '../support/saga-env';
 import { temporalCliAsync } from '../support/temporal-cli';
 import { eventually } from '../support/wait';
 
-let env: SagaEnv;
-beforeAll(async () => {
-  // Two attempts per compensation step, so a failing refund parks the saga in seconds.
-  env = await startSagaEnv({ SAGA_COMPENSATION_MAX_ATTEMPTS: '2' });
-});
-afterAll(async () => {
-  await env?.stop();
-});
-afterEach(() => env.faults.clear());
+const env = useSagaEnv();
 
 /** Async, so this process's workers can answer the CLI's queries and updates meanwhile. */
 const temporalCli = (args: string[]): Promise<string> => temporalCliAsync(env.cfg, args);

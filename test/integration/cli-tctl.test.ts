@@ -11,19 +11,12 @@ import { goToolPath } from '../../scripts/stack/temporal';
 import { loadStackConfig } from '../../scripts/stack/config';
 import { orderWorkflowId } from '../../services/orders/contract';
 import { balance, createCustomer, createProduct, ledgerTransactionsOf, placeOrder, productStock, waitForStatus } from '../support/fixtures';
-import { startSagaEnv, type SagaEnv } from '../support/saga-env';
+import { useSagaEnv } from '../support/saga-env';
 import { eventually } from '../support/wait';
 
 const ROOT = path.resolve(__dirname, '../..');
 
-let env: SagaEnv;
-beforeAll(async () => {
-  env = await startSagaEnv({ SAGA_COMPENSATION_MAX_ATTEMPTS: '2' });
-});
-afterAll(async () => {
-  await env?.stop();
-});
-afterEach(() => env.faults.clear());
+const env = useSagaEnv();
 
 /** `npm run -s tctl -- ARGS`: tctl gets the address and namespace from the project's config. */
 async function npmTctl(args: string[]): Promise<string> {

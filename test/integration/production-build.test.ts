@@ -13,7 +13,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { loadConfig, repoRoot } from '../../lib/config';
 import { createTemporalClient } from '../../lib/temporal';
 import { ORDER_WORKFLOW_TYPE, orderWorkflowId, type OrderSagaInput, type SagaState } from '../../services/orders/contract';
-import { taskQueues } from '../../services/orders/task-queues';
+import { ordersTaskQueue } from '../../services/orders/task-queues';
 import { workflowBundleFile } from '../../app/workflow-source';
 import { freePort, killAllRoles, spawnRole, type RoleProcess } from '../support/processes';
 import { eventually } from '../support/wait';
@@ -113,7 +113,6 @@ describe('the orders worker from dist/', () => {
     });
     expectCompiled(worker);
     const orderId = crypto.randomUUID();
-    const queues = taskQueues(prefix);
     // No such order and no payments or inventory worker: the saga gets nowhere, but answering
     // a query means the worker evaluated the bundle's workflow code.
     const input: OrderSagaInput = {
@@ -122,11 +121,11 @@ describe('the orders worker from dist/', () => {
       currency: 'EUR',
       totalMinor: 100,
       items: [],
-      taskQueues: queues,
+      options: { taskQueuePrefix: prefix },
     };
     const handle = await client.workflow.start(ORDER_WORKFLOW_TYPE, {
       workflowId: orderWorkflowId(orderId),
-      taskQueue: queues.orders,
+      taskQueue: ordersTaskQueue(prefix),
       args: [input],
     });
     try {

@@ -15,18 +15,10 @@ import {
   productStock,
   waitForStatus,
 } from '../support/fixtures';
-import { startSagaEnv, type SagaEnv } from '../support/saga-env';
+import { useSagaEnv } from '../support/saga-env';
 import { eventually } from '../support/wait';
 
-let env: SagaEnv;
-
-beforeAll(async () => {
-  env = await startSagaEnv({ SAGA_COMPENSATION_MAX_ATTEMPTS: '2' });
-});
-afterAll(async () => {
-  await env?.stop();
-});
-afterEach(() => env.faults.clear());
+const env = useSagaEnv();
 
 /** Sum of the ledger entries of an order's transactions on one account. */
 async function ledgerNet(orderId: string, accountId: string): Promise<number> {

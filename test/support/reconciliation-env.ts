@@ -8,12 +8,11 @@
  */
 import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { Worker, type NativeConnection } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import { Pool } from 'pg';
 import { Registry } from 'prom-client';
-import { createInventoryActivities } from '../../activities/inventory';
-import { createPaymentActivities } from '../../activities/payment';
-import { createOrdersWorker } from '../../app/workers';
+import { createStepActivities } from '../../activities';
+import { appWorkersSetup, startSagaWorkers, type RunningWorkers } from '../../app/workers';
 import { loadConfig, type Config } from '../../lib/config';
 import { FaultPlan } from '../../lib/faults';
 import { createLogger } from '../../lib/logger';
@@ -21,7 +20,6 @@ import { createTemporalClient, createWorkerConnection } from '../../lib/temporal
 import { createAuditHandler } from '../../services/audit/projector';
 import { EventConsumer, type DecodedEvent } from '../../services/platform/messaging/consumer';
 import { createKafka } from '../../services/platform/messaging/kafka';
-import { taskQueues } from '../../services/orders/task-queues';
 import type { PlacedOrder } from '../../services/orders/place-order';
 import type { CheckName, RunScope } from '../../services/reconciliation/contract';
 import type { RunOutcome } from '../../services/reconciliation/runner';
@@ -31,6 +29,7 @@ import { temporalCli as runTemporalCli } from './temporal-cli';
 import { placeOrder } from './fixtures';
 import { createPipelineEnv, type PipelineEnv } from './processes';
 import { eventually } from './wait';
+import { SAGA_QUEUES } from '../../workflows/saga-steps';
 
 const log = createLogger('reconciliation-test', 'fatal');
 
@@ -44,7 +43,8 @@ export const TEST_SETTINGS = {
   standbyPollMs: 200,
 };
 
-type Kind = 'orders' | 'payments' | 'inventory';
+/** A worker of the deployment, by its task queue (before the prefix): orders, payments, inventory, ... (SAGA_QUEUES). */
+type Kind = string;
 
 /** Saga workers on a task queue prefix of their own: one deployment of the services. */
 export interface Deployment {
@@ -58,7 +58,7 @@ export interface Deployment {
 }
 
 export interface DeploymentOptions {
-  /** Which real workers run from the start (default all three). */
+  /** Which real workers run from the start (default every queue of the saga). */
   workers?: Kind[];
   /** A payment service that acknowledges a charge it never wrote. */
   phantomCharge?: boolean;
@@ -85,6 +85,8 @@ export interface ReconciliationEnv {
   unresolved(scope: RunScope): Promise<{ check: string; fingerprint: string; status: 'open' | 'suspect'; details: unknown }[]>;
   /** Runs the reconciler until exactly `expected` are open in the scope (and nothing else, not even a suspect). */
   expectFindings(scope: RunScope, expected: { check: CheckName; fingerprint: string }[], opts?: ExpectOptions): Promise<void>;
+  /** The finding was raised and is history now: its latest record resolved (not deleted), and none of it open. */
+  expectRaisedThenResolved(check: CheckName, fingerprint: string): Promise<void>;
   temporalCli(args: string[]): string;
   close(): Promise<void>;
 }
@@ -145,55 +147,36 @@ export async function startReconciliationEnv(label: string, extraEnv: Record<str
   async function deployment(opts: DeploymentOptions = {}): Promise<Deployment> {
     const prefix = `recon-${crypto.randomUUID().slice(0, 8)}-`;
     const dcfg = loadConfig({ ...process.env, ...pipeline.env, TEMPORAL_TASK_QUEUE_PREFIX: prefix, ...extraEnv });
-    const queues = taskQueues(prefix);
-    const workers: Worker[] = [];
-    const runs: Promise<void>[] = [];
-    const running = new Set<Kind>();
-    const common = { connection, namespace: dcfg.temporal.namespace, shutdownGraceTime: '2 seconds' as const };
-    const create: Record<Kind, () => Promise<Worker>> = {
-      orders: () => createOrdersWorker({ cfg: dcfg, db: pipeline.db, connection }),
-      payments: () => {
-        const real = createPaymentActivities({ db: pipeline.db, faults: opts.faults });
-        const voiding = {
-          ...real,
-          chargePayment: async ({ orderId }: { orderId: string }) => {
-            await real.refundPayment({ orderId, reason: 'test: voided by a buggy payment service' });
-            return { transactionId: crypto.randomUUID(), applied: true };
-          },
-        };
-        const activities = opts.phantomCharge
-          ? { ...real, chargePayment: async () => ({ transactionId: crypto.randomUUID(), applied: true }) }
-          : opts.voidingCharge
-            ? voiding
-            : real;
-        return Worker.create({ ...common, taskQueue: queues.payments, activities });
-      },
-      inventory: () => {
-        const real = createInventoryActivities({ db: pipeline.db, faults: opts.faults });
-        const activities = opts.noopRelease
-          ? { ...real, releaseInventory: async () => ({ releasedFrom: 'HELD' as const, applied: true }) }
-          : real;
-        return Worker.create({ ...common, taskQueue: queues.inventory, activities });
-      },
+    const running: RunningWorkers[] = [];
+    const started = new Set<Kind>();
+    const real = createStepActivities({ db: pipeline.db, faults: opts.faults });
+    // A payment service that acknowledges a charge it never wrote, or voids the payment and acknowledges it.
+    const phantomCharge = async () => ({ transactionId: crypto.randomUUID(), applied: true });
+    const voidingCharge = async ({ orderId }: { orderId: string }) => {
+      await real.refundPayment({ orderId, reason: 'test: voided by a buggy payment service' });
+      return { transactionId: crypto.randomUUID(), applied: true };
     };
+    const activities = {
+      ...real,
+      ...(opts.phantomCharge ? { chargePayment: phantomCharge } : opts.voidingCharge ? { chargePayment: voidingCharge } : {}),
+      ...(opts.noopRelease ? { releaseInventory: async () => ({ releasedFrom: 'HELD' as const, applied: true }) } : {}),
+    };
+    const setup = await appWorkersSetup({ cfg: dcfg, db: pipeline.db, connection });
     const d: Deployment = {
       cfg: dcfg,
       prefix,
       place: (customerId, items) => placeOrder({ db: pipeline.db, client: temporal, cfg: dcfg }, customerId, items),
       async start(kinds) {
-        for (const kind of kinds.filter((k) => !running.has(k))) {
-          const w = await create[kind]();
-          running.add(kind);
-          workers.push(w);
-          runs.push(w.run());
-        }
+        const queues = kinds.filter((k) => !started.has(k));
+        queues.forEach((k) => started.add(k));
+        if (queues.length > 0)
+          running.push(await startSagaWorkers({ ...setup, activities, queues, tune: () => ({ shutdownGraceTime: '2 seconds' }) }));
       },
       async stop() {
-        workers.forEach((w) => w.shutdown());
-        await Promise.all(runs);
+        await Promise.all(running.map((r) => r.stop()));
       },
     };
-    await d.start(opts.workers ?? ['orders', 'payments', 'inventory']);
+    await d.start(opts.workers ?? [...SAGA_QUEUES]);
     deployments.push(d);
     return d;
   }
@@ -249,6 +232,16 @@ export async function startReconciliationEnv(label: string, extraEnv: Record<str
     });
   }
 
+  async function expectRaisedThenResolved(check: CheckName, fingerprint: string): Promise<void> {
+    const { rows } = await owner.query<{ raised: boolean; resolved: boolean }>(
+      `SELECT raised_at IS NOT NULL AS raised, resolved_at IS NOT NULL AS resolved FROM reconciliation_findings
+        WHERE check_name = $1 AND fingerprint = $2 ORDER BY id DESC`,
+      [check, fingerprint],
+    );
+    expect(rows[0]).toEqual({ raised: true, resolved: true });
+    expect(rows.filter((r) => !r.resolved)).toEqual([]);
+  }
+
   const temporalCli = (args: string[]): string => runTemporalCli(cfg, args);
 
   return {
@@ -262,6 +255,7 @@ export async function startReconciliationEnv(label: string, extraEnv: Record<str
     reconcile,
     unresolved,
     expectFindings,
+    expectRaisedThenResolved,
     temporalCli,
     async close() {
       await Promise.all(deployments.map((d) => d.stop()));

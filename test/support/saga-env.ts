@@ -5,8 +5,8 @@
  */
 import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import type { NativeConnection, Worker } from '@temporalio/worker';
-import { createInventoryWorker, createOrdersWorker, createPaymentsWorker } from '../../app/workers';
+import type { NativeConnection } from '@temporalio/worker';
+import { appWorkersSetup, startSagaWorkers } from '../../app/workers';
 import { loadConfig, type Config } from '../../lib/config';
 import { closeDb, createDb, type Db, type DbOptions } from '../../lib/db';
 import { FaultPlan } from '../../lib/faults';
@@ -30,20 +30,36 @@ export async function startSagaEnv(env: Record<string, string> = {}, dbOptions: 
   const client = await createTemporalClient(cfg);
   const connection: NativeConnection = await createWorkerConnection(cfg);
   const faults = new FaultPlan();
-  const deps = { cfg, db, connection, faults };
-  const workers: Worker[] = await Promise.all([createOrdersWorker(deps), createPaymentsWorker(deps), createInventoryWorker(deps)]);
-  const running = workers.map((w) => w.run());
+  const workers = await startSagaWorkers(await appWorkersSetup({ cfg, db, connection, faults }));
   return {
     cfg,
     db,
     client,
     faults,
     async stop() {
-      workers.forEach((w) => w.shutdown());
-      await Promise.all(running);
+      await workers.stop();
       await connection.close();
       await client.connection.close();
       await closeDb(db);
     },
   };
+}
+
+/**
+ * The hooks every saga test file shares: one environment for the file (two attempts per
+ * compensation step, so a failing refund parks the saga in seconds), its fault plan cleared
+ * after each test. The object is filled in beforeAll; use it inside tests and hooks only.
+ */
+export function useSagaEnv(env: Record<string, string> = { SAGA_COMPENSATION_MAX_ATTEMPTS: '2' }): SagaEnv {
+  const shared = {} as SagaEnv;
+  let started: SagaEnv | undefined;
+  beforeAll(async () => {
+    started = await startSagaEnv(env);
+    Object.assign(shared, started);
+  });
+  afterAll(async () => {
+    await started?.stop();
+  });
+  afterEach(() => started?.faults.clear());
+  return shared;
 }

@@ -11,7 +11,17 @@ import { FAILURE_REASONS, type SagaState } from '../../services/orders/contract'
 import { cancelSignal, cancelUpdate, compensateSignal, SAGA_DEFAULTS, statusQuery } from '../../workflows/order-saga';
 import { SA } from '../../services/orders/search-attributes';
 import { sagaWorkflowBundle, startTimeSkippingEnv, until, waitForStatus, withSagaWorker, type SagaHandle } from '../support/timeskip/env';
+import {
+  compensationStatuses,
+  doneThenUndone,
+  FORWARD_STEPS,
+  forwardStatuses,
+  stepsBefore,
+  stepsThrough,
+  undoOf,
+} from '../support/timeskip/expected';
 import { FakeSagaActivities, TRANSIENT_FAILURES } from '../support/timeskip/fakes';
+import { COMPENSATION_STEPS, type CompensationStep } from '../../workflows/saga-steps';
 
 jest.setTimeout(60_000);
 
@@ -56,7 +66,7 @@ describe('order saga (time skipping, fake activities)', () => {
       const handle = await run.start();
 
       const confirmed = await waitForStatus(env, handle, (s) => s.status === 'CONFIRMED');
-      expect(confirmed.completedSteps).toEqual(['reserveInventory', 'chargePayment', 'commitInventory']);
+      expect(confirmed.completedSteps).toEqual([...FORWARD_STEPS]);
 
       // A customer's cancel after confirmation is not accepted.
       await handle.signal(cancelSignal, { reason: 'too late' });
@@ -73,16 +83,16 @@ describe('order saga (time skipping, fake activities)', () => {
       expect(result).toMatchObject({
         status: 'CONFIRMED',
         failureReason: null,
-        completedSteps: ['reserveInventory', 'chargePayment', 'commitInventory'],
+        completedSteps: [...FORWARD_STEPS],
         pendingCompensation: [],
         lastError: null,
       });
     });
-    expect(fakes.steps()).toEqual(['reserveInventory', 'chargePayment', 'commitInventory']);
+    expect(fakes.steps()).toEqual([...FORWARD_STEPS]);
     expect(fakes.callsTo('refundPayment')).toHaveLength(0);
     expect(fakes.callsTo('releaseInventory')).toHaveLength(0);
     // The window's end is recorded with the confirmation, its closing when the timer elapsed.
-    expect(statuses(fakes)).toEqual(['INVENTORY_RESERVED', 'PAYMENT_CAPTURED', 'CONFIRMED', 'CONFIRMED']);
+    expect(statuses(fakes)).toEqual([...forwardStatuses(), 'CONFIRMED']);
     const [confirmedAt] = fakes.transitions().filter((t) => t.orderStatus === 'CONFIRMED');
     expect(Date.parse(confirmedAt!.compensationWindowClosesAt!)).toBeGreaterThanOrEqual(startedAt + SAGA_DEFAULTS.compensationWindowMs);
     expect(fakes.transitions().at(-1)).toMatchObject({
@@ -105,20 +115,12 @@ describe('order saga (time skipping, fake activities)', () => {
     expect(result).toMatchObject({
       status: 'COMPENSATED',
       failureReason: FAILURE_REASONS.MANUAL_COMPENSATION,
-      completedSteps: ['reserveInventory', 'chargePayment', 'commitInventory', 'refundPayment', 'releaseInventory'],
+      completedSteps: doneThenUndone(FORWARD_STEPS),
       pendingCompensation: [],
       lastError: null,
     });
-    expect(fakes.steps()).toEqual(['reserveInventory', 'chargePayment', 'commitInventory', 'refundPayment', 'releaseInventory']);
-    expect(statuses(fakes)).toEqual([
-      'INVENTORY_RESERVED',
-      'PAYMENT_CAPTURED',
-      'CONFIRMED',
-      'COMPENSATING',
-      'COMPENSATING',
-      'COMPENSATING',
-      'COMPENSATED',
-    ]);
+    expect(fakes.steps()).toEqual(doneThenUndone(FORWARD_STEPS));
+    expect(statuses(fakes)).toEqual([...forwardStatuses(), ...compensationStatuses(FORWARD_STEPS)]);
     expectUniqueTransitionKeys(fakes);
   });
 
@@ -164,13 +166,13 @@ describe('order saga (time skipping, fake activities)', () => {
     expect(result).toMatchObject({
       status: 'COMPENSATED',
       failureReason: FAILURE_REASONS.INSUFFICIENT_FUNDS,
-      completedSteps: ['reserveInventory', 'releaseInventory'],
+      completedSteps: doneThenUndone(stepsBefore('chargePayment')),
       pendingCompensation: [],
       lastError: null,
     });
     expect(fakes.callsTo('chargePayment')).toHaveLength(1);
     expect(fakes.callsTo('chargePayment')[0]!.failureType).toBe('INSUFFICIENT_FUNDS');
-    expect(fakes.steps()).toEqual(['reserveInventory', 'releaseInventory']);
+    expect(fakes.steps()).toEqual(doneThenUndone(stepsBefore('chargePayment')));
     expect(fakes.callsTo('refundPayment')).toHaveLength(0);
     expect(fakes.callsTo('commitInventory')).toHaveLength(0);
     expectUniqueTransitionKeys(fakes);
@@ -189,7 +191,7 @@ describe('order saga (time skipping, fake activities)', () => {
     expect(result).toMatchObject({
       status: 'COMPENSATED',
       failureReason: FAILURE_REASONS.PAYMENT_DECLINED,
-      completedSteps: ['reserveInventory', 'refundPayment', 'releaseInventory'],
+      completedSteps: doneThenUndone(stepsBefore('chargePayment'), stepsThrough('chargePayment')),
       pendingCompensation: [],
       lastError: null,
     });
@@ -197,55 +199,39 @@ describe('order saga (time skipping, fake activities)', () => {
     expect(charges.length).toBeGreaterThan(5); // retried with backoff until the deadline
     expect(charges.every((c) => c.outcome === 'failed' && c.failureType === TRANSIENT_FAILURES.PAYMENT_GATEWAY_UNAVAILABLE)).toBe(true);
     // The outcome of the charge is unknown, so it is refunded too, before the release (last first).
-    expect(fakes.steps()).toEqual(['reserveInventory', 'refundPayment', 'releaseInventory']);
+    expect(fakes.steps()).toEqual(doneThenUndone(stepsBefore('chargePayment'), stepsThrough('chargePayment')));
     expect(fakes.transitions()).toContainEqual(expect.objectContaining({ step: 'chargePayment', stepStatus: 'FAILED' }));
     expectUniqueTransitionKeys(fakes);
   });
 
-  test('cancel while inventory is being reserved -> release only, COMPENSATED with reason CANCELLED', async () => {
-    const fakes = new FakeSagaActivities();
-    fakes.hold('reserveInventory');
-    const result = await withSagaWorker(env, fakes, async (run) => {
-      const handle = await run.start();
-      await until(() => fakes.callsTo('reserveInventory').length > 0, 'reserveInventory to be called');
-      await handle.signal(cancelSignal, { reason: 'customer changed their mind' });
-      await waitForStatus(env, handle, (s) => s.cancelRequested, { stepMs: 0 });
-      fakes.release('reserveInventory');
-      return handle.result();
-    });
-    expect(result).toMatchObject({
-      status: 'COMPENSATED',
-      failureReason: FAILURE_REASONS.CANCELLED,
-      cancelRequested: true,
-      completedSteps: ['reserveInventory', 'releaseInventory'],
-      lastError: null,
-    });
-    expect(fakes.steps()).toEqual(['reserveInventory', 'releaseInventory']);
-    expect(fakes.callsTo('chargePayment')).toHaveLength(0);
-    expect(fakes.callsTo('refundPayment')).toHaveLength(0);
-    expectUniqueTransitionKeys(fakes);
-  });
-
-  test('cancel while the payment is being charged -> refund then release, COMPENSATED with reason CANCELLED', async () => {
-    const fakes = new FakeSagaActivities();
-    fakes.hold('chargePayment');
-    const result = await withSagaWorker(env, fakes, async (run) => {
-      const handle = await run.start();
-      await until(() => fakes.callsTo('chargePayment').length > 0, 'chargePayment to be called');
-      await handle.signal(cancelSignal, { reason: 'customer changed their mind' });
-      await waitForStatus(env, handle, (s) => s.cancelRequested, { stepMs: 0 });
-      fakes.release('chargePayment');
-      return handle.result();
-    });
-    expect(result).toMatchObject({
-      status: 'COMPENSATED',
-      failureReason: FAILURE_REASONS.CANCELLED,
-      completedSteps: ['reserveInventory', 'chargePayment', 'refundPayment', 'releaseInventory'],
-    });
-    expect(fakes.steps()).toEqual(['reserveInventory', 'chargePayment', 'refundPayment', 'releaseInventory']);
-    expect(fakes.callsTo('commitInventory')).toHaveLength(0);
-    expectUniqueTransitionKeys(fakes);
-  });
+  test.each(FORWARD_STEPS)(
+    'a cancel signal while %s runs undoes it and every step before it, last first -> COMPENSATED (CANCELLED)',
+    async (step) => {
+      const fakes = new FakeSagaActivities();
+      fakes.hold(step);
+      const result = await withSagaWorker(env, fakes, async (run) => {
+        const handle = await run.start();
+        await until(() => fakes.callsTo(step).length > 0, `${step} to be called`);
+        await handle.signal(cancelSignal, { reason: 'customer changed their mind' });
+        await waitForStatus(env, handle, (s) => s.cancelRequested, { stepMs: 0 });
+        fakes.release(step);
+        return handle.result();
+      });
+      const expected = doneThenUndone(stepsThrough(step));
+      expect(result).toMatchObject({
+        status: 'COMPENSATED',
+        failureReason: FAILURE_REASONS.CANCELLED,
+        cancelRequested: true,
+        completedSteps: expected,
+        lastError: null,
+      });
+      expect(fakes.steps()).toEqual(expected);
+      // Nothing after the step ran, and nothing was undone that was not done.
+      for (const later of FORWARD_STEPS.slice(FORWARD_STEPS.indexOf(step) + 1)) expect(fakes.callsTo(later)).toHaveLength(0);
+      for (const undo of COMPENSATION_STEPS.filter((c) => !expected.includes(c))) expect(fakes.callsTo(undo)).toHaveLength(0);
+      expectUniqueTransitionKeys(fakes);
+    },
+  );
 
   test('a compensation step that keeps failing parks the saga in NEEDS_ATTENTION; an operator retry finishes it', async () => {
     const maxAttempts = 3;
@@ -256,7 +242,7 @@ describe('order saga (time skipping, fake activities)', () => {
       await handle.signal(compensateSignal, { reason: 'goods returned' });
 
       const parked = await waitForStatus(env, handle, (s) => s.status === 'NEEDS_ATTENTION');
-      expect(parked.pendingCompensation).toEqual(['refundPayment', 'releaseInventory']);
+      expect(parked.pendingCompensation).toEqual(undoOf(FORWARD_STEPS));
       expect(parked.lastError).toMatchObject({ step: 'refundPayment', type: TRANSIENT_FAILURES.DEPENDENCY_UNAVAILABLE });
       expect(parked.failureReason).toBe(FAILURE_REASONS.MANUAL_COMPENSATION);
       expect(fakes.callsTo('refundPayment')).toHaveLength(maxAttempts);
@@ -274,22 +260,12 @@ describe('order saga (time skipping, fake activities)', () => {
     expect(result).toMatchObject({
       status: 'COMPENSATED',
       failureReason: FAILURE_REASONS.MANUAL_COMPENSATION,
-      completedSteps: ['reserveInventory', 'chargePayment', 'commitInventory', 'refundPayment', 'releaseInventory'],
+      completedSteps: doneThenUndone(FORWARD_STEPS),
       pendingCompensation: [],
       lastError: null,
     });
-    expect(fakes.steps()).toEqual(['reserveInventory', 'chargePayment', 'commitInventory', 'refundPayment', 'releaseInventory']);
-    expect(statuses(fakes)).toEqual([
-      'INVENTORY_RESERVED',
-      'PAYMENT_CAPTURED',
-      'CONFIRMED',
-      'COMPENSATING',
-      'NEEDS_ATTENTION',
-      'COMPENSATING',
-      'COMPENSATING',
-      'COMPENSATING',
-      'COMPENSATED',
-    ]);
+    expect(fakes.steps()).toEqual(doneThenUndone(FORWARD_STEPS));
+    expect(statuses(fakes)).toEqual([...forwardStatuses(), 'COMPENSATING', 'NEEDS_ATTENTION', ...compensationStatuses(FORWARD_STEPS)]);
     // 'compensation:STARTED' is recorded twice here; each still has its own key.
     expectUniqueTransitionKeys(fakes);
   });
@@ -309,7 +285,7 @@ describe('order saga (time skipping, fake activities)', () => {
       // The closed workflow still answers the status query.
       expect(await handle.query(statusQuery)).toMatchObject({ status: 'CONFIRMED', failureReason: null, pendingCompensation: [] });
     });
-    expect(fakes.steps()).toEqual(['reserveInventory', 'chargePayment', 'commitInventory']);
+    expect(fakes.steps()).toEqual([...FORWARD_STEPS]);
     expect(fakes.callsTo('refundPayment')).toHaveLength(0);
     expect(fakes.callsTo('releaseInventory')).toHaveLength(0);
     expect(fakes.transitions().at(-1)).toMatchObject({
@@ -339,7 +315,7 @@ describe('order saga (time skipping, fake activities)', () => {
       });
     });
     // The charge's outcome is unknown, so it is refunded (a no-op) before the release.
-    expect(fakes.steps()).toEqual(['reserveInventory', 'refundPayment', 'releaseInventory']);
+    expect(fakes.steps()).toEqual(doneThenUndone(stepsBefore('chargePayment'), stepsThrough('chargePayment')));
     expect(fakes.callsTo('commitInventory')).toHaveLength(0);
     expect(fakes.transitions()).toContainEqual(
       expect.objectContaining({ step: 'compensation', stepStatus: 'STARTED', failureReason: FAILURE_REASONS.CANCELLED }),
@@ -360,7 +336,7 @@ describe('order saga (time skipping, fake activities)', () => {
       return handle.result();
     });
     expect(result).toMatchObject({ status: 'COMPENSATED', failureReason: FAILURE_REASONS.CANCELLED, cancelRequested: true });
-    expect(fakes.steps()).toEqual(['reserveInventory', 'chargePayment', 'commitInventory', 'refundPayment', 'releaseInventory']);
+    expect(fakes.steps()).toEqual(doneThenUndone(FORWARD_STEPS));
     expectUniqueTransitionKeys(fakes);
   });
 
@@ -393,12 +369,12 @@ describe('order saga (time skipping, fake activities)', () => {
       return handle.result();
     });
     expect(result).toMatchObject({ status: 'COMPENSATED', failureReason: FAILURE_REASONS.MANUAL_COMPENSATION });
-    expect(fakes.steps()).toEqual(['reserveInventory', 'chargePayment', 'commitInventory', 'refundPayment', 'releaseInventory']);
+    expect(fakes.steps()).toEqual(doneThenUndone(FORWARD_STEPS));
   });
 
   test('a fresh run for an order charged and reserved by an earlier run undoes what the database says was done', async () => {
     // The earlier run's history is gone (retention); the database still says: charged, stock committed.
-    const fakes = new FakeSagaActivities({ earlier: { charged: true, reserved: true } });
+    const fakes = new FakeSagaActivities({ earlier: { chargeInEffect: true, stockInEffect: true } });
     fakes.hold('reserveInventory');
     const result = await withSagaWorker(env, fakes, async (run) => {
       const handle = await run.start();
@@ -408,6 +384,6 @@ describe('order saga (time skipping, fake activities)', () => {
       return handle.result();
     });
     expect(result).toMatchObject({ status: 'COMPENSATED', failureReason: FAILURE_REASONS.MANUAL_COMPENSATION });
-    expect(fakes.steps().filter((s) => s === 'refundPayment' || s === 'releaseInventory')).toEqual(['refundPayment', 'releaseInventory']);
+    expect(fakes.steps().filter((s) => COMPENSATION_STEPS.includes(s as CompensationStep))).toEqual(undoOf(FORWARD_STEPS));
   });
 });

@@ -54,9 +54,9 @@ describe('order saga replay', () => {
   });
 
   test('replay does fail when the workflow changed incompatibly (the check is live)', async () => {
-    const history = loadHistory('confirmed-window-expired');
+    const history = loadHistory('confirmed-window-closed');
     await expect(
-      Worker.runReplayHistory({ workflowBundle: changed, replayName: 'changed' }, history, 'confirmed-window-expired'),
+      Worker.runReplayHistory({ workflowBundle: changed, replayName: 'changed' }, history, 'confirmed-window-closed'),
     ).rejects.toBeInstanceOf(DeterminismViolationError);
   });
 });

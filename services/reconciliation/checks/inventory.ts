@@ -5,6 +5,7 @@
  * counters must add up to it.
  */
 import { sqlCheck } from './check';
+import { allowedValuesSql } from './status-allows';
 
 export const COUNTERS_SQL = `
 WITH r AS (
@@ -33,16 +34,10 @@ SELECT p.sku AS subject_id,
  WHERE p.sku = ANY($1::text[])
    AND COALESCE(m.added, 0) <> p.available + p.reserved + p.committed`;
 
-/** The reservation states each order status allows ('*': any; NULL: no reservation). */
+/** The reservation states each order status allows (STATUS_ALLOWS; '*': any; NULL: no reservation). */
 export const RESERVATION_STATUS_SQL = `
 WITH allowed(status, reservation) AS (
-  VALUES ('PENDING', NULL), ('PENDING', 'HELD'), ('PENDING', 'REJECTED'),
-         ('INVENTORY_RESERVED', 'HELD'),
-         ('PAYMENT_CAPTURED', 'HELD'), ('PAYMENT_CAPTURED', 'COMMITTED'),
-         ('CONFIRMED', 'COMMITTED'),
-         ('REJECTED', 'REJECTED'),
-         ('COMPENSATING', '*'), ('NEEDS_ATTENTION', '*'),
-         ('COMPENSATED', NULL), ('COMPENSATED', 'RELEASED'), ('COMPENSATED', 'REJECTED')
+  ${allowedValuesSql('reservation')}
 ), o AS (
   SELECT o.id, o.status, r.status AS reservation
     FROM orders o LEFT JOIN reservations r ON r.order_id = o.id AND r.order_id = ANY($1::uuid[])

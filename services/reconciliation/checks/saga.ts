@@ -7,7 +7,7 @@
  */
 import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { FINAL_STATUSES, ORDER_WORKFLOW_TYPE, orderWorkflowId, type OrderStatus } from '../../orders/contract';
-import { CHANGE_VERSION, SA, searchAttributeAgrees } from '../../orders/search-attributes';
+import { SA, searchAttributeAgrees } from '../../orders/search-attributes';
 import type { Batch, BatchCheck, CheckContext, Failure, ListingCheck } from './check';
 import { settledBefore } from './check';
 
@@ -32,8 +32,6 @@ interface RunningWorkflow {
   workflowId: string;
   runId: string;
   orderStatus: string | null;
-  /** The patches the run has used (TemporalChangeVersion). */
-  changeVersions: string[];
   startTime: Date;
   taskQueue: string;
 }
@@ -43,7 +41,6 @@ function running(info: WorkflowExecutionInfo): RunningWorkflow {
     workflowId: info.workflowId,
     runId: info.runId,
     orderStatus: info.typedSearchAttributes.get(SA.OrderStatus) ?? null,
-    changeVersions: info.typedSearchAttributes.get(CHANGE_VERSION) ?? [],
     startTime: info.startTime,
     taskQueue: info.taskQueue,
   };
@@ -112,7 +109,7 @@ export const searchAttribute: BatchCheck = {
     for (const o of orders) {
       const wf = workflows.get(o.id);
       if (!wf || (o.updated_at >= settled && !open.has(o.id))) continue;
-      if (!searchAttributeAgrees(o.status, wf.orderStatus, wf.changeVersions)) {
+      if (!searchAttributeAgrees(o.status, wf.orderStatus)) {
         failures.push({
           subjectId: o.id,
           details: { status: o.status, searchAttribute: wf.orderStatus, workflowId: wf.workflowId, runId: wf.runId },

@@ -1,16 +1,19 @@
 /**
  * A time-skipping Temporal environment for workflow unit tests: Temporal's Java test server
  * (installed from Maven Central by scripts/stack/test-server.ts, started per test file), the
- * saga's search attributes registered, the workflow bundle built once per process, and a test
- * worker per saga run hosting fake activities on one task queue.
+ * saga's search attributes registered, the workflow bundle built once per process, and the
+ * saga's workers (app/workers.ts, one per queue of the step table) per test, hosting fake
+ * activities on task queues of the test's own prefix.
  */
 import crypto from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { startSagaWorkers } from '../../../app/workers';
 import { loadStackConfig } from '../../../scripts/stack/config';
 import { ensureTestServer } from '../../../scripts/stack/test-server';
+import { ordersTaskQueue } from '../../../services/orders/task-queues';
 import {
   orderWorkflowId,
   SEARCH_ATTRIBUTES,
@@ -82,7 +85,8 @@ export function sagaWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   return bundle;
 }
 
-export function sagaInput(orderId: string, taskQueue: string, options?: SagaOptions): OrderSagaInput {
+/** A saga's input; its activities run on the queues of `taskQueuePrefix`. */
+export function sagaInput(orderId: string, taskQueuePrefix: string, options?: SagaOptions): OrderSagaInput {
   return {
     orderId,
     customerId: 'customer-1',
@@ -92,21 +96,20 @@ export function sagaInput(orderId: string, taskQueue: string, options?: SagaOpti
       { sku: 'SKU-APPLE', quantity: 2, unitPriceMinor: 500 },
       { sku: 'SKU-PEAR', quantity: 3, unitPriceMinor: 500 },
     ],
-    taskQueues: { orders: taskQueue, payments: taskQueue, inventory: taskQueue },
-    ...(options ? { options } : {}),
+    options: { taskQueuePrefix, ...options },
   };
 }
 
 export interface SagaRun {
-  /** The one task queue that every queue of the input points at. */
-  taskQueue: string;
+  /** The prefix of this run's task queues. */
+  taskQueuePrefix: string;
   /** Starts the saga for an order (a random order id unless given) on this run's worker. */
   start(options?: SagaOptions, orderId?: string): Promise<SagaHandle>;
 }
 
 /**
- * Runs `body` while a worker with the given fakes serves a fresh task queue. Afterwards the
- * worker stops, held fake activities are let go and sagas still open are terminated, so one
+ * Runs `body` while the saga's workers with the given fakes serve fresh task queues. Afterwards
+ * the workers stop, held fake activities are let go and sagas still open are terminated, so one
  * test never leaves timers behind for the next (time skipping is global to the server).
  */
 export async function withSagaWorker<T>(
@@ -114,30 +117,32 @@ export async function withSagaWorker<T>(
   fakes: FakeSagaActivities,
   body: (run: SagaRun) => Promise<T>,
 ): Promise<T> {
-  const taskQueue = `saga-test-${crypto.randomUUID()}`;
-  const worker = await Worker.create({
+  const taskQueuePrefix = `saga-test-${crypto.randomUUID()}-`;
+  const workers = await startSagaWorkers({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
-    taskQueue,
-    workflowBundle: await sagaWorkflowBundle(),
+    taskQueuePrefix,
+    workflows: { workflowBundle: await sagaWorkflowBundle() },
     activities: fakes.activities,
+    localActivities: fakes.activities,
   });
   const started: SagaHandle[] = [];
   const run: SagaRun = {
-    taskQueue,
+    taskQueuePrefix,
     async start(options, orderId = crypto.randomUUID()) {
       const handle = await env.client.workflow.start(orderSaga, {
         workflowId: orderWorkflowId(orderId),
-        taskQueue,
-        args: [sagaInput(orderId, taskQueue, options)],
+        taskQueue: ordersTaskQueue(taskQueuePrefix),
+        args: [sagaInput(orderId, taskQueuePrefix, options)],
       });
       started.push(handle);
       return handle;
     },
   };
   try {
-    return await worker.runUntil(body(run).finally(() => fakes.releaseAll()));
+    return await body(run).finally(() => fakes.releaseAll());
   } finally {
+    await workers.stop();
     for (const handle of started) {
       try {
         const { status } = await handle.describe();

@@ -6,27 +6,32 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { InventoryActivities } from '../../../activities/inventory';
 import type { OrderActivities } from '../../../activities/orders';
-import type { PaymentActivities } from '../../../activities/payment';
 import { INVENTORY_FAILURES } from '../../../services/inventory/contract';
 import type { TransitionInput } from '../../../services/orders/contract';
 import { PAYMENT_FAILURES } from '../../../services/payments/contract';
+import {
+  COMPENSATION_STEPS,
+  FORWARD_STEPS,
+  SAGA_STEPS,
+  type CompensationStep,
+  type EffectFact,
+  type SagaStep,
+} from '../../../workflows/saga-steps';
 
-/** Every activity the saga calls, as the real workers register them. */
-export type SagaActivities = InventoryActivities & PaymentActivities & OrderActivities;
+/** The orders service's local activities, faked too. */
+const BOOKKEEPING_NAMES = ['transitionOrder', 'compensationFacts'] as const satisfies readonly (keyof OrderActivities)[];
 
-export const ACTIVITY_NAMES = [
-  'reserveInventory',
-  'chargePayment',
-  'commitInventory',
-  'releaseInventory',
-  'refundPayment',
-  'transitionOrder',
-  'compensationFacts',
-] as const satisfies readonly (keyof SagaActivities)[];
-export type ActivityName = (typeof ACTIVITY_NAMES)[number];
-export type CompensationName = 'releaseInventory' | 'refundPayment';
+/** Every activity the saga calls: the step table's, and the orders service's. */
+export const ACTIVITY_NAMES: readonly ActivityName[] = [...FORWARD_STEPS, ...COMPENSATION_STEPS, ...BOOKKEEPING_NAMES];
+export type ActivityName = SagaStep | (typeof BOOKKEEPING_NAMES)[number];
+export type CompensationName = CompensationStep;
+
+/** How a faked activity fails: a business failure (non-retryable) or transient trouble (retryable). */
+export interface FakeFailure {
+  type: string;
+  nonRetryable: boolean;
+}
 
 /** Failure types the fakes throw for transient (retryable) trouble. */
 export const TRANSIENT_FAILURES = {
@@ -49,14 +54,22 @@ export interface FakeBehaviour {
   reserve: 'ok' | 'outOfStock';
   /** insufficientFunds: INSUFFICIENT_FUNDS (business); unavailable: retryable, forever. */
   charge: 'ok' | 'insufficientFunds' | 'unavailable';
+  /** Any step failing on every attempt, the way given (every other step succeeds). */
+  fail: Partial<Record<SagaStep, FakeFailure>>;
   /** Compensation steps that fail (retryably) on every attempt while listed here. */
   failing: Set<CompensationName>;
   /**
    * What an earlier run left in effect, as the database would report it (compensationFacts):
    * a run that starts fresh for an order charged and reserved long ago.
    */
-  earlier: { charged: boolean; reserved: boolean };
+  earlier: Partial<Record<EffectFact, boolean>>;
 }
+
+const PRESETS = {
+  outOfStock: { type: INVENTORY_FAILURES.OUT_OF_STOCK, nonRetryable: true },
+  insufficientFunds: { type: PAYMENT_FAILURES.INSUFFICIENT_FUNDS, nonRetryable: true },
+  unavailable: { type: TRANSIENT_FAILURES.PAYMENT_GATEWAY_UNAVAILABLE, nonRetryable: false },
+} satisfies Record<string, FakeFailure>;
 
 interface Gate {
   promise: Promise<void>;
@@ -72,7 +85,7 @@ function gate(): Gate {
 }
 
 /** Activities that record or read, not saga steps. */
-const BOOKKEEPING = new Set<ActivityName>(['transitionOrder', 'compensationFacts']);
+const BOOKKEEPING = new Set<ActivityName>(BOOKKEEPING_NAMES);
 
 function firstPerActivity(calls: FakeCall[]): FakeCall[] {
   const seen = new Set<string>();
@@ -85,7 +98,7 @@ export class FakeSagaActivities {
   private readonly gates = new Map<ActivityName, Gate>();
 
   constructor(behaviour: Partial<FakeBehaviour> = {}) {
-    this.behaviour = { reserve: 'ok', charge: 'ok', failing: new Set(), earlier: { charged: false, reserved: false }, ...behaviour };
+    this.behaviour = { reserve: 'ok', charge: 'ok', fail: {}, failing: new Set(), earlier: {}, ...behaviour };
   }
 
   /** Calls to `name` from now on wait (after being recorded) until release(name). */
@@ -147,71 +160,42 @@ export class FakeSagaActivities {
     }
   }
 
-  private inEffect(done: ActivityName, undone: ActivityName, earlier: boolean): boolean {
+  /** How `name` fails now, if it does. */
+  private failureOf(name: SagaStep): FakeFailure | undefined {
+    const { reserve, charge, fail, failing } = this.behaviour;
+    if (name === 'reserveInventory' && reserve !== 'ok') return PRESETS[reserve];
+    if (name === 'chargePayment' && charge !== 'ok') return PRESETS[charge];
+    if ((failing as Set<SagaStep>).has(name)) return { type: TRANSIENT_FAILURES.DEPENDENCY_UNAVAILABLE, nonRetryable: false };
+    return fail[name];
+  }
+
+  private step(name: SagaStep, input: { orderId: string }) {
+    return this.call(name, input, () => {
+      const failure = this.failureOf(name);
+      if (failure)
+        throw ApplicationFailure.create({ ...failure, message: `order ${input.orderId}: ${name} failed ${failure.type} (fake)` });
+      return { applied: true };
+    });
+  }
+
+  /** What a database would say: effects of successful steps (and of an earlier run) not yet undone. */
+  private facts(): Record<EffectFact, boolean> {
     const succeeded = (name: ActivityName) => this.callsTo(name).some((c) => c.outcome === 'ok');
-    return (earlier || succeeded(done)) && !succeeded(undone);
-  }
-
-  private failIfFailing(name: CompensationName): void {
-    if (this.behaviour.failing.has(name)) {
-      throw ApplicationFailure.create({
-        type: TRANSIENT_FAILURES.DEPENDENCY_UNAVAILABLE,
-        message: `${name}: dependency unavailable (fake)`,
-        nonRetryable: false,
-      });
+    const facts: Record<EffectFact, boolean> = { stockInEffect: false, chargeInEffect: false };
+    for (const s of SAGA_STEPS) {
+      const c = s.compensation;
+      if (c) facts[c.inEffect] ||= ((this.behaviour.earlier[c.inEffect] ?? false) || succeeded(s.name)) && !succeeded(c.name);
     }
+    return facts;
   }
 
-  /** The activities to register on a test worker, checked against the real ones' signatures. */
-  get activities() {
+  /** The activities to register on the test workers: one per step and compensation of the table, and the orders service's. */
+  get activities(): Record<ActivityName, (input: never) => Promise<unknown>> {
+    const steps = [...FORWARD_STEPS, ...COMPENSATION_STEPS].map((name) => [name, (input: { orderId: string }) => this.step(name, input)]);
     return {
-      reserveInventory: (input) =>
-        this.call('reserveInventory', input, () => {
-          if (this.behaviour.reserve === 'outOfStock') {
-            throw ApplicationFailure.create({
-              type: INVENTORY_FAILURES.OUT_OF_STOCK,
-              message: `order ${input.orderId}: not enough stock (fake)`,
-              nonRetryable: true,
-            });
-          }
-          return { applied: true };
-        }),
-      chargePayment: (input) =>
-        this.call('chargePayment', input, () => {
-          if (this.behaviour.charge === 'insufficientFunds') {
-            throw ApplicationFailure.create({
-              type: PAYMENT_FAILURES.INSUFFICIENT_FUNDS,
-              message: `order ${input.orderId}: insufficient funds (fake)`,
-              nonRetryable: true,
-            });
-          }
-          if (this.behaviour.charge === 'unavailable') {
-            throw ApplicationFailure.create({
-              type: TRANSIENT_FAILURES.PAYMENT_GATEWAY_UNAVAILABLE,
-              message: 'payment gateway unavailable (fake)',
-              nonRetryable: false,
-            });
-          }
-          return { transactionId: `tx-charge-${input.orderId}`, applied: true };
-        }),
-      commitInventory: (input) => this.call('commitInventory', input, () => ({ applied: true })),
-      releaseInventory: (input) =>
-        this.call('releaseInventory', input, () => {
-          this.failIfFailing('releaseInventory');
-          return { releasedFrom: 'HELD', applied: true };
-        }),
-      refundPayment: (input) =>
-        this.call('refundPayment', input, () => {
-          this.failIfFailing('refundPayment');
-          return { transactionId: `tx-refund-${input.orderId}`, applied: true };
-        }),
-      transitionOrder: (input) => this.call('transitionOrder', input, () => ({ applied: true })),
-      // What a database would say: effects of successful steps (and of an earlier run) not yet undone.
-      compensationFacts: (input) =>
-        this.call('compensationFacts', input, () => ({
-          chargeInEffect: this.inEffect('chargePayment', 'refundPayment', this.behaviour.earlier.charged),
-          stockInEffect: this.inEffect('reserveInventory', 'releaseInventory', this.behaviour.earlier.reserved),
-        })),
-    } satisfies SagaActivities;
+      ...(Object.fromEntries(steps) as Record<SagaStep, (input: { orderId: string }) => Promise<unknown>>),
+      transitionOrder: (input: TransitionInput) => this.call('transitionOrder', input, () => ({ applied: true })),
+      compensationFacts: (input: { orderId: string }) => this.call('compensationFacts', input, () => this.facts()),
+    };
   }
 }

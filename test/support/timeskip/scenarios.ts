@@ -23,12 +23,7 @@ async function settled(handle: SagaHandle): Promise<SagaHandle> {
   return handle;
 }
 
-const FIRST_SCENARIOS: readonly SagaScenario[] = [
-  {
-    name: 'confirmed-window-expired',
-    description: 'happy path: CONFIRMED, the 7-day compensation window passes, completes CONFIRMED',
-    run: (env, orderId) => withSagaWorker(env, new FakeSagaActivities(), async (saga) => settled(await saga.start(undefined, orderId))),
-  },
+export const SCENARIOS: readonly SagaScenario[] = [
   {
     name: 'confirmed-then-compensated',
     description: 'CONFIRMED, then a compensate signal within the window: refund, release -> COMPENSATED',
@@ -93,26 +88,12 @@ const FIRST_SCENARIOS: readonly SagaScenario[] = [
     },
   },
   {
-    name: 'workflow-cancelled',
-    description:
-      'the workflow itself cancelled while CONFIRMED: refund, release, then ends cancelled (before the patch; v2 closes the window instead)',
-    run: (env, orderId) =>
-      withSagaWorker(env, new FakeSagaActivities(), async (saga) => {
-        const handle = await saga.start(undefined, orderId);
-        await waitForStatus(env, handle, (s) => s.status === 'CONFIRMED');
-        await handle.cancel();
-        return settled(handle);
-      }),
-  },
-  // Recorded under HONEST_COMPENSATION_PATCH (workflows/saga-run.ts); the histories above were
-  // recorded before it and prove that runs started then still replay the old way.
-  {
-    name: 'v2-confirmed-window-closed',
+    name: 'confirmed-window-closed',
     description: 'happy path: CONFIRMED with the window end recorded; the window elapses and its closing is recorded',
     run: (env, orderId) => withSagaWorker(env, new FakeSagaActivities(), async (saga) => settled(await saga.start(undefined, orderId))),
   },
   {
-    name: 'v2-cancel-update-during-commit',
+    name: 'cancel-update-during-commit',
     description: 'requestCancel update accepted while the commit runs: refund, release -> COMPENSATED (CANCELLED)',
     run: (env, orderId) => {
       const fakes = new FakeSagaActivities();
@@ -127,7 +108,7 @@ const FIRST_SCENARIOS: readonly SagaScenario[] = [
     },
   },
   {
-    name: 'v2-compensate-during-commit',
+    name: 'compensate-during-commit',
     description: 'compensate signal while the commit runs: acted on after it -> COMPENSATED (MANUAL_COMPENSATION)',
     run: (env, orderId) => {
       const fakes = new FakeSagaActivities();
@@ -142,7 +123,7 @@ const FIRST_SCENARIOS: readonly SagaScenario[] = [
     },
   },
   {
-    name: 'v2-workflow-cancelled-confirmed',
+    name: 'workflow-cancelled-confirmed',
     description: 'the workflow cancelled while CONFIRMED: the window closes, nothing refunded, ends cancelled',
     run: (env, orderId) =>
       withSagaWorker(env, new FakeSagaActivities(), async (saga) => {
@@ -153,10 +134,23 @@ const FIRST_SCENARIOS: readonly SagaScenario[] = [
       }),
   },
   {
-    name: 'v2-fresh-run-compensated',
+    name: 'workflow-cancelled-before-confirmation',
+    description: 'the workflow cancelled while the charge retries: refund (outcome unknown), release -> COMPENSATED, ends cancelled',
+    run: (env, orderId) => {
+      const fakes = new FakeSagaActivities({ charge: 'unavailable' });
+      return withSagaWorker(env, fakes, async (saga) => {
+        const handle = await saga.start(undefined, orderId);
+        await until(() => fakes.callsTo('chargePayment').length > 0, 'chargePayment to be called');
+        await handle.cancel();
+        return settled(handle);
+      });
+    },
+  },
+  {
+    name: 'fresh-run-compensated',
     description: 'a fresh run (the old one gone) with a compensate signal: undoes what the database says was done -> COMPENSATED',
     run: (env, orderId) => {
-      const fakes = new FakeSagaActivities({ earlier: { charged: true, reserved: true } });
+      const fakes = new FakeSagaActivities({ earlier: { chargeInEffect: true, stockInEffect: true } });
       fakes.hold('reserveInventory');
       return withSagaWorker(env, fakes, async (saga) => {
         const handle = await saga.start(undefined, orderId);
@@ -167,27 +161,6 @@ const FIRST_SCENARIOS: readonly SagaScenario[] = [
       });
     },
   },
-];
-
-/**
- * Recorded under STATUS_AT_REST_PATCH (workflows/saga-run.ts), which includes the honest
- * compensation: the same runs as the named ones, with the newer patch's marker and no
- * search-attribute upsert for the transient statuses. The histories above prove that runs
- * started before it still replay.
- */
-const STATUS_AT_REST: Record<string, string> = {
-  'v3-confirmed-window-closed': 'v2-confirmed-window-closed',
-  'v3-insufficient-funds': 'insufficient-funds',
-  'v3-cancel-update-during-commit': 'v2-cancel-update-during-commit',
-  'v3-fresh-run-compensated': 'v2-fresh-run-compensated',
-};
-
-export const SCENARIOS: readonly SagaScenario[] = [
-  ...FIRST_SCENARIOS,
-  ...Object.entries(STATUS_AT_REST).map(([name, of]) => {
-    const original = FIRST_SCENARIOS.find((s) => s.name === of)!;
-    return { ...original, name, description: `${original.description} (under the status-at-rest patch)` };
-  }),
 ];
 
 export const SCENARIO_NAMES: readonly string[] = SCENARIOS.map((s) => s.name);
