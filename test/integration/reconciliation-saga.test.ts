@@ -47,17 +47,23 @@ async function parkedOrder(): Promise<{ d: Deployment; orderId: string; sku: str
   return { d, orderId: order.id, sku };
 }
 
+/**
+ * For the faults found only through the saga or stream window (4 s in TEST_SETTINGS, waited
+ * out twice: examined, then raised): a 1 s window. The scope is the faulted order alone.
+ */
+const QUICK = { settings: { sagaGraceMs: 1000, streamLagMs: 1000 } };
+
 test('saga.workflow_running: when an operator terminates the workflow of a PENDING order with the temporal CLI, the order is found, and resolves once the workflow is reset', async () => {
   const { orderId } = await parkedOrder();
   const workflowId = orderWorkflowId(orderId);
   env.temporalCli(['workflow', 'terminate', '--workflow-id', workflowId, '--reason', 'test: terminated by an operator']);
   const scope = { orderIds: [orderId] };
   const fingerprint = `order:${orderId}`;
-  await env.expectFindings(scope, [{ check: 'saga.workflow_running', fingerprint }]);
+  await env.expectFindings(scope, [{ check: 'saga.workflow_running', fingerprint }], QUICK);
   expect((await env.unresolved(scope))[0]?.details).toMatchObject({ status: 'PENDING', workflowId });
 
   env.temporalCli(['workflow', 'reset', '--workflow-id', workflowId, '--type', 'FirstWorkflowTask', '--reason', 'test: restore the saga']);
-  await env.expectFindings(scope, []);
+  await env.expectFindings(scope, [], QUICK);
   await env.expectRaisedThenResolved('saga.workflow_running', fingerprint);
 });
 
@@ -75,12 +81,12 @@ test('saga.search_attribute: when an operator script reserves stock and parks th
   });
   const scope = { orderIds: [orderId] };
   const fingerprint = `order:${orderId}`;
-  await env.expectFindings(scope, [{ check: 'saga.search_attribute', fingerprint }]);
+  await env.expectFindings(scope, [{ check: 'saga.search_attribute', fingerprint }], QUICK);
   expect((await env.unresolved(scope))[0]?.details).toMatchObject({ status: 'NEEDS_ATTENTION', searchAttribute: 'PENDING' });
 
   await d.start(['inventory', 'payments']);
   await waitForStatus(db(), orderId, 'CONFIRMED');
-  await env.expectFindings(scope, []);
+  await env.expectFindings(scope, [], QUICK);
   await env.expectRaisedThenResolved('saga.search_attribute', fingerprint);
 });
 
@@ -140,10 +146,10 @@ test('saga.orphan_workflow: when a saga is started by hand for an order that doe
   const scope = { orderIds: [ghost] };
   const fingerprint = `workflow:${workflowId}`;
   // Orphans are looked for on the deployment's own task queue.
-  await env.expectFindings(scope, [{ check: 'saga.orphan_workflow', fingerprint }], { cfg: d.cfg });
+  await env.expectFindings(scope, [{ check: 'saga.orphan_workflow', fingerprint }], { ...QUICK, cfg: d.cfg });
 
   env.temporalCli(['workflow', 'terminate', '--workflow-id', workflowId, '--reason', 'test: no such order']);
-  await env.expectFindings(scope, [], { cfg: d.cfg });
+  await env.expectFindings(scope, [], { ...QUICK, cfg: d.cfg });
   await env.expectRaisedThenResolved('saga.orphan_workflow', fingerprint);
 });
 
@@ -169,7 +175,7 @@ test('events.order_status: when an operator cancels a PENDING order in SQL and t
   env.temporalCli(['workflow', 'terminate', '--workflow-id', orderWorkflowId(orderId), '--reason', 'test: cancelled by hand']);
   const scope = { orderIds: [orderId] };
   const fingerprint = `order:${orderId}`;
-  await env.expectFindings(scope, [{ check: 'events.order_status', fingerprint }]);
+  await env.expectFindings(scope, [{ check: 'events.order_status', fingerprint }], QUICK);
   expect((await env.unresolved(scope))[0]?.details).toMatchObject({
     status: 'COMPENSATED',
     lastStatusEvent: { type: 'OrderCreated', to: 'PENDING' },
@@ -190,6 +196,6 @@ test('events.order_status: when an operator cancels a PENDING order in SQL and t
       },
     ]),
   );
-  await env.expectFindings(scope, []);
+  await env.expectFindings(scope, [], QUICK);
   await env.expectRaisedThenResolved('events.order_status', fingerprint);
 });
