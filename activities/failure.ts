@@ -1,13 +1,27 @@
 /**
  * The one place a domain error becomes a Temporal failure: an ApplicationFailure whose
  * `type` is the error's stable code, non-retryable unless the error says trying again can
- * help, with its details and its cause kept (never stringified).
+ * help, with its details and its cause kept (never stringified). A data error from PostgreSQL
+ * (lib/db-errors.ts dataErrorOf) is one too, DATABASE_DATA_ERROR: retrying the same value
+ * would fail the same way forever.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { DomainError } from '../lib/errors';
+import { dataErrorOf } from '../lib/db-errors';
+import { COMMON_ERRORS, DomainError } from '../lib/errors';
 
-export function toApplicationFailure(err: unknown): unknown {
-  if (!(err instanceof DomainError)) return err;
+function asDataError(err: unknown): DomainError | undefined {
+  const sqlstate = dataErrorOf(err);
+  if (sqlstate === undefined) return undefined;
+  const why = err instanceof Error ? err.message : String(err);
+  return new DomainError(COMMON_ERRORS.DATABASE_DATA_ERROR, `the database refused the data (SQLSTATE ${sqlstate}): ${why}`, {
+    details: { sqlstate },
+    cause: err,
+  });
+}
+
+export function toApplicationFailure(thrown: unknown): unknown {
+  const err = thrown instanceof DomainError ? thrown : asDataError(thrown);
+  if (!err) return thrown;
   return ApplicationFailure.create({
     type: err.code,
     message: err.message,

@@ -12,7 +12,8 @@ import { anonymousLimit, authn, requireRole } from './auth';
 import type { ApiDeps } from './deps';
 import { parseBody, requireJson } from './http';
 import { idempotencyKeyOf } from './idempotency';
-import { API_PROBLEMS } from './problem';
+import { API_PROBLEMS, problems } from './problem';
+import { PathParam } from './schemas';
 import { RateLimits } from './rate-limit';
 
 export type Access = 'public' | 'client' | 'admin';
@@ -72,7 +73,7 @@ export function problemsOf(op: Operation): ErrorKind[] {
   // Authentication reads the database: an overloaded one answers DATABASE_BUSY.
   if (op.access !== 'public') kinds.push(p.UNAUTHORIZED, COMMON_ERRORS.DATABASE_BUSY);
   if (op.access === 'admin') kinds.push(p.FORBIDDEN);
-  if (op.path.includes(':')) kinds.push(COMMON_ERRORS.NOT_FOUND);
+  if (op.path.includes(':')) kinds.push(COMMON_ERRORS.NOT_FOUND, p.MALFORMED_PATH);
   if (op.request) kinds.push(p.VALIDATION_ERROR, p.MALFORMED_JSON, p.PAYLOAD_TOO_LARGE, p.UNSUPPORTED_MEDIA_TYPE);
   if (op.idempotencyKey) {
     kinds.push(p.IDEMPOTENCY_KEY_MISSING, p.IDEMPOTENCY_KEY_INVALID, IDEMPOTENCY_ERRORS.IN_FLIGHT, IDEMPOTENCY_ERRORS.REUSED);
@@ -82,6 +83,17 @@ export function problemsOf(op: Operation): ErrorKind[] {
 }
 
 const JSON_LIMIT = '16kb';
+
+/** Every path parameter obeys the one string rule (api/schemas.ts text()), before any handler reads it. */
+function checkPathParams(req: Request, _res: Response, next: NextFunction): void {
+  for (const [name, value] of Object.entries(req.params as Record<string, string | string[]>)) {
+    for (const v of Array.isArray(value) ? value : [value]) {
+      const result = PathParam.safeParse(v);
+      if (!result.success) throw problems.malformedPath(`path parameter ${name}: ${result.error.issues[0]?.message ?? 'not valid'}`);
+    }
+  }
+  next();
+}
 
 function send(res: Response, reply: Reply): void {
   for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
@@ -99,6 +111,7 @@ export function mountOperations(app: Express, operations: readonly Operation[], 
     const chain: ((req: Request, res: Response, next: NextFunction) => unknown)[] = [];
     chain.push(op.access === 'public' ? anonymous : authenticate);
     if (op.access === 'admin') chain.push(requireRole('admin'));
+    if (op.path.includes(':')) chain.push(checkPathParams);
     if (op.request) chain.push(requireJson, json);
     app[op.method](op.path, ...chain, async (req: Request, res: Response) => {
       if (op.idempotencyKey) idempotencyKeyOf(req);

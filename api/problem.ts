@@ -41,6 +41,14 @@ export const API_PROBLEMS = {
     when: 'the body is not parseable JSON (truncated, or not JSON at all)',
     action: 'send a complete JSON document',
   },
+  MALFORMED_PATH: {
+    code: 'MALFORMED_PATH',
+    status: 400,
+    retryable: false,
+    title: 'Request path is not valid',
+    when: 'a path parameter is not valid percent-encoded UTF-8 (such as %ff), or holds a control character (such as %00)',
+    action: 'percent-encode the path parameter as UTF-8, without control characters',
+  },
   IDEMPOTENCY_KEY_MISSING: {
     code: 'IDEMPOTENCY_KEY_MISSING',
     status: 400,
@@ -160,6 +168,7 @@ export class Problem extends Error {
 export const problems = {
   validation: (detail: string, errors: FieldError[]) => new Problem(API_PROBLEMS.VALIDATION_ERROR, detail, { errors }),
   malformedJson: (detail: string) => new Problem(API_PROBLEMS.MALFORMED_JSON, detail),
+  malformedPath: (detail: string) => new Problem(API_PROBLEMS.MALFORMED_PATH, detail),
   missingIdempotencyKey: () => new Problem(API_PROBLEMS.IDEMPOTENCY_KEY_MISSING, 'send an Idempotency-Key header of 1 to 255 characters'),
   badIdempotencyKey: () =>
     new Problem(API_PROBLEMS.IDEMPOTENCY_KEY_INVALID, 'the Idempotency-Key must be 1 to 255 printable ASCII characters'),
@@ -217,6 +226,9 @@ export function problemHandler(log: Logger) {
       log.warn({ err, method: req.method, path: req.path, requestId: res.locals.requestId }, 'overloaded; answered 503');
       return sendProblem(res, problemOf(domain), instance);
     }
+    // The router could not percent-decode a path parameter (GET /orders/%ff).
+    if (err instanceof URIError)
+      return sendProblem(res, problems.malformedPath('a path parameter is not valid percent-encoded UTF-8'), instance);
     const e = err as BodyParserError;
     if (e?.type === 'entity.parse.failed') return sendProblem(res, problems.malformedJson(e.message), instance);
     if (e?.type === 'entity.too.large') return sendProblem(res, problems.tooLarge('16kb'), instance);

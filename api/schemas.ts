@@ -11,24 +11,38 @@ import type { FieldError } from './problem';
 const MAX_OFFSET = 100_000;
 const MAX_MINOR = 1_000_000_000_000; // 10^12 minor units: far below 2^53, far above any real order.
 
-const id = (what: string) =>
+/** C0 controls (NUL, tab, newline included) and DEL: nothing a client sends needs them, and PostgreSQL cannot store NUL. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001F\u007F]/;
+/** With the u flag this matches only unpaired surrogates, which have no UTF-8 form. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * The one rule for every string the API accepts (body fields, path parameters, query
+ * parameters): well-formed Unicode (so valid UTF-8 for the database; no lone surrogate) without
+ * control characters. Every string schema starts here.
+ */
+export const text = (what: string) =>
   z
     .string({ error: `${what} must be a string` })
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/, `${what} must be 1-100 characters: letters, digits, . _ : - (not first)`);
+    .refine((v) => !LONE_SURROGATE.test(v), `${what} must be valid Unicode text (no lone surrogates)`)
+    .refine((v) => !CONTROL.test(v), `${what} must not contain control characters (U+0000-U+001F, U+007F)`);
+
+/** A path parameter: the same rule (api/operation.ts checks every one before the handler runs). */
+export const PathParam = text('a path parameter').max(1000, 'a path parameter may be at most 1000 characters');
+
+const id = (what: string) =>
+  text(what).regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/, `${what} must be 1-100 characters: letters, digits, . _ : - (not first)`);
 /** A customer id: an id outside the system accounts' namespaces (merchant:, external:). */
 const customerId = (what: string) =>
   id(what).refine((v) => !/^(merchant|external):/i.test(v), `${what} may not start with "merchant:" or "external:" (reserved)`);
-const currency = z.string({ error: 'currency must be a string' }).regex(/^[A-Z]{3}$/, 'currency must be an ISO 4217 code such as EUR');
+const currency = text('currency').regex(/^[A-Z]{3}$/, 'currency must be an ISO 4217 code such as EUR');
 const minor = (what: string) =>
   z
     .int({ error: `${what} must be an integer number of minor units` })
     .min(0, `${what} must be >= 0`)
     .max(MAX_MINOR, `${what} is too large`);
-const reason = z
-  .string({ error: 'reason must be a string' })
-  .trim()
-  .min(1, 'reason must not be empty')
-  .max(500, 'reason may be at most 500 characters');
+const reason = text('reason').trim().min(1, 'reason must not be empty').max(500, 'reason may be at most 500 characters');
 
 export const PlaceOrderBody = z.strictObject({
   customerId: customerId('customerId'),
@@ -52,7 +66,7 @@ export const ReasonBody = z.strictObject({ reason });
 
 export const ProductBody = z.strictObject({
   sku: id('sku'),
-  name: z.string({ error: 'name must be a string' }).trim().min(1, 'name must not be empty').max(200),
+  name: text('name').trim().min(1, 'name must not be empty').max(200),
   unitPriceMinor: minor('unitPriceMinor'),
   currency,
   addStock: z.int({ error: 'addStock must be an integer' }).min(0, 'addStock must be >= 0').max(1_000_000_000).default(0),
@@ -65,7 +79,7 @@ export const AccountBody = z.strictObject({
 });
 
 export const ApiKeyBody = z.strictObject({
-  name: z.string({ error: 'name must be a string' }).trim().min(1, 'name must not be empty').max(100),
+  name: text('name').trim().min(1, 'name must not be empty').max(100),
   role: z.enum(['client', 'admin'], { error: 'role must be "client" or "admin"' }),
   /** The customers a client key may act for. */
   customers: z.array(customerId('customers[]')).max(1000, 'at most 1000 customers per key').default([]),
@@ -323,5 +337,5 @@ export const ReconciliationFindingPage = z.object({
 
 export const FindingsQuery = Paging.extend({
   status: z.enum(['open', 'suspect', 'resolved', 'all'], { error: 'status must be open, suspect, resolved or all' }).default('open'),
-  check: z.string({ error: 'check must be a string' }).max(100).optional(),
+  check: text('check').max(100).optional(),
 });

@@ -77,6 +77,23 @@ export function dbVerdict(err: unknown): DbVerdict | undefined {
   return adapterVerdict(e) ?? codeVerdict(e.code);
 }
 
+/**
+ * The SQLSTATE of a data exception or an integrity violation (class 22, 23) anywhere in the cause
+ * chain, if the first link with a database verdict is one: a value the database will never
+ * store, whatever the number of tries. Business rules that PostgreSQL enforces are turned into
+ * domain errors by the service that owns them before this sees them.
+ */
+export function dataErrorOf(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const verdict = dbVerdict(e);
+    if (verdict === undefined) continue;
+    if (verdict !== 'permanent') return undefined;
+    const code = (e as DbErrorLike).meta?.driverAdapterError?.cause?.originalCode ?? (e as DbErrorLike).code;
+    return typeof code === 'string' ? code : 'unknown';
+  }
+  return undefined;
+}
+
 /** pg's pool gave up waiting for a free connection, here or anywhere in the cause chain (Prisma wraps it). */
 export function poolExhausted(err: unknown): boolean {
   for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {

@@ -31,6 +31,14 @@ export const COMMON_ERRORS = {
     when: 'the database is overloaded or a concurrent transaction conflicted; the request was rolled back and changed nothing',
     action: 'retry the same request (with the same Idempotency-Key) after the Retry-After seconds',
   },
+  DATABASE_DATA_ERROR: {
+    code: 'DATABASE_DATA_ERROR',
+    status: 500,
+    retryable: false,
+    title: 'The database refused the data',
+    when: 'PostgreSQL refused a value as data (SQLSTATE class 22, such as a NUL byte in text, or an integrity violation of class 23) that no check caught before it; an activity fails with it at once, without retries',
+    action: 'report it: the value should have been refused at the edge; the order shows where it stopped',
+  },
   NOT_FOUND: {
     code: 'NOT_FOUND',
     status: 404,

@@ -16,6 +16,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { OrderActivities } from '../activities/orders';
+import type { COMMON_ERRORS } from '../lib/errors';
 import {
   FAILURE_REASONS,
   ORDER_ERRORS,
@@ -29,6 +30,16 @@ import {
 } from '../services/orders/contract';
 import { SA, TRANSIENT_STATUSES } from '../services/orders/search-attributes';
 import type { Compensation, SagaStep, SagaStepDefinition } from './saga-steps';
+
+/** What an activity fails with when PostgreSQL refuses a value as data (activities/failure.ts). */
+const DATA_ERROR: (typeof COMMON_ERRORS)['DATABASE_DATA_ERROR']['code'] = 'DATABASE_DATA_ERROR';
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNSTORABLE = /[\u0000-\u001F\u007F]|[\uD800-\uDFFF]/gu;
+
+/** Free text as the database can store it: control characters and lone surrogates become U+FFFD. */
+function storable(text: string): string {
+  return text.replace(UNSTORABLE, '\uFFFD');
+}
 
 /** Before confirmation, a customer's cancel is accepted. */
 const CANCELLABLE: readonly OrderStatus[] = ['PENDING', 'INVENTORY_RESERVED', 'PAYMENT_CAPTURED'];
@@ -294,7 +305,7 @@ export class SagaRun {
     extra: { failureReason?: FailureReason; detail?: string; windowClosesAt?: string; closeWindow?: boolean } = {},
   ): Promise<void> {
     this.transitions += 1;
-    await this.orders.transitionOrder({
+    const transition: TransitionInput = {
       orderId: this.state.orderId,
       transitionKey: `${this.transitions}:${step}:${stepStatus}`,
       step,
@@ -304,7 +315,17 @@ export class SagaRun {
       detail: extra.detail ?? null,
       ...(extra.windowClosesAt ? { compensationWindowClosesAt: extra.windowClosesAt } : {}),
       ...(extra.closeWindow ? { closeCompensationWindow: true } : {}),
-    });
+    };
+    try {
+      await this.orders.transitionOrder(transition);
+    } catch (err) {
+      // The database refused the write as data (never retried): the free text is what may hold
+      // a byte it cannot store, so the same transition once more with that text made storable
+      // (same key: the refused statement changed nothing). A second refusal is not about the
+      // text and fails the run, non-retryable, with the database's error as its cause.
+      if (refusedAs(err) !== DATA_ERROR || !transition.detail) throw err;
+      await this.orders.transitionOrder({ ...transition, detail: storable(transition.detail) });
+    }
     if (extra.failureReason) this.state.failureReason = extra.failureReason;
     if (orderStatus !== this.state.status) {
       this.state.status = orderStatus;

@@ -15,18 +15,18 @@ import { mayActFor } from '../../services/access/api-keys';
 import { INVENTORY_ERRORS } from '../../services/inventory/contract';
 import { ORDER_ERRORS } from '../../services/orders/contract';
 import { principalOf } from '../auth';
+import { visibleTo } from '../client-view';
 
 /**
  * The order as its caller may see it: an order of a customer the key is not granted does not
- * exist for it (the same 404 as a missing one). Clients see step outcomes, not their internal
- * detail text (driver messages, stock counts); admins see everything.
+ * exist for it (the same 404 as a missing one). Unredacted: callers answer with visibleTo
+ * (api/client-view.ts), the one redaction rule.
  */
 async function visibleOrder(deps: ApiDeps, res: Response, orderId: string) {
   const found = await findOrderView(deps.db, orderId);
   const principal = principalOf(res);
   if (!found || !mayActFor(principal, found.view.customerId)) throw problems.notFound(`no order "${orderId}"`);
-  if (principal.role === 'admin') return found.view;
-  return { ...found.view, steps: found.view.steps.map((step) => ({ ...step, detail: null })) };
+  return found.view;
 }
 
 export const ORDER_OPERATIONS = [
@@ -72,7 +72,8 @@ export const ORDER_OPERATIONS = [
     access: 'client',
     responses: { 200: OrderView },
     async handle({ req, res, deps }) {
-      return { status: 200, body: await visibleOrder(deps, res, uuidParam(req, 'id', 'order')) };
+      const order = await visibleOrder(deps, res, uuidParam(req, 'id', 'order'));
+      return { status: 200, body: visibleTo(principalOf(res), order) };
     },
   }),
   operation({
@@ -85,7 +86,7 @@ export const ORDER_OPERATIONS = [
       const orderId = uuidParam(req, 'id', 'order');
       await visibleOrder(deps, res, orderId);
       const [entries, anomalies] = await Promise.all([getTimeline(deps.db, orderId), getAnomalies(deps.db, orderId)]);
-      return { status: 200, body: { orderId, entries, anomalies } };
+      return { status: 200, body: visibleTo(principalOf(res), { orderId, entries, anomalies }) };
     },
   }),
   operation({

@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import { OrderAccepted, OrderView, AccountView } from '../../api/schemas';
-import { createCustomer, createProduct, waitForStatus } from '../support/fixtures';
+import { createCustomer, createProduct, outboxOf, productStock, waitForStatus } from '../support/fixtures';
 import { expectProblem, startApiEnv, writtenByKey, type ApiEnv } from '../support/api-env';
 import { eventually } from '../support/wait';
 
@@ -151,6 +151,84 @@ describe('reading and cancelling orders', () => {
     expectProblem(await env.call('POST', `/orders/${orderId}/cancel`, { body: { reason: 'again' } }), 409, 'order-not-cancellable');
     expectProblem(await env.call('POST', `/orders/${orderId}/cancel`, { body: {} }), 400, 'validation-error');
   });
+  test('when a cancel reason holds a NUL, then 400 and nothing changes: the order still confirms and its stock is committed', async () => {
+    const nulSku = await createProduct(env.db, { stock: 5, priceMinor: 100 });
+    const placed = await env.call('POST', '/orders', {
+      body: { customerId: customer, items: [{ sku: nulSku, quantity: 2 }] },
+      headers: { 'idempotency-key': key() },
+    });
+    const orderId = placed.body.orderId as string;
+    const cancel = await env.call('POST', `/orders/${orderId}/cancel`, { body: { reason: 'x \u0000' } });
+    expectProblem(cancel, 400, 'validation-error');
+    expect(cancel.body.errors).toEqual([{ pointer: '/reason', detail: expect.stringMatching(/control characters/) }]);
+    const final = await waitForStatus(env.db, orderId, 'CONFIRMED');
+    expect(final.failureReason).toBeNull();
+    expect(await productStock(env.db, nulSku)).toEqual({ available: 3, reserved: 0, committed: 2 });
+  });
+});
+
+describe('what a client sees of a failed order', () => {
+  /** Stands in for the relay and the audit consumer: the order's events, as the timeline stores them. */
+  async function projectTimeline(orderId: string): Promise<void> {
+    const events = await outboxOf(env.db, orderId);
+    await env.db.auditTimelineEntry.createMany({
+      skipDuplicates: true,
+      data: events.map((e) => ({
+        aggregateId: e.aggregateId,
+        sequence: e.sequence,
+        eventId: e.eventId,
+        type: e.type,
+        aggregateType: e.aggregateType,
+        schemaVersion: e.schemaVersion,
+        occurredAt: e.occurredAt,
+        payload: e.payload ?? {},
+      })),
+    });
+  }
+
+  /** Every client-visible view of the order, as one JSON text per route. */
+  async function views(orderId: string, apiKey: string): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const path of [`/orders/${orderId}`, `/orders/${orderId}/timeline`]) {
+      const reply = await env.call('GET', path, { key: apiKey });
+      expect({ path, status: reply.status }).toEqual({ path, status: 200 });
+      out[path] = JSON.stringify(reply.body);
+    }
+    return out;
+  }
+
+  async function failedOrder(stock: number, balanceMinor: number, status: string): Promise<string> {
+    const s = await createProduct(env.db, { stock, priceMinor: 100 });
+    const c = await createCustomer(env.db, { balanceMinor, grantTo: [env.keys.clientA.id] });
+    const placed = await env.call('POST', '/orders', {
+      body: { customerId: c, items: [{ sku: s, quantity: 3 }] },
+      headers: { 'idempotency-key': key() },
+    });
+    const orderId = placed.body.orderId as string;
+    await waitForStatus(env.db, orderId, status);
+    await projectTimeline(orderId);
+    return orderId;
+  }
+
+  test.each([
+    ['REJECTED (out of stock)', 2, 1_000_000, 'REJECTED', /"available"/],
+    ['COMPENSATED (insufficient funds)', 100, 50, 'COMPENSATED', /"message":"[^"]+"/],
+  ])(
+    'when the order is %s, then a client key sees no stock counts and no internal text; an admin key sees them',
+    async (_what, stock, funds, status, internal) => {
+      const orderId = await failedOrder(stock, funds, status);
+      const asAdmin = await views(orderId, env.keys.admin.key);
+      const asClient = await views(orderId, env.keys.clientA.key);
+      // The admin's views hold what the client's must not: the rule has something to hide.
+      expect(Object.values(asAdmin).join()).toMatch(internal);
+      expect(Object.values(asAdmin).join()).toMatch(/"detail":"[^"]+"/);
+      for (const [path, body] of Object.entries(asClient)) {
+        expect({ path, stockCounts: /"(available|reserved|committed)"/.test(body) }).toEqual({ path, stockCounts: false });
+        expect({ path, text: /"(detail|message)":"/.test(body) }).toEqual({ path, text: false });
+        expect({ path, status: body.includes(status) }).toEqual({ path, status: true });
+      }
+    },
+  );
 });
 
 describe('admin and accounts', () => {

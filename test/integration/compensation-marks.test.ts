@@ -11,12 +11,14 @@ import crypto from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { Pool } from 'pg';
 import { createInventoryActivities } from '../../activities/inventory';
+import { createOrderActivities } from '../../activities/orders';
 import { createPaymentActivities } from '../../activities/payment';
 import { loadConfig } from '../../lib/config';
 import { closeDb, createDb, type Db } from '../../lib/db';
 import { InjectedFault, type FaultPoint, type Faults } from '../../lib/faults';
+import { createOrder, priceOrder } from '../../services/orders/place-order';
 import { merchantAccountId } from '../../services/payments/contract';
-import { balance, createCustomer, createProduct, ledgerTransactionsOf, outboxOf, productStock } from '../support/fixtures';
+import { balance, createCustomer, createProduct, ledgerTransactionsOf, outboxOf, productStock, TEST_API_KEY_ID } from '../support/fixtures';
 import { eventually } from '../support/wait';
 
 const cfg = loadConfig();
@@ -267,5 +269,33 @@ describe('honest contracts', () => {
        VALUES (gen_random_uuid(), 'cust-x', 'EUR', ${values})`,
     );
     await expect(attempt).rejects.toMatchObject({ code: '23514' });
+  });
+});
+
+describe('a value the database cannot store', () => {
+  test('when a transition carries a NUL in its detail, then transitionOrder fails at once non-retryable (DATABASE_DATA_ERROR) and records nothing', async () => {
+    const sku = await createProduct(db, { stock: 5, priceMinor: 100 });
+    const customerId = await createCustomer(db, { balanceMinor: 1000 });
+    const cmd = { apiKeyId: TEST_API_KEY_ID, customerId, items: [{ sku, quantity: 1 }] };
+    const order = await createOrder(db, cmd, await priceOrder(db, cmd));
+    const history = await db.orderStatusHistory.count({ where: { orderId: order.id } });
+    const attempt = createOrderActivities({ db }).transitionOrder({
+      orderId: order.id,
+      transitionKey: '1:compensation:STARTED',
+      step: 'compensation',
+      stepStatus: 'STARTED',
+      orderStatus: 'COMPENSATING',
+      failureReason: 'CANCELLED',
+      detail: 'x \u0000',
+    });
+    const failure = await attempt.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toMatchObject({ type: 'DATABASE_DATA_ERROR', nonRetryable: true, details: [{ sqlstate: '22021' }] });
+    expect((await db.order.findUniqueOrThrow({ where: { id: order.id } })).status).toBe('PENDING');
+    expect(await db.orderStatusHistory.count({ where: { orderId: order.id } })).toBe(history);
+    expect((await outboxOf(db, order.id)).map((e) => e.type)).toEqual(['OrderCreated']);
   });
 });

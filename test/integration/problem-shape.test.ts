@@ -83,6 +83,8 @@ interface BadInput {
   query?: string;
   body?: unknown;
   raw?: string;
+  /** Send the route's good body with a NUL in every string (built when the fixtures exist). */
+  nulBody?: boolean;
   contentType?: string;
   idempotencyKey?: string | null;
   status: number;
@@ -92,7 +94,18 @@ interface BadInput {
 const ZERO_UUID = '00000000-0000-4000-8000-000000000000';
 /** Ids that name nothing, and ids that cannot name anything. */
 const UNKNOWN: Record<string, string> = { id: ZERO_UUID, customerId: 'nobody', sku: 'NO-SUCH-SKU', slug: 'no-such-problem' };
-const MALFORMED: Record<string, string> = { id: 'not-an-id', customerId: '%20', sku: '%20', slug: '%00' };
+const MALFORMED: Record<string, string> = { id: 'not-an-id', customerId: '%20', sku: '%20', slug: '%20' };
+/** Path parameters the database could not store, and ones the router cannot decode. */
+const CONTROL_IN_PATH: Record<string, string> = { id: 'x%00', customerId: 'x%00', sku: 'x%00', slug: 'x%00' };
+const UNDECODABLE: Record<string, string> = { id: '%ff', customerId: '%ff', sku: '%ff', slug: '%ff' };
+
+/** The good body with a NUL in every string (or in a list of strings that was empty). */
+function withNul(body: unknown): unknown {
+  if (typeof body === 'string') return `${body}\u0000`;
+  if (Array.isArray(body)) return body.length === 0 ? ['x\u0000'] : body.map(withNul);
+  if (body && typeof body === 'object') return Object.fromEntries(Object.entries(body).map(([k, v]) => [k, withNul(v)]));
+  return body;
+}
 
 /** A body the route accepts in shape, so a refusal is about the input under test. */
 function goodBody(op: Operation): unknown {
@@ -151,6 +164,7 @@ function badInputs(op: Operation): [string, BadInput][] {
     cases.push(['malformed JSON', { key: own, raw: '{"reason": ', status: 400, code: 'MALFORMED_JSON' }]);
     cases.push(['a JSON array for a body', { key: own, raw: '[]', status: 400, code: 'VALIDATION_ERROR' }]);
     cases.push(['an invalid body', { key: own, body: { sneaky: true }, status: 400, code: 'VALIDATION_ERROR' }]);
+    cases.push(['a NUL in every string of the body', { key: own, nulBody: true, status: 400, code: 'VALIDATION_ERROR' }]);
     cases.push(['an oversized body', { key: own, raw: JSON.stringify({ x: 'x'.repeat(20_000) }), status: 413, code: 'PAYLOAD_TOO_LARGE' }]);
   }
   if (op.idempotencyKey) {
@@ -163,10 +177,13 @@ function badInputs(op: Operation): [string, BadInput][] {
   if (op.path.includes(':')) {
     cases.push(['unknown ids', { key: own, params: UNKNOWN, status: 404, code: 'NOT_FOUND' }]);
     cases.push(['malformed path parameters', { key: own, params: MALFORMED, status: 404, code: 'NOT_FOUND' }]);
+    cases.push(['a NUL in the path parameters', { key: own, params: CONTROL_IN_PATH, status: 400, code: 'MALFORMED_PATH' }]);
+    cases.push(['undecodable percent-encoding in the path', { key: own, params: UNDECODABLE, status: 400, code: 'MALFORMED_PATH' }]);
   }
   if (PAGED.has(`${op.method} ${op.path}`)) {
     cases.push(['limit=0', { key: own, query: '?limit=0', status: 400, code: 'VALIDATION_ERROR' }]);
     cases.push(['an unknown query field', { key: own, query: '?x=1', status: 400, code: 'VALIDATION_ERROR' }]);
+    cases.push(['a NUL in a query parameter', { key: own, query: '?limit=1%00', status: 400, code: 'VALIDATION_ERROR' }]);
   }
   return cases;
 }
@@ -199,9 +216,10 @@ test.each(WALK)('%s with %s answers the full problem shape with a declared code'
   const headers: Record<string, string> = {};
   if (keyName === 'basic') headers.authorization = 'Basic YTpi';
   if (op.idempotencyKey && input.idempotencyKey !== null) headers['idempotency-key'] = input.idempotencyKey ?? crypto.randomUUID();
+  const body = input.nulBody ? withNul(goodBody(op)) : fill(input.body);
   const sendsBody = op.request !== undefined || input.raw !== undefined || input.body !== undefined;
   if (sendsBody) headers['content-type'] = input.contentType ?? 'application/json';
-  const raw = input.raw ?? (sendsBody ? JSON.stringify(fill(input.body) ?? goodBody(op)) : undefined);
+  const raw = input.raw ?? (sendsBody ? JSON.stringify(body ?? goodBody(op)) : undefined);
   const reply = await env.call(op.method.toUpperCase(), url, { key: keys[keyName], headers, raw });
   expectProblem(reply, input.status, op, url);
   expect(reply.body.code).toBe(input.code);

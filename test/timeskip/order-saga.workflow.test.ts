@@ -20,7 +20,7 @@ import {
   stepsThrough,
   undoOf,
 } from '../support/timeskip/expected';
-import { FakeSagaActivities, TRANSIENT_FAILURES } from '../support/timeskip/fakes';
+import { DATA_ERROR, FakeSagaActivities, TRANSIENT_FAILURES } from '../support/timeskip/fakes';
 import { COMPENSATION_STEPS, type CompensationStep } from '../../workflows/saga-steps';
 
 jest.setTimeout(60_000);
@@ -385,5 +385,48 @@ describe('order saga (time skipping, fake activities)', () => {
     });
     expect(result).toMatchObject({ status: 'COMPENSATED', failureReason: FAILURE_REASONS.MANUAL_COMPENSATION });
     expect(fakes.steps().filter((s) => COMPENSATION_STEPS.includes(s as CompensationStep))).toEqual(undoOf(FORWARD_STEPS));
+  });
+});
+
+describe('order saga: a transition the database refuses as data (DATABASE_DATA_ERROR)', () => {
+  test('a cancel reason with a NUL (past the API) is recorded with the NUL replaced, once, and the order is COMPENSATED', async () => {
+    const fakes = new FakeSagaActivities();
+    fakes.hold('reserveInventory');
+    const result = await withSagaWorker(env, fakes, async (run) => {
+      const handle = await run.start();
+      await until(() => fakes.callsTo('reserveInventory').length > 0, 'reserveInventory to be called');
+      await handle.signal(cancelSignal, { reason: 'x \u0000' });
+      fakes.release('reserveInventory');
+      return handle.result();
+    });
+    expect(result).toMatchObject({ status: 'COMPENSATED', failureReason: FAILURE_REASONS.CANCELLED, pendingCompensation: [] });
+    const refused = fakes.callsTo('transitionOrder').filter((c) => c.outcome === 'failed');
+    // Non-retryable: refused once, not retried by Temporal.
+    expect(refused.map((c) => [c.failureType, (c.input as { detail: string }).detail])).toEqual([[DATA_ERROR, 'x \u0000']]);
+    const compensating = fakes.transitions().filter((t) => t.orderStatus === 'COMPENSATING' && t.step === 'compensation');
+    expect(compensating.map((t) => t.detail)).toEqual(['x \u0000', 'x \uFFFD']);
+    // The rewrite is the same transition (same key), so the orders service records it once.
+    expect(new Set(compensating.map((t) => t.transitionKey)).size).toBe(1);
+    expect(fakes.steps()).toEqual(doneThenUndone(['reserveInventory']));
+  });
+
+  test('a transition refused whatever its text fails the run non-retryable after two attempts, never retried forever', async () => {
+    const fakes = new FakeSagaActivities({ refuse: (t) => t.orderStatus === 'COMPENSATING' });
+    fakes.hold('reserveInventory');
+    await withSagaWorker(env, fakes, async (run) => {
+      const handle = await run.start();
+      await until(() => fakes.callsTo('reserveInventory').length > 0, 'reserveInventory to be called');
+      await handle.signal(cancelSignal, { reason: 'changed my mind' });
+      fakes.release('reserveInventory');
+      const failure = await handle.result().catch((err: unknown) => err);
+      expect(failure).toBeInstanceOf(WorkflowFailedError);
+      const cause = (failure as WorkflowFailedError).cause;
+      const refusal = cause instanceof ApplicationFailure ? cause : cause?.cause;
+      expect(refusal).toBeInstanceOf(ApplicationFailure);
+      expect(refusal).toMatchObject({ type: DATA_ERROR, nonRetryable: true });
+    });
+    const refused = fakes.callsTo('transitionOrder').filter((c) => c.outcome === 'failed');
+    expect(refused).toHaveLength(2);
+    expect(fakes.callsTo('releaseInventory')).toHaveLength(0);
   });
 });

@@ -63,7 +63,16 @@ export interface FakeBehaviour {
    * a run that starts fresh for an order charged and reserved long ago.
    */
   earlier: Partial<Record<EffectFact, boolean>>;
+  /**
+   * Transitions the database refuses as data (DATABASE_DATA_ERROR, non-retryable, as
+   * activities/failure.ts reports a SQLSTATE class 22 error). By default, like PostgreSQL, any
+   * whose detail holds a NUL.
+   */
+  refuse: (transition: TransitionInput) => boolean;
 }
+
+/** The data-error type of activities/failure.ts. */
+export const DATA_ERROR = 'DATABASE_DATA_ERROR';
 
 const PRESETS = {
   outOfStock: { type: INVENTORY_FAILURES.OUT_OF_STOCK, nonRetryable: true },
@@ -98,7 +107,15 @@ export class FakeSagaActivities {
   private readonly gates = new Map<ActivityName, Gate>();
 
   constructor(behaviour: Partial<FakeBehaviour> = {}) {
-    this.behaviour = { reserve: 'ok', charge: 'ok', fail: {}, failing: new Set(), earlier: {}, ...behaviour };
+    this.behaviour = {
+      reserve: 'ok',
+      charge: 'ok',
+      fail: {},
+      failing: new Set(),
+      earlier: {},
+      refuse: (t) => (t.detail ?? '').includes('\u0000'),
+      ...behaviour,
+    };
   }
 
   /** Calls to `name` from now on wait (after being recorded) until release(name). */
@@ -178,6 +195,18 @@ export class FakeSagaActivities {
     });
   }
 
+  private transition(input: TransitionInput): { applied: boolean } {
+    if (this.behaviour.refuse(input)) {
+      throw ApplicationFailure.create({
+        type: DATA_ERROR,
+        nonRetryable: true,
+        message: 'the database refused the data (SQLSTATE 22021): invalid byte sequence for encoding "UTF8": 0x00 (fake)',
+        details: [{ sqlstate: '22021' }],
+      });
+    }
+    return { applied: true };
+  }
+
   /** What a database would say: effects of successful steps (and of an earlier run) not yet undone. */
   private facts(): Record<EffectFact, boolean> {
     const succeeded = (name: ActivityName) => this.callsTo(name).some((c) => c.outcome === 'ok');
@@ -194,7 +223,7 @@ export class FakeSagaActivities {
     const steps = [...FORWARD_STEPS, ...COMPENSATION_STEPS].map((name) => [name, (input: { orderId: string }) => this.step(name, input)]);
     return {
       ...(Object.fromEntries(steps) as Record<SagaStep, (input: { orderId: string }) => Promise<unknown>>),
-      transitionOrder: (input: TransitionInput) => this.call('transitionOrder', input, () => ({ applied: true })),
+      transitionOrder: (input: TransitionInput) => this.call('transitionOrder', input, () => this.transition(input)),
       compensationFacts: (input: { orderId: string }) => this.call('compensationFacts', input, () => this.facts()),
     };
   }
