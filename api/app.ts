@@ -25,7 +25,8 @@ export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('trust proxy', { true: true, false: false, loopback: 'loopback' }[deps.cfg.api.trustProxy]);
+  // false, a hop count or a list of ranges (lib/config.ts refuses `true`): req.ip is never a client's pick.
+  app.set('trust proxy', deps.cfg.api.trustProxy);
   app.use(requestId);
   app.use(observeRequests(deps.log, deps.registry ? httpMetrics(deps.registry) : undefined));
   mountOperations(app, OPERATIONS, deps);

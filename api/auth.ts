@@ -1,7 +1,9 @@
 /**
- * Bearer API-key authentication, rate limits and role checks. A client address that keeps
- * failing to authenticate is refused (429) before its key is even looked at; an
- * authenticated key is counted against its role's limit.
+ * Bearer API-key authentication, rate limits and role checks. A valid key is always judged
+ * by its own limit, whatever else came from its address; only failed attempts count against
+ * the address, and past that limit they are refused (429) instead of answered 401. The
+ * failure is counted first (one atomic increment in the shared store) and the answer follows
+ * from the count, so concurrent failures cannot all slip under the limit.
  */
 import type { NextFunction, Request, Response } from 'express';
 import type { Db } from '../lib/db';
@@ -16,21 +18,22 @@ export function bearerKey(header: string | undefined): string | undefined {
   return header ? BEARER.exec(header)?.[1] : undefined;
 }
 
+/** The principal of the request's key, or why there is none. */
+async function keyHolder(db: Db, header: string | undefined): Promise<Principal | string> {
+  if (!header) return 'send Authorization: Bearer <API key>';
+  const key = bearerKey(header);
+  if (!key) return 'the Authorization header must be "Bearer <API key>"';
+  return (await authenticate(db, key)) ?? 'the API key is not valid or has been revoked';
+}
+
 export function authn(db: Db, limits: RateLimits) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    const address = clientAddress(req);
-    const failures = await limits.peek('auth-failures', address);
-    if (!failures.allowed) throw tooManyRequests(failures);
-    const refuse = async (detail: string) => {
-      await limits.consume('auth-failures', address);
-      return problems.unauthorized(detail);
-    };
-    const header = req.headers.authorization;
-    if (!header) throw await refuse('send Authorization: Bearer <API key>');
-    const key = bearerKey(header);
-    if (!key) throw await refuse('the Authorization header must be "Bearer <API key>"');
-    const principal = await authenticate(db, key);
-    if (!principal) throw await refuse('the API key is not valid or has been revoked');
+    const principal = await keyHolder(db, req.headers.authorization);
+    if (typeof principal === 'string') {
+      const failures = await limits.consume('auth-failures', clientAddress(req));
+      if (!failures.allowed) throw tooManyRequests(failures);
+      throw problems.unauthorized(principal);
+    }
     const verdict = await limits.consume(principal.role, principal.apiKeyId);
     setRateLimitHeaders(res, verdict);
     if (!verdict.allowed) throw tooManyRequests(verdict);

@@ -1,7 +1,8 @@
 /**
  * Rate limits, shared by every API instance: rate-limiter-flexible's PostgreSQL store (table
  * rate_limits) counts per API key by role, per client address for anonymous requests, and
- * per client address for failed authentications (brute force). Over a limit: 429 problem
+ * per client address for failed authentications (brute force; a valid key is never counted
+ * there). Over a limit: 429 problem
  * with Retry-After and the IETF RateLimit / RateLimit-Policy fields. If the store fails, a
  * per-instance in-memory limiter takes over (logged and counted): the limits weaken to one
  * instance's view, and no client ever gets a 500 because of it.
@@ -54,6 +55,9 @@ export class RateLimits {
         keyPrefix,
         points,
         duration: windowS,
+        // Once a counter is past its limit this instance refuses from memory for the rest of
+        // the window: a flood costs no store round trip per request.
+        inMemoryBlockOnConsumed: points + 1,
       });
       return { name, points, windowS, store, fallback: new RateLimiterMemory({ keyPrefix, points, duration: windowS }) };
     };
@@ -76,25 +80,6 @@ export class RateLimits {
   /** Counts one request against `limit` for `key`. */
   async consume(name: LimitName, key: string): Promise<Verdict> {
     return this.run(name, (l) => l.consume(key));
-  }
-
-  /** Whether `key` is still within `limit`, without counting this request. */
-  async peek(name: LimitName, key: string): Promise<Verdict> {
-    const limit = this.limits[name];
-    let res: RateLimiterRes | null;
-    try {
-      res = await limit.store.get(key);
-    } catch (err) {
-      this.storeFailed(name, err);
-      res = await limit.fallback.get(key);
-    }
-    const used = res?.consumedPoints ?? 0;
-    return {
-      allowed: used < limit.points,
-      remaining: Math.max(0, limit.points - used),
-      resetS: Math.ceil((res?.msBeforeNext ?? 0) / 1000),
-      limit,
-    };
   }
 
   private storeFailed(name: LimitName, err: unknown): void {
@@ -146,7 +131,10 @@ export function tooManyRequests(v: Verdict): Problem {
   );
 }
 
-/** The client address a limit is keyed by (express honours API_TRUST_PROXY for it). */
+/**
+ * The client address a limit is keyed by: the socket's, or with API_TRUST_PROXY the entry the
+ * trusted proxies added to X-Forwarded-For (never a client-chosen one).
+ */
 export function clientAddress(req: Request): string {
   return req.ip ?? req.socket.remoteAddress ?? 'unknown';
 }

@@ -27,6 +27,7 @@ import {
   postgresUrl,
   secret,
   text,
+  trustedProxies,
   type Env,
 } from './env-vars';
 
@@ -38,6 +39,9 @@ export const repoRoot = path.resolve(__dirname, path.basename(path.dirname(__dir
 const SECOND_MS = 1000;
 const HOUR_MS = 3600 * SECOND_MS;
 const DAY_MS = 24 * HOUR_MS;
+
+/** ADMIN_API_KEY's shortest length: a shorter key that is not `osk_...` needs no database lookup. */
+export const ADMIN_API_KEY_MIN_LENGTH = 32;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -68,11 +72,14 @@ export const APP_VARIABLES = declareVariables('app', {
   LOG_LEVEL: { parser: oneOf(LOG_LEVELS), default: 'info', doc: 'pino level' },
   API_HOST: { parser: host(), default: '127.0.0.1', doc: 'REST API listen address' },
   API_PORT: { parser: port(), default: '3000', doc: 'REST API listen port' },
-  ADMIN_API_KEY: { parser: secret(32), doc: 'bootstrap admin key, stored hashed at start; valid only while set (a revocation sticks)' },
+  ADMIN_API_KEY: {
+    parser: secret(ADMIN_API_KEY_MIN_LENGTH),
+    doc: 'bootstrap admin key, stored hashed at start; valid only while set (a revocation sticks)',
+  },
   API_TRUST_PROXY: {
-    parser: oneOf(['false', 'true', 'loopback']),
+    parser: trustedProxies(10),
     default: 'false',
-    doc: 'express "trust proxy": set when a load balancer in front sets X-Forwarded-For (client addresses for rate limits)',
+    doc: "proxies believed about the client address (rate limits): `false` counts the socket address and ignores X-Forwarded-For; a hop count (the entry that many proxies from the API) or the proxies' addresses/CIDRs; never `true`",
   },
   RATE_LIMIT_KEY_PREFIX: {
     parser: label(),

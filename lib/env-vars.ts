@@ -9,6 +9,7 @@
  * same idiom validates nested values such as FAULT_INJECTION's JSON rules. What zod does not
  * give us (defaults shown in docs, a variable name on every error) is the thin layer below.
  */
+import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -299,6 +300,44 @@ export function filePath(base?: string): Parser<string> {
     kind: 'filePath',
     schema: z.string().transform((value) => (base ? path.resolve(base, value) : path.resolve(value))),
     accepts: base ? 'path (relative to the repository)' : 'path',
+  };
+}
+
+/** Address ranges proxy-addr knows by name. */
+const NAMED_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** An IP address, `address/prefix`, or one of proxy-addr's named ranges. */
+function isAddressRange(entry: string): boolean {
+  if (NAMED_RANGES.has(entry)) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = net.isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * Which proxies in front may be believed about the client address (express "trust proxy"):
+ * `false` (none: the socket address counts), a hop count, or a list of addresses/CIDRs. Never
+ * `true`, which believes the leftmost, client-chosen X-Forwarded-For entry.
+ */
+export function trustedProxies(maxHops: number): Parser<false | number | string[]> {
+  return {
+    kind: 'trustedProxies',
+    schema: z.string().transform((value, ctx) => {
+      if (value === 'false') return false;
+      if (/^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= maxHops) return Number(value);
+      const entries = value.split(',').map((e) => e.trim());
+      const bad = entries.find((e) => !isAddressRange(e));
+      if (bad === undefined) return entries;
+      const why = value === 'true' ? ' ("true" would believe the client-supplied leftmost X-Forwarded-For entry)' : '';
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected false, a hop count 1..${maxHops} or a list of IP/CIDR ranges, ${got(value)}${why}`,
+      });
+      return z.NEVER;
+    }),
+    accepts: `\`false\`, hops 1..${maxHops}, IP/CIDR list (\`10.0.0.0/8,loopback\`)`,
   };
 }
 

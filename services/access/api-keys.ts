@@ -6,6 +6,7 @@
  * for anyone. Orders belong to the customer, so a new key with the same grants keeps access.
  */
 import crypto from 'node:crypto';
+import { ADMIN_API_KEY_MIN_LENGTH } from '../../lib/config';
 import { inTransaction, runStatement, type Db } from '../../lib/db';
 import { sql, type Tx } from '../../lib/sql';
 
@@ -146,6 +147,8 @@ interface AuthRow {
 /** The principal a presented key authenticates, or null. Constant time in the secret. */
 export async function authenticate(db: Db, presented: string): Promise<Principal | null> {
   const match = KEY_PATTERN.exec(presented);
+  // Neither a generated key nor a possible ADMIN_API_KEY: refused without a lookup.
+  if (!match && presented.length < ADMIN_API_KEY_MIN_LENGTH) return null;
   const id = match ? toUuid(match[1]!) : BOOTSTRAP_ADMIN_ID;
   const secret = match ? match[2]! : presented;
   const [row] = await runStatement<AuthRow & Record<string, unknown>>(

@@ -348,3 +348,91 @@ describe('service endpoints', () => {
     expectProblem(await env.call('GET', '/nope', { key: null }), 404, 'not-found');
   });
 });
+
+describe('failed keys never lock out good ones', () => {
+  /** A well-formed key that no row has: the database is asked, and says no. */
+  const badKey = () => `osk_${crypto.randomBytes(16).toString('hex')}_${crypto.randomBytes(32).toString('base64url')}`;
+  const randomIp = () => `192.0.2.${crypto.randomInt(1, 255)}`;
+
+  /** An API of its own (fresh counters and keys) with a customer its client key may read. */
+  async function ownApi(env2: Record<string, string>) {
+    const own = await startPgApiEnv(env2);
+    const account = `/accounts/${await createCustomer(own.db, { balanceMinor: 1, grantTo: [own.keys.clientA.id] })}`;
+    return { own, account };
+  }
+
+  test('when an address has sent more bad keys than its limit, then its valid client and admin keys are still served; only failing attempts get 429', async () => {
+    const { own, account } = await ownApi({ RATE_LIMIT_AUTH_FAILURES: '5' });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 7; i++) statuses.push((await own.call('GET', account, { key: badKey() })).status);
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
+      const noKey = await own.call('GET', account, { key: null });
+      expectProblem(noKey, 429, 'rate-limited');
+      expect(Number(noKey.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      const client = await own.call('GET', account);
+      expect({ status: client.status, policy: client.headers.get('ratelimit-policy') }).toEqual({
+        status: 200,
+        policy: expect.stringMatching(/^"client";/),
+      });
+      expect((await own.call('GET', `/admin/products/${sku}`, { key: own.keys.admin.key })).status).toBe(200);
+    } finally {
+      await own.stop();
+    }
+  });
+
+  test('when 150 bad keys arrive at once against a limit of 20, then at most 20 are answered 401 and the rest 429, and a valid key from the same address is served during and after', async () => {
+    const { own, account } = await ownApi({ RATE_LIMIT_AUTH_FAILURES: '20' });
+    try {
+      const [bad, good] = await Promise.all([
+        Promise.all(Array.from({ length: 150 }, () => own.call('GET', account, { key: badKey() }))),
+        Promise.all(Array.from({ length: 10 }, () => own.call('GET', account))),
+      ]);
+      const count = (status: number) => bad.filter((r) => r.status === status).length;
+      process.stderr.write(`[auth race] 150 concurrent bad keys, limit 20: ${count(401)} answered 401, ${count(429)} answered 429\n`);
+      expect({ unauthorized: count(401), limited: count(429) }).toEqual({ unauthorized: 20, limited: 130 });
+      expect(good.map((r) => r.status)).toEqual(Array(10).fill(200));
+      expect((await own.call('GET', account)).status).toBe(200);
+    } finally {
+      await own.stop();
+    }
+  });
+
+  test('without a trusted proxy, X-Forwarded-For is ignored: a new spoofed address per request does not escape the limit', async () => {
+    const { own, account } = await ownApi({ RATE_LIMIT_AUTH_FAILURES: '3' });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        statuses.push((await own.call('GET', account, { key: badKey(), headers: { 'x-forwarded-for': randomIp() } })).status);
+      }
+      expect(statuses).toEqual([401, 401, 401, 429, 429]);
+    } finally {
+      await own.stop();
+    }
+  });
+
+  // This test connects from 127.0.0.1, so it is the trusted proxy: it appends the "real" client
+  // address after whatever the client itself sent.
+  test.each(['1', '127.0.0.0/8'])(
+    'with API_TRUST_PROXY=%s, only the entry the proxy added counts: a chosen leftmost value neither escapes the limit nor locks out its victim',
+    async (trust) => {
+      const { own, account } = await ownApi({ RATE_LIMIT_AUTH_FAILURES: '3', API_TRUST_PROXY: trust });
+      const attacker = '203.0.113.7';
+      const victim = '198.51.100.9';
+      const viaProxy = (client: string, spoofed?: string) => ({ 'x-forwarded-for': spoofed ? `${spoofed}, ${client}` : client });
+      try {
+        const statuses: number[] = [];
+        for (let i = 0; i < 6; i++) {
+          const spoofed = i % 2 === 0 ? victim : randomIp();
+          statuses.push((await own.call('GET', account, { key: badKey(), headers: viaProxy(attacker, spoofed) })).status);
+        }
+        expect(statuses).toEqual([401, 401, 401, 429, 429, 429]);
+        // The victim's own counter is untouched: its bad key is a plain 401, its good key is served.
+        expect((await own.call('GET', account, { key: badKey(), headers: viaProxy(victim) })).status).toBe(401);
+        expect((await own.call('GET', account, { headers: viaProxy(victim) })).status).toBe(200);
+      } finally {
+        await own.stop();
+      }
+    },
+  );
+});

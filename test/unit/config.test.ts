@@ -24,7 +24,7 @@ describe('the app configuration (lib/config.ts)', () => {
       host: '127.0.0.1',
       port: 3000,
       adminApiKey: undefined,
-      trustProxy: 'false',
+      trustProxy: false,
       rateLimits: {
         keyPrefix: 'rl',
         windowS: 10,
@@ -209,6 +209,11 @@ const BAD_VALUES: [kind: string, variable: string, value: string, message: strin
   ['postgresUrl', 'DATABASE_URL', 'postgresql://u@h:5432/', 'names no database'],
   ['postgresUrl', 'DATABASE_URL', 'postgresql://h:5432/db', 'names no user'],
   ['httpUrl', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'jaeger:4318', 'expected an http:// or https:// URL'],
+  ['trustedProxies', 'API_TRUST_PROXY', 'true', 'would believe the client-supplied leftmost X-Forwarded-For entry'],
+  ['trustedProxies', 'API_TRUST_PROXY', '0', 'expected false, a hop count 1..10 or a list of IP/CIDR ranges'],
+  ['trustedProxies', 'API_TRUST_PROXY', '11', 'a hop count 1..10'],
+  ['trustedProxies', 'API_TRUST_PROXY', '10.0.0.0/33', 'got "10.0.0.0/33"'],
+  ['trustedProxies', 'API_TRUST_PROXY', '10.0.0.0/8,proxy.internal', 'list of IP/CIDR ranges'],
   ['json', 'FAULT_INJECTION', 'nope', 'not valid JSON'],
   ['json', 'FAULT_INJECTION', '{"point":1}', 'expected a JSON array of rules'],
   ['json', 'FAULT_INJECTION', '[{"point":"no.such.point","action":"fail"}]', 'at 0.point'],
@@ -221,6 +226,18 @@ const ANY_STRING = new Set(['text', 'filePath']);
 function loaderOf(variable: string): (env: Env) => unknown {
   return STACK_VARIABLES.declaration(variable) ? loadStackConfig : loadConfig;
 }
+
+describe('API_TRUST_PROXY', () => {
+  test.each([
+    ['false', false],
+    ['1', 1],
+    ['2', 2],
+    ['10.0.0.0/8', ['10.0.0.0/8']],
+    ['10.1.2.3, fd00::/8,loopback', ['10.1.2.3', 'fd00::/8', 'loopback']],
+  ] as const)('%j is express "trust proxy" %j (never true)', (raw, expected) => {
+    expect(loadConfig({ API_TRUST_PROXY: raw }).api.trustProxy).toEqual(expected);
+  });
+});
 
 describe('bad values', () => {
   test.each(BAD_VALUES)('(%s) when %s=%j, then a ConfigError names the variable', (_kind, variable, value, message) => {

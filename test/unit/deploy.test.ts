@@ -75,6 +75,10 @@ function deploymentOf(role: Role): Resource {
 
 const roles = Object.keys(ROLES) as Role[];
 
+test('the API believes one proxy hop (the ingress) about client addresses, not the client-chosen X-Forwarded-For entries', () => {
+  expect(settings.api.trustProxy).toBe(1);
+});
+
 test('every kustomization lists files that exist, and the overlay builds on the base', () => {
   for (const dir of [BASE, path.join(DEPLOY, 'overlays', 'production')]) {
     const k = parseAllDocuments(fs.readFileSync(path.join(dir, 'kustomization.yaml'), 'utf8'))[0]!.toJS() as { resources: string[] };
