@@ -10,12 +10,15 @@
  * first: the claim waits for an open reserve to end, and if there is no reservation it leaves
  * a RELEASED one without items, so a reserve that comes later fails RESERVATION_RELEASED
  * instead of holding stock nobody will release.
+ *
+ * The lines reserved are the order's (order_items): a reserve whose lines disagree with them,
+ * or that names no order, holds nothing and fails ORDER_INPUT_MISMATCH.
  */
 import { inTransaction, type Db } from '../../lib/db';
 import { DomainError } from '../../lib/errors';
 import { noFaults, type Faults } from '../../lib/faults';
 import type { Tx } from '../../lib/sql';
-import { ORDER_AGGREGATE } from '../orders/contract';
+import { ORDER_AGGREGATE, ORDER_ERRORS } from '../orders/contract';
 import { appendEvents } from '../platform/outbox/outbox';
 import {
   INVENTORY_ERRORS,
@@ -69,6 +72,20 @@ async function priorShortages(tx: Tx, orderId: string): Promise<Shortage[]> {
   return event?.payload.shortages ?? [];
 }
 
+/**
+ * Refuses a reserve whose lines are not the order's (a forged workflow input) or that names no
+ * order: ORDER_INPUT_MISMATCH, non-retryable, nothing written. Order lines never change.
+ */
+async function checkAgainstOrder(tx: Tx, orderId: string, lines: Line[]): Promise<void> {
+  const ordered = await tx.rows<Line>`
+    SELECT sku, sum(quantity)::int AS quantity FROM order_items WHERE order_id = ${orderId}::uuid GROUP BY sku`;
+  const want = new Map(ordered.map((l) => [l.sku, l.quantity]));
+  const same = ordered.length === lines.length && lines.every((l) => want.get(l.sku) === l.quantity);
+  if (ordered.length > 0 && same) return;
+  const why = ordered.length === 0 ? 'does not exist' : 'has other lines than the reserve asks for';
+  throw new DomainError(ORDER_ERRORS.ORDER_INPUT_MISMATCH, `order ${orderId} ${why}`, { details: { orderId } });
+}
+
 /** Fails UNKNOWN_SKU if a line names a sku with no product (rolling back the claim). */
 function checkKnown(orderId: string, lines: Line[], known: Set<string>): void {
   const unknown = lines.filter((l) => !known.has(l.sku)).map((l) => l.sku);
@@ -96,9 +113,22 @@ export function createInventoryService({ db, faults = noFaults }: InventoryDeps)
     async reserve({ orderId, items }: ReserveInput): Promise<ReserveResult> {
       const lines = bySku(items);
       const outcome = await inTransaction(db, async (tx) => {
+        // The lines come from the order: a claim is made only if the input's lines are the order's.
         const claimed = await tx.exec`
-          INSERT INTO reservations (order_id, status) VALUES (${orderId}::uuid, 'HELD') ON CONFLICT DO NOTHING`;
-        if (claimed === 0) return { applied: false, shortages: await priorShortages(tx, orderId) };
+          WITH ordered AS (
+            SELECT sku, sum(quantity)::int AS quantity FROM order_items WHERE order_id = ${orderId}::uuid GROUP BY sku
+          ), asked AS (
+            SELECT sku, quantity FROM unnest(${lines.map((l) => l.sku)}::text[], ${lines.map((l) => l.quantity)}::int[]) AS a(sku, quantity)
+          )
+          INSERT INTO reservations (order_id, status)
+          SELECT ${orderId}::uuid, 'HELD'
+           WHERE EXISTS (SELECT 1 FROM ordered)
+             AND NOT EXISTS ((SELECT * FROM ordered EXCEPT SELECT * FROM asked) UNION ALL (SELECT * FROM asked EXCEPT SELECT * FROM ordered))
+          ON CONFLICT DO NOTHING`;
+        if (claimed === 0) {
+          await checkAgainstOrder(tx, orderId, lines);
+          return { applied: false, shortages: await priorShortages(tx, orderId) };
+        }
         const stock = await tx.rows<{ sku: string; available: number }>`
           SELECT sku, available FROM products WHERE sku = ANY(${lines.map((l) => l.sku)}::text[]) ORDER BY sku FOR UPDATE`;
         const available = new Map(stock.map((p) => [p.sku, p.available]));

@@ -133,6 +133,18 @@ export const ORDER_ERRORS = {
     when: 'an order would become COMPENSATED while its payment is still captured or its stock still held (a saga bug the database refuses)',
     action: 'nothing for a client; operators look at the order (it is kept for the reconciler)',
   },
+  /**
+   * A step's input disagrees with the order row (customer, amount, currency or lines), or names
+   * no order: the payment and inventory services act on the row, never on a workflow's say-so.
+   */
+  ORDER_INPUT_MISMATCH: {
+    code: 'ORDER_INPUT_MISMATCH',
+    status: 422,
+    retryable: false,
+    title: 'Step input does not match the order',
+    when: "a saga step's input names another customer, amount, currency or lines than the order it names, or an order that does not exist (a workflow started by hand with a forged input); nothing was charged or reserved",
+    action: 'nothing for a client; operators look at who started the workflow (the order is compensated)',
+  },
   /** The saga did not answer a command in time (its worker down or overloaded); the command changed nothing. */
   SAGA_UNAVAILABLE: {
     code: 'SAGA_UNAVAILABLE',

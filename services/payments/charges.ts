@@ -3,7 +3,9 @@
  * transaction (balanced entries), the balance updates, the payment row and the outbox
  * event. Exactly once per order: the payment row is claimed first (primary key = order id)
  * and ledger idempotency keys are unique. A refused charge is recorded (payment FAILED and
- * PaymentFailed) and committed before its business error is raised.
+ * PaymentFailed) and committed before its business error is raised. The customer, amount and
+ * currency are the order row's: an input that disagrees with it (or names no order) charges
+ * nothing and fails ORDER_INPUT_MISMATCH, so whoever can start a workflow cannot pick them.
  *
  * A refund can run before the charge it undoes, or while that charge's transaction is still
  * open (a cancelled workflow, an attempt past its timeout). It claims the same row first: the
@@ -15,7 +17,7 @@ import { inTransaction, type Db } from '../../lib/db';
 import { COMMON_ERRORS, DomainError, type ErrorKind } from '../../lib/errors';
 import { noFaults, type Faults } from '../../lib/faults';
 import type { Tx } from '../../lib/sql';
-import { ORDER_AGGREGATE } from '../orders/contract';
+import { ORDER_AGGREGATE, ORDER_ERRORS } from '../orders/contract';
 import { appendEvents } from '../platform/outbox/outbox';
 import {
   ledgerKeys,
@@ -107,6 +109,25 @@ async function lockPayment(tx: Tx, orderId: string): Promise<Payment> {
   return parsePayment(orderId, row);
 }
 
+/**
+ * Refuses a charge whose terms are not the order's (a forged workflow input) or that names no
+ * order: ORDER_INPUT_MISMATCH, non-retryable, nothing written. Orders' terms never change
+ * after insert (trigger orders_immutable), so the row needs no lock.
+ */
+async function checkAgainstOrder(tx: Tx, input: ChargeInput): Promise<void> {
+  const [order] = await tx.rows<{ customer_id: string; total_minor: bigint; currency: string }>`
+    SELECT customer_id, total_minor, currency FROM orders WHERE id = ${input.orderId}::uuid`;
+  const asked = `${input.amountMinor} ${input.currency} from ${input.customerId}`;
+  if (!order) throw new DomainError(ORDER_ERRORS.ORDER_INPUT_MISMATCH, `order ${input.orderId} does not exist (asked to charge ${asked})`);
+  if (order.customer_id !== input.customerId || Number(order.total_minor) !== input.amountMinor || order.currency !== input.currency) {
+    throw new DomainError(
+      ORDER_ERRORS.ORDER_INPUT_MISMATCH,
+      `order ${input.orderId} is ${order.total_minor} ${order.currency} from ${order.customer_id}; asked to charge ${asked}`,
+      { details: { orderId: input.orderId } },
+    );
+  }
+}
+
 type ChargeOutcome = { ok: true; result: ChargeResult } | { ok: false; type: PaymentFailureType; message: string };
 
 async function refuseCharge(tx: Tx, input: ChargeInput, type: PaymentFailureType, message: string): Promise<ChargeOutcome> {
@@ -178,11 +199,17 @@ export function createPaymentService({ db, faults = noFaults }: PaymentDeps) {
       const outcome = await inTransaction(db, async (tx): Promise<ChargeOutcome> => {
         // The claimed row names its ledger transaction from the start (a charge of zero has none).
         const chargeTxId = amountMinor === 0 ? null : crypto.randomUUID();
+        // The terms come from the order row: a claim is made only if the input agrees with it.
         const claimed = await tx.exec`
           INSERT INTO payments (order_id, customer_id, amount_minor, currency, status, charge_tx_id)
-          VALUES (${orderId}::uuid, ${customerId}::text, ${amountMinor}::bigint, ${currency}::text, 'CAPTURED', ${chargeTxId}::uuid)
+          SELECT o.id, o.customer_id, o.total_minor, o.currency, 'CAPTURED', ${chargeTxId}::uuid FROM orders o
+           WHERE o.id = ${orderId}::uuid AND o.customer_id = ${customerId}::text AND o.total_minor = ${amountMinor}::bigint
+             AND o.currency = ${currency}::text
           ON CONFLICT DO NOTHING`;
-        if (claimed === 0) return priorCharge(tx, orderId);
+        if (claimed === 0) {
+          await checkAgainstOrder(tx, input);
+          return priorCharge(tx, orderId);
+        }
         const locked = await lockAccounts(tx, [customerId, merchantAccountId(currency)]);
         const refused = refusal(
           locked.find((a) => a.id === customerId),

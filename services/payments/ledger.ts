@@ -1,7 +1,8 @@
 /**
  * The double-entry ledger. A ledger transaction is a set of signed entries summing to zero
- * (the database checks this at commit); balances are updated in the same transaction and
- * never go negative except for the EXTERNAL account. Rows are never updated or deleted.
+ * (the database checks this at commit). Balances are derived from it in the database: inserting
+ * entries moves them (trigger ledger_entries_apply; the app role may not write balance_minor),
+ * and they never go negative except for the EXTERNAL account. Rows are never updated or deleted.
  */
 import crypto from 'node:crypto';
 import { DomainError } from '../../lib/errors';
@@ -55,7 +56,7 @@ function checkEntries(input: LedgerTransactionInput, entries: LedgerEntryInput[]
 }
 
 /**
- * Posts a balanced transaction and moves the balances. Returns its id, or null if all amounts
+ * Posts a balanced transaction (the database moves the balances). Returns its id, or null if all amounts
  * are zero. A caller that already locked the accounts (to check a balance) passes them.
  */
 export async function postLedgerTransaction(tx: Tx, input: LedgerTransactionInput, locked?: LockedAccount[]): Promise<string | null> {
@@ -79,11 +80,6 @@ export async function postLedgerTransaction(tx: Tx, input: LedgerTransactionInpu
     )
     INSERT INTO ledger_entries (transaction_id, account_id, amount_minor)
     SELECT t.id, e.account_id, e.amount_minor FROM t, unnest(${accountIds}::text[], ${amounts}::bigint[]) AS e(account_id, amount_minor)`;
-  await tx.exec`
-    UPDATE accounts a SET balance_minor = a.balance_minor + e.amount_minor, updated_at = now()
-    FROM (SELECT account_id, sum(amount_minor) AS amount_minor
-          FROM unnest(${accountIds}::text[], ${amounts}::bigint[]) AS u(account_id, amount_minor) GROUP BY account_id) e
-    WHERE a.id = e.account_id`;
   return id;
 }
 

@@ -18,7 +18,16 @@ import { closeDb, createDb, type Db } from '../../lib/db';
 import { InjectedFault, type FaultPoint, type Faults } from '../../lib/faults';
 import { createOrder, priceOrder } from '../../services/orders/place-order';
 import { merchantAccountId } from '../../services/payments/contract';
-import { balance, createCustomer, createProduct, ledgerTransactionsOf, outboxOf, productStock, TEST_API_KEY_ID } from '../support/fixtures';
+import {
+  balance,
+  createCustomer,
+  createOrderRow,
+  createProduct,
+  ledgerTransactionsOf,
+  outboxOf,
+  productStock,
+  TEST_API_KEY_ID,
+} from '../support/fixtures';
 import { eventually } from '../support/wait';
 
 const cfg = loadConfig();
@@ -86,7 +95,7 @@ const eventTypes = async (orderId: string) => (await outboxOf(db, orderId)).map(
 describe('release vs reserve', () => {
   test('when a release runs before the reserve, then the later reserve fails RESERVATION_RELEASED and no stock is held', async () => {
     const sku = await createProduct(db, { stock: 5, priceMinor: 100 });
-    const orderId = crypto.randomUUID();
+    const orderId = await createOrderRow(db, { customerId: 'cust-marks', items: [{ sku, quantity: 2, unitPriceMinor: 100 }] });
     const inventory = createInventoryActivities({ db });
 
     expect(await inventory.releaseInventory({ orderId, reason: 'CANCELLED: before the reserve ran' })).toEqual({
@@ -106,7 +115,7 @@ describe('release vs reserve', () => {
 
   test('when a release runs while the reserve transaction is open, then it waits and releases what the reserve committed', async () => {
     const sku = await createProduct(db, { stock: 5, priceMinor: 100 });
-    const orderId = crypto.randomUUID();
+    const orderId = await createOrderRow(db, { customerId: 'cust-marks', items: [{ sku, quantity: 3, unitPriceMinor: 100 }] });
     const held = gate('inventory.reserve.beforeCommit', orderId);
 
     const reserving = createInventoryActivities({ db, faults: held.faults }).reserveInventory({ orderId, items: [{ sku, quantity: 3 }] });
@@ -123,7 +132,7 @@ describe('release vs reserve', () => {
 
   test('when the open reserve rolls back under a waiting release, then the release leaves its mark and the retried reserve fails', async () => {
     const sku = await createProduct(db, { stock: 5, priceMinor: 100 });
-    const orderId = crypto.randomUUID();
+    const orderId = await createOrderRow(db, { customerId: 'cust-marks', items: [{ sku, quantity: 3, unitPriceMinor: 100 }] });
     const held = gate('inventory.reserve.beforeCommit', orderId);
     const items = [{ sku, quantity: 3 }];
 
@@ -145,7 +154,7 @@ describe('refund vs charge', () => {
   test('when a refund runs before the charge, then the payment is VOIDED and the later charge fails PAYMENT_VOIDED, moving no money', async () => {
     const customer = await createCustomer(db, { balanceMinor: 10_000 });
     const merchantBefore = await balance(db, merchantAccountId('EUR'));
-    const orderId = crypto.randomUUID();
+    const orderId = await createOrderRow(db, { customerId: customer, totalMinor: 2500 });
     const payments = createPaymentActivities({ db });
 
     expect(await payments.refundPayment({ orderId, reason: 'CANCELLED: before the charge ran' })).toEqual({
@@ -165,7 +174,7 @@ describe('refund vs charge', () => {
 
   test('when a refund runs while the charge transaction is open, then it waits and refunds the committed charge', async () => {
     const customer = await createCustomer(db, { balanceMinor: 10_000 });
-    const orderId = crypto.randomUUID();
+    const orderId = await createOrderRow(db, { customerId: customer, totalMinor: 2500 });
     const held = gate('payment.charge.beforeCommit', orderId);
 
     const charging = createPaymentActivities({ db, faults: held.faults }).chargePayment({
@@ -194,7 +203,7 @@ describe('refund vs charge', () => {
 
   test('when the open charge rolls back under a waiting refund, then the refund voids the payment and the retried charge fails', async () => {
     const customer = await createCustomer(db, { balanceMinor: 10_000 });
-    const orderId = crypto.randomUUID();
+    const orderId = await createOrderRow(db, { customerId: customer, totalMinor: 2500 });
     const held = gate('payment.charge.beforeCommit', orderId);
     const input = { orderId, customerId: customer, amountMinor: 2500, currency: 'EUR' };
 
@@ -219,7 +228,13 @@ describe('honest contracts', () => {
   test('when a reserve names a sku with no product, then it fails UNKNOWN_SKU (not OUT_OF_STOCK) and holds nothing', async () => {
     const sku = await createProduct(db, { stock: 5, priceMinor: 100 });
     const missing = `SKU-missing-${crypto.randomUUID().slice(0, 8)}`;
-    const orderId = crypto.randomUUID();
+    const orderId = await createOrderRow(db, {
+      customerId: 'cust-marks',
+      items: [
+        { sku, quantity: 1, unitPriceMinor: 100 },
+        { sku: missing, quantity: 1, unitPriceMinor: 100 },
+      ],
+    });
 
     const failure = await failureOf(
       createInventoryActivities({ db }).reserveInventory({
@@ -238,8 +253,9 @@ describe('honest contracts', () => {
   });
 
   test('when a charge is retried after a refusal, then it answers the stored reason, not an invented one', async () => {
-    const orderId = crypto.randomUUID();
-    const input = { orderId, customerId: `cust-none-${orderId}`, amountMinor: 100, currency: 'EUR' };
+    const customerId = `cust-none-${crypto.randomUUID()}`;
+    const orderId = await createOrderRow(db, { customerId, totalMinor: 100 });
+    const input = { orderId, customerId, amountMinor: 100, currency: 'EUR' };
     const payments = createPaymentActivities({ db });
 
     expect(await failureOf(payments.chargePayment(input))).toMatchObject({ type: 'ACCOUNT_NOT_FOUND' });
@@ -248,7 +264,7 @@ describe('honest contracts', () => {
 
   test('when the order total is zero, then the charge and its refund say they have no ledger transaction (not an empty id)', async () => {
     const customer = await createCustomer(db, { balanceMinor: 100 });
-    const orderId = crypto.randomUUID();
+    const orderId = await createOrderRow(db, { customerId: customer, totalMinor: 0 });
     const payments = createPaymentActivities({ db });
     const input = { orderId, customerId: customer, amountMinor: 0, currency: 'EUR' };
 

@@ -76,3 +76,96 @@ test('the reader role reads everything and writes nothing', async () => {
     expect(await outcome(c, 'UPDATE accounts SET updated_at = now()')).toBe(INSUFFICIENT_PRIVILEGE);
   });
 });
+
+describe('money and identity are facts the app role cannot edit', () => {
+  const refusedUpdates: [string, string][] = [
+    ['a balance', 'UPDATE accounts SET balance_minor = balance_minor + 1'],
+    ["an order's customer", "UPDATE orders SET customer_id = customer_id || '-x'"],
+    ["an order's total", 'UPDATE orders SET total_minor = total_minor + 1'],
+    ["an order's currency", "UPDATE orders SET currency = 'USD'"],
+    ["an order's line", 'UPDATE order_items SET quantity = quantity + 1'],
+    ["a key's role", "UPDATE api_keys SET role = 'admin'"],
+    ["a payment's amount", 'UPDATE payments SET amount_minor = 0'],
+    ["a product's currency", "UPDATE products SET currency = 'USD'"],
+    ["a notification's body", "UPDATE notifications SET body = 'x'"],
+  ];
+
+  test.each(refusedUpdates)('the app role may not UPDATE %s', async (_what, sql) => {
+    await as(cfg.database.url, async (c) => {
+      expect(await outcome(c, sql)).toBe(INSUFFICIENT_PRIVILEGE);
+    });
+  });
+
+  test('the app role may not open an account with a balance (only the ledger moves one)', async () => {
+    await as(cfg.database.url, async (c) => {
+      expect(
+        await outcome(c, "INSERT INTO accounts (id, kind, currency, balance_minor) VALUES ('cust-rich', 'CUSTOMER', 'EUR', 1000000)"),
+      ).toBe(INSUFFICIENT_PRIVILEGE);
+      expect(await outcome(c, "INSERT INTO accounts (id, kind, currency) VALUES ('cust-poor', 'CUSTOMER', 'EUR')")).toBe('ok');
+    });
+  });
+
+  test('the app role keeps the UPDATEs its code makes (status transitions, stock, payment status, key revocation)', async () => {
+    await as(cfg.database.url, async (c) => {
+      const kept = {
+        orders: await outcome(
+          c,
+          'UPDATE orders SET status = status, failure_reason = failure_reason, saga_started_at = saga_started_at, updated_at = now()',
+        ),
+        products: await outcome(
+          c,
+          'UPDATE products SET available = available, reserved = reserved, committed = committed, updated_at = now()',
+        ),
+        payments: await outcome(c, 'UPDATE payments SET status = status, refund_tx_id = refund_tx_id, updated_at = now()'),
+        api_keys: await outcome(c, 'UPDATE api_keys SET revoked_at = revoked_at, secret_hash = secret_hash'),
+        accountLock: await outcome(c, "SELECT 1 FROM accounts WHERE id = 'nobody' FOR UPDATE"),
+      };
+      expect(kept).toEqual({ orders: 'ok', products: 'ok', payments: 'ok', api_keys: 'ok', accountLock: 'ok' });
+    });
+  });
+
+  test('a balance follows the ledger: posting entries moves it, with no UPDATE by the app', async () => {
+    const db = createDb(cfg.database.url, 2);
+    try {
+      const customer = await createCustomer(db, { balanceMinor: 250 });
+      const [row] = await db.$queryRaw<{ balance: bigint; entries: bigint }[]>`
+        SELECT a.balance_minor AS balance, (SELECT sum(amount_minor)::bigint FROM ledger_entries WHERE account_id = a.id) AS entries
+          FROM accounts a WHERE a.id = ${customer}`;
+      expect(row).toEqual({ balance: 250n, entries: 250n });
+    } finally {
+      await closeDb(db);
+    }
+  });
+
+  /** The SQLSTATE `sql` fails with after `setup` ran in the same (rolled-back) transaction, or 'ok'. */
+  async function outcomeAfter(c: Client, setup: string[], sql: string): Promise<string> {
+    await c.query('BEGIN');
+    try {
+      for (const s of setup) await c.query(s);
+      await c.query(sql);
+      return 'ok';
+    } catch (err) {
+      return (err as { code?: string }).code ?? String(err);
+    } finally {
+      await c.query('ROLLBACK');
+    }
+  }
+  const KEY = "'00000000-0000-4000-8000-00000000d0b1'";
+  const ORDER = "'00000000-0000-4000-8000-00000000d0b2'";
+  const setup = [
+    `INSERT INTO api_keys (id, name, role, secret_hash) VALUES (${KEY}, 'db-roles', 'admin', 'x')`,
+    `INSERT INTO orders (id, customer_id, api_key_id, status, currency, total_minor, workflow_id)
+     VALUES (${ORDER}, 'cust-db-roles', ${KEY}, 'PENDING', 'EUR', 100, 'db-roles-' || ${ORDER})`,
+  ];
+
+  test.each([
+    ["an order's customer", `UPDATE orders SET customer_id = 'cust-other' WHERE id = ${ORDER}`],
+    ["an order's total", `UPDATE orders SET total_minor = 1 WHERE id = ${ORDER}`],
+    ["a key's role", `UPDATE api_keys SET role = 'client' WHERE id = ${KEY}`],
+  ])('even the owner cannot change %s: a trigger refuses it', async (_what, sql) => {
+    await as(cfg.databaseOwner.url, async (c) => {
+      expect(await outcomeAfter(c, setup, `UPDATE orders SET status = 'INVENTORY_RESERVED' WHERE id = ${ORDER}`)).toBe('ok');
+      expect(await outcomeAfter(c, setup, sql)).toBe('23001');
+    });
+  });
+});

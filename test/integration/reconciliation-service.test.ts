@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import path from 'node:path';
+import { Client } from 'pg';
 import { repoRoot } from '../../lib/config';
 import { ReconciliationFindingPage, ReconciliationRunView } from '../../api/schemas';
 import { createApiKey } from '../../services/access/api-keys';
@@ -22,6 +23,17 @@ import {
   type RoleProcess,
 } from '../support/processes';
 import { eventually } from '../support/wait';
+
+/** A hand edit by the database owner (the app role may not write balances). */
+async function asOwner(text: string, values: unknown[]): Promise<void> {
+  const client = new Client({ connectionString: pipeline.cfg.databaseOwner.url });
+  await client.connect();
+  try {
+    await client.query(text, values);
+  } finally {
+    await client.end();
+  }
+}
 
 let pipeline: PipelineEnv;
 let env: Record<string, string>;
@@ -108,7 +120,7 @@ test('when two reconcilers run, one is active and passes every interval, the oth
 
 test('when a balance is edited by hand, the scheduled passes raise it (gauge, API, CLI exit 1); when the active reconciler dies the standby takes over; after the repair it resolves (CLI exit 0)', async () => {
   const customer = await createCustomer(pipeline.db, { balanceMinor: 5000 });
-  await pipeline.db.$executeRaw`UPDATE accounts SET balance_minor = balance_minor + 7 WHERE id = ${customer}`;
+  await asOwner('UPDATE accounts SET balance_minor = balance_minor + 7 WHERE id = $1', [customer]);
   const active = await activeOne(reconcilers);
   await eventually(async () => metricValue(await active.metrics(), 'reconciliation_findings', { check: 'ledger.account_balance' }) === 1, {
     timeoutMs: 30_000,
@@ -149,7 +161,7 @@ test('when a balance is edited by hand, the scheduled passes raise it (gauge, AP
   expect(await activeOne([survivor])).toBe(survivor);
   await eventually(async () => metricValue(await survivor.metrics(), 'reconciliation_findings', { check: 'ledger.account_balance' }) === 1);
 
-  await pipeline.db.$executeRaw`UPDATE accounts SET balance_minor = balance_minor - 7 WHERE id = ${customer}`;
+  await asOwner('UPDATE accounts SET balance_minor = balance_minor - 7 WHERE id = $1', [customer]);
   await eventually(
     async () => metricValue(await survivor.metrics(), 'reconciliation_findings', { check: 'ledger.account_balance' }) === 0,
     {

@@ -11,6 +11,8 @@ import { eventually } from './wait';
 
 export const uid = (prefix: string): string => `${prefix}-${crypto.randomUUID().slice(0, 12)}`;
 export const TEST_API_KEY_ID = '00000000-0000-4000-8000-000000000001';
+/** An admin key of the fixtures: orders it writes need no grant of their customer. */
+export const TEST_ADMIN_KEY_ID = '00000000-0000-4000-8000-000000000002';
 
 export async function createProduct(db: Db, opts: { stock: number; priceMinor: number; currency?: string }): Promise<string> {
   const sku = uid('SKU');
@@ -48,6 +50,41 @@ export async function createCustomer(db: Db, opts: { balanceMinor: number; curre
       SELECT k::uuid, ${customerId}::text FROM unnest(${[TEST_API_KEY_ID, ...(opts.grantTo ?? [])]}::text[]) AS k`;
   });
   return customerId;
+}
+
+export interface OrderRowInput {
+  customerId: string;
+  currency?: string;
+  /** The order's lines; by default one line of a sku no product has, priced at `totalMinor`. */
+  items?: { sku: string; quantity: number; unitPriceMinor: number }[];
+  totalMinor?: number;
+}
+
+/**
+ * Writes an order row and its lines only (no event, no saga, no checks against catalog or
+ * accounts): what the payment and inventory services read when they are called by hand.
+ */
+export async function createOrderRow(db: Db, input: OrderRowInput): Promise<string> {
+  const id = crypto.randomUUID();
+  const items = input.items ?? [{ sku: 'SKU-not-in-catalog', quantity: 1, unitPriceMinor: input.totalMinor ?? 0 }];
+  const total = input.totalMinor ?? items.reduce((sum, l) => sum + l.quantity * l.unitPriceMinor, 0);
+  await inTransaction(db, async (tx) => {
+    await tx.exec`
+      INSERT INTO api_keys (id, name, role, secret_hash) VALUES (${TEST_ADMIN_KEY_ID}::uuid, 'test-fixtures-admin', 'admin', ${'0'.repeat(64)}::text)
+      ON CONFLICT (id) DO NOTHING`;
+    await tx.exec`
+      WITH o AS (
+        INSERT INTO orders (id, customer_id, api_key_id, status, currency, total_minor, workflow_id)
+        VALUES (${id}::uuid, ${input.customerId}::text, ${TEST_ADMIN_KEY_ID}::uuid, 'PENDING', ${input.currency ?? 'EUR'}::text,
+                ${total}::bigint, ${`order-${id}`}::text)
+        RETURNING id
+      )
+      INSERT INTO order_items (order_id, line_no, sku, quantity, unit_price_minor)
+      SELECT o.id, l.n, l.sku, l.quantity, l.price FROM o,
+             unnest(${items.map((_, i) => i + 1)}::int[], ${items.map((l) => l.sku)}::text[], ${items.map((l) => l.quantity)}::int[],
+                    ${items.map((l) => String(l.unitPriceMinor))}::bigint[]) AS l(n, sku, quantity, price)`;
+  });
+  return id;
 }
 
 /** Places an order (one transaction) and starts its saga, as the API does. */
