@@ -20,10 +20,11 @@ async function as(url: string, fn: (c: Client) => Promise<void>): Promise<void> 
   }
 }
 
-/** The SQLSTATE a statement fails with, or 'ok'. */
-async function outcome(c: Client, sql: string): Promise<string> {
+/** The SQLSTATE `sql` fails with after `setup` ran in the same (rolled-back) transaction, or 'ok'. */
+async function outcome(c: Client, sql: string, setup: string[] = []): Promise<string> {
   try {
     await c.query('BEGIN');
+    for (const s of setup) await c.query(s);
     await c.query(sql);
     return 'ok';
   } catch (err) {
@@ -137,19 +138,6 @@ describe('money and identity are facts the app role cannot edit', () => {
     }
   });
 
-  /** The SQLSTATE `sql` fails with after `setup` ran in the same (rolled-back) transaction, or 'ok'. */
-  async function outcomeAfter(c: Client, setup: string[], sql: string): Promise<string> {
-    await c.query('BEGIN');
-    try {
-      for (const s of setup) await c.query(s);
-      await c.query(sql);
-      return 'ok';
-    } catch (err) {
-      return (err as { code?: string }).code ?? String(err);
-    } finally {
-      await c.query('ROLLBACK');
-    }
-  }
   const KEY = "'00000000-0000-4000-8000-00000000d0b1'";
   const ORDER = "'00000000-0000-4000-8000-00000000d0b2'";
   const setup = [
@@ -164,8 +152,8 @@ describe('money and identity are facts the app role cannot edit', () => {
     ["a key's role", `UPDATE api_keys SET role = 'client' WHERE id = ${KEY}`],
   ])('even the owner cannot change %s: a trigger refuses it', async (_what, sql) => {
     await as(cfg.databaseOwner.url, async (c) => {
-      expect(await outcomeAfter(c, setup, `UPDATE orders SET status = 'INVENTORY_RESERVED' WHERE id = ${ORDER}`)).toBe('ok');
-      expect(await outcomeAfter(c, setup, sql)).toBe('23001');
+      expect(await outcome(c, `UPDATE orders SET status = 'INVENTORY_RESERVED' WHERE id = ${ORDER}`, setup)).toBe('ok');
+      expect(await outcome(c, sql, setup)).toBe('23001');
     });
   });
 });
