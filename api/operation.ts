@@ -69,7 +69,8 @@ export function operation<S extends z.ZodType = z.ZodType<undefined>>(op: Operat
  */
 export function problemsOf(op: Operation): ErrorKind[] {
   const p = API_PROBLEMS;
-  const kinds: ErrorKind[] = [p.RATE_LIMITED, p.INTERNAL_ERROR];
+  // MALFORMED_REQUEST: the HTTP parser refuses a request before any route (api/client-error.ts).
+  const kinds: ErrorKind[] = [p.RATE_LIMITED, p.INTERNAL_ERROR, p.MALFORMED_REQUEST];
   // Authentication reads the database: an overloaded one answers DATABASE_BUSY.
   if (op.access !== 'public') kinds.push(p.UNAUTHORIZED, COMMON_ERRORS.DATABASE_BUSY);
   if (op.access === 'admin') kinds.push(p.FORBIDDEN);

@@ -49,6 +49,14 @@ export const API_PROBLEMS = {
     when: 'a path parameter is not valid percent-encoded UTF-8 (such as %ff), or holds a control character (such as %00)',
     action: 'percent-encode the path parameter as UTF-8, without control characters',
   },
+  MALFORMED_REQUEST: {
+    code: 'MALFORMED_REQUEST',
+    status: 400,
+    retryable: false,
+    title: 'Request is not valid HTTP',
+    when: "the server's HTTP parser refused the request before any route saw it: a header value with a control character (such as U+0007), a malformed request line or header",
+    action: 'send a well-formed HTTP/1.1 request: header values of visible characters, spaces and tabs only',
+  },
   IDEMPOTENCY_KEY_MISSING: {
     code: 'IDEMPOTENCY_KEY_MISSING',
     status: 400,

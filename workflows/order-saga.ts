@@ -36,6 +36,7 @@ export const SAGA_DEFAULTS = {
   compensationWindowMs: 7 * DAY_MS,
   compensationMaxAttempts: 10,
   compensationInitialIntervalMs: 1000,
+  statusWriteMaxAttempts: 10,
   taskQueuePrefix: '',
 };
 
@@ -44,7 +45,7 @@ export async function orderSaga(input: OrderSagaInput): Promise<SagaState<SagaSt
   // Once, before anything else: the version this run follows to its end (workflows/versions.ts).
   const version = sagaVersions.ofThisRun();
   const steps = orderSagaSteps(input, options, version);
-  const saga = new SagaRun(input.orderId);
+  const saga = new SagaRun(input.orderId, version, options.statusWriteMaxAttempts);
   setHandler(statusQuery, () => saga.state);
   setHandler(cancelSignal, (signal) => saga.onCancel(signal));
   setHandler(compensateSignal, (signal) => saga.onCompensate(signal));

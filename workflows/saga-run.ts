@@ -30,6 +30,7 @@ import {
 } from '../services/orders/contract';
 import { SA, TRANSIENT_STATUSES } from '../services/orders/search-attributes';
 import type { Compensation, SagaStep, SagaStepDefinition } from './saga-steps';
+import type { RunVersion, SagaVersion } from './versions';
 
 /** What an activity fails with when PostgreSQL refuses a value as data (activities/failure.ts). */
 const DATA_ERROR: (typeof COMMON_ERRORS)['DATABASE_DATA_ERROR']['code'] = 'DATABASE_DATA_ERROR';
@@ -81,12 +82,22 @@ export class SagaRun {
   private windowMs = 0;
   /** Transitions recorded so far: numbers their keys, so each is unique. */
   private transitions = 0;
-  private readonly orders = proxyLocalActivities<OrderActivities>({
-    startToCloseTimeout: '10 seconds',
-    retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
-  });
+  private readonly orders: ReturnType<typeof proxyLocalActivities<OrderActivities>>;
+  /** Saga version 2026-12-bounded-writes: a status write failed past its budget parks the saga instead of failing the run. */
+  private readonly parkOnFailedWrite: boolean;
 
-  constructor(orderId: string) {
+  /** `statusWriteMaxAttempts` bounds every local activity's retries (transient failures too; data errors are never retried). */
+  constructor(orderId: string, version?: RunVersion<SagaVersion>, statusWriteMaxAttempts = 10) {
+    this.parkOnFailedWrite = version?.atLeast('2026-12-bounded-writes') ?? false;
+    this.orders = proxyLocalActivities<OrderActivities>({
+      startToCloseTimeout: '10 seconds',
+      retry: {
+        initialInterval: '200 milliseconds',
+        backoffCoefficient: 2,
+        maximumInterval: '10 seconds',
+        maximumAttempts: statusWriteMaxAttempts,
+      },
+    });
     this.state = {
       orderId,
       status: 'PENDING',
@@ -317,20 +328,76 @@ export class SagaRun {
       ...(extra.closeWindow ? { closeCompensationWindow: true } : {}),
     };
     try {
+      await this.write(transition);
+    } catch (err) {
+      // Refused twice as data, or failing past its budget of attempts: never retried without end.
+      // The orders service's business refusals (window closed, compensation incomplete) are the caller's.
+      const refusal = refusedAs(err);
+      if (!this.parkOnFailedWrite || isCancellation(err) || (refusal !== undefined && refusal !== DATA_ERROR)) throw err;
+      await this.parkOnWriteFailure(transition, err);
+    }
+    if (extra.failureReason) this.state.failureReason = extra.failureReason;
+    this.setStatus(orderStatus);
+  }
+
+  /**
+   * One status write. The database refused it as data (never retried): the free text is what
+   * may hold a byte it cannot store, so the same transition once more with that text made
+   * storable (same key: the refused statement changed nothing). A second refusal is not about
+   * the text: it is thrown, with the database's error as its cause.
+   */
+  private async write(transition: TransitionInput): Promise<void> {
+    try {
       await this.orders.transitionOrder(transition);
     } catch (err) {
-      // The database refused the write as data (never retried): the free text is what may hold
-      // a byte it cannot store, so the same transition once more with that text made storable
-      // (same key: the refused statement changed nothing). A second refusal is not about the
-      // text and fails the run, non-retryable, with the database's error as its cause.
       if (refusedAs(err) !== DATA_ERROR || !transition.detail) throw err;
       await this.orders.transitionOrder({ ...transition, detail: storable(transition.detail) });
     }
-    if (extra.failureReason) this.state.failureReason = extra.failureReason;
-    if (orderStatus !== this.state.status) {
-      this.state.status = orderStatus;
-      // The status query and the orders table have every status; the search attribute has those an operator searches for.
-      if (!TRANSIENT_STATUSES.includes(orderStatus)) upsertSearchAttributes([{ key: SA.OrderStatus, value: orderStatus }]);
+  }
+
+  /**
+   * A status write that failed for good: NEEDS_ATTENTION (in the database when it takes that
+   * write, which raises the OrdersNeedAttention alert; in the status query and the search
+   * attribute in any case; the reconciler's saga.stuck finds an order whose row does not move),
+   * until an operator's `compensate` signal. Then the same write once more, without its free
+   * text; the signal stays pending, so the saga compensates at its next step.
+   */
+  private async parkOnWriteFailure(transition: TransitionInput, err: unknown): Promise<void> {
+    const failure = describeFailure(err);
+    this.state.lastError = { step: transition.step as SagaStep, ...failure };
+    for (let retry = 1; ; retry += 1) {
+      this.setStatus('NEEDS_ATTENTION');
+      try {
+        await this.orders.transitionOrder({
+          orderId: this.state.orderId,
+          transitionKey: `${transition.transitionKey}:parked`,
+          step: transition.step,
+          stepStatus: 'FAILED',
+          orderStatus: 'NEEDS_ATTENTION',
+          detail: `status write failed (${failure.type ?? 'error'}); retried on an operator's compensate`,
+        });
+      } catch (parkErr) {
+        if (isCancellation(parkErr)) throw parkErr;
+        // The database takes no write at all: the query, the search attribute and saga.stuck still show the order.
+      }
+      await condition(() => this.compensateRequest !== null);
+      try {
+        // A key of its own: the failed write may have committed before it timed out, and the parked one came after it.
+        await this.orders.transitionOrder({ ...transition, transitionKey: `${transition.transitionKey}:retry${retry}`, detail: null });
+        this.state.lastError = null;
+        return;
+      } catch (retryErr) {
+        if (isCancellation(retryErr)) throw retryErr;
+        this.state.lastError = { step: transition.step as SagaStep, ...describeFailure(retryErr) };
+        this.compensateRequest = null; // acted on: the next retry needs a new signal
+      }
     }
+  }
+
+  private setStatus(orderStatus: OrderStatus): void {
+    if (orderStatus === this.state.status) return;
+    this.state.status = orderStatus;
+    // The status query and the orders table have every status; the search attribute has those an operator searches for.
+    if (!TRANSIENT_STATUSES.includes(orderStatus)) upsertSearchAttributes([{ key: SA.OrderStatus, value: orderStatus }]);
   }
 }

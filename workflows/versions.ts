@@ -11,7 +11,11 @@
 import { patched } from '@temporalio/workflow';
 
 /** The saga's versions, oldest first. Pre-1.0 every older version was collapsed into the baseline. */
-export const SAGA_VERSIONS = ['2026-12-baseline'] as const;
+export const SAGA_VERSIONS = [
+  '2026-12-baseline',
+  /** A status write that fails past its bounded budget parks the saga in NEEDS_ATTENTION instead of failing the run. */
+  '2026-12-bounded-writes',
+] as const;
 export type SagaVersion = (typeof SAGA_VERSIONS)[number];
 
 /** The version one run follows. */

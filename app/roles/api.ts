@@ -2,6 +2,7 @@
 import type http from 'node:http';
 import { Kafka, logLevel } from 'kafkajs';
 import { createApp } from '../../api/app';
+import { answerClientErrors } from '../../api/client-error';
 import { createTemporalClient } from '../../lib/temporal';
 import { syncBootstrapAdminKey } from '../../services/access/api-keys';
 import { pruneExpiredIdempotencyKeys } from '../../services/access/idempotency';
@@ -50,6 +51,7 @@ export async function startApi({ cfg, db, log, faults, registry, tracing }: Role
     s.once('error', reject);
   });
   server.keepAliveTimeout = 65_000;
+  answerClientErrors(server);
   const prune = setInterval(() => {
     pruneExpiredIdempotencyKeys(db).catch((err: unknown) => log.error({ err }, 'pruning idempotency keys failed'));
   }, PRUNE_INTERVAL_MS);

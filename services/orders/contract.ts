@@ -171,6 +171,11 @@ export interface SagaOptions {
   /** First retry interval of a compensation step (ms); doubles up to 30 s. */
   compensationInitialIntervalMs?: number;
   /**
+   * Attempts of each status write (the orders service's local activities) before the saga parks
+   * in NEEDS_ATTENTION (saga version 2026-12-bounded-writes; default 10, about 40 s of backoff).
+   */
+  statusWriteMaxAttempts?: number;
+  /**
    * Prefix of the task queues the saga's activities run on (config TEMPORAL_TASK_QUEUE_PREFIX;
    * default none). The queues themselves follow from the saga's step table.
    */

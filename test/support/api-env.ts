@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { Kafka, logLevel } from 'kafkajs';
 import { createApp } from '../../api/app';
+import { answerClientErrors } from '../../api/client-error';
 import { ProblemBody } from '../../api/schemas';
 import { loadConfig, type Config } from '../../lib/config';
 import { closeDb, createDb, type Db, type DbOptions } from '../../lib/db';
@@ -88,6 +89,7 @@ async function serveApi(base: SagaEnv, logger?: Logger): Promise<ApiEnv> {
   const server: http.Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
+  answerClientErrors(server);
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const keys = {
     clientA: await createApiKey(base.db, 'test-client-a', 'client'),

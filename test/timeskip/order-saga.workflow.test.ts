@@ -410,23 +410,44 @@ describe('order saga: a transition the database refuses as data (DATABASE_DATA_E
     expect(fakes.steps()).toEqual(doneThenUndone(['reserveInventory']));
   });
 
-  test('a transition refused whatever its text fails the run non-retryable after two attempts, never retried forever', async () => {
-    const fakes = new FakeSagaActivities({ refuse: (t) => t.orderStatus === 'COMPENSATING' });
+  test("a transition refused whatever its text parks the saga in NEEDS_ATTENTION after two attempts; an operator's compensate retries it and the saga compensates", async () => {
+    let refusing = true;
+    const fakes = new FakeSagaActivities({ refuse: (t) => refusing && t.orderStatus === 'COMPENSATING' });
     fakes.hold('reserveInventory');
-    await withSagaWorker(env, fakes, async (run) => {
+    const result = await withSagaWorker(env, fakes, async (run) => {
       const handle = await run.start();
       await until(() => fakes.callsTo('reserveInventory').length > 0, 'reserveInventory to be called');
       await handle.signal(cancelSignal, { reason: 'changed my mind' });
       fakes.release('reserveInventory');
-      const failure = await handle.result().catch((err: unknown) => err);
-      expect(failure).toBeInstanceOf(WorkflowFailedError);
-      const cause = (failure as WorkflowFailedError).cause;
-      const refusal = cause instanceof ApplicationFailure ? cause : cause?.cause;
-      expect(refusal).toBeInstanceOf(ApplicationFailure);
-      expect(refusal).toMatchObject({ type: DATA_ERROR, nonRetryable: true });
+      const parked = await waitForStatus(env, handle, (s) => s.status === 'NEEDS_ATTENTION');
+      expect(parked.lastError).toMatchObject({ step: 'compensation', type: DATA_ERROR });
+      // Recorded for the operator (and the alert), and never retried without an operator.
+      expect(fakes.transitions().filter((t) => t.orderStatus === 'NEEDS_ATTENTION')).toHaveLength(1);
+      expect(fakes.callsTo('transitionOrder').filter((c) => c.outcome === 'failed')).toHaveLength(2);
+      expect((await upsertedStatuses(handle)).at(-1)).toBe('NEEDS_ATTENTION');
+      refusing = false;
+      await handle.signal(compensateSignal, { reason: 'database fixed' });
+      return handle.result();
     });
-    const refused = fakes.callsTo('transitionOrder').filter((c) => c.outcome === 'failed');
-    expect(refused).toHaveLength(2);
-    expect(fakes.callsTo('releaseInventory')).toHaveLength(0);
+    expect(result).toMatchObject({ status: 'COMPENSATED', pendingCompensation: [], lastError: null });
+    expect(fakes.steps()).toEqual(doneThenUndone(['reserveInventory']));
+  });
+
+  test('a status write failing retryably is tried statusWriteMaxAttempts times, then parks the saga in NEEDS_ATTENTION', async () => {
+    let down = true;
+    const fakes = new FakeSagaActivities({ unavailable: (t) => down && t.orderStatus === 'INVENTORY_RESERVED' });
+    const result = await withSagaWorker(env, fakes, async (run) => {
+      const handle = await run.start({ statusWriteMaxAttempts: 3 });
+      const parked = await waitForStatus(env, handle, (s) => s.status === 'NEEDS_ATTENTION');
+      expect(parked.lastError).toMatchObject({ step: 'reserveInventory', type: 'DATABASE_BUSY' });
+      expect(fakes.callsTo('transitionOrder').filter((c) => c.outcome === 'failed')).toHaveLength(3);
+      expect(fakes.callsTo('chargePayment')).toHaveLength(0);
+      down = false;
+      await handle.signal(compensateSignal, { reason: 'database back' });
+      return handle.result();
+    });
+    // The operator's signal retried the write, and the saga undid what it had done.
+    expect(result).toMatchObject({ status: 'COMPENSATED', failureReason: FAILURE_REASONS.MANUAL_COMPENSATION });
+    expect(fakes.steps()).toEqual(doneThenUndone(['reserveInventory']));
   });
 });

@@ -69,6 +69,8 @@ export interface FakeBehaviour {
    * whose detail holds a NUL.
    */
   refuse: (transition: TransitionInput) => boolean;
+  /** Transitions that fail retryably (DATABASE_BUSY) on every attempt while this says so: a database that is down. */
+  unavailable: (transition: TransitionInput) => boolean;
 }
 
 /** The data-error type of activities/failure.ts. */
@@ -114,6 +116,7 @@ export class FakeSagaActivities {
       failing: new Set(),
       earlier: {},
       refuse: (t) => (t.detail ?? '').includes('\u0000'),
+      unavailable: () => false,
       ...behaviour,
     };
   }
@@ -196,6 +199,9 @@ export class FakeSagaActivities {
   }
 
   private transition(input: TransitionInput): { applied: boolean } {
+    if (this.behaviour.unavailable(input)) {
+      throw ApplicationFailure.create({ type: 'DATABASE_BUSY', nonRetryable: false, message: 'the database is busy (fake)' });
+    }
     if (this.behaviour.refuse(input)) {
       throw ApplicationFailure.create({
         type: DATA_ERROR,

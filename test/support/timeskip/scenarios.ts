@@ -88,6 +88,22 @@ export const SCENARIOS: readonly SagaScenario[] = [
     },
   },
   {
+    name: 'status-write-parked-then-compensated',
+    description:
+      'version 2026-12-bounded-writes: the INVENTORY_RESERVED write fails past its 3 attempts -> NEEDS_ATTENTION; operator retry -> the write, then COMPENSATED',
+    run: (env, orderId) => {
+      let down = true;
+      const fakes = new FakeSagaActivities({ unavailable: (t) => down && t.orderStatus === 'INVENTORY_RESERVED' });
+      return withSagaWorker(env, fakes, async (saga) => {
+        const handle = await saga.start({ statusWriteMaxAttempts: 3 }, orderId);
+        await waitForStatus(env, handle, (s) => s.status === 'NEEDS_ATTENTION');
+        down = false;
+        await handle.signal(compensateSignal, { reason: 'database back' });
+        return settled(handle);
+      });
+    },
+  },
+  {
     name: 'confirmed-window-closed',
     description: 'happy path: CONFIRMED with the window end recorded; the window elapses and its closing is recorded',
     run: (env, orderId) => withSagaWorker(env, new FakeSagaActivities(), async (saga) => settled(await saga.start(undefined, orderId))),
