@@ -1,8 +1,13 @@
 // Projects are named for what they need: unit nothing; timeskip Java (Temporal's time-skipping
 // test server, fetched through Maven); integration and e2e the real stack, which
 // test/setup/global-setup.ts brings up (idempotently) before any of them runs.
-const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
-const stack = { setupFiles: ['<rootDir>/test/setup/env.ts'] };
+// jose ships ES modules only: compiled to CommonJS like our own files (Node 20's jest cannot require(esm)).
+const transform = {
+  '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }],
+  '/node_modules/jose/.+\\.js$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
+};
+const transformIgnorePatterns = ['/node_modules/(?!jose/)'];
+const stack = { setupFiles: ['<rootDir>/test/setup/env.ts'], transformIgnorePatterns };
 
 /** @type {import('jest').Config} */
 module.exports = {
@@ -13,8 +18,14 @@ module.exports = {
   globalSetup: '<rootDir>/test/setup/global-setup.ts',
   globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
   projects: [
-    { displayName: 'unit', transform, testMatch: ['<rootDir>/test/unit/**/*.test.ts'], testEnvironment: 'node' },
-    { displayName: 'timeskip', transform, testMatch: ['<rootDir>/test/timeskip/**/*.test.ts'], testEnvironment: 'node' },
+    { displayName: 'unit', transform, transformIgnorePatterns, testMatch: ['<rootDir>/test/unit/**/*.test.ts'], testEnvironment: 'node' },
+    {
+      displayName: 'timeskip',
+      transform,
+      transformIgnorePatterns,
+      testMatch: ['<rootDir>/test/timeskip/**/*.test.ts'],
+      testEnvironment: 'node',
+    },
     { displayName: 'integration', transform, testMatch: ['<rootDir>/test/integration/**/*.test.ts'], testEnvironment: 'node', ...stack },
     { displayName: 'e2e', transform, testMatch: ['<rootDir>/test/e2e/**/*.test.ts'], testEnvironment: 'node', ...stack },
   ],

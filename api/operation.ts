@@ -8,7 +8,9 @@ import type { z } from 'zod';
 import { COMMON_ERRORS, type ErrorKind } from '../lib/errors';
 import type { Principal } from '../services/access/api-keys';
 import { IDEMPOTENCY_ERRORS } from '../services/access/idempotency';
-import { anonymousLimit, authn, requireRole } from './auth';
+import type { Permission } from '../services/access/permissions';
+import { AccessTokens } from '../services/access/tokens';
+import { anonymousLimit, authn, requirePermission } from './auth';
 import type { ApiDeps } from './deps';
 import { parseBody, requireJson } from './http';
 import { idempotencyKeyOf } from './idempotency';
@@ -16,7 +18,11 @@ import { API_PROBLEMS, problems } from './problem';
 import { PathParam } from './schemas';
 import { RateLimits } from './rate-limit';
 
+/** Who a route is for: anyone, tenants (acting for their granted customers), or the /admin area. */
 export type Access = 'public' | 'client' | 'admin';
+
+/** A public route needs nothing; every other one names the permission it needs (the one check, api/auth.ts). */
+type Guard = { access: 'public'; permission?: never } | { access: 'client' | 'admin'; permission: Permission };
 
 /** What a handler answers; `null` body for 204. */
 export interface Reply {
@@ -36,12 +42,11 @@ export interface Call<B> {
   body: B;
 }
 
-export interface Operation<S extends z.ZodType = z.ZodType> {
+export type Operation<S extends z.ZodType = z.ZodType> = Guard & {
   method: 'get' | 'post' | 'put' | 'delete';
   /** Express-style path (`:id`); rendered as `{id}` in the document. */
   path: string;
   summary: string;
-  access: Access;
   /** Requires an Idempotency-Key header (the handler uses api/idempotency.ts). */
   idempotencyKey?: boolean;
   request?: S;
@@ -56,7 +61,7 @@ export interface Operation<S extends z.ZodType = z.ZodType> {
    * replays do) and returns nothing.
    */
   handle(call: Call<z.infer<S>>): Promise<Reply | void>;
-}
+};
 
 /** Declares an operation with its body type inferred from its request schema. */
 export function operation<S extends z.ZodType = z.ZodType<undefined>>(op: Operation<S>): Operation {
@@ -72,8 +77,8 @@ export function problemsOf(op: Operation): ErrorKind[] {
   // MALFORMED_REQUEST: the HTTP parser refuses a request before any route (api/client-error.ts).
   const kinds: ErrorKind[] = [p.RATE_LIMITED, p.INTERNAL_ERROR, p.MALFORMED_REQUEST];
   // Authentication reads the database: an overloaded one answers DATABASE_BUSY.
-  if (op.access !== 'public') kinds.push(p.UNAUTHORIZED, COMMON_ERRORS.DATABASE_BUSY);
-  if (op.access === 'admin') kinds.push(p.FORBIDDEN);
+  // A route's permission may be missing from any caller (a token without the scope), and a token needs its issuer's keys.
+  if (op.access !== 'public') kinds.push(p.UNAUTHORIZED, COMMON_ERRORS.DATABASE_BUSY, p.FORBIDDEN, p.IDENTITY_UNAVAILABLE);
   if (op.path.includes(':')) kinds.push(COMMON_ERRORS.NOT_FOUND, p.MALFORMED_PATH);
   if (op.request) kinds.push(p.VALIDATION_ERROR, p.MALFORMED_JSON, p.PAYLOAD_TOO_LARGE, p.UNSUPPORTED_MEDIA_TYPE);
   if (op.idempotencyKey) {
@@ -105,13 +110,14 @@ function send(res: Response, reply: Reply): void {
 /** Registers every operation on the app, each with the middleware its declaration asks for. */
 export function mountOperations(app: Express, operations: readonly Operation[], deps: ApiDeps): void {
   const limits = new RateLimits(deps.db, deps.cfg, deps.log, deps.registry);
-  const authenticate = authn(deps.db, limits);
+  const tokens = deps.cfg.identity ? new AccessTokens(deps.db, deps.cfg.identity) : undefined;
+  const authenticate = authn(deps.db, limits, tokens);
   const anonymous = anonymousLimit(limits);
   const json = express.json({ limit: JSON_LIMIT });
   for (const op of operations) {
     const chain: ((req: Request, res: Response, next: NextFunction) => unknown)[] = [];
     chain.push(op.access === 'public' ? anonymous : authenticate);
-    if (op.access === 'admin') chain.push(requireRole('admin'));
+    if (op.access !== 'public') chain.push(requirePermission(op.permission));
     if (op.path.includes(':')) chain.push(checkPathParams);
     if (op.request) chain.push(requireJson, json);
     app[op.method](op.path, ...chain, async (req: Request, res: Response) => {

@@ -78,16 +78,17 @@ export const API_PROBLEMS = {
     status: 401,
     retryable: false,
     title: 'Authentication required',
-    when: 'no Authorization header, one that is not "Bearer <API key>", or a key that is unknown or revoked',
-    action: 'send Authorization: Bearer <API key> with a valid key (an operator issues keys)',
+    when: 'no Authorization header, one that is not "Bearer <credential>", an API key that is unknown or revoked, or an access token that is expired, not yet valid, for another audience or issuer, signed with another algorithm or key, or of an unregistered client',
+    action:
+      'send Authorization: Bearer <API key> with a valid key (an operator issues keys), or a fresh access token from the configured issuer',
   },
   FORBIDDEN: {
     code: 'FORBIDDEN',
     status: 403,
     retryable: false,
     title: 'Not allowed',
-    when: 'the API key is valid but its role may not use the route (a client key on an /admin route)',
-    action: 'use an admin key for /admin routes',
+    when: "the caller is authenticated but lacks the route's permission (a client key on an /admin route, a token without the scope)",
+    action: 'use an admin key for /admin routes, or a token with a scope that grants the permission the detail names',
   },
   PAYLOAD_TOO_LARGE: {
     code: 'PAYLOAD_TOO_LARGE',
@@ -120,6 +121,14 @@ export const API_PROBLEMS = {
     title: 'Service unavailable',
     when: 'GET /readyz: a dependency (database, Temporal, Kafka) is not reachable; checks says which',
     action: 'send no traffic to this instance until it is ready again',
+  },
+  IDENTITY_UNAVAILABLE: {
+    code: 'IDENTITY_UNAVAILABLE',
+    status: 503,
+    retryable: true,
+    title: 'Identity provider unavailable',
+    when: "an access token came while the issuer's discovery document or signing keys (JWKS) cannot be fetched",
+    action: 'retry after Retry-After; API keys keep working meanwhile',
   },
   INTERNAL_ERROR: {
     code: 'INTERNAL_ERROR',
@@ -182,6 +191,13 @@ export const problems = {
     new Problem(API_PROBLEMS.IDEMPOTENCY_KEY_INVALID, 'the Idempotency-Key must be 1 to 255 printable ASCII characters'),
   unauthorized: (detail: string) => new Problem(API_PROBLEMS.UNAUTHORIZED, detail, {}, { 'WWW-Authenticate': 'Bearer realm="order-saga"' }),
   forbidden: (detail: string) => new Problem(API_PROBLEMS.FORBIDDEN, detail),
+  /** RFC 6750: an access token that is refused. */
+  invalidToken: (detail: string) =>
+    new Problem(API_PROBLEMS.UNAUTHORIZED, detail, {}, { 'WWW-Authenticate': 'Bearer realm="order-saga", error="invalid_token"' }),
+  /** RFC 6750: a valid access token without a scope the route needs. */
+  insufficientScope: (detail: string) =>
+    new Problem(API_PROBLEMS.FORBIDDEN, detail, {}, { 'WWW-Authenticate': 'Bearer realm="order-saga", error="insufficient_scope"' }),
+  identityUnavailable: (detail: string) => new Problem(API_PROBLEMS.IDENTITY_UNAVAILABLE, detail),
   notFound: (detail: string) => new Problem(COMMON_ERRORS.NOT_FOUND, detail),
   tooLarge: (limit: string) => new Problem(API_PROBLEMS.PAYLOAD_TOO_LARGE, `the body may be at most ${limit}`),
   unsupportedMediaType: (got: string | undefined) =>

@@ -6,6 +6,7 @@
  * is generated from both (`npm run config:docs`).
  */
 import path from 'node:path';
+import { z } from 'zod';
 import { FaultRules } from './faults';
 import { DEFAULT_TX_LIMITS } from './sql';
 import {
@@ -22,6 +23,7 @@ import {
   kafkaTopic,
   label,
   oneOf,
+  oneOfList,
   port,
   derived,
   postgresUrl,
@@ -42,6 +44,11 @@ const DAY_MS = 24 * HOUR_MS;
 
 /** ADMIN_API_KEY's shortest length: a shorter key that is not `osk_...` needs no database lookup. */
 export const ADMIN_API_KEY_MIN_LENGTH = 32;
+
+/** The audience the API expects in access tokens unless IDENTITY_AUDIENCE says otherwise. */
+export const IDENTITY_DEFAULT_AUDIENCE = 'urn:order-saga:api';
+/** Signature algorithms an access token may use: asymmetric only (never `none`, never HS*, whose key would be the public one). */
+export const IDENTITY_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -81,6 +88,47 @@ export const APP_VARIABLES = declareVariables('app', {
     default: 'false',
     doc: "proxies believed about the client address (rate limits): `false` counts the socket address and ignores X-Forwarded-For; a hop count (the entry that many proxies from the API) or the proxies' addresses/CIDRs; never `true`",
   },
+  IDENTITY_ISSUER: {
+    parser: httpUrl(),
+    doc: 'OAuth2/OIDC issuer whose JWT access tokens the API accepts (`Authorization: Bearer <JWT>`, docs/security.md); unset: API keys only',
+  },
+  IDENTITY_AUDIENCE: {
+    parser: text(),
+    default: IDENTITY_DEFAULT_AUDIENCE,
+    doc: "the `aud` an access token must name (the API's resource indicator)",
+  },
+  IDENTITY_ALGORITHMS: {
+    parser: oneOfList(IDENTITY_ALGORITHMS),
+    default: 'RS256,PS256,ES256,EdDSA',
+    doc: 'signature algorithms accepted on access tokens (asymmetric only: `none` and HS* are never accepted)',
+  },
+  IDENTITY_CLOCK_SKEW_S: { parser: integer(0, 300), default: '30', doc: 'tolerance on `exp` and `nbf` for clocks that disagree (s)' },
+  IDENTITY_TOKEN_TYPE: {
+    parser: oneOf(['at+jwt', 'any']),
+    default: 'at+jwt',
+    doc: 'the JWT `typ` header required: `at+jwt` (RFC 9068 access tokens, so an ID token is refused) or `any`',
+  },
+  IDENTITY_CLIENT_ID_CLAIM: {
+    parser: text(),
+    default: 'client_id',
+    doc: 'the claim naming the OAuth2 client; its grants (PUT /admin/token-clients/{clientId}) are the customers it acts for',
+  },
+  IDENTITY_SCOPE_PERMISSIONS: {
+    parser: json(z.record(z.string(), z.array(z.string())), 'JSON object: scope -> [permission, ...]'),
+    doc: 'scope to permission mapping (services/access/permissions.ts); unset: the default mapping (`orders:write`, `admin:keys`, ...)',
+  },
+  IDENTITY_JWKS_URL: { parser: httpUrl(), doc: "the issuer's JWKS; unset: `jwks_uri` of its `/.well-known/openid-configuration`" },
+  IDENTITY_JWKS_MAX_AGE_MS: {
+    parser: durationMs(1000, DAY_MS),
+    default: '600000',
+    doc: 'how long fetched signing keys are trusted before they are fetched again',
+  },
+  IDENTITY_JWKS_COOLDOWN_MS: {
+    parser: durationMs(0, HOUR_MS),
+    default: '30000',
+    doc: 'a token with an unknown `kid` refetches the JWKS at most this often (a rotated key is picked up without a restart)',
+  },
+  IDENTITY_TIMEOUT_MS: { parser: durationMs(100, 60 * SECOND_MS), default: '5000', doc: 'timeout of a discovery or JWKS request' },
   RATE_LIMIT_KEY_PREFIX: {
     parser: label(),
     default: 'rl',
@@ -307,6 +355,22 @@ export function loadConfig(env: Env = process.env) {
         authFailureWindowS: v.RATE_LIMIT_AUTH_FAILURE_WINDOW_S,
       },
     },
+    /** Access tokens from an issuer (services/access/tokens.ts); undefined: API keys only. */
+    identity: v.IDENTITY_ISSUER
+      ? {
+          issuer: v.IDENTITY_ISSUER,
+          audience: v.IDENTITY_AUDIENCE,
+          algorithms: v.IDENTITY_ALGORITHMS,
+          clockSkewS: v.IDENTITY_CLOCK_SKEW_S,
+          tokenType: v.IDENTITY_TOKEN_TYPE,
+          clientIdClaim: v.IDENTITY_CLIENT_ID_CLAIM,
+          scopePermissions: v.IDENTITY_SCOPE_PERMISSIONS,
+          jwksUrl: v.IDENTITY_JWKS_URL,
+          jwksMaxAgeMs: v.IDENTITY_JWKS_MAX_AGE_MS,
+          jwksCooldownMs: v.IDENTITY_JWKS_COOLDOWN_MS,
+          timeoutMs: v.IDENTITY_TIMEOUT_MS,
+        }
+      : undefined,
     database: v.DATABASE_URL,
     databaseOwner: v.DATABASE_OWNER_URL,
     databaseReader: v.DATABASE_READER_URL,
@@ -386,6 +450,7 @@ function refuseTestOnlyOutsideTests(v: AppValues): void {
 }
 
 export type Config = ReturnType<typeof loadConfig>;
+export type IdentitySettings = NonNullable<Config['identity']>;
 export type RelaySettings = Config['relay'];
 export type ConsumerSettings = Config['consumers'];
 export type ReconcilerSettings = Config['reconciler'];

@@ -176,6 +176,23 @@ export function oneOf<const T extends readonly [string, ...string[]]>(allowed: T
   };
 }
 
+/** A comma-separated, non-empty list of allowed values (duplicates dropped, order kept). */
+export function oneOfList<const T extends readonly [string, ...string[]]>(allowed: T): Parser<T[number][]> {
+  return {
+    kind: 'oneOfList',
+    schema: z.string().transform((value, ctx) => {
+      const items = [...new Set(value.split(',').map((v) => v.trim()))].filter(Boolean);
+      const bad = items.find((item) => !(allowed as readonly string[]).includes(item));
+      if (items.length === 0 || bad !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a comma-separated list of ${allowed.join(', ')}, ${got(bad ?? value)}` });
+        return z.NEVER;
+      }
+      return items as T[number][];
+    }),
+    accepts: `comma-separated: ${allowed.map((a) => `\`${a}\``).join(', ')}`,
+  };
+}
+
 const HOST = /^([A-Za-z0-9.\-_]+|\[[0-9a-fA-F:]+\])$/;
 const HOST_PORT = /^([A-Za-z0-9.\-_]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
 

@@ -12,6 +12,7 @@ export const ACCOUNT_OPERATIONS = [
     path: '/accounts/:customerId',
     summary: 'A customer balance and a page of ledger entries, newest first (?limit=&offset=)',
     access: 'client',
+    permission: 'accounts:read',
     responses: { 200: AccountView },
     problems: [API_PROBLEMS.VALIDATION_ERROR],
     async handle({ req, deps, principal }) {

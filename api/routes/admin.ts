@@ -33,6 +33,7 @@ export const ADMIN_OPERATIONS = [
     path: '/admin/products',
     summary: 'Create a product, or update its name/price and add stock',
     access: 'admin',
+    permission: 'catalog:write',
     idempotencyKey: true,
     request: ProductBody,
     responses: { 200: ProductView, 201: ProductView },
@@ -56,6 +57,7 @@ export const ADMIN_OPERATIONS = [
     path: '/admin/products/:sku',
     summary: 'A product and its stock',
     access: 'admin',
+    permission: 'catalog:read',
     responses: { 200: ProductView },
     async handle({ req, deps }) {
       const view = await findProductView(deps.db, pathParam(req, 'sku'));
@@ -68,6 +70,7 @@ export const ADMIN_OPERATIONS = [
     path: '/admin/accounts',
     summary: 'Open a customer account, or deposit into it (a ledger transaction)',
     access: 'admin',
+    permission: 'deposits:write',
     idempotencyKey: true,
     request: AccountBody,
     responses: { 200: AccountView, 201: AccountView },
@@ -93,6 +96,7 @@ export const ADMIN_OPERATIONS = [
     path: '/admin/accounts/:customerId',
     summary: 'Any customer account',
     access: 'admin',
+    permission: 'ledgers:read',
     responses: { 200: AccountView },
     problems: [API_PROBLEMS.VALIDATION_ERROR],
     async handle({ req, deps }) {
@@ -106,6 +110,7 @@ export const ADMIN_OPERATIONS = [
     path: '/admin/orders/:id/compensate',
     summary: 'Manual compensation: refund and restock a CONFIRMED order, or retry a NEEDS_ATTENTION one',
     access: 'admin',
+    permission: 'orders:compensate',
     request: ReasonBody,
     responses: { 202: CancelAccepted },
     problems: [ORDER_ERRORS.ORDER_NOT_COMPENSABLE, ORDER_ERRORS.COMPENSATION_WINDOW_CLOSED],
@@ -121,6 +126,7 @@ export const ADMIN_OPERATIONS = [
     path: '/admin/api-keys',
     summary: 'Create an API key (the secret is shown once)',
     access: 'admin',
+    permission: 'keys:manage',
     idempotencyKey: true,
     request: ApiKeyBody,
     responses: { 201: ApiKeyCreated },
@@ -145,6 +151,7 @@ export const ADMIN_OPERATIONS = [
     path: '/admin/api-keys',
     summary: 'API keys with their granted customers, newest first (?limit=&offset=; never a secret)',
     access: 'admin',
+    permission: 'keys:manage',
     responses: { 200: ApiKeyPage },
     problems: [API_PROBLEMS.VALIDATION_ERROR],
     async handle({ req, deps }) {
@@ -157,6 +164,7 @@ export const ADMIN_OPERATIONS = [
     path: '/admin/api-keys/:id',
     summary: 'One API key with its granted customers',
     access: 'admin',
+    permission: 'keys:manage',
     responses: { 200: ApiKeyView },
     async handle({ req, deps }) {
       const key = await findApiKey(deps.db, uuidParam(req, 'id', 'API key'));
@@ -169,6 +177,7 @@ export const ADMIN_OPERATIONS = [
     path: '/admin/api-keys/:id/customers',
     summary: "Replace a client key's granted customers (idempotent: the same body, the same grants)",
     access: 'admin',
+    permission: 'keys:manage',
     request: GrantsBody,
     responses: { 200: ApiKeyView },
     async handle({ req, deps, principal, body }) {
@@ -183,6 +192,7 @@ export const ADMIN_OPERATIONS = [
     path: '/admin/api-keys/:id',
     summary: 'Revoke an API key',
     access: 'admin',
+    permission: 'keys:manage',
     responses: { 204: null },
     async handle({ req, deps, principal }) {
       const id = uuidParam(req, 'id', 'API key');

@@ -13,6 +13,7 @@ export const DLQ_OPERATIONS = [
     path: '/admin/dlq',
     summary: 'Dead letters, newest first (?limit=&offset=)',
     access: 'admin',
+    permission: 'dlq:read',
     responses: { 200: DeadLetterPage },
     problems: [API_PROBLEMS.VALIDATION_ERROR],
     async handle({ req, deps }) {
@@ -26,6 +27,7 @@ export const DLQ_OPERATIONS = [
     path: '/admin/dlq/:id',
     summary: 'One dead letter with its error details',
     access: 'admin',
+    permission: 'dlq:read',
     responses: { 200: DeadLetter },
     async handle({ req, deps }) {
       const found = ID.test(pathParam(req, 'id')) ? await getDeadLetter(deps.db, pathParam(req, 'id')) : null;
@@ -38,6 +40,7 @@ export const DLQ_OPERATIONS = [
     path: '/admin/dlq/:id/replay',
     summary: 'Send a dead letter back to its source topic (consumers apply it at most once)',
     access: 'admin',
+    permission: 'dlq:replay',
     responses: { 202: DeadLetter },
     // Idempotent by design: the replayed message keeps its event id, so consumers apply it once.
     async handle({ req, deps, principal }) {

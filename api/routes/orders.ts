@@ -35,6 +35,7 @@ export const ORDER_OPERATIONS = [
     path: '/orders',
     summary: 'Place an order (starts its saga)',
     access: 'client',
+    permission: 'orders:write',
     idempotencyKey: true,
     request: PlaceOrderBody,
     responses: { 202: OrderAccepted },
@@ -70,6 +71,7 @@ export const ORDER_OPERATIONS = [
     path: '/orders/:id',
     summary: 'An order, its lines and saga steps',
     access: 'client',
+    permission: 'orders:read',
     responses: { 200: OrderView },
     async handle({ req, res, deps }) {
       const order = await visibleOrder(deps, res, uuidParam(req, 'id', 'order'));
@@ -81,6 +83,7 @@ export const ORDER_OPERATIONS = [
     path: '/orders/:id/timeline',
     summary: "The order's events as the audit consumer saw them on Kafka, and any sequence anomalies",
     access: 'client',
+    permission: 'orders:read',
     responses: { 200: TimelineView },
     async handle({ req, res, deps }) {
       const orderId = uuidParam(req, 'id', 'order');
@@ -94,6 +97,7 @@ export const ORDER_OPERATIONS = [
     path: '/orders/:id/cancel',
     summary: 'Ask the saga to cancel the order (before confirmation)',
     access: 'client',
+    permission: 'orders:write',
     request: ReasonBody,
     responses: { 202: CancelAccepted },
     headers: { 202: { Location: 'the order: GET it to follow the compensation' } },

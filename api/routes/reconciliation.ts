@@ -13,6 +13,7 @@ export const RECONCILIATION_OPERATIONS = [
     path: '/admin/reconciliation/runs',
     summary: 'Request a reconciliation run (full or incremental, optionally limited to some orders); the active reconciler runs it',
     access: 'admin',
+    permission: 'reconciliation:run',
     idempotencyKey: true,
     request: ReconciliationRunBody,
     responses: { 202: ReconciliationRunView },
@@ -32,6 +33,7 @@ export const RECONCILIATION_OPERATIONS = [
     path: '/admin/reconciliation/runs/:id',
     summary: 'A reconciliation run: status, counts per check, duration',
     access: 'admin',
+    permission: 'reconciliation:read',
     responses: { 200: ReconciliationRunView },
     async handle({ req, deps }) {
       const run = await getRun(deps.db, pathParam(req, 'id'));
@@ -44,6 +46,7 @@ export const RECONCILIATION_OPERATIONS = [
     path: '/admin/reconciliation/findings',
     summary: 'Reconciliation findings, newest first (?status=open|suspect|resolved|all&check=&limit=&offset=)',
     access: 'admin',
+    permission: 'reconciliation:read',
     responses: { 200: ReconciliationFindingPage },
     problems: [API_PROBLEMS.VALIDATION_ERROR],
     async handle({ req, deps }) {

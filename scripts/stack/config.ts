@@ -51,6 +51,11 @@ export const STACK_VARIABLES = declareVariables('stack', {
   },
   KAFKA_HEAP_MB: { parser: integer(256, 16_384), default: '768', doc: "broker's JVM heap" },
   PROMETHEUS_PORT: { parser: port(), default: '9090', doc: 'optional Prometheus (`npm run stack -- up --with-prometheus`)' },
+  IDENTITY_PORT: {
+    parser: port(),
+    default: '4460',
+    doc: 'optional authorization server, oidc-provider (`npm run stack -- up --with-identity`; the tests start it); its issuer is `http://127.0.0.1:<port>`',
+  },
 });
 
 /** Loads the app configuration and the stack's own settings under `stack`. Throws ConfigError. */
@@ -71,6 +76,7 @@ export function loadStackConfig(env: Env = process.env) {
       },
       kafka: { controllerPort: v.KAFKA_CONTROLLER_PORT, heapMb: v.KAFKA_HEAP_MB },
       prometheus: { port: v.PROMETHEUS_PORT },
+      identity: { port: v.IDENTITY_PORT },
     },
   } satisfies Config & { stack: unknown };
 }

@@ -4,6 +4,7 @@ import type { StackConfig } from './config';
 import type { Component, Health } from './component';
 import { KafkaBroker } from './kafka';
 import { Postgres } from './postgres';
+import { IdentityProvider } from './identity';
 import { log, tail, waitUntil } from './proc';
 import { Prometheus } from './prometheus';
 import { goToolPath, goToolVersion, installGoTool, Temporal, type GoTool } from './temporal';
@@ -12,6 +13,8 @@ import { TemporalServer, TemporalUi } from './temporal-server';
 export interface StackOptions {
   /** Also run Prometheus (optional; status, logs and down include it whenever it runs). */
   withPrometheus?: boolean;
+  /** Also run the authorization server (optional likewise; the tests' global setup asks for it). */
+  withIdentity?: boolean;
 }
 
 /** Temporal as TEMPORAL_PERSISTENCE selects: the dev server on SQLite, or the full server on PostgreSQL + its UI. */
@@ -23,6 +26,8 @@ export function components(cfg: StackConfig, opts: StackOptions = {}): Component
   const list: Component[] = [new Postgres(cfg), ...temporalComponents(cfg), new KafkaBroker(cfg)];
   const prometheus = new Prometheus(cfg);
   if (opts.withPrometheus || prometheus.pid()) list.push(prometheus);
+  const identity = new IdentityProvider(cfg);
+  if (opts.withIdentity || identity.pid()) list.push(identity);
   return list;
 }
 
@@ -175,6 +180,7 @@ export async function down(cfg: StackConfig): Promise<void> {
     ...temporalComponents(cfg, 'postgres'),
     new KafkaBroker(cfg),
     new Prometheus(cfg),
+    new IdentityProvider(cfg),
   ];
   for (const c of all.reverse()) {
     if (!c.pid()) continue;
@@ -184,7 +190,9 @@ export async function down(cfg: StackConfig): Promise<void> {
 }
 
 export function logs(cfg: StackConfig, name: string | undefined, lines: number): string {
-  const chosen = components(cfg, { withPrometheus: name === 'prometheus' }).filter((c) => !name || c.name === name);
+  const chosen = components(cfg, { withPrometheus: name === 'prometheus', withIdentity: name === 'identity' }).filter(
+    (c) => !name || c.name === name,
+  );
   if (chosen.length === 0) throw new Error(`no component named "${name}"`);
   return chosen.map((c) => `=== ${c.name}: ${c.logFile}\n${tail(c.logFile, lines)}`).join('\n\n');
 }

@@ -9,15 +9,22 @@ import crypto from 'node:crypto';
 import { ADMIN_API_KEY_MIN_LENGTH } from '../../lib/config';
 import { inTransaction, runStatement, type Db } from '../../lib/db';
 import { sql, type Tx } from '../../lib/sql';
+import { can, type Permission } from './permissions';
 
 export type Role = 'client' | 'admin';
 
+/** Whoever calls the API, however it authenticated: an API key, or an OAuth2 access token. */
 export interface Principal {
+  /** The principal's row in api_keys (a token client's registration row for a token). */
   apiKeyId: string;
   name: string;
   role: Role;
   /** The customers a client key is granted (empty for admins, who need none). */
   customers: ReadonlySet<string>;
+  /** What it may do (services/access/permissions.ts can()); absent for an API key, whose role's set applies. */
+  permissions?: ReadonlySet<Permission>;
+  /** Set when it authenticated with an access token (services/access/tokens.ts). */
+  token?: { issuer: string; clientId: string; subject: string; scopes: readonly string[] };
 }
 
 /** The fixed id of the bootstrap admin key taken from ADMIN_API_KEY. */
@@ -35,7 +42,7 @@ function toUuid(hex: string): string {
 
 /** Whether this principal may act for this customer (place, cancel, read). */
 export function mayActFor(principal: Principal, customerId: string): boolean {
-  return principal.role === 'admin' || principal.customers.has(customerId);
+  return can(principal, 'customers:any') || principal.customers.has(customerId);
 }
 
 async function insertGrants(tx: Tx, apiKeyId: string, customers: readonly string[]): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * Brings the real stack up (idempotent; fast when already up), creates and migrates the
+ * Brings the real stack up (idempotent; fast when already up; with the authorization server), creates and migrates the
  * test database, and builds the workflow bundles once for the run (WORKFLOW_BUNDLE_DIR, which
  * every test process and the role processes it spawns inherit). Skipped when only unit tests
  * were selected.
@@ -31,7 +31,8 @@ export default async function globalSetup(): Promise<void> {
   if (selected.length > 0 && selected.every((p) => STANDALONE.includes(p))) return;
   const cfg = testConfig();
   const started = Date.now();
-  const rows = await up(cfg);
+  // The authorization server too: the identity tests get tokens from it (a cheap Node process).
+  const rows = await up(cfg, { withIdentity: true });
   await ensureDatabase(cfg, cfg.database.database);
   await migrate(cfg.databaseOwner.url);
   process.stderr.write(`\n[test] stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n${formatStatus(rows)}\n`);

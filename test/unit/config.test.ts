@@ -149,6 +149,7 @@ describe('the local stack configuration (scripts/stack/config.ts)', () => {
       temporal: { persistence: 'sqlite', namespaceRetentionDays: 7, uiPort: 8233, httpPort: 7243, metricsPort: 7244 },
       kafka: { controllerPort: 9093, heapMb: 768 },
       prometheus: { port: 9090 },
+      identity: { port: 4460 },
     });
     expect(cfg.temporal).toEqual(loadConfig({}).temporal);
   });
@@ -181,6 +182,8 @@ describe('the local stack configuration (scripts/stack/config.ts)', () => {
 /** A bad value for each kind of parser; `kinds covered` below keeps this list complete. */
 const BAD_VALUES: [kind: string, variable: string, value: string, message: string][] = [
   ['secret', 'ADMIN_API_KEY', 'too-short-to-guess', 'must be at least 32 characters (got 18)'],
+  ['oneOfList', 'IDENTITY_ALGORITHMS', 'RS256,HS256', 'got "HS256"'],
+  ['oneOfList', 'IDENTITY_ALGORITHMS', 'none', 'got "none"'],
   ['integer', 'API_PORT', 'abc', 'expected an integer, got "abc"'],
   ['integer', 'API_PORT', '70000', 'expected 1..65535, got 70000'],
   ['integer', 'API_PORT', '3.5', 'expected an integer'],

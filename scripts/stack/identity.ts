@@ -1,0 +1,119 @@
+/**
+ * The stack's authorization server (optional: `npm run stack -- up --with-identity`; the
+ * tests' global setup starts it): panva's oidc-provider run by scripts/stack/identity-server.ts
+ * as its own process, seeded with scripts/stack/identity-seed.ts. Its signing keys persist in
+ * <dir>/jwks.json; POST <issuer>/dev/rotate-keys rotates them without a restart. No install
+ * step: it is an npm devDependency, versioned by package-lock.json.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from '../../lib/config';
+import type { StackConfig } from './config';
+import { componentDir, type Component, type Health } from './component';
+import { IDENTITY_SEED, type IdentitySeed } from './identity-seed';
+import type { IdentityServerConfig } from './identity-server';
+import { ownedPid, spawnDaemon, stopPid } from './proc';
+
+const SERVER_SCRIPT = path.join(repoRoot, 'scripts', 'stack', 'identity-server.ts');
+const TSX_CLI = path.join(repoRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+
+/** The running provider's version, from its own package. */
+function providerVersion(): string {
+  const pkg = path.join(repoRoot, 'node_modules', 'oidc-provider', 'package.json');
+  return (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { version: string }).version;
+}
+
+export class IdentityProvider implements Component {
+  readonly name = 'identity';
+  readonly logFile: string;
+  readonly keysFile: string;
+  private readonly pidFile: string;
+  private readonly configFile: string;
+
+  /** `dir` and `port` default to the stack's; a test may run a second one of its own elsewhere. */
+  constructor(
+    cfg: StackConfig,
+    private readonly opts: { dir?: string; port?: number; seed?: IdentitySeed } = {},
+  ) {
+    const dir = opts.dir ?? componentDir(cfg, 'identity');
+    this.port = opts.port ?? cfg.stack.identity.port;
+    this.logFile = path.join(dir, 'identity.log');
+    this.pidFile = path.join(dir, 'identity.pid');
+    this.configFile = path.join(dir, 'identity.json');
+    this.keysFile = path.join(dir, 'jwks.json');
+  }
+
+  readonly port: number;
+
+  get issuer(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get seed(): IdentitySeed {
+    return this.opts.seed ?? IDENTITY_SEED;
+  }
+
+  async install(): Promise<void> {}
+
+  async start(): Promise<void> {
+    fs.mkdirSync(path.dirname(this.configFile), { recursive: true });
+    const config: IdentityServerConfig = {
+      issuer: this.issuer,
+      host: '127.0.0.1',
+      port: this.port,
+      keysFile: this.keysFile,
+      seed: this.seed,
+    };
+    fs.writeFileSync(this.configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+    spawnDaemon(process.execPath, [TSX_CLI, SERVER_SCRIPT, this.configFile], {
+      logFile: this.logFile,
+      pidFile: this.pidFile,
+      cwd: repoRoot,
+      env: { ...process.env, NODE_ENV: 'development' },
+    });
+  }
+
+  async health(): Promise<Health> {
+    const res = await fetch(`${this.issuer}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(2000) });
+    if (!res.ok) throw new Error(`discovery answered ${res.status}`);
+    const doc = (await res.json()) as { issuer?: string };
+    if (doc.issuer !== this.issuer) throw new Error(`discovery names issuer ${doc.issuer}, not ${this.issuer}`);
+    return { version: `oidc-provider ${providerVersion()}`, endpoint: this.issuer, extra: `audience ${this.seed.audience}` };
+  }
+
+  /** Clients, users and scopes are seeded at start (the configuration file). */
+  async provision(): Promise<void> {}
+
+  async stop(): Promise<void> {
+    await stopPid(this.pid());
+  }
+
+  pid(): number | undefined {
+    return ownedPid(this.pidFile, this.configFile);
+  }
+
+  /** A new signing key; `retain` previous keys stay published (0: tokens signed before are refused). */
+  async rotateKeys(retain = 1): Promise<{ kid: string; published: string[] }> {
+    const res = await fetch(`${this.issuer}/dev/rotate-keys?retain=${retain}`, { method: 'POST', signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) throw new Error(`rotate-keys answered ${res.status}: ${await res.text()}`);
+    return (await res.json()) as { kid: string; published: string[] };
+  }
+
+  /** A client-credentials access token for a seeded client. */
+  async clientToken(clientId: string, scopes: readonly string[]): Promise<string> {
+    const client = this.seed.clients.find((c) => c.clientId === clientId);
+    if (!client) throw new Error(`no seeded client ${clientId}`);
+    const res = await fetch(`${this.issuer}/token`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(client.secret)}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: scopes.join(' '), resource: this.seed.audience }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const body = (await res.json()) as { access_token?: string; error?: string; error_description?: string };
+    if (!res.ok || !body.access_token) throw new Error(`token endpoint: ${res.status} ${body.error ?? ''} ${body.error_description ?? ''}`);
+    return body.access_token;
+  }
+}
