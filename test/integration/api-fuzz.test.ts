@@ -11,14 +11,13 @@
 import crypto from 'node:crypto';
 import fc from 'fast-check';
 import { ProblemBody } from '../../api/schemas';
-import { startApiEnv, type ApiEnv } from '../support/api-env';
+import { LIMITS_OFF, startApiEnv, type ApiEnv } from '../support/api-env';
 import { rawRequest } from '../support/raw-http';
 import { createCustomer, createProduct, placeOrder } from '../support/fixtures';
 import { eventually } from '../support/wait';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261202);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 100);
-const HIGH = '1000000';
 /** What an operator sees and acts on: an order in any other status is still moving (or stuck). */
 const OPERATOR_VISIBLE = ['CONFIRMED', 'REJECTED', 'COMPENSATED', 'NEEDS_ATTENTION'];
 
@@ -34,10 +33,7 @@ const placed = new Set<string>();
 
 beforeAll(async () => {
   env = await startApiEnv({
-    RATE_LIMIT_AUTH_FAILURES: HIGH,
-    RATE_LIMIT_CLIENT: HIGH,
-    RATE_LIMIT_ADMIN: HIGH,
-    RATE_LIMIT_ANONYMOUS: HIGH,
+    ...LIMITS_OFF,
     SAGA_COMPENSATION_MAX_ATTEMPTS: '2',
   });
   doc = (await env.call('GET', '/openapi.json', { key: null })).body;

@@ -16,7 +16,8 @@ import { IdentityProvider } from '../../scripts/stack/identity';
 import { waitUntil } from '../../scripts/stack/proc';
 import { registerTokenClient } from '../../services/access/token-clients';
 import { testConfig } from '../setup/test-config';
-import { expectProblem, startApiEnv, startPgApiEnv, type ApiEnv } from '../support/api-env';
+import { expectProblem, routeCases, startApiEnv, startPgApiEnv, type ApiEnv } from '../support/api-env';
+import { freePort } from '../support/processes';
 import { createCustomer, createProduct, waitForStatus } from '../support/fixtures';
 
 const TENANT = ['orders:write', 'orders:read', 'accounts:read'];
@@ -147,6 +148,9 @@ test('when a token lacks the scope a route needs, then 403 naming the permission
   expect((await env.call('GET', `/accounts/${customerA}`, bearer(readOnly))).status).toBe(200);
 });
 
+/** Every order's id and status: what a refused call must leave as it was. */
+const orderStates = () => env.db.order.findMany({ select: { id: true, status: true }, orderBy: { id: 'asc' } });
+
 describe("another tenant's token, route by route (the cross-tenant walk of security.test.ts with tokens)", () => {
   let orderA: string;
   let tokenB: string;
@@ -163,21 +167,21 @@ describe("another tenant's token, route by route (the cross-tenant walk of secur
   const body = (method: string, p: string) =>
     method === 'get' ? undefined : p === '/orders' ? placeBody(customerA) : p.endsWith('/cancel') ? { reason: 'walk' } : {};
 
-  test.each(OPERATIONS.filter((o) => o.access === 'client').map((o) => [`${o.method.toUpperCase()} ${o.path}`, o] as const))(
+  test.each(routeCases(OPERATIONS.filter((o) => o.access === 'client')))(
     "when client B's token calls %s on tenant A's order or customer, then 404 and no order changes",
     async (_name, op) => {
-      const before = await env.db.order.findMany({ select: { id: true, status: true }, orderBy: { id: 'asc' } });
+      const before = await orderStates();
       const reply = await env.call(op.method.toUpperCase(), url(op.path), {
         ...bearer(tokenB),
         body: body(op.method, op.path),
         headers: { 'idempotency-key': crypto.randomUUID() },
       });
       expectProblem(reply, 404, 'not-found');
-      expect(await env.db.order.findMany({ select: { id: true, status: true }, orderBy: { id: 'asc' } })).toEqual(before);
+      expect(await orderStates()).toEqual(before);
     },
   );
 
-  test.each(OPERATIONS.filter((o) => o.access === 'admin').map((o) => [`${o.method.toUpperCase()} ${o.path}`, o] as const))(
+  test.each(routeCases(OPERATIONS.filter((o) => o.access === 'admin')))(
     'when a tenant-scoped token calls the admin route %s, then 403',
     async (_name, op) => {
       const reply = await env.call(op.method.toUpperCase(), url(op.path), {
@@ -202,7 +206,7 @@ describe('signing key rotation (a provider of its own, so rotating disturbs no o
   let dir: string;
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'identity-rotation-'));
-    idp = new IdentityProvider(testConfig(), { dir, port: 20_000 + Math.floor(Math.random() * 10_000) });
+    idp = new IdentityProvider(testConfig(), { dir, port: await freePort() });
     await idp.start();
     await waitUntil(() => idp.health(), { timeoutMs: 60_000, what: 'the rotation test provider' });
     rotEnv = await startPgApiEnv(identityEnv(idp, { IDENTITY_JWKS_COOLDOWN_MS: '0' }));

@@ -18,10 +18,9 @@ import { problemSlug } from '../../api/problem';
 import { ProblemBody, ProblemDoc } from '../../api/schemas';
 import { createLogger } from '../../lib/logger';
 import { beginIdempotent, requestFingerprint } from '../../services/access/idempotency';
-import { startPgApiEnv, type ApiEnv, type Reply } from '../support/api-env';
+import { LIMITS_OFF, startPgApiEnv, type ApiEnv, type Reply } from '../support/api-env';
 import { createCustomer, createProduct } from '../support/fixtures';
 
-const HIGH = '1000000';
 let env: ApiEnv;
 let doc: { paths: Record<string, Record<string, { responses: Record<string, any> }>> }; // eslint-disable-line @typescript-eslint/no-explicit-any
 let customerA: string;
@@ -29,12 +28,7 @@ let sku: string;
 
 beforeAll(async () => {
   // The walk sends many bad keys from one address: limits out of the way (429 has its own test).
-  env = await startPgApiEnv({
-    RATE_LIMIT_AUTH_FAILURES: HIGH,
-    RATE_LIMIT_CLIENT: HIGH,
-    RATE_LIMIT_ADMIN: HIGH,
-    RATE_LIMIT_ANONYMOUS: HIGH,
-  });
+  env = await startPgApiEnv(LIMITS_OFF);
   doc = (await env.call('GET', '/openapi.json', { key: null })).body;
   sku = await createProduct(env.db, { stock: 10, priceMinor: 100 });
   customerA = await createCustomer(env.db, { balanceMinor: 1000, grantTo: [env.keys.clientA.id] });

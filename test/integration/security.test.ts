@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { createApp, OPERATIONS } from '../../api/app';
 import { createLogger } from '../../lib/logger';
-import { startApiEnv, type ApiEnv, type Reply } from '../support/api-env';
+import { routeCases, startApiEnv, type ApiEnv, type Reply } from '../support/api-env';
 import { createCustomer, createProduct, waitForStatus } from '../support/fixtures';
 
 const CLIENT_LIMIT = 30;
@@ -126,7 +126,7 @@ test.each(adminOps.map((o) => [`${o.method.toUpperCase()} ${o.path}`, o] as cons
   },
 );
 
-test.each(OPERATIONS.filter((o) => o.request).map((o) => [`${o.method.toUpperCase()} ${o.path}`, o] as const))(
+test.each(routeCases(OPERATIONS.filter((o) => o.request)))(
   'when the body of %s has an unknown field, then 400 naming it and nothing changes',
   async (_name, op) => {
     const key = op.access === 'admin' ? env.keys.admin.key : env.keys.clientA.key;

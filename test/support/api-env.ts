@@ -21,6 +21,19 @@ import { createLogger, type Logger } from '../../lib/logger';
 import { createApiKey } from '../../services/access/api-keys';
 import { startSagaEnv, type SagaEnv } from './saga-env';
 
+/** Rate limits out of the way, for tests that walk many routes or bad keys from one address (429 has its own tests). */
+export const LIMITS_OFF = {
+  RATE_LIMIT_AUTH_FAILURES: '1000000',
+  RATE_LIMIT_CLIENT: '1000000',
+  RATE_LIMIT_ADMIN: '1000000',
+  RATE_LIMIT_ANONYMOUS: '1000000',
+} as const;
+
+/** `test.each` rows of operations, each named "METHOD /path". */
+export function routeCases<O extends { method: string; path: string }>(ops: readonly O[]): (readonly [string, O])[] {
+  return ops.map((o) => [`${o.method.toUpperCase()} ${o.path}`, o] as const);
+}
+
 export interface ApiEnv extends SagaEnv {
   baseUrl: string;
   keys: { clientA: { id: string; key: string }; clientB: { id: string; key: string }; admin: { id: string; key: string } };
