@@ -122,6 +122,10 @@ export const OrderView = z.object({
       at: z.iso.datetime(),
     }),
   ),
+  /** The compensation window's deadline, set when the order is CONFIRMED: a manual compensation is accepted until then. */
+  compensationWindowClosesAt: z.iso.datetime().nullable(),
+  /** When the window closed (it elapsed, or the workflow was cancelled while CONFIRMED); null while open or not yet set. */
+  compensationWindowClosedAt: z.iso.datetime().nullable(),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
 });

@@ -19,7 +19,7 @@ CREATE TABLE "operator_audit_log" (
     "outcome" TEXT NOT NULL,
     "detail" JSONB NOT NULL DEFAULT '{}',
     CONSTRAINT "operator_audit_log_pkey" PRIMARY KEY ("id"),
-    CONSTRAINT "operator_audit_log_actor_kind_check" CHECK ("actor_kind" IN ('api_key', 'token', 'person', 'temporal')),
+    CONSTRAINT "operator_audit_log_actor_kind_check" CHECK ("actor_kind" IN ('api_key', 'token', 'person', 'temporal', 'cli')),
     CONSTRAINT "operator_audit_log_outcome_check" CHECK ("outcome" IN ('done', 'refused', 'failed')),
     CONSTRAINT "operator_audit_log_action_check" CHECK ("action" ~ '^[a-z][a-z_]*(\.[a-z][a-z_]*)+$'),
     CONSTRAINT "operator_audit_log_detail_check" CHECK (jsonb_typeof("detail") = 'object')

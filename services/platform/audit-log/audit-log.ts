@@ -38,15 +38,18 @@ export const AUDIT_ACTIONS = {
 export type AuditAction = (typeof AUDIT_ACTIONS)[keyof typeof AUDIT_ACTIONS];
 export const AUDIT_ACTION_NAMES: readonly AuditAction[] = Object.values(AUDIT_ACTIONS);
 
-/** api_key, token (an OAuth2 client), person (console sign-in) or temporal (a client of Temporal itself). */
-export type ActorKind = 'api_key' | 'token' | 'person' | 'temporal';
-export const ACTOR_KINDS: readonly ActorKind[] = ['api_key', 'token', 'person', 'temporal'];
+/**
+ * api_key, token (an OAuth2 client), person (console sign-in), temporal (a client of Temporal
+ * itself: tctl, the temporal CLI) or cli (an operator script on the database: `npm run dlq`).
+ */
+export type ActorKind = 'api_key' | 'token' | 'person' | 'temporal' | 'cli';
+export const ACTOR_KINDS: readonly ActorKind[] = ['api_key', 'token', 'person', 'temporal', 'cli'];
 export type AuditOutcome = 'done' | 'refused' | 'failed';
 export const AUDIT_OUTCOMES: readonly AuditOutcome[] = ['done', 'refused', 'failed'];
 
 export interface Actor {
   kind: ActorKind;
-  /** The key's id; `<issuer>#<client id>` for a token; the person's subject; the Temporal client identity. */
+  /** The key's id; `<issuer>#<client id>` for a token; the person's subject; the Temporal client identity; `user@host` for a cli. */
   id: string;
   name: string;
 }
