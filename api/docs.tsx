@@ -88,7 +88,9 @@ function homePage(): string {
         </header>
         <main>
           <h1>order-saga</h1>
-          <p>An order saga orchestrator: Temporal workflows, a double-entry ledger, stock reservations and a transactional outbox to Kafka.</p>
+          <p>
+            An order saga orchestrator: Temporal workflows, a double-entry ledger, stock reservations and a transactional outbox to Kafka.
+          </p>
           <ul>
             <li>
               <a href="/console">Operator console</a> — sign in with an admin API key

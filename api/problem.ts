@@ -253,7 +253,8 @@ export function problemFor(err: unknown, req: Request, res: Response, log: Logge
   const e = err as BodyParserError;
   if (e?.type === 'entity.parse.failed') return problems.malformedJson(e.message);
   if (e?.type === 'entity.too.large') return problems.tooLarge('16kb');
-  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return problems.unsupportedMediaType(req.headers['content-type']);
+  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported')
+    return problems.unsupportedMediaType(req.headers['content-type']);
   log.error({ err, method: req.method, path: req.path, requestId: res.locals.requestId }, 'unhandled error');
   return problems.internal(res.locals.requestId);
 }

@@ -15,7 +15,14 @@ import { findOrderReservation } from '../../services/inventory/queries';
 import { NOTIFICATIONS_CONSUMER } from '../../services/notifications/consumer';
 import { requestCompensation } from '../../services/orders/commands';
 import { ORDER_STATUSES, orderLogFields, type OrderStatus } from '../../services/orders/contract';
-import { compensationWindow, countByStatus, findOrderView, IN_FLIGHT_STATUSES, ordersInStatus, searchOrders } from '../../services/orders/queries';
+import {
+  compensationWindow,
+  countByStatus,
+  findOrderView,
+  IN_FLIGHT_STATUSES,
+  ordersInStatus,
+  searchOrders,
+} from '../../services/orders/queries';
 import { findSagaView } from '../../services/orders/saga-view';
 import { findOrderMoney } from '../../services/payments/accounts';
 import { getDeadLetter, listDeadLetters, replayDeadLetter } from '../../services/platform/dlq/dead-letters';
@@ -67,7 +74,12 @@ function page(res: Response, title: string, current: string, children: Component
 function parseForm<S extends z.ZodType>(schema: S, value: unknown): { ok: true; value: z.infer<S> } | { ok: false; error: string } {
   const result = schema.safeParse(value);
   if (result.success) return { ok: true, value: result.data };
-  return { ok: false, error: fieldErrors(result.error).map((e) => `${e.pointer.replace(/^\//, '') || 'form'}: ${e.detail}`).join('; ') };
+  return {
+    ok: false,
+    error: fieldErrors(result.error)
+      .map((e) => `${e.pointer.replace(/^\//, '') || 'form'}: ${e.detail}`)
+      .join('; '),
+  };
 }
 
 const field = (req: Request, name: string): string => {
@@ -105,7 +117,8 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
   router.get('/sign-in', anonymous, (req, res) => signInPage(req, res, 200, null));
   router.post('/sign-in', anonymous, async (req, res) => {
     const expected = cookies(req).get(SIGN_IN_COOKIE);
-    if (!expected || expected !== field(req, '_csrf')) throw problems.forbidden('the sign-in form is stale or was not sent from this console: reload it');
+    if (!expected || expected !== field(req, '_csrf'))
+      throw problems.forbidden('the sign-in form is stale or was not sent from this console: reload it');
     const principal = await authenticate(deps.db, field(req, 'key'));
     if (!principal) {
       // Counted like the API's failed authentications: past the limit the address is refused.
@@ -158,7 +171,13 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
   });
 
   router.get('/orders', ...need('orders:read', 'customers:any'), async (req, res) => {
-    const q: OrdersQuery = { id: field(req, 'id').trim(), customer: field(req, 'customer').trim(), status: field(req, 'status'), from: field(req, 'from'), to: field(req, 'to') };
+    const q: OrdersQuery = {
+      id: field(req, 'id').trim(),
+      customer: field(req, 'customer').trim(),
+      status: field(req, 'status'),
+      from: field(req, 'from'),
+      to: field(req, 'to'),
+    };
     const errors: string[] = [];
     const date = (s: string, what: string) => {
       if (!s) return undefined;
@@ -171,7 +190,10 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
     if (q.status && !(ORDER_STATUSES as readonly string[]).includes(q.status)) errors.push(`no status "${q.status}"`);
     const cursorText = field(req, 'after');
     const [cursorAt, cursorId] = cursorText.split('_');
-    const after = cursorAt && cursorId && UUID.test(cursorId) && !Number.isNaN(Date.parse(cursorAt)) ? { createdAt: new Date(cursorAt), orderId: cursorId } : undefined;
+    const after =
+      cursorAt && cursorId && UUID.test(cursorId) && !Number.isNaN(Date.parse(cursorAt))
+        ? { createdAt: new Date(cursorAt), orderId: cursorId }
+        : undefined;
     const result = errors.length
       ? { items: [], next: null }
       : await searchOrders(deps.db, {
@@ -186,7 +208,13 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
     const params = new URLSearchParams(Object.entries(q).filter(([, v]) => v) as [string, string][]);
     if (result.next) params.set('after', `${result.next.createdAt}_${result.next.orderId}`);
     const nextHref = result.next ? `/console/orders?${params.toString()}` : null;
-    page(res, 'Orders', '/console/orders', h(Orders, { query: q, items: result.items, nextHref, error: errors.join('; ') || null }), errors.length ? 400 : 200);
+    page(
+      res,
+      'Orders',
+      '/console/orders',
+      h(Orders, { query: q, items: result.items, nextHref, error: errors.join('; ') || null }),
+      errors.length ? 400 : 200,
+    );
   });
 
   const loadOrder = async (req: Request, res: Response) => {
@@ -262,9 +290,13 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
       const order = await loadOrder(req, res);
       const parsed = parseForm(ReasonBody, { reason: field(req, 'reason') });
       if (!parsed.ok) return confirm(req, res, `A reason is required: ${parsed.error}`, 400);
-      if (kind === 'resume' && order.status !== 'NEEDS_ATTENTION') return confirm(req, res, `The order is ${order.status}, not NEEDS_ATTENTION.`, 409);
+      if (kind === 'resume' && order.status !== 'NEEDS_ATTENTION')
+        return confirm(req, res, `The order is ${order.status}, not NEEDS_ATTENTION.`, 409);
       const accepted = await requestCompensation(deps, order.orderId, parsed.value.reason);
-      deps.log.info({ orderId: order.orderId, reason: parsed.value.reason, by: sessionOf(res).principal.apiKeyId, via: 'console' }, `${kind} requested`);
+      deps.log.info(
+        { orderId: order.orderId, reason: parsed.value.reason, by: sessionOf(res).principal.apiKeyId, via: 'console' },
+        `${kind} requested`,
+      );
       page(
         res,
         title,
@@ -301,18 +333,25 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
   router.post('/reconciliation/run', ...need('reconciliation:run'), async (req, res) => {
     const order = field(req, 'order');
     if (order && !/^[0-9a-f-]{36}$/i.test(order)) return runConfirm(req, res, 'an order id is a UUID');
-    const run = await inTransaction(deps.db, (tx) => requestRun(tx, { mode: 'FULL', scope: order ? { orderIds: [order.toLowerCase()] } : null }));
+    const run = await inTransaction(deps.db, (tx) =>
+      requestRun(tx, { mode: 'FULL', scope: order ? { orderIds: [order.toLowerCase()] } : null }),
+    );
     deps.log.info({ runId: run.id, by: sessionOf(res).principal.apiKeyId, via: 'console' }, 'reconciliation run requested');
     page(
       res,
       'Reconciliation run requested',
       '/console/findings',
-      h(Result, { ok: true, next: [{ href: '/console/findings', label: 'Findings' }] }, `Run ${run.id} is ${run.status}; the active reconciler picks it up now.`),
+      h(
+        Result,
+        { ok: true, next: [{ href: '/console/findings', label: 'Findings' }] },
+        `Run ${run.id} is ${run.status}; the active reconciler picks it up now.`,
+      ),
     );
   });
 
   router.get('/findings', ...need('reconciliation:read'), async (req, res) => {
-    const status = (['open', 'suspect', 'resolved', 'all'].includes(field(req, 'status')) ? field(req, 'status') : 'open') as 'open' | 'suspect' | 'resolved' | 'all';
+    const status = (['open', 'suspect', 'resolved', 'all'].includes(field(req, 'status')) ? field(req, 'status') : 'open') as
+      'open' | 'suspect' | 'resolved' | 'all';
     const found = await listFindings(deps.db, { status, limit: PAGE_SIZE * 2 });
     page(res, 'Findings', '/console/findings', h(Findings, { items: found.items, total: found.total, status, viewer: viewerOf(res) }));
   });
@@ -320,7 +359,12 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
   router.get('/dead-letters', ...need('dlq:read'), async (req, res) => {
     const showAll = field(req, 'all') === '1';
     const found = await listDeadLetters(deps.db, { limit: PAGE_SIZE * 2, ...(showAll ? {} : { replayed: false }) });
-    page(res, 'Dead letters', '/console/dead-letters', h(DeadLetters, { items: found.items, total: found.total, showAll, viewer: viewerOf(res) }));
+    page(
+      res,
+      'Dead letters',
+      '/console/dead-letters',
+      h(DeadLetters, { items: found.items, total: found.total, showAll, viewer: viewerOf(res) }),
+    );
   });
   const deadLetterOf = async (req: Request) => {
     const id = pathParam(req, 'id');
@@ -346,12 +390,19 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
   router.post('/dead-letters/:id/replay', ...need('dlq:replay'), async (req, res) => {
     const l = await deadLetterOf(req);
     const replayed = await replayDeadLetter(deps.db, deps.kafka, l.id);
-    deps.log.info({ deadLetterId: l.id, eventId: l.eventId, by: sessionOf(res).principal.apiKeyId, via: 'console' }, 'dead letter replayed');
+    deps.log.info(
+      { deadLetterId: l.id, eventId: l.eventId, by: sessionOf(res).principal.apiKeyId, via: 'console' },
+      'dead letter replayed',
+    );
     page(
       res,
       `Dead letter ${l.id} replayed`,
       '/console/dead-letters',
-      h(Result, { ok: true, next: [{ href: '/console/dead-letters', label: 'Dead letters' }] }, `Sent back to ${replayed.sourceTopic} (replay ${replayed.replayCount}).`),
+      h(
+        Result,
+        { ok: true, next: [{ href: '/console/dead-letters', label: 'Dead letters' }] },
+        `Sent back to ${replayed.sourceTopic} (replay ${replayed.replayCount}).`,
+      ),
     );
   });
 
@@ -363,10 +414,17 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
   router.get('/api-keys', ...need('keys:manage'), async (_req, res) => keysPage(res, null));
   router.post('/api-keys', ...need('keys:manage'), async (req, res) => {
     const role = field(req, 'role');
-    const parsed = parseForm(ApiKeyBody, { name: field(req, 'name'), role, customers: role === 'admin' ? [] : splitList(field(req, 'customers')) });
+    const parsed = parseForm(ApiKeyBody, {
+      name: field(req, 'name'),
+      role,
+      customers: role === 'admin' ? [] : splitList(field(req, 'customers')),
+    });
     if (!parsed.ok) throw problems.validation(parsed.error, []);
     const created = await createApiKey(deps.db, parsed.value.name, parsed.value.role, [...new Set(parsed.value.customers)].sort());
-    deps.log.info({ apiKeyId: created.id, role: parsed.value.role, by: sessionOf(res).principal.apiKeyId, via: 'console' }, 'API key created');
+    deps.log.info(
+      { apiKeyId: created.id, role: parsed.value.role, by: sessionOf(res).principal.apiKeyId, via: 'console' },
+      'API key created',
+    );
     await keysPage(res, { ...created, name: parsed.value.name }, 201);
   });
   router.post('/api-keys/:id/grants', ...need('keys:manage'), async (req, res) => {
@@ -374,7 +432,10 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
     const parsed = parseForm(GrantsBody, { customers: splitList(field(req, 'customers')) });
     if (!parsed.ok) throw problems.validation(parsed.error, []);
     if (!(await setGrants(deps.db, id, parsed.value.customers))) throw problems.notFound(`no API key "${id}"`);
-    deps.log.info({ apiKeyId: id, customers: parsed.value.customers.length, by: sessionOf(res).principal.apiKeyId, via: 'console' }, 'API key grants replaced');
+    deps.log.info(
+      { apiKeyId: id, customers: parsed.value.customers.length, by: sessionOf(res).principal.apiKeyId, via: 'console' },
+      'API key grants replaced',
+    );
     res.redirect(303, '/console/api-keys');
   });
   router.get('/api-keys/:id/revoke', ...need('keys:manage'), async (req, res) => {
@@ -399,7 +460,12 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
     const id = uuidParam(req, 'id', 'API key');
     if (!(await revokeApiKey(deps.db, id))) throw problems.notFound(`no API key "${id}"`);
     deps.log.info({ apiKeyId: id, by: sessionOf(res).principal.apiKeyId, via: 'console' }, 'API key revoked');
-    page(res, 'Key revoked', '/console/api-keys', h(Result, { ok: true, next: [{ href: '/console/api-keys', label: 'API keys' }] }, `Key ${id} is revoked.`));
+    page(
+      res,
+      'Key revoked',
+      '/console/api-keys',
+      h(Result, { ok: true, next: [{ href: '/console/api-keys', label: 'API keys' }] }, `Key ${id} is revoked.`),
+    );
   });
 
   router.use((req: Request) => {

@@ -77,7 +77,8 @@ export function randomToken(): string {
 export function sameOrigin(req: Request, _res: Response, next: NextFunction): void {
   if (req.method !== 'POST') return next();
   const site = req.headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') throw problems.forbidden(`cross-site request refused (Sec-Fetch-Site: ${site})`);
+  if (site !== undefined && site !== 'same-origin' && site !== 'none')
+    throw problems.forbidden(`cross-site request refused (Sec-Fetch-Site: ${site})`);
   const origin = req.headers.origin;
   if (origin !== undefined) {
     const own = `${req.protocol}://${req.get('host') ?? ''}`;

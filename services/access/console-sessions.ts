@@ -39,12 +39,17 @@ const hash = (token: string): string => crypto.createHash('sha256').update(token
 /** Why a principal may not open a session, or null if it may. */
 export function signInRefusal(principal: Principal): string | null {
   if (principal.token) return 'the console takes an API key, not an access token';
-  if (!can(principal, 'console:sign-in')) return 'this key may not sign in to the console (a client key acts for its customers through the API only)';
+  if (!can(principal, 'console:sign-in'))
+    return 'this key may not sign in to the console (a client key acts for its customers through the API only)';
   return null;
 }
 
 /** Opens a session for an authenticated principal that may sign in; returns the cookie's token (shown once). */
-export async function openSession(db: Db, principal: Principal, settings: SessionSettings): Promise<{ token: string; session: ConsoleSession }> {
+export async function openSession(
+  db: Db,
+  principal: Principal,
+  settings: SessionSettings,
+): Promise<{ token: string; session: ConsoleSession }> {
   const refusal = signInRefusal(principal);
   if (refusal) throw new Error(refusal);
   const token = crypto.randomBytes(32).toString('base64url');

@@ -58,7 +58,16 @@ const SUMMARY = {
   updatedAt: true,
 } as const;
 
-type SummaryRow = { id: string; customerId: string; status: string; failureReason: string | null; currency: string; totalMinor: bigint; createdAt: Date; updatedAt: Date };
+type SummaryRow = {
+  id: string;
+  customerId: string;
+  status: string;
+  failureReason: string | null;
+  currency: string;
+  totalMinor: bigint;
+  createdAt: Date;
+  updatedAt: Date;
+};
 
 const summaryOf = (o: SummaryRow): OrderSummary => ({
   orderId: o.id,
@@ -104,16 +113,17 @@ export interface OrderSearch {
 }
 
 /** Newest first, keyset-paginated on (created_at, id); `next` is the cursor of the following page. */
-export async function searchOrders(db: Db, q: OrderSearch): Promise<{ items: OrderSummary[]; next: { createdAt: string; orderId: string } | null }> {
+export async function searchOrders(
+  db: Db,
+  q: OrderSearch,
+): Promise<{ items: OrderSummary[]; next: { createdAt: string; orderId: string } | null }> {
   const rows = await db.order.findMany({
     where: {
       ...(q.orderId ? { id: q.orderId } : {}),
       ...(q.customerId ? { customerId: q.customerId } : {}),
       ...(q.status ? { status: q.status } : {}),
       ...(q.from || q.to ? { createdAt: { ...(q.from ? { gte: q.from } : {}), ...(q.to ? { lt: q.to } : {}) } } : {}),
-      ...(q.after
-        ? { OR: [{ createdAt: { lt: q.after.createdAt } }, { createdAt: q.after.createdAt, id: { lt: q.after.orderId } }] }
-        : {}),
+      ...(q.after ? { OR: [{ createdAt: { lt: q.after.createdAt } }, { createdAt: q.after.createdAt, id: { lt: q.after.orderId } }] } : {}),
     },
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
     take: q.limit + 1,
@@ -125,7 +135,10 @@ export async function searchOrders(db: Db, q: OrderSearch): Promise<{ items: Ord
 }
 
 /** The compensation window of an order: when it closes (or closed), and whether it is open now. */
-export async function compensationWindow(db: Db, orderId: string): Promise<{ closesAt: string | null; closedAt: string | null; open: boolean } | null> {
+export async function compensationWindow(
+  db: Db,
+  orderId: string,
+): Promise<{ closesAt: string | null; closedAt: string | null; open: boolean } | null> {
   const o = await db.order.findUnique({
     where: { id: orderId },
     select: { status: true, compensationWindowClosesAt: true, compensationWindowClosedAt: true },

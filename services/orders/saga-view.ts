@@ -59,21 +59,39 @@ export function summarizeHistory(events: readonly HistoryEvent[]): SagaHistoryEn
     const id = String(e.eventId ?? '');
     switch (e.eventType) {
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
-        push(e, { kind: 'workflow', name: e.workflowExecutionStartedEventAttributes?.workflowType?.name ?? 'workflow', outcome: 'started', identity: e.workflowExecutionStartedEventAttributes?.identity ?? null });
+        push(e, {
+          kind: 'workflow',
+          name: e.workflowExecutionStartedEventAttributes?.workflowType?.name ?? 'workflow',
+          outcome: 'started',
+          identity: e.workflowExecutionStartedEventAttributes?.identity ?? null,
+        });
         break;
       case EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
         activities.set(id, e.activityTaskScheduledEventAttributes?.activityType?.name ?? 'activity');
         break;
       case EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-        push(e, { kind: 'activity', name: activities.get(String(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? '')) ?? 'activity', outcome: 'completed' });
+        push(e, {
+          kind: 'activity',
+          name: activities.get(String(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? '')) ?? 'activity',
+          outcome: 'completed',
+        });
         break;
       case EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: {
         const a = e.activityTaskFailedEventAttributes;
-        push(e, { kind: 'activity', name: activities.get(String(a?.scheduledEventId ?? '')) ?? 'activity', outcome: 'failed', detail: failureText(a?.failure) });
+        push(e, {
+          kind: 'activity',
+          name: activities.get(String(a?.scheduledEventId ?? '')) ?? 'activity',
+          outcome: 'failed',
+          detail: failureText(a?.failure),
+        });
         break;
       }
       case EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
-        push(e, { kind: 'activity', name: activities.get(String(e.activityTaskTimedOutEventAttributes?.scheduledEventId ?? '')) ?? 'activity', outcome: 'timed out' });
+        push(e, {
+          kind: 'activity',
+          name: activities.get(String(e.activityTaskTimedOutEventAttributes?.scheduledEventId ?? '')) ?? 'activity',
+          outcome: 'timed out',
+        });
         break;
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED: {
         const s = e.workflowExecutionSignaledEventAttributes;
@@ -86,7 +104,12 @@ export function summarizeHistory(events: readonly HistoryEvent[]): SagaHistoryEn
         break;
       }
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
-        push(e, { kind: 'workflow', name: 'cancel request', outcome: 'received', identity: e.workflowExecutionCancelRequestedEventAttributes?.identity ?? null });
+        push(e, {
+          kind: 'workflow',
+          name: 'cancel request',
+          outcome: 'received',
+          identity: e.workflowExecutionCancelRequestedEventAttributes?.identity ?? null,
+        });
         break;
       case EventType.EVENT_TYPE_TIMER_STARTED: {
         const t = e.timerStartedEventAttributes;
@@ -96,19 +119,35 @@ export function summarizeHistory(events: readonly HistoryEvent[]): SagaHistoryEn
         break;
       }
       case EventType.EVENT_TYPE_TIMER_FIRED:
-        push(e, { kind: 'timer', name: 'timer', outcome: 'fired', detail: timers.get(String(e.timerFiredEventAttributes?.timerId ?? '')) ?? null });
+        push(e, {
+          kind: 'timer',
+          name: 'timer',
+          outcome: 'fired',
+          detail: timers.get(String(e.timerFiredEventAttributes?.timerId ?? '')) ?? null,
+        });
         break;
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
         push(e, { kind: 'workflow', name: 'workflow', outcome: 'completed' });
         break;
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
-        push(e, { kind: 'workflow', name: 'workflow', outcome: 'failed', detail: failureText(e.workflowExecutionFailedEventAttributes?.failure) });
+        push(e, {
+          kind: 'workflow',
+          name: 'workflow',
+          outcome: 'failed',
+          detail: failureText(e.workflowExecutionFailedEventAttributes?.failure),
+        });
         break;
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
         push(e, { kind: 'workflow', name: 'workflow', outcome: 'cancelled' });
         break;
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
-        push(e, { kind: 'workflow', name: 'workflow', outcome: 'terminated', detail: e.workflowExecutionTerminatedEventAttributes?.reason ?? null, identity: e.workflowExecutionTerminatedEventAttributes?.identity ?? null });
+        push(e, {
+          kind: 'workflow',
+          name: 'workflow',
+          outcome: 'terminated',
+          detail: e.workflowExecutionTerminatedEventAttributes?.reason ?? null,
+          identity: e.workflowExecutionTerminatedEventAttributes?.identity ?? null,
+        });
         break;
       default:
         break;
@@ -129,7 +168,8 @@ export async function findSagaView(client: Client, orderId: string): Promise<Sag
     view.executionStatus = described.status.name;
     view.history = summarizeHistory(history.events ?? []);
   } catch (err) {
-    view.problem = err instanceof WorkflowNotFoundError ? 'Temporal has no workflow for this order (yet)' : `Temporal did not answer: ${String(err)}`;
+    view.problem =
+      err instanceof WorkflowNotFoundError ? 'Temporal has no workflow for this order (yet)' : `Temporal did not answer: ${String(err)}`;
     return view;
   }
   try {

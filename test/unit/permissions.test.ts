@@ -39,7 +39,13 @@ test('people roles: an operator compensates and replays but manages no keys; an 
   expect(can(operator, 'keys:manage')).toBe(false);
   expect(WRITES.filter((p) => can({ role: 'auditor' }, p))).toEqual([]);
   expect(can({ role: 'auditor' }, 'audit:read')).toBe(true);
-  expect([...ROLE_PERMISSIONS.finance].sort()).toEqual(['accounts:read', 'console:sign-in', 'customers:any', 'deposits:write', 'ledgers:read']);
+  expect([...ROLE_PERMISSIONS.finance].sort()).toEqual([
+    'accounts:read',
+    'console:sign-in',
+    'customers:any',
+    'deposits:write',
+    'ledgers:read',
+  ]);
   expect([...ROLE_PERMISSIONS['key-admin']]).toEqual(['keys:manage', 'console:sign-in']);
   // Every person may sign in to the console; a tenant key may not.
   expect(PEOPLE_ROLES.every((role) => can({ role }, 'console:sign-in'))).toBe(true);

@@ -63,7 +63,17 @@ export function Findings({ items, total, status, viewer }: { items: FindingView[
   );
 }
 
-export function DeadLetters({ items, total, showAll, viewer }: { items: DeadLetterSummary[]; total: number; showAll: boolean; viewer: Viewer }) {
+export function DeadLetters({
+  items,
+  total,
+  showAll,
+  viewer,
+}: {
+  items: DeadLetterSummary[];
+  total: number;
+  showAll: boolean;
+  viewer: Viewer;
+}) {
   return (
     <>
       <nav class="pager" aria-label="Dead letter filter">
@@ -111,7 +121,15 @@ export function DeadLetters({ items, total, showAll, viewer }: { items: DeadLett
   );
 }
 
-export function ApiKeys({ items, viewer, created }: { items: ApiKeyView[]; viewer: Viewer; created: { id: string; key: string; name: string } | null }) {
+export function ApiKeys({
+  items,
+  viewer,
+  created,
+}: {
+  items: ApiKeyView[];
+  viewer: Viewer;
+  created: { id: string; key: string; name: string } | null;
+}) {
   return (
     <>
       {created && (

@@ -39,17 +39,32 @@ function timeline(d: OrderData): TimelineLine[] {
       source: 'saga',
       text: `${h.kind} ${h.name} ${h.outcome}${h.detail ? ` — ${h.detail}` : ''}${h.identity ? ` (by ${h.identity})` : ''}`,
     })),
-    ...d.order.steps.map((s) => ({ at: s.at, source: 'status', text: `${s.name} ${s.status} → ${s.orderStatus}${s.detail ? ` — ${s.detail}` : ''}` })),
+    ...d.order.steps.map((s) => ({
+      at: s.at,
+      source: 'status',
+      text: `${s.name} ${s.status} → ${s.orderStatus}${s.detail ? ` — ${s.detail}` : ''}`,
+    })),
     ...d.events.map((e) => ({
       at: e.occurredAt,
       source: 'event',
       text: `#${e.sequence} ${e.type} ${e.publishedAt ? 'published' : 'not yet published'}${e.consumedBy.length ? `, consumed by ${e.consumedBy.map((c) => c.group).join(', ')}` : ''}`,
     })),
-    ...d.money.entries.map((e) => ({ at: e.at, source: 'ledger', text: `${e.kind} ${e.accountId} ${formatMoney(e.amountMinor, d.order.currency)}` })),
-    ...d.deadLetters.map((l) => ({ at: l.deadLetteredAt, source: 'dead letter', text: `${l.eventType ?? 'message'} in ${l.consumerGroup}: ${l.errorMessage}` })),
+    ...d.money.entries.map((e) => ({
+      at: e.at,
+      source: 'ledger',
+      text: `${e.kind} ${e.accountId} ${formatMoney(e.amountMinor, d.order.currency)}`,
+    })),
+    ...d.deadLetters.map((l) => ({
+      at: l.deadLetteredAt,
+      source: 'dead letter',
+      text: `${l.eventType ?? 'message'} in ${l.consumerGroup}: ${l.errorMessage}`,
+    })),
     ...d.findings.map((f) => ({ at: f.firstSeenAt, source: 'finding', text: `${f.check} (${f.status})` })),
   ];
-  return lines.map((l, i) => ({ l, i })).sort((a, b) => a.l.at.localeCompare(b.l.at) || a.i - b.i).map((x) => x.l);
+  return lines
+    .map((l, i) => ({ l, i }))
+    .sort((a, b) => a.l.at.localeCompare(b.l.at) || a.i - b.i)
+    .map((x) => x.l);
 }
 
 function Actions({ d, viewer }: { d: OrderData; viewer: Viewer }) {
@@ -119,9 +134,15 @@ export function OrderPage({ d, viewer }: { d: OrderData; viewer: Viewer }) {
         <thead>
           <tr>
             <th scope="col">SKU</th>
-            <th scope="col" class="num">Quantity</th>
-            <th scope="col" class="num">Unit price</th>
-            <th scope="col" class="num">Amount</th>
+            <th scope="col" class="num">
+              Quantity
+            </th>
+            <th scope="col" class="num">
+              Unit price
+            </th>
+            <th scope="col" class="num">
+              Amount
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -141,14 +162,19 @@ export function OrderPage({ d, viewer }: { d: OrderData; viewer: Viewer }) {
       <dl class="facts">
         <dt>Workflow</dt>
         <dd class="mono">
-          {d.saga.workflowId} {d.saga.executionStatus && <Status value={d.saga.executionStatus} tone={d.saga.executionStatus === 'RUNNING' ? 'warn' : 'ok'} />}
+          {d.saga.workflowId}{' '}
+          {d.saga.executionStatus && <Status value={d.saga.executionStatus} tone={d.saga.executionStatus === 'RUNNING' ? 'warn' : 'ok'} />}
         </dd>
         <dt>Completed steps</dt>
         <dd>{d.saga.state?.completedSteps.join(' → ') || '—'}</dd>
         <dt>Pending compensation</dt>
         <dd>{d.saga.state?.pendingCompensation.join(' → ') || '—'}</dd>
         <dt>Last error</dt>
-        <dd>{d.saga.state?.lastError ? `${d.saga.state.lastError.step}: ${d.saga.state.lastError.type ?? ''} ${d.saga.state.lastError.message}` : '—'}</dd>
+        <dd>
+          {d.saga.state?.lastError
+            ? `${d.saga.state.lastError.step}: ${d.saga.state.lastError.type ?? ''} ${d.saga.state.lastError.message}`
+            : '—'}
+        </dd>
       </dl>
 
       <h2 id="timeline">Timeline</h2>
@@ -165,7 +191,10 @@ export function OrderPage({ d, viewer }: { d: OrderData; viewer: Viewer }) {
         Payment:{' '}
         {d.money.payment ? (
           <>
-            <Status value={d.money.payment.status} tone={d.money.payment.status === 'CAPTURED' ? 'ok' : d.money.payment.status === 'REFUNDED' ? 'warn' : 'bad'} />{' '}
+            <Status
+              value={d.money.payment.status}
+              tone={d.money.payment.status === 'CAPTURED' ? 'ok' : d.money.payment.status === 'REFUNDED' ? 'warn' : 'bad'}
+            />{' '}
             {d.money.payment.amountMinor !== null && money(d.money.payment.amountMinor)}
           </>
         ) : (
@@ -177,7 +206,9 @@ export function OrderPage({ d, viewer }: { d: OrderData; viewer: Viewer }) {
           <tr>
             <th scope="col">Kind</th>
             <th scope="col">Account</th>
-            <th scope="col" class="num">Amount</th>
+            <th scope="col" class="num">
+              Amount
+            </th>
             <th scope="col">At</th>
           </tr>
         </thead>
@@ -203,10 +234,18 @@ export function OrderPage({ d, viewer }: { d: OrderData; viewer: Viewer }) {
             <thead>
               <tr>
                 <th scope="col">SKU</th>
-                <th scope="col" class="num">Reserved for this order</th>
-                <th scope="col" class="num">Available now</th>
-                <th scope="col" class="num">Reserved now</th>
-                <th scope="col" class="num">Committed now</th>
+                <th scope="col" class="num">
+                  Reserved for this order
+                </th>
+                <th scope="col" class="num">
+                  Available now
+                </th>
+                <th scope="col" class="num">
+                  Reserved now
+                </th>
+                <th scope="col" class="num">
+                  Committed now
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -230,7 +269,9 @@ export function OrderPage({ d, viewer }: { d: OrderData; viewer: Viewer }) {
       <table aria-labelledby="events">
         <thead>
           <tr>
-            <th scope="col" class="num">#</th>
+            <th scope="col" class="num">
+              #
+            </th>
             <th scope="col">Type</th>
             <th scope="col">Occurred</th>
             <th scope="col">Published</th>
@@ -244,7 +285,13 @@ export function OrderPage({ d, viewer }: { d: OrderData; viewer: Viewer }) {
               <td>{e.type}</td>
               <td>{formatTime(e.occurredAt)}</td>
               <td>{e.publishedAt ? formatTime(e.publishedAt) : <Status value="pending" tone="warn" />}</td>
-              <td>{e.consumedBy.length ? e.consumedBy.map((c) => `${c.group} (${formatTime(c.at)})`).join(', ') : <span class="muted">none yet</span>}</td>
+              <td>
+                {e.consumedBy.length ? (
+                  e.consumedBy.map((c) => `${c.group} (${formatTime(c.at)})`).join(', ')
+                ) : (
+                  <span class="muted">none yet</span>
+                )}
+              </td>
             </tr>
           ))}
         </tbody>

@@ -13,7 +13,17 @@ export interface OrdersQuery {
   to: string;
 }
 
-export function Orders({ query, items, nextHref, error }: { query: OrdersQuery; items: OrderSummary[]; nextHref: string | null; error: string | null }) {
+export function Orders({
+  query,
+  items,
+  nextHref,
+  error,
+}: {
+  query: OrdersQuery;
+  items: OrderSummary[];
+  nextHref: string | null;
+  error: string | null;
+}) {
   return (
     <>
       <form class="search" method="get" action="/console/orders" role="search">

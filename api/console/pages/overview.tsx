@@ -70,7 +70,8 @@ export function Overview({ data, viewer }: { data: OverviewData; viewer: Viewer 
         <dd>
           {data.oldestInFlight ? (
             <>
-              <OrderLink id={data.oldestInFlight.orderId} /> <Status value={data.oldestInFlight.status} /> for {formatAge(ageOf(data.oldestInFlight))}
+              <OrderLink id={data.oldestInFlight.orderId} /> <Status value={data.oldestInFlight.status} /> for{' '}
+              {formatAge(ageOf(data.oldestInFlight))}
             </>
           ) : (
             'none'

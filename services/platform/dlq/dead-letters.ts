@@ -77,7 +77,10 @@ export async function listDeadLetters(
     ...(replayed === undefined ? {} : { replayedAt: replayed ? { not: null } : null }),
     ...(messageKeys ? { messageKey: { in: messageKeys } } : {}),
   };
-  const [total, rows] = await Promise.all([db.deadLetter.count({ where }), db.deadLetter.findMany({ where, orderBy: { id: 'desc' }, take, skip })]);
+  const [total, rows] = await Promise.all([
+    db.deadLetter.count({ where }),
+    db.deadLetter.findMany({ where, orderBy: { id: 'desc' }, take, skip }),
+  ]);
   return { total, items: rows.map(summary) };
 }
 

@@ -8,8 +8,7 @@ export function relayMetrics(registry: Registry, db: Db) {
   let backlog: Promise<{ pending: number; oldestAgeSeconds: number }> | undefined;
   // Both gauges come from one query per scrape, through the partial index of pending rows.
   const readBacklog = () => {
-    backlog ??= outboxBacklog(db)
-      .finally(() => setTimeout(() => (backlog = undefined), 0));
+    backlog ??= outboxBacklog(db).finally(() => setTimeout(() => (backlog = undefined), 0));
     return backlog;
   };
 
