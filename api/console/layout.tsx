@@ -18,6 +18,7 @@ const NAV: { href: string; label: string; permission: Permission }[] = [
   { href: '/console/findings', label: 'Findings', permission: 'reconciliation:read' },
   { href: '/console/dead-letters', label: 'Dead letters', permission: 'dlq:read' },
   { href: '/console/api-keys', label: 'API keys', permission: 'keys:manage' },
+  { href: '/console/audit-log', label: 'Audit log', permission: 'audit:read' },
 ];
 
 /** A hidden field with the session's CSRF token: put in every POST form. */

@@ -28,18 +28,20 @@ import { findOrderMoney } from '../../services/payments/accounts';
 import { getDeadLetter, listDeadLetters, replayDeadLetter } from '../../services/platform/dlq/dead-letters';
 import { consumerLag } from '../../services/platform/messaging/lag';
 import { eventsOfAggregate, outboxBacklog } from '../../services/platform/outbox/queries';
+import { actorOf, AUDIT_ACTIONS, listAudit, recordAudit, recordAuditAlone } from '../../services/platform/audit-log/audit-log';
+import { auditBy } from '../audit';
 import { listFindings, requestRun } from '../../services/reconciliation/queries';
 import { anonymousLimit, requirePermission } from '../auth';
 import type { ApiDeps } from '../deps';
 import { pathParam, uuidParam } from '../http';
 import { problemFor, problems, type Problem } from '../problem';
 import { clientAddress, tooManyRequests, type RateLimits } from '../rate-limit';
-import { ApiKeyBody, fieldErrors, GrantsBody, ReasonBody } from '../schemas';
+import { ApiKeyBody, AuditQuery, fieldErrors, GrantsBody, ReasonBody } from '../schemas';
 import { CONSOLE_CSS } from './assets';
 import { renderPage, type Viewer } from './layout';
 import { OrderPage, type OrderData } from './pages/order';
 import { Orders, type OrdersQuery } from './pages/orders';
-import { ApiKeys, DeadLetters, Findings } from './pages/lists';
+import { ApiKeys, AuditLog, DeadLetters, Findings } from './pages/lists';
 import { Confirm, ErrorPage, Result, SignIn } from './pages/forms';
 import { Overview } from './pages/overview';
 import {
@@ -126,11 +128,30 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
       if (!failures.allowed) throw tooManyRequests(failures);
       return signInPage(req, res, 401, 'That API key is not valid or has been revoked.');
     }
+    const requestId = (res.locals.requestId as string | undefined) ?? null;
+    const signInEntry = {
+      actor: actorOf(principal),
+      action: AUDIT_ACTIONS.consoleSignIn,
+      subject: { kind: 'api_key', id: principal.apiKeyId },
+      requestId,
+    };
     const refusal = signInRefusal(principal);
-    if (refusal) return signInPage(req, res, 403, `Refused: ${refusal}.`);
+    if (refusal) {
+      await recordAuditAlone(deps.db, { ...signInEntry, outcome: 'refused', detail: { role: principal.role } });
+      return signInPage(req, res, 403, `Refused: ${refusal}.`);
+    }
     const verdict = await limits.consume(principal.role, principal.apiKeyId);
     if (!verdict.allowed) throw tooManyRequests(verdict);
-    const opened = await openSession(deps.db, principal, settings);
+    // The session and its audit row commit together.
+    const opened = await inTransaction(deps.db, async (tx) => {
+      const o = await openSession(tx, principal, settings);
+      await recordAudit(tx, {
+        ...signInEntry,
+        outcome: 'done',
+        detail: { session: o.session.id.slice(0, 16), expiresAt: o.session.expiresAt.toISOString() },
+      });
+      return o;
+    });
     deps.log.info({ apiKeyId: principal.apiKeyId, session: opened.session.id.slice(0, 12) }, 'console sign-in');
     setCookie(req, res, SESSION_COOKIE, opened.token, settings.maxMs);
     setCookie(req, res, SIGN_IN_COOKIE, '', 0);
@@ -138,7 +159,16 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
   });
   router.post('/sign-out', session, async (req, res) => {
     const s = sessionOf(res);
-    await closeSession(deps.db, s.id);
+    await inTransaction(deps.db, async (tx) => {
+      if (!(await closeSession(tx, s.id))) return;
+      await recordAudit(tx, {
+        ...auditBy(res, s.principal),
+        action: AUDIT_ACTIONS.consoleSignOut,
+        subject: { kind: 'api_key', id: s.principal.apiKeyId },
+        outcome: 'done',
+        detail: { session: s.id.slice(0, 16) },
+      });
+    });
     deps.log.info({ apiKeyId: s.principal.apiKeyId, session: s.id.slice(0, 12) }, 'console sign-out');
     setCookie(req, res, SESSION_COOKIE, '', 0);
     res.redirect(303, '/console/sign-in');
@@ -229,7 +259,10 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
     const order = await loadOrder(req, res);
     const id = order.orderId;
     const { workflowId } = orderLogFields(id);
-    const [window, saga, events, money, reservation, deadLetters, findings] = await Promise.all([
+    const auditRows = viewerOf(res).may('audit:read')
+      ? listAudit(deps.db, { subject: id }, { limit: 100 }).then((p) => p.items)
+      : Promise.resolve([]);
+    const [window, saga, events, money, reservation, deadLetters, findings, audit] = await Promise.all([
       compensationWindow(deps.db, id),
       findSagaView(deps.temporal, id),
       eventsOfAggregate(deps.db, id),
@@ -237,6 +270,7 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
       findOrderReservation(deps.db, id),
       listDeadLetters(deps.db, { limit: 100, messageKeys: [id] }),
       listFindings(deps.db, { status: 'all', subjectIds: [id, workflowId], limit: 100 }),
+      auditRows,
     ]);
     const traceparent = events.find((e) => e.traceparent)?.traceparent ?? null;
     const d: OrderData = {
@@ -248,6 +282,7 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
       reservation,
       deadLetters: deadLetters.items,
       findings: findings.items,
+      audit,
       links: {
         temporal: `${deps.cfg.console.temporalUiUrl}/namespaces/${encodeURIComponent(deps.cfg.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`,
         traceCommand: `npx tsx scripts/trace.ts ${id}`,
@@ -292,7 +327,7 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
       if (!parsed.ok) return confirm(req, res, `A reason is required: ${parsed.error}`, 400);
       if (kind === 'resume' && order.status !== 'NEEDS_ATTENTION')
         return confirm(req, res, `The order is ${order.status}, not NEEDS_ATTENTION.`, 409);
-      const accepted = await requestCompensation(deps, order.orderId, parsed.value.reason);
+      const accepted = await requestCompensation(deps, order.orderId, parsed.value.reason, auditBy(res, sessionOf(res).principal));
       deps.log.info(
         { orderId: order.orderId, reason: parsed.value.reason, by: sessionOf(res).principal.apiKeyId, via: 'console' },
         `${kind} requested`,
@@ -333,9 +368,18 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
   router.post('/reconciliation/run', ...need('reconciliation:run'), async (req, res) => {
     const order = field(req, 'order');
     if (order && !/^[0-9a-f-]{36}$/i.test(order)) return runConfirm(req, res, 'an order id is a UUID');
-    const run = await inTransaction(deps.db, (tx) =>
-      requestRun(tx, { mode: 'FULL', scope: order ? { orderIds: [order.toLowerCase()] } : null }),
-    );
+    const orderIds = order ? [order.toLowerCase()] : undefined;
+    const run = await inTransaction(deps.db, async (tx) => {
+      const r = await requestRun(tx, { mode: 'FULL', scope: orderIds ? { orderIds } : null });
+      await recordAudit(tx, {
+        ...auditBy(res, sessionOf(res).principal),
+        action: AUDIT_ACTIONS.reconciliationRun,
+        subject: { kind: 'reconciliation_run', id: String(r.id) },
+        outcome: 'done',
+        detail: { mode: r.mode, orderIds: orderIds?.length ?? null },
+      });
+      return r;
+    });
     deps.log.info({ runId: run.id, by: sessionOf(res).principal.apiKeyId, via: 'console' }, 'reconciliation run requested');
     page(
       res,
@@ -389,7 +433,15 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
   });
   router.post('/dead-letters/:id/replay', ...need('dlq:replay'), async (req, res) => {
     const l = await deadLetterOf(req);
-    const replayed = await replayDeadLetter(deps.db, deps.kafka, l.id);
+    const replayed = await replayDeadLetter(deps.db, deps.kafka, l.id, (tx, letter) =>
+      recordAudit(tx, {
+        ...auditBy(res, sessionOf(res).principal),
+        action: AUDIT_ACTIONS.deadLetterReplay,
+        subject: { kind: 'dead_letter', id: letter.id },
+        outcome: 'done',
+        detail: { eventId: letter.eventId, sourceTopic: letter.sourceTopic },
+      }).then(() => undefined),
+    );
     deps.log.info(
       { deadLetterId: l.id, eventId: l.eventId, by: sessionOf(res).principal.apiKeyId, via: 'console' },
       'dead letter replayed',
@@ -420,7 +472,18 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
       customers: role === 'admin' ? [] : splitList(field(req, 'customers')),
     });
     if (!parsed.ok) throw problems.validation(parsed.error, []);
-    const created = await createApiKey(deps.db, parsed.value.name, parsed.value.role, [...new Set(parsed.value.customers)].sort());
+    const customers = [...new Set(parsed.value.customers)].sort();
+    const created = await inTransaction(deps.db, async (tx) => {
+      const c = await createApiKey(tx, parsed.value.name, parsed.value.role, customers);
+      await recordAudit(tx, {
+        ...auditBy(res, sessionOf(res).principal),
+        action: AUDIT_ACTIONS.apiKeyCreate,
+        subject: { kind: 'api_key', id: c.id },
+        outcome: 'done',
+        detail: { name: parsed.value.name, role: parsed.value.role, customers },
+      });
+      return c;
+    });
     deps.log.info(
       { apiKeyId: created.id, role: parsed.value.role, by: sessionOf(res).principal.apiKeyId, via: 'console' },
       'API key created',
@@ -431,7 +494,19 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
     const id = uuidParam(req, 'id', 'API key');
     const parsed = parseForm(GrantsBody, { customers: splitList(field(req, 'customers')) });
     if (!parsed.ok) throw problems.validation(parsed.error, []);
-    if (!(await setGrants(deps.db, id, parsed.value.customers))) throw problems.notFound(`no API key "${id}"`);
+    const customers = [...new Set(parsed.value.customers)].sort();
+    const found = await inTransaction(deps.db, async (tx) => {
+      if (!(await setGrants(tx, id, customers))) return false;
+      await recordAudit(tx, {
+        ...auditBy(res, sessionOf(res).principal),
+        action: AUDIT_ACTIONS.apiKeyGrant,
+        subject: { kind: 'api_key', id },
+        outcome: 'done',
+        detail: { customers },
+      });
+      return true;
+    });
+    if (!found) throw problems.notFound(`no API key "${id}"`);
     deps.log.info(
       { apiKeyId: id, customers: parsed.value.customers.length, by: sessionOf(res).principal.apiKeyId, via: 'console' },
       'API key grants replaced',
@@ -458,7 +533,17 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
   });
   router.post('/api-keys/:id/revoke', ...need('keys:manage'), async (req, res) => {
     const id = uuidParam(req, 'id', 'API key');
-    if (!(await revokeApiKey(deps.db, id))) throw problems.notFound(`no API key "${id}"`);
+    const found = await inTransaction(deps.db, async (tx) => {
+      if (!(await revokeApiKey(tx, id))) return false;
+      await recordAudit(tx, {
+        ...auditBy(res, sessionOf(res).principal),
+        action: AUDIT_ACTIONS.apiKeyRevoke,
+        subject: { kind: 'api_key', id },
+        outcome: 'done',
+      });
+      return true;
+    });
+    if (!found) throw problems.notFound(`no API key "${id}"`);
     deps.log.info({ apiKeyId: id, by: sessionOf(res).principal.apiKeyId, via: 'console' }, 'API key revoked');
     page(
       res,
@@ -468,11 +553,43 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
     );
   });
 
+  router.get('/audit-log', ...need('audit:read'), async (req, res) => {
+    const q = {
+      action: field(req, 'action'),
+      actor: field(req, 'actor').trim(),
+      subject: field(req, 'subject').trim(),
+      outcome: field(req, 'outcome'),
+    };
+    const parsed = parseForm(AuditQuery, {
+      ...Object.fromEntries(Object.entries(q).filter(([, v]) => v)),
+      ...(field(req, 'cursor') ? { cursor: field(req, 'cursor') } : {}),
+    });
+    const error = parsed.ok ? null : parsed.error;
+    const before = parsed.ok && parsed.value.cursor ? decodeAuditCursor(parsed.value.cursor) : undefined;
+    const found = parsed.ok
+      ? await listAudit(
+          deps.db,
+          { action: parsed.value.action, actor: parsed.value.actor, subject: parsed.value.subject, outcome: parsed.value.outcome },
+          { limit: PAGE_SIZE, before },
+        )
+      : { items: [], next: null };
+    const params = new URLSearchParams(Object.entries(q).filter(([, v]) => v) as [string, string][]);
+    if (found.next !== null) params.set('cursor', Buffer.from(found.next.toString(), 'utf8').toString('base64url'));
+    const nextHref = found.next !== null ? `/console/audit-log?${params.toString()}` : null;
+    page(res, 'Audit log', '/console/audit-log', h(AuditLog, { query: q, items: found.items, nextHref, error }), error ? 400 : 200);
+  });
+
   router.use((req: Request) => {
     throw problems.notFound(`no console page ${req.method} ${req.path}`);
   });
   router.use(consoleErrors(deps));
   return router;
+}
+
+/** The id behind an audit page cursor (the API's encoding: base64url of the digits); undefined if it is not one. */
+function decodeAuditCursor(cursor: string): bigint | undefined {
+  const digits = Buffer.from(cursor, 'base64url').toString('utf8');
+  return /^[1-9]\d{0,18}$/.test(digits) ? BigInt(digits) : undefined;
 }
 
 /** Errors as pages: the same problem (status, code, title) the API would answer, in HTML. */

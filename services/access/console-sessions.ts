@@ -13,7 +13,7 @@
  */
 import crypto from 'node:crypto';
 import { runStatement, type Db } from '../../lib/db';
-import { sql } from '../../lib/sql';
+import { sql, type Statement, type Tx } from '../../lib/sql';
 import type { Principal, Role } from './api-keys';
 import { can } from './permissions';
 
@@ -36,6 +36,11 @@ export interface ConsoleSession {
 
 const hash = (token: string): string => crypto.createHash('sha256').update(token, 'utf8').digest('hex');
 
+/** A statement in the caller's transaction given a Tx (the audit row commits with it), or on its own. */
+async function run<T extends Record<string, unknown>>(handle: Db | Tx, statement: Statement): Promise<T[]> {
+  return 'exec' in handle ? (await handle.query<T>(statement)).rows : runStatement<T>(handle, statement);
+}
+
 /** Why a principal may not open a session, or null if it may. */
 export function signInRefusal(principal: Principal): string | null {
   if (principal.token) return 'the console takes an API key, not an access token';
@@ -46,7 +51,7 @@ export function signInRefusal(principal: Principal): string | null {
 
 /** Opens a session for an authenticated principal that may sign in; returns the cookie's token (shown once). */
 export async function openSession(
-  db: Db,
+  handle: Db | Tx,
   principal: Principal,
   settings: SessionSettings,
 ): Promise<{ token: string; session: ConsoleSession }> {
@@ -55,8 +60,8 @@ export async function openSession(
   const token = crypto.randomBytes(32).toString('base64url');
   const csrfSecret = crypto.randomBytes(32).toString('base64url');
   const id = hash(token);
-  const [row] = await runStatement<{ expires_at: Date }>(
-    db,
+  const [row] = await run<{ expires_at: Date }>(
+    handle,
     sql`INSERT INTO console_sessions (id, api_key_id, csrf_secret, expires_at)
         VALUES (${id}::text, ${principal.apiKeyId}::uuid, ${csrfSecret}::text, now() + ${settings.maxMs}::int * interval '1 millisecond')
         RETURNING expires_at`,
@@ -99,9 +104,9 @@ export async function resumeSession(db: Db, token: string | undefined, settings:
 }
 
 /** Signs a session out; false if it was not live. */
-export async function closeSession(db: Db, sessionId: string): Promise<boolean> {
-  const rows = await runStatement(
-    db,
+export async function closeSession(handle: Db | Tx, sessionId: string): Promise<boolean> {
+  const rows = await run(
+    handle,
     sql`UPDATE console_sessions SET revoked_at = now() WHERE id = ${sessionId}::text AND revoked_at IS NULL RETURNING 1 AS closed`,
   );
   return rows.length === 1;

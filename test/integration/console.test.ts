@@ -10,6 +10,7 @@ import path from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { repoRoot } from '../../lib/config';
+import { listAudit } from '../../services/platform/audit-log/audit-log';
 import { recordDeadLetter } from '../../services/platform/messaging/dead-letter';
 import { LIMITS_OFF, startApiEnv, type ApiEnv } from '../support/api-env';
 import { balance, createCustomer, createProduct, outboxOf, placeOrder, waitForStatus } from '../support/fixtures';
@@ -102,6 +103,8 @@ test('when a client key signs in, it is refused and gets no session', async () =
   expect(await signIn(p, env.keys.clientA.key)).toBe(403);
   expect(await p.getByRole('alert').innerText()).toContain('may not sign in');
   expect((await ctx.cookies()).map((c) => c.name)).not.toContain('console_session');
+  const refused = await listAudit(env.db, { action: 'console.sign_in', actor: env.keys.clientA.id }, { limit: 5 });
+  expect(refused.items.map((r) => r.outcome)).toEqual(['refused']);
   await p.goto('/console');
   expect(new URL(p.url()).pathname).toBe('/console/sign-in');
   await check(p, 'sign-in');
@@ -146,6 +149,8 @@ test('when an operator compensates a confirmed order with a reason, the refund s
   expect(body).toMatch(/REFUND\s+\S+\s+€25\.00/);
   expect(body).toContain('MANUAL_COMPENSATION');
   expect(body).not.toContain('Compensate (refund and restock)');
+  // The audit row, written with the request, names the signed-in key and the reason.
+  expect(body).toMatch(/order\.compensate\s+test-admin \(api_key\)\s+order\s+\S+\s+customer returned the parcel\s+done/);
   expect(await balance(env.db, customer)).toBe(10_000);
 });
 
@@ -283,6 +288,26 @@ test('pages carry a CSP without inline script and refuse framing; a revoked key 
   await q.goto('/console');
   expect(new URL(q.url()).pathname).toBe('/console/sign-in');
   await idle.close();
+});
+
+test('sign-in and sign-out are in the audit log, which the console lists and filters', async () => {
+  const ctx = await browser.newContext({ baseURL: env.baseUrl });
+  const p = await ctx.newPage();
+  expect(await signIn(p, env.keys.admin.key)).toBe(303);
+  await clickAndLoad(p.getByRole('button', { name: 'Sign out' }));
+  expect(new URL(p.url()).pathname).toBe('/console/sign-in');
+  await p.goto('/console');
+  expect(new URL(p.url()).pathname).toBe('/console/sign-in');
+  await ctx.close();
+  const rows = await listAudit(env.db, { actor: env.keys.admin.id }, { limit: 50 });
+  const actions = rows.items.map((r) => `${r.action} ${r.outcome}`);
+  expect(actions.slice(0, 2)).toEqual(['console.sign_out done', 'console.sign_in done']);
+
+  await page.goto(`/console/audit-log?action=console.sign_out&actor=${env.keys.admin.id}`);
+  expect(await page.locator('tbody tr').count()).toBeGreaterThanOrEqual(1);
+  expect(await page.locator('tbody tr').first().innerText()).toContain('console.sign_out');
+  await page.goto('/console/audit-log');
+  await check(page, 'audit-log');
 });
 
 test('findings, API keys (the secret shown once), /, and the API reference render and pass the scan', async () => {

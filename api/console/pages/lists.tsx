@@ -1,5 +1,6 @@
 /** Findings, dead letters and API keys. */
 import type { ApiKeyView } from '../../../services/access/api-keys';
+import { AUDIT_ACTION_NAMES, AUDIT_OUTCOMES, type AuditRow } from '../../../services/platform/audit-log/audit-log';
 import type { DeadLetterSummary } from '../../../services/platform/dlq/dead-letters';
 import type { FindingView } from '../../../services/reconciliation/contract';
 import { formatTime } from '../format';
@@ -204,6 +205,113 @@ export function ApiKeys({
           ))}
         </tbody>
       </table>
+    </>
+  );
+}
+
+/** Audit rows as a table: when, who, what, to what, why, how it ended. */
+export function AuditTable({ items, labelledBy }: { items: AuditRow[]; labelledBy?: string }) {
+  const subject = (r: AuditRow) =>
+    r.subject.kind === 'order' ? <a href={`/console/orders/${r.subject.id}`}>{r.subject.id}</a> : <span class="mono">{r.subject.id}</span>;
+  return (
+    <table aria-labelledby={labelledBy}>
+      <thead>
+        <tr>
+          <th scope="col">When</th>
+          <th scope="col">Actor</th>
+          <th scope="col">Action</th>
+          <th scope="col">Subject</th>
+          <th scope="col">Reason</th>
+          <th scope="col">Outcome</th>
+          <th scope="col">Request</th>
+        </tr>
+      </thead>
+      <tbody>
+        {items.map((r) => (
+          <tr key={r.id}>
+            <td>{formatTime(r.occurredAt)}</td>
+            <td>
+              {r.actor.name} <span class="muted">({r.actor.kind})</span>
+            </td>
+            <td>{r.action}</td>
+            <td>
+              {r.subject.kind} {subject(r)}
+            </td>
+            <td>{r.reason ?? '—'}</td>
+            <td>
+              <Status value={r.outcome} tone={r.outcome === 'done' ? 'ok' : 'bad'} />
+            </td>
+            <td class="mono">{r.requestId ?? '—'}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export interface AuditQueryForm {
+  action: string;
+  actor: string;
+  subject: string;
+  outcome: string;
+}
+
+export function AuditLog({
+  query,
+  items,
+  nextHref,
+  error,
+}: {
+  query: AuditQueryForm;
+  items: AuditRow[];
+  nextHref: string | null;
+  error: string | null;
+}) {
+  return (
+    <>
+      <form class="search" method="get" action="/console/audit-log" role="search">
+        <label>
+          Action
+          <select name="action">
+            <option value="">any</option>
+            {AUDIT_ACTION_NAMES.map((a) => (
+              <option key={a} value={a} selected={query.action === a}>
+                {a}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Actor id
+          <input type="text" name="actor" value={query.actor} />
+        </label>
+        <label>
+          Subject id
+          <input type="text" name="subject" value={query.subject} />
+        </label>
+        <label>
+          Outcome
+          <select name="outcome">
+            <option value="">any</option>
+            {AUDIT_OUTCOMES.map((o) => (
+              <option key={o} value={o} selected={query.outcome === o}>
+                {o}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="submit">Filter</button>
+      </form>
+      {error && (
+        <p class="notice bad" role="alert">
+          {error}
+        </p>
+      )}
+      <AuditTable items={items} />
+      <nav class="pager" aria-label="Pages">
+        <a href="/console/audit-log">Newest</a>
+        {nextHref && <a href={nextHref}>Older</a>}
+      </nav>
     </>
   );
 }

@@ -10,6 +10,8 @@ import type { findOrderMoney } from '../../../services/payments/accounts';
 import type { findOrderReservation } from '../../../services/inventory/queries';
 import type { DeadLetterSummary } from '../../../services/platform/dlq/dead-letters';
 import type { FindingView } from '../../../services/reconciliation/contract';
+import type { AuditRow } from '../../../services/platform/audit-log/audit-log';
+import { AuditTable } from './lists';
 import { formatMoney, formatTime } from '../format';
 import { Status, type Viewer } from '../layout';
 
@@ -22,6 +24,8 @@ export interface OrderData {
   reservation: Awaited<ReturnType<typeof findOrderReservation>>;
   deadLetters: DeadLetterSummary[];
   findings: FindingView[];
+  /** The audit log's rows about this order (empty without audit:read). */
+  audit: AuditRow[];
   links: { temporal: string; logQuery: string; traceCommand: string; traceId: string | null };
 }
 
@@ -60,6 +64,11 @@ function timeline(d: OrderData): TimelineLine[] {
       text: `${l.eventType ?? 'message'} in ${l.consumerGroup}: ${l.errorMessage}`,
     })),
     ...d.findings.map((f) => ({ at: f.firstSeenAt, source: 'finding', text: `${f.check} (${f.status})` })),
+    ...d.audit.map((a) => ({
+      at: a.occurredAt,
+      source: 'audit',
+      text: `${a.action} by ${a.actor.name} (${a.actor.kind}) ${a.outcome}${a.reason ? `: ${a.reason}` : ''}`,
+    })),
   ];
   return lines
     .map((l, i) => ({ l, i }))
@@ -308,6 +317,17 @@ export function OrderPage({ d, viewer }: { d: OrderData; viewer: Viewer }) {
             </li>
           ))}
         </ul>
+      )}
+
+      {viewer.may('audit:read') && (
+        <>
+          <h2 id="audit">Audit log</h2>
+          {d.audit.length === 0 ? (
+            <p class="muted">No operator action on this order.</p>
+          ) : (
+            <AuditTable items={d.audit} labelledBy="audit" />
+          )}
+        </>
       )}
 
       <h2 id="findings">Findings</h2>
