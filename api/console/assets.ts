@@ -27,6 +27,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .9em; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: .75rem; margin: .5rem 0 1rem; padding: 0; list-style: none; }
 .cards li { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: .6rem .8rem; }
+.cards a { overflow-wrap: anywhere; font-size: .85em; }
 .cards .n { display: block; font-size: 1.5rem; font-weight: 700; font-variant-numeric: tabular-nums; }
 .facts { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; margin: .5rem 0 1rem; }
 .facts dt { color: var(--muted); }

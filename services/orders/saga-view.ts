@@ -115,13 +115,13 @@ export function summarizeHistory(events: readonly HistoryEvent[]): SagaHistoryEn
         const t = e.timerStartedEventAttributes;
         const s = Number(t?.startToFireTimeout?.seconds ?? 0);
         timers.set(String(t?.timerId ?? ''), `${s} s`);
-        push(e, { kind: 'timer', name: 'timer', outcome: 'started', detail: `fires after ${s} s` });
+        push(e, { kind: 'timer', name: `#${String(t?.timerId ?? '')}`, outcome: 'started', detail: `fires after ${s} s` });
         break;
       }
       case EventType.EVENT_TYPE_TIMER_FIRED:
         push(e, {
           kind: 'timer',
-          name: 'timer',
+          name: `#${String(e.timerFiredEventAttributes?.timerId ?? '')}`,
           outcome: 'fired',
           detail: timers.get(String(e.timerFiredEventAttributes?.timerId ?? '')) ?? null,
         });
