@@ -36,6 +36,12 @@ export interface Component {
    * a namespace it registers). Without it, health() is awaited instead.
    */
   ready?(): Promise<void>;
+  /**
+   * Called when health() fails, before the stack would start the component: stops a process of
+   * this stack's own that serves something else than this stack's state (it is then started
+   * again), and throws, saying why, when another stack's server holds the component's port.
+   */
+  reclaim?(): Promise<void>;
   /** Creates what the project needs inside the running server (roles, topics, attributes). */
   provision(): Promise<void>;
   stop(): Promise<void>;

@@ -7,12 +7,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { calculateJwkThumbprint, type JWK } from 'jose';
 import { repoRoot } from '../../lib/config';
 import type { StackConfig } from './config';
 import { componentDir, type Component, type Health } from './component';
 import { IDENTITY_SEED, type IdentitySeed } from './identity-seed';
 import type { IdentityServerConfig } from './identity-server';
-import { ownedPid, spawnDaemon, stopPid } from './proc';
+import { log, ownedPid, spawnDaemon, stopPid } from './proc';
 
 const SERVER_SCRIPT = path.join(repoRoot, 'scripts', 'stack', 'identity-server.ts');
 const TSX_CLI = path.join(repoRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs');
@@ -21,6 +22,30 @@ const TSX_CLI = path.join(repoRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 function providerVersion(): string {
   const pkg = path.join(repoRoot, 'node_modules', 'oidc-provider', 'package.json');
   return (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { version: string }).version;
+}
+
+/** A JSON Web Key Set: a provider's published one, or its private key file. */
+export interface Jwks {
+  keys?: JWK[];
+}
+
+/** The RFC 7638 thumbprints of a set's keys, in order (a private key and its public half share one). */
+async function thumbprints(jwks: Jwks): Promise<string[]> {
+  return Promise.all((jwks.keys ?? []).map((k) => calculateJwkThumbprint(k)));
+}
+
+/**
+ * Why the key set a provider publishes is not the one in `keysFile` (its private keys, `own`;
+ * undefined when there is no file), or undefined when it is: the same keys in the same order
+ * (the first one signs). Every checkout's provider answers as `http://127.0.0.1:<port>`, so
+ * the issuer alone cannot tell this stack's provider from another's.
+ */
+export async function keysMismatch(published: Jwks, own: Jwks | undefined, keysFile: string): Promise<string | undefined> {
+  const served = await thumbprints(published);
+  if (!own) return `it publishes the keys ${served.join(', ') || '(none)'}, and this stack has no key file ${keysFile}`;
+  const expected = await thumbprints(own);
+  if (expected.length > 0 && served.length === expected.length && served.every((t, i) => t === expected[i])) return undefined;
+  return `it publishes the keys ${served.join(', ') || '(none)'}, not ${expected.join(', ') || '(none)'} from ${keysFile}`;
 }
 
 export class IdentityProvider implements Component {
@@ -74,11 +99,53 @@ export class IdentityProvider implements Component {
   }
 
   async health(): Promise<Health> {
+    const mismatch = await this.keysMismatch();
+    if (mismatch) throw new Error(`the provider on ${this.issuer} is not this stack's: ${mismatch}`);
+    return { version: `oidc-provider ${providerVersion()}`, endpoint: this.issuer, extra: `audience ${this.seed.audience}` };
+  }
+
+  /**
+   * Whether the provider answering on the port serves this stack's keys (see keysMismatch).
+   * Throws when none answers as this issuer.
+   */
+  async keysMismatch(): Promise<string | undefined> {
     const res = await fetch(`${this.issuer}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(2000) });
     if (!res.ok) throw new Error(`discovery answered ${res.status}`);
-    const doc = (await res.json()) as { issuer?: string };
+    const doc = (await res.json()) as { issuer?: string; jwks_uri?: string };
     if (doc.issuer !== this.issuer) throw new Error(`discovery names issuer ${doc.issuer}, not ${this.issuer}`);
-    return { version: `oidc-provider ${providerVersion()}`, endpoint: this.issuer, extra: `audience ${this.seed.audience}` };
+    if (!doc.jwks_uri) throw new Error('discovery names no jwks_uri');
+    const jwks = await fetch(doc.jwks_uri, { signal: AbortSignal.timeout(2000) });
+    if (!jwks.ok) throw new Error(`${doc.jwks_uri} answered ${jwks.status}`);
+    return keysMismatch((await jwks.json()) as Jwks, this.ownKeys(), this.keysFile);
+  }
+
+  /** The private keys this stack's provider signs with (its key file), if there is one. */
+  private ownKeys(): Jwks | undefined {
+    try {
+      return JSON.parse(fs.readFileSync(this.keysFile, 'utf8')) as Jwks;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * A provider on the port that serves other keys: this stack's own process (its key file was
+   * replaced) is stopped, to be started again; another stack's (another checkout on the same
+   * IDENTITY_PORT) is an error, since every token the tests sign with this stack's key would be
+   * refused.
+   */
+  async reclaim(): Promise<void> {
+    const mismatch = await this.keysMismatch().catch(() => undefined); // none answers: start() binds the port
+    if (!mismatch) return;
+    if (this.pid()) {
+      log(`restarting identity: ${mismatch}`);
+      await this.stop();
+      return;
+    }
+    throw new Error(
+      `port ${this.port} is held by another stack's authorization server (${mismatch}); ` +
+        'stop that stack (`npm run stack -- down` with its STACK_DIR) or give this one a free IDENTITY_PORT',
+    );
   }
 
   /** Clients, users and scopes are seeded at start (the configuration file). */

@@ -73,6 +73,7 @@ async function upOne(c: Component): Promise<ComponentStatus> {
     return { name: c.name, up: true, health, pid: c.pid() };
   }
   await c.install();
+  await c.reclaim?.();
   // A server that answers but is not provisioned yet (ready() passes) is not started again.
   const answers = c.ready
     ? await c.ready().then(

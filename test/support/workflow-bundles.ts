@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import { workflowBundleFile, writeWorkflowBundles } from '../../app/workflow-source';
 import { repoRoot } from '../../lib/config';
 
@@ -38,6 +39,29 @@ export async function cachedWorkflowBundles(
   const present = [false, true].every((traced) => fs.existsSync(path.join(dir, workflowBundleFile(traced))));
   if (!present) await writeWorkflowBundles(dir, quietLogger);
   return { dir, built: !present };
+}
+
+/**
+ * A bundle of `workflowsPath` alone (no interceptors: what the time-skipping and replay tests
+ * run), cached like the app's bundles under the hash of the inputs plus that file's directory, so the test
+ * files that need one stop running webpack on every run. Returns the bundle's path for
+ * `workflowBundle: { codePath }`.
+ */
+export async function cachedPlainBundle(
+  workflowsPath: string,
+  root = path.join(os.tmpdir(), 'order-saga-workflow-bundles'),
+): Promise<{ codePath: string }> {
+  const own = crypto.createHash('sha256').update(workflowsPath);
+  for (const f of files(path.relative(repoRoot, path.dirname(workflowsPath)))) own.update('\0').update(f).update(fs.readFileSync(f));
+  const file = path.join(root, workflowInputsHash(), `plain-${own.digest('hex').slice(0, 16)}.js`);
+  if (!fs.existsSync(file)) {
+    const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, code);
+    fs.renameSync(tmp, file);
+  }
+  return { codePath: file };
 }
 
 const quietLogger = {

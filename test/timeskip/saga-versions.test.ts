@@ -5,10 +5,11 @@
  */
 import crypto from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { defineVersions, SAGA_VERSIONS, sagaVersions } from '../../workflows/versions';
-import { quietLogger, startTimeSkippingEnv } from '../support/timeskip/env';
+import { startTimeSkippingEnv } from '../support/timeskip/env';
+import { cachedPlainBundle } from '../support/workflow-bundles';
 import type { History } from '../support/timeskip/history-json';
 import type { VersionedResult } from './fixtures/versioned';
 
@@ -18,15 +19,15 @@ const LISTS = ['baseline', 'v2', 'v3'] as const;
 type List = (typeof LISTS)[number];
 
 let env: TestWorkflowEnvironment;
-const bundles = {} as Record<List, WorkflowBundleWithSourceMap>;
+const bundles = {} as Record<List, WorkflowBundleOption>;
 
 beforeAll(async () => {
   const built = await Promise.all([
     startTimeSkippingEnv(),
-    ...LISTS.map((l) => bundleWorkflowCode({ workflowsPath: require.resolve(`./fixtures/versioned-${l}`), logger: quietLogger })),
+    ...LISTS.map((l) => cachedPlainBundle(require.resolve(`./fixtures/versioned-${l}`))),
   ]);
   env = built[0];
-  LISTS.forEach((l, i) => (bundles[l] = built[i + 1] as WorkflowBundleWithSourceMap));
+  LISTS.forEach((l, i) => (bundles[l] = built[i + 1] as WorkflowBundleOption));
 }, 300_000);
 
 afterAll(async () => {

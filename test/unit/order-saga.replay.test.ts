@@ -6,11 +6,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { installQuietRuntime, quietLogger } from '../support/timeskip/env';
+import { installQuietRuntime } from '../support/timeskip/env';
 import { historyFromJSON, type History } from '../support/timeskip/history-json';
 import { SCENARIO_NAMES } from '../support/timeskip/scenarios';
+import { cachedPlainBundle } from '../support/workflow-bundles';
 
 jest.setTimeout(60_000);
 
@@ -30,15 +31,12 @@ function loadHistory(name: string): History {
   return historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, `${name}.json`), 'utf8')));
 }
 
-let current: WorkflowBundleWithSourceMap;
-let changed: WorkflowBundleWithSourceMap;
+let current: WorkflowBundleOption;
+let changed: WorkflowBundleOption;
 
 beforeAll(async () => {
   installQuietRuntime();
-  [current, changed] = await Promise.all([
-    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger }),
-    bundleWorkflowCode({ workflowsPath: CHANGED_WORKFLOW, logger: quietLogger }),
-  ]);
+  [current, changed] = await Promise.all([cachedPlainBundle(require.resolve('../../workflows')), cachedPlainBundle(CHANGED_WORKFLOW)]);
 });
 
 describe('order saga replay', () => {

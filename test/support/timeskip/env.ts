@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
-import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startSagaWorkers } from '../../../app/workers';
 import { loadStackConfig } from '../../../scripts/stack/config';
 import { ensureTestServer } from '../../../scripts/stack/test-server';
@@ -23,6 +23,7 @@ import {
 } from '../../../services/orders/contract';
 import { orderSaga, statusQuery } from '../../../workflows/order-saga';
 import type { FakeSagaActivities } from './fakes';
+import { cachedPlainBundle } from '../workflow-bundles';
 
 export type SagaHandle = WorkflowHandle<typeof orderSaga>;
 
@@ -77,11 +78,11 @@ export async function startTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   return env;
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+let bundle: Promise<{ codePath: string }> | undefined;
 
-/** The production workflow code (workflows/index.ts), bundled once per process. */
-export function sagaWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../../workflows'), logger: quietLogger });
+/** The production workflow code (workflows/index.ts), bundled once per workflow change (test/support/workflow-bundles.ts). */
+export function sagaWorkflowBundle(): Promise<{ codePath: string }> {
+  bundle ??= cachedPlainBundle(require.resolve('../../../workflows'));
   return bundle;
 }
 
