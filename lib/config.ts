@@ -270,17 +270,17 @@ export const APP_VARIABLES = declareVariables('app', {
   ORDERS_MAX_IN_FLIGHT: {
     parser: integer(0, 1_000_000),
     default: '40',
-    doc: 'sagas in flight (orders PENDING, INVENTORY_RESERVED, PAYMENT_CAPTURED or COMPENSATING, created within `RECONCILE_STUCK_MS`) past which `POST /orders` answers 503 `OVERLOADED` and writes nothing; 0: no bound. Default: about 4 s of this machine\'s measured saga capacity (docs/benchmarks.md)',
+    doc: "sagas in flight (orders PENDING, INVENTORY_RESERVED, PAYMENT_CAPTURED or COMPENSATING, created within `RECONCILE_STUCK_MS`) past which `POST /orders` answers 503 `OVERLOADED` and writes nothing; 0: no bound. Default: about 4 s of this machine's measured saga capacity (docs/benchmarks.md)",
   },
   ORDERS_IN_FLIGHT_CACHE_MS: {
     parser: durationMs(0, 60 * SECOND_MS),
     default: '250',
-    doc: "how long one API process reuses its count of sagas in flight (plus the orders it admitted since); each instance may overshoot the bound by what it admits in this time",
+    doc: 'how long one API process reuses its count of sagas in flight (plus the orders it admitted since); each instance may overshoot the bound by what it admits in this time',
   },
   ORDERS_OVERLOAD_RETRY_AFTER_S: {
     parser: integer(1, 3600),
     default: '2',
-    doc: "`Retry-After` of an `OVERLOADED` answer (s); after a Temporal ResourceExhausted on a start, `POST /orders` refuses for this long",
+    doc: '`Retry-After` of an `OVERLOADED` answer (s); after a Temporal ResourceExhausted on a start, `POST /orders` refuses for this long',
   },
   KAFKA_BROKERS: { parser: hostPortList(), default: '127.0.0.1:9092', doc: 'bootstrap brokers, comma-separated' },
   KAFKA_CLIENT_ID: { parser: text(), default: 'order-saga', doc: 'client id prefix (each process appends its own suffix)' },

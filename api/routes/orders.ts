@@ -56,9 +56,14 @@ export const ORDER_OPERATIONS = [
       // stored, so a retry with the same key is a new attempt, not a replay of the 503).
       const admitted = await deps.admission.admit();
       if (isRefusal(admitted)) {
-        throw new Problem(ORDER_ERRORS.OVERLOADED, `order refused, nothing written: ${admitted.detail}; retry after ${admitted.retryAfterS} s`, {}, {
-          'Retry-After': String(admitted.retryAfterS),
-        });
+        throw new Problem(
+          ORDER_ERRORS.OVERLOADED,
+          `order refused, nothing written: ${admitted.detail}; retry after ${admitted.retryAfterS} s`,
+          {},
+          {
+            'Retry-After': String(admitted.retryAfterS),
+          },
+        );
       }
       try {
         const cmd = { apiKeyId: principal.apiKeyId, customerId: body.customerId, items: body.items };

@@ -73,7 +73,7 @@ export function isResourceExhausted(err: unknown): boolean {
 export function admissionMetrics(registry: Registry) {
   return {
     bound: gauge(registry, 'orders_in_flight_max', 'The bound on sagas in flight (ORDERS_MAX_IN_FLIGHT; 0: none).'),
-    inFlight: gauge(registry, 'orders_in_flight', "Sagas in flight as this API process last counted them, plus those it admitted since."),
+    inFlight: gauge(registry, 'orders_in_flight', 'Sagas in flight as this API process last counted them, plus those it admitted since.'),
     refused: counter(registry, 'orders_refused_total', 'POST /orders refused with 503 OVERLOADED before writing anything, by reason.', [
       'reason',
     ]),
