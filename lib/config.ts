@@ -269,8 +269,8 @@ export const APP_VARIABLES = declareVariables('app', {
   },
   ORDERS_MAX_IN_FLIGHT: {
     parser: integer(0, 1_000_000),
-    default: '40',
-    doc: "sagas in flight (orders PENDING, INVENTORY_RESERVED, PAYMENT_CAPTURED or COMPENSATING, created within `RECONCILE_STUCK_MS`) past which `POST /orders` answers 503 `OVERLOADED` and writes nothing; 0: no bound. Default: about 4 s of this machine's measured saga capacity (docs/benchmarks.md)",
+    default: '20',
+    doc: 'sagas in flight (orders PENDING, INVENTORY_RESERVED, PAYMENT_CAPTURED or COMPENSATING, created within `RECONCILE_STUCK_MS`) past which `POST /orders` answers 503 `OVERLOADED` and writes nothing; 0: no bound. Default derived in docs/benchmarks.md: about 3x what keeps this machine busy, at most about 4 s of queueing at its loaded capacity',
   },
   ORDERS_IN_FLIGHT_CACHE_MS: {
     parser: durationMs(0, 60 * SECOND_MS),
