@@ -120,6 +120,7 @@ export async function offerOrder(url: string, headers: Record<string, string>, b
     if (answer === 'accepted') return { answer, status: res.status, sentAt, orderId: (JSON.parse(text) as { orderId: string }).orderId };
     return { answer, status: res.status, sentAt, detail: text.slice(0, 300), retryAfter: res.headers.get('retry-after') ?? undefined };
   } catch (err) {
-    return { answer: 'networkError', sentAt, detail: (err as Error).message };
+    const cause = (err as Error).cause as Error | undefined;
+    return { answer: 'networkError', sentAt, detail: `${(err as Error).message}${cause?.message ? `: ${cause.message}` : ''}` };
   }
 }

@@ -312,19 +312,28 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}/orders`;
-  const offer = (i: number): Promise<Offered> =>
+  const offer = (i: number, idempotencyKey: string = crypto.randomUUID()): Promise<Offered> =>
     offerOrder(
       api,
-      { authorization: `Bearer ${key}`, 'idempotency-key': crypto.randomUUID(), 'content-type': 'application/json' },
+      { authorization: `Bearer ${key}`, 'idempotency-key': idempotencyKey, 'content-type': 'application/json' },
       { customerId: customers[i % customers.length], items: [{ sku, quantity: 1 }] },
       REQUEST_TIMEOUT_MS,
     );
-  /** A closed-loop client: a 503 with Retry-After (the bound on sagas in flight) is retried after it. */
+  /**
+   * A closed-loop client: a 503 with Retry-After (the bound on sagas in flight) is retried after
+   * it, a lost answer (network error) at most 3 times; one Idempotency-Key per order, so a retry
+   * never places a second one.
+   */
   const post = async (i: number): Promise<string> => {
-    for (;;) {
-      const o = await offer(i);
+    const idempotencyKey = crypto.randomUUID();
+    for (let lost = 0; ;) {
+      const o = await offer(i, idempotencyKey);
       if (o.orderId) return o.orderId;
-      if (o.answer !== 'unavailableRetryAfter') throw new Error(`POST /orders answered ${o.status ?? o.answer}: ${o.detail}`);
+      if (o.answer === 'networkError' && ++lost <= 3) continue;
+      if (o.answer !== 'unavailableRetryAfter' && o.answer !== 'networkError') {
+        throw new Error(`POST /orders answered ${o.status ?? o.answer}: ${o.detail}`);
+      }
+      if (o.answer === 'networkError') throw new Error(`POST /orders: no answer 4 times: ${o.detail}`);
       await sleep(Number(o.retryAfter ?? 1) * 1000);
     }
   };
