@@ -1,5 +1,6 @@
 /** The express application: every operation, request ids and metrics, problems. */
 import express, { type Express } from 'express';
+import { Admission, admissionMetrics, countInFlight } from '../services/orders/admission';
 import { anonymousLimit } from './auth';
 import { consoleRouter } from './console/router';
 import type { ApiDeps } from './deps';
@@ -27,7 +28,21 @@ export const OPERATIONS: readonly Operation[] = [
   ...AUDIT_LOG_OPERATIONS,
 ];
 
-export function createApp(deps: ApiDeps): Express {
+/** What createApp needs: ApiDeps, whose admission it makes from the configuration unless given. */
+export type AppDeps = Omit<ApiDeps, 'admission'> & Partial<Pick<ApiDeps, 'admission'>>;
+
+/** The process's bound on sagas in flight (ORDERS_MAX_IN_FLIGHT), counted in the database. */
+export function orderAdmission(deps: Omit<AppDeps, 'admission'>): Admission {
+  const settings = deps.cfg.api.admission;
+  return new Admission(
+    settings,
+    () => countInFlight(deps.db, settings.horizonMs),
+    deps.registry ? admissionMetrics(deps.registry) : undefined,
+  );
+}
+
+export function createApp(appDeps: AppDeps): Express {
+  const deps: ApiDeps = { ...appDeps, admission: appDeps.admission ?? orderAdmission(appDeps) };
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

@@ -6,6 +6,7 @@ import type { Config } from '../lib/config';
 import type { Db } from '../lib/db';
 import type { Faults } from '../lib/faults';
 import type { Logger } from '../lib/logger';
+import type { Admission } from '../services/orders/admission';
 
 export interface ApiDeps {
   cfg: Config;
@@ -19,4 +20,6 @@ export interface ApiDeps {
   readiness: Record<string, () => Promise<unknown>>;
   /** Where HTTP metrics go (the API role's registry); none in tests that do not look. */
   registry?: Registry;
+  /** The bound on sagas in flight that POST /orders checks (one per process; createApp makes it unless given). */
+  admission: Admission;
 }

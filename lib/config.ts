@@ -281,6 +281,21 @@ export const APP_VARIABLES = declareVariables('app', {
     default: '5000',
     doc: 'age after which the sweeper starts a saga not known to have started',
   },
+  ORDERS_MAX_IN_FLIGHT: {
+    parser: integer(0, 1_000_000),
+    default: '20',
+    doc: 'sagas in flight (orders PENDING, INVENTORY_RESERVED, PAYMENT_CAPTURED or COMPENSATING, created within `RECONCILE_STUCK_MS`) past which `POST /orders` answers 503 `OVERLOADED` and writes nothing; 0: no bound. Default derived in docs/benchmarks.md: about 3x what keeps this machine busy, at most about 4 s of queueing at its loaded capacity',
+  },
+  ORDERS_IN_FLIGHT_CACHE_MS: {
+    parser: durationMs(0, 60 * SECOND_MS),
+    default: '250',
+    doc: 'how long one API process reuses its count of sagas in flight (plus the orders it admitted since); each instance may overshoot the bound by what it admits in this time',
+  },
+  ORDERS_OVERLOAD_RETRY_AFTER_S: {
+    parser: integer(1, 3600),
+    default: '2',
+    doc: '`Retry-After` of an `OVERLOADED` answer (s); after a Temporal ResourceExhausted on a start, `POST /orders` refuses for this long',
+  },
   KAFKA_BROKERS: { parser: hostPortList(), default: '127.0.0.1:9092', doc: 'bootstrap brokers, comma-separated' },
   KAFKA_CLIENT_ID: { parser: text(), default: 'order-saga', doc: 'client id prefix (each process appends its own suffix)' },
   KAFKA_EVENTS_TOPIC: { parser: kafkaTopic(), default: 'orders.events', doc: 'topic the relay publishes the outbox to' },
@@ -359,6 +374,13 @@ export function loadConfig(env: Env = process.env) {
       port: v.API_PORT,
       adminApiKey: v.ADMIN_API_KEY,
       trustProxy: v.API_TRUST_PROXY,
+      /** Backpressure: the bound on sagas in flight (services/orders/admission.ts). */
+      admission: {
+        maxInFlight: v.ORDERS_MAX_IN_FLIGHT,
+        cacheMs: v.ORDERS_IN_FLIGHT_CACHE_MS,
+        retryAfterS: v.ORDERS_OVERLOAD_RETRY_AFTER_S,
+        horizonMs: v.RECONCILE_STUCK_MS,
+      },
       rateLimits: {
         keyPrefix: v.RATE_LIMIT_KEY_PREFIX,
         windowS: v.RATE_LIMIT_WINDOW_S,

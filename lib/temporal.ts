@@ -1,5 +1,5 @@
 /** Temporal connections from configuration. */
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type ConnectionOptions } from '@temporalio/client';
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { NativeConnection } from '@temporalio/worker';
 import type { Config } from './config';
@@ -9,8 +9,31 @@ export interface ClientOptions {
   tracing?: boolean;
 }
 
+/** gRPC status RESOURCE_EXHAUSTED. */
+const RESOURCE_EXHAUSTED = 8;
+
+type GrpcInterceptor = NonNullable<ConnectionOptions['interceptors']>[number];
+
+/**
+ * The SDK's retries of every call, except that a workflow start Temporal refuses as
+ * ResourceExhausted is not retried: the SDK would back off 1 s and more (under the API's 2 s
+ * start deadline the refusal then surfaces as a deadline), holding the request and adding load.
+ * Refused at once, the API closes its door for Retry-After seconds and the sweeper starts the
+ * order later (services/orders/admission.ts).
+ */
+export function startShedsLoad(): GrpcInterceptor {
+  const retry = defaultGrpcRetryOptions();
+  const everything = makeGrpcRetryInterceptor(retry);
+  const starts = makeGrpcRetryInterceptor({
+    ...retry,
+    retryableDecider: (attempt, status) => status.code !== RESOURCE_EXHAUSTED && retry.retryableDecider(attempt, status),
+  });
+  return (options, nextCall) =>
+    (options.method_definition.path.endsWith('/StartWorkflowExecution') ? starts : everything)(options, nextCall);
+}
+
 export async function createTemporalClient(cfg: Config, opts: ClientOptions = {}): Promise<Client> {
-  const connection = await Connection.connect({ address: cfg.temporal.address });
+  const connection = await Connection.connect({ address: cfg.temporal.address, interceptors: [startShedsLoad()] });
   return new Client({
     connection,
     namespace: cfg.temporal.namespace,

@@ -8,7 +8,7 @@ import type { ApiDeps } from '../deps';
 import { uuidParam } from '../http';
 import { idempotent, type IdempotentReply } from '../idempotency';
 import { operation } from '../operation';
-import { problems } from '../problem';
+import { Problem, problems } from '../problem';
 import { CancelAccepted, OrderAccepted, OrderView, PlaceOrderBody, ReasonBody, TimelineView } from '../schemas';
 import { COMMON_ERRORS, DomainError } from '../../lib/errors';
 import { mayActFor, type Principal } from '../../services/access/api-keys';
@@ -17,6 +17,7 @@ import { AUDIT_ACTIONS, recordAuditAlone, type AuditOutcome } from '../../servic
 import { auditBy } from '../audit';
 import { INVENTORY_ERRORS } from '../../services/inventory/contract';
 import { ORDER_ERRORS } from '../../services/orders/contract';
+import { isRefusal } from '../../services/orders/admission';
 import { principalOf } from '../auth';
 import { visibleTo } from '../client-view';
 
@@ -84,24 +85,43 @@ export const ORDER_OPERATIONS = [
       COMMON_ERRORS.CURRENCY_MISMATCH,
       ORDER_ERRORS.DUPLICATE_SKU,
       ORDER_ERRORS.TOTAL_TOO_LARGE,
+      ORDER_ERRORS.OVERLOADED,
     ],
     async handle({ req, res, deps, principal, body }) {
       // Not granted and not existing are the same answer: nothing about other customers leaks.
       if (!mayActFor(principal, body.customerId)) throw problems.notFound(`no customer "${body.customerId}"`);
-      const cmd = { apiKeyId: principal.apiKeyId, customerId: body.customerId, items: body.items };
-      const priced = await priceOrder(deps.db, cmd);
-      await idempotent(deps.db, req, res, principal, body, async ({ commit }) => {
-        let reply: IdempotentReply | undefined;
-        await placeOrder(deps, cmd, priced, async (tx, o) => {
-          reply = {
-            status: 202,
-            body: { orderId: o.id, status: o.status, workflowId: o.workflowId },
-            headers: { Location: `/orders/${o.id}` },
-          };
-          await commit(tx, reply);
+      // Before anything is read or written (the idempotency key included: a refusal is not
+      // stored, so a retry with the same key is a new attempt, not a replay of the 503).
+      const admitted = await deps.admission.admit();
+      if (isRefusal(admitted)) {
+        throw new Problem(
+          ORDER_ERRORS.OVERLOADED,
+          `order refused, nothing written: ${admitted.detail}; retry after ${admitted.retryAfterS} s`,
+          {},
+          {
+            'Retry-After': String(admitted.retryAfterS),
+          },
+        );
+      }
+      try {
+        const cmd = { apiKeyId: principal.apiKeyId, customerId: body.customerId, items: body.items };
+        const priced = await priceOrder(deps.db, cmd);
+        await idempotent(deps.db, req, res, principal, body, async ({ commit }) => {
+          let reply: IdempotentReply | undefined;
+          const placeDeps = { ...deps, onStartExhausted: () => deps.admission.temporalExhausted() };
+          await placeOrder(placeDeps, cmd, priced, async (tx, o) => {
+            reply = {
+              status: 202,
+              body: { orderId: o.id, status: o.status, workflowId: o.workflowId },
+              headers: { Location: `/orders/${o.id}` },
+            };
+            await commit(tx, reply);
+          });
+          return reply!;
         });
-        return reply!;
-      });
+      } finally {
+        admitted.done();
+      }
     },
   }),
   operation({

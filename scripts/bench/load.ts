@@ -106,6 +106,8 @@ export interface Offered {
   /** When it was sent (this machine's clock, ms). */
   sentAt: number;
   detail?: string;
+  /** The Retry-After header, if any. */
+  retryAfter?: string;
 }
 
 /** POSTs one order; never throws: a failure is an answer class. */
@@ -116,8 +118,9 @@ export async function offerOrder(url: string, headers: Record<string, string>, b
     const answer = classifyAnswer(res.status, res.headers.get('retry-after'));
     const text = await res.text();
     if (answer === 'accepted') return { answer, status: res.status, sentAt, orderId: (JSON.parse(text) as { orderId: string }).orderId };
-    return { answer, status: res.status, sentAt, detail: text.slice(0, 300) };
+    return { answer, status: res.status, sentAt, detail: text.slice(0, 300), retryAfter: res.headers.get('retry-after') ?? undefined };
   } catch (err) {
-    return { answer: 'networkError', sentAt, detail: (err as Error).message };
+    const cause = (err as Error).cause as Error | undefined;
+    return { answer: 'networkError', sentAt, detail: `${(err as Error).message}${cause?.message ? `: ${cause.message}` : ''}` };
   }
 }

@@ -27,7 +27,7 @@ import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/
 import { createApp } from '../../api/app';
 import { appWorkersSetup, createSagaWorkers } from '../../app/workers';
 import { loadConfig } from '../../lib/config';
-import { closeDb, createDb, inTransaction, runStatement, type Db } from '../../lib/db';
+import { closeDb, createDb, inTransaction, poolOf, runStatement, type Db } from '../../lib/db';
 import { createLogger } from '../../lib/logger';
 import { migrate } from '../../lib/migrate';
 import { sql } from '../../lib/sql';
@@ -37,7 +37,8 @@ import { upsertProduct } from '../../services/catalog/products';
 import { singleFlight, sweepUnstartedSagas } from '../../services/orders/saga-starter';
 import { openAndDeposit } from '../../services/payments/accounts';
 import { loadStackConfig, type StackConfig } from '../stack/config';
-import { ensureDatabase } from '../stack/postgres';
+import { dropDatabase, ensureDatabase } from '../stack/postgres';
+import { countPool, countsPerItem, type DbCounts } from './db-counts';
 import { temporalServerPid, up } from '../stack/stack';
 import * as bareActivities from './bare-activities';
 import { bareQueues } from './bare-queues';
@@ -57,7 +58,13 @@ import {
 } from './load';
 import { formatProfiles, profileProcess, profileThisProcess, profileThreads, type ProcessProfile } from './profile';
 
+/** Parts of the run `--only` may name (comma-separated); unset: all of them. */
+export const PHASES = ['bare', 'saga', 'latency', 'sweep', 'overload', 'sustained'] as const;
+export type Phase = (typeof PHASES)[number];
+
 export interface SagaBenchOptions {
+  /** Only these parts (the burst capacity is measured too when the sweep or overload rates need it). */
+  only?: ReadonlySet<Phase | 'relay'>;
   /** Workflows (baseline) and orders (saga) per throughput burst. */
   orders: number;
   /** In flight at once during the bursts. */
@@ -85,6 +92,8 @@ export interface PhaseResult {
   answers: AnswerCounts;
   /** Submit-to-CONFIRMED of the accepted orders that were CONFIRMED. */
   latency: Latency;
+  /** Orders of the phase's customers not answered 202 whose payment was charged (must be 0). */
+  chargedNotAccepted: number;
   /** Accepted orders by final status (and `unsettled`: not final by the deadline). */
   outcomes: Record<string, number>;
   /** Orders the phase committed: more than the accepted ones when an answer was lost (a timeout after the commit). */
@@ -97,8 +106,13 @@ export interface PhaseResult {
 
 export interface SagaBenchResult {
   mode: string;
+  /** NaN when not run (--only). */
   bareRate: number;
   sagaRate: number;
+  /** ORDERS_MAX_IN_FLIGHT the bench's API ran with (0: none). */
+  maxInFlight: number;
+  /** PostgreSQL round trips and transactions per saga order (the burst; API, workers, sweeper) and per bare workflow (0: it touches none). */
+  dbCounts?: { saga: DbCounts };
   latency: PhaseResult[];
   sweep?: { points: SweepPoint[]; limitMs: number; under?: SweepPoint; over?: SweepPoint };
   overload?: PhaseResult & { sweeperStarted: number };
@@ -179,6 +193,16 @@ function orderBook(db: Db, customers: string[]) {
       );
       return row!.n;
     },
+    /** Orders of the run created since `since`, not among `accepted`, whose payment was charged. */
+    async chargedExcept(since: Date, accepted: string[]): Promise<number> {
+      const [row] = await runStatement<{ n: number }>(
+        db,
+        sql`SELECT count(*)::int AS n FROM ledger_transactions t JOIN orders o ON o.id = t.order_id
+             WHERE o.customer_id = ANY(${customers}::text[]) AND o.created_at >= ${since}::timestamptz
+               AND t.kind = 'CHARGE' AND NOT (o.id = ANY(${accepted}::uuid[]))`,
+      );
+      return row!.n;
+    },
     /** Each order's status and, once CONFIRMED, when (the database's clock, ms). */
     async outcomes(ids: string[]): Promise<Map<string, { status: string; confirmedAt: number | null }>> {
       const rows = await runStatement<{ id: string; status: string; confirmed_at: number | null }>(
@@ -221,9 +245,14 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
   const temporalCfg = opts.temporal ?? stackCfg;
   const cfg = { ...stackCfg, temporal: temporalCfg.temporal };
   const mode = temporalCfg.stack.temporal.persistence;
+  // A fresh database: orders a killed run left mid-saga would count against the bound on sagas in flight.
+  await dropDatabase(cfg, cfg.database.database);
   await ensureDatabase(cfg, cfg.database.database);
   await migrate(cfg.databaseOwner.url);
   const db = createDb(cfg.database.url, 40);
+  const dbCounter = countPool(poolOf(db));
+  // The harness's own statements (polling, outcomes) on a pool of their own: not counted as the system's.
+  const harnessDb = createDb(cfg.database.url, 4);
   // Orders an earlier run left unstarted are not this run's: its sweeper must not start them.
   await runStatement(db, sql`UPDATE orders SET saga_started_at = now() WHERE saga_started_at IS NULL`);
   const client = await createTemporalClient(cfg);
@@ -239,7 +268,7 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
     );
   }
   const { key } = await createApiKey(db, 'bench', 'client', customers);
-  const book = orderBook(db, customers);
+  const book = orderBook(harnessDb, customers);
 
   const sagaBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quiet });
   const bareBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./bare-workflow'), logger: quiet });
@@ -283,17 +312,30 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}/orders`;
-  const offer = (i: number): Promise<Offered> =>
+  const offer = (i: number, idempotencyKey: string = crypto.randomUUID()): Promise<Offered> =>
     offerOrder(
       api,
-      { authorization: `Bearer ${key}`, 'idempotency-key': crypto.randomUUID(), 'content-type': 'application/json' },
+      { authorization: `Bearer ${key}`, 'idempotency-key': idempotencyKey, 'content-type': 'application/json' },
       { customerId: customers[i % customers.length], items: [{ sku, quantity: 1 }] },
       REQUEST_TIMEOUT_MS,
     );
+  /**
+   * A closed-loop client: a 503 with Retry-After (the bound on sagas in flight) is retried after
+   * it, a lost answer (network error) at most 3 times; one Idempotency-Key per order, so a retry
+   * never places a second one.
+   */
   const post = async (i: number): Promise<string> => {
-    const o = await offer(i);
-    if (!o.orderId) throw new Error(`POST /orders answered ${o.status ?? o.answer}: ${o.detail}`);
-    return o.orderId;
+    const idempotencyKey = crypto.randomUUID();
+    for (let lost = 0; ;) {
+      const o = await offer(i, idempotencyKey);
+      if (o.orderId) return o.orderId;
+      if (o.answer === 'networkError' && ++lost <= 3) continue;
+      if (o.answer !== 'unavailableRetryAfter' && o.answer !== 'networkError') {
+        throw new Error(`POST /orders answered ${o.status ?? o.answer}: ${o.detail}`);
+      }
+      if (o.answer === 'networkError') throw new Error(`POST /orders: no answer 4 times: ${o.detail}`);
+      await sleep(Number(o.retryAfter ?? 1) * 1000);
+    }
   };
   /** Waits (polling, deadline) until no order of the run is unsettled; returns how long it took. */
   const drain = async (deadlineMs = DRAIN_DEADLINE_MS): Promise<number> => {
@@ -311,6 +353,7 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
   const phase = async (rate: number, seconds: number): Promise<PhaseResult> => {
     const offered: Offered[] = [];
     const countBefore = await book.count();
+    const [{ started }] = (await runStatement<{ started: Date }>(harnessDb, sql`SELECT now() AS started`)) as [{ started: Date }];
     await openLoop(rate, seconds, async (i) => {
       offered.push(await offer(i));
     });
@@ -324,6 +367,10 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
     }
     const accepted = offered.filter((o) => o.orderId);
     const outcomes = await book.outcomes(accepted.map((o) => o.orderId!));
+    const chargedNotAccepted = await book.chargedExcept(
+      started,
+      accepted.map((o) => o.orderId!),
+    );
     const counts: Record<string, number> = {};
     const latencies: number[] = [];
     for (const o of accepted) {
@@ -338,6 +385,7 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
       offered: offered.length,
       answers,
       latency: latencySummary(latencies),
+      chargedNotAccepted,
       outcomes: counts,
       committed,
       samples: [...samples.values()],
@@ -359,47 +407,65 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
     const serverProfile = profileProcess(groups[1]!.pids?.[0], dir, `${mode}-${name}-temporal`, `temporal (${mode} mode)`);
     return { stop: async () => [await js.stop(), threads.stop(), await serverProfile.stop()] };
   };
+  const want = (p: Phase) => !opts.only || opts.only.has(p);
+  // The sweep and the overload are sized from the burst capacity unless given a rate.
+  const needBurst = want('saga') || want('sweep') || (want('overload') && opts.overload.rate === undefined);
   // 1. Baseline.
   const metricsUrl = `http://${temporalCfg.temporal.host}:${temporalCfg.stack.temporal.metricsPort}/metrics`;
-  progress(`${mode}: bare burst of ${opts.orders}`);
-  const bareProfiling = await startProfile('bare');
-  let requestsBefore = await requestCounts(metricsUrl);
-  let t0 = Date.now();
-  const bareCpu = await cpuPerItem(groups, opts.orders, () =>
-    pool(opts.orders, opts.concurrency, async (i) => {
-      await client.workflow.execute('bareWorkflow', { taskQueue: bare.orders, workflowId: `${prefix}bare-${i}`, args: [bare] });
-    }),
-  );
-  const bareRate = opts.orders / ((Date.now() - t0) / 1000);
-  const bareProfile = await bareProfiling?.stop();
-  const bareRequests = requestsPerItem(requestsBefore, await requestCounts(metricsUrl), opts.orders);
+  let bareRate = NaN;
+  let bareCpu: Record<string, number> = {};
+  let bareRequests: [string, number][] = [];
+  let bareProfile: ProcessProfile[] | undefined;
+  if (want('bare') || want('saga')) {
+    progress(`${mode}: bare burst of ${opts.orders}`);
+    const bareProfiling = await startProfile('bare');
+    const requestsBefore = await requestCounts(metricsUrl);
+    const t0 = Date.now();
+    bareCpu = await cpuPerItem(groups, opts.orders, () =>
+      pool(opts.orders, opts.concurrency, async (i) => {
+        await client.workflow.execute('bareWorkflow', { taskQueue: bare.orders, workflowId: `${prefix}bare-${i}`, args: [bare] });
+      }),
+    );
+    bareRate = opts.orders / ((Date.now() - t0) / 1000);
+    bareProfile = await bareProfiling?.stop();
+    bareRequests = requestsPerItem(requestsBefore, await requestCounts(metricsUrl), opts.orders);
+  }
 
-  // 2. Saga throughput through the API.
-  progress(`${mode}: saga burst of ${opts.orders}`);
-  t0 = Date.now();
-  const ids: string[] = [];
-  const sagaProfiling = await startProfile('saga');
-  requestsBefore = await requestCounts(metricsUrl);
-  const sagaCpu = await cpuPerItem(groups, opts.orders, async () => {
-    await pool(opts.orders, opts.concurrency, async (i) => {
-      ids.push(await post(i));
+  // 2. Saga throughput through the API (a closed loop: refusals by the bound are retried after Retry-After).
+  let sagaRate = NaN;
+  let sagaCpu: Record<string, number> = {};
+  let sagaRequests: [string, number][] = [];
+  let profiles: SagaBenchResult['profiles'];
+  let dbCounts: SagaBenchResult['dbCounts'];
+  if (needBurst) {
+    progress(`${mode}: saga burst of ${opts.orders}`);
+    const t0 = Date.now();
+    const ids: string[] = [];
+    const sagaProfiling = await startProfile('saga');
+    const requestsBefore = await requestCounts(metricsUrl);
+    const countsBefore = dbCounter.read();
+    sagaCpu = await cpuPerItem(groups, opts.orders, async () => {
+      await pool(opts.orders, opts.concurrency, async (i) => {
+        ids.push(await post(i));
+      });
+      await allConfirmed(ids);
     });
-    await allConfirmed(ids);
-  });
-  const sagaRate = opts.orders / ((Date.now() - t0) / 1000);
-  const sagaRequests = requestsPerItem(requestsBefore, await requestCounts(metricsUrl), opts.orders);
-  const profiles = sagaProfiling && bareProfile ? { bare: bareProfile, saga: await sagaProfiling.stop() } : undefined;
+    sagaRate = opts.orders / ((Date.now() - t0) / 1000);
+    dbCounts = { saga: countsPerItem(countsBefore, dbCounter.read(), opts.orders) };
+    sagaRequests = requestsPerItem(requestsBefore, await requestCounts(metricsUrl), opts.orders);
+    profiles = sagaProfiling && bareProfile ? { bare: bareProfile, saga: await sagaProfiling.stop() } : undefined;
+  }
 
   // 3. Latency at each fixed rate (each phase drains before the next begins).
   const latency: PhaseResult[] = [];
-  for (const rate of opts.rates) {
+  for (const rate of want('latency') ? opts.rates : []) {
     progress(`${mode}: latency at ${rate}/s for ${opts.seconds} s`);
     latency.push(await phase(rate, opts.seconds));
   }
 
   // 4. Where p99 crosses the limit: ascending rates below capacity, stopping at the first over it.
   let sweepResult: SagaBenchResult['sweep'];
-  if (opts.sweep.steps > 0) {
+  if (opts.sweep.steps > 0 && want('sweep')) {
     const points: SweepPoint[] = [];
     for (const rate of sweepRates(opts.sweep.start, Math.max(opts.sweep.start, Math.round(sagaRate * 1.2)), opts.sweep.steps)) {
       progress(`${mode}: p99 sweep at ${rate}/s for ${opts.sweep.seconds} s`);
@@ -411,7 +477,7 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
 
   // 5. Overload: well above the capacity just measured.
   let overload: SagaBenchResult['overload'];
-  if (opts.overload.seconds > 0) {
+  if (opts.overload.seconds > 0 && want('overload')) {
     const rate = opts.overload.rate ?? Math.max(1, Math.ceil(sagaRate * opts.overload.factor));
     progress(`${mode}: overload at ${rate}/s for ${opts.overload.seconds} s`);
     const before = await sweeperStarted();
@@ -421,7 +487,7 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
 
   // 6. Sustained (last: its backlog is left to Temporal, not drained).
   let sustained: SagaBenchResult['sustained'];
-  if (opts.sustained) {
+  if (opts.sustained && want('sustained')) {
     const { rate, minutes } = opts.sustained;
     progress(`${mode}: sustained ${rate}/s for ${minutes} min`);
     const offered: Offered[] = [];
@@ -458,10 +524,13 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
   await connection.close();
   await client.connection.close();
   await closeDb(db);
+  await closeDb(harnessDb);
   return {
     mode,
     bareRate,
     sagaRate,
+    maxInFlight: cfg.api.admission.maxInFlight,
+    dbCounts,
     latency,
     sweep: sweepResult,
     overload,
@@ -480,6 +549,17 @@ export function numberArg(argv: string[], name: string, fallback: number): numbe
   const v = Number(argv[i + 1]);
   if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} needs a number >= 0`);
   return v;
+}
+
+/** `--only overload,relay`: the parts to run (PHASES, and `relay` for npm run bench). */
+function onlyArg(argv: string[]): { only?: ReadonlySet<Phase | 'relay'> } {
+  const i = argv.indexOf('--only');
+  if (i < 0) return {};
+  const names = (argv[i + 1] ?? '').split(',').filter(Boolean);
+  const known: readonly string[] = [...PHASES, 'relay'];
+  for (const n of names) if (!known.includes(n)) throw new Error(`--only: "${n}" is not one of ${known.join(', ')}`);
+  if (names.length === 0) throw new Error(`--only needs one or more of ${known.join(', ')}`);
+  return { only: new Set(names as (Phase | 'relay')[]) };
 }
 
 /** The options both `npm run bench` and this script take, from argv. */
@@ -503,7 +583,8 @@ export function sagaOptionsFromArgv(argv: string[]): Omit<SagaBenchOptions, 'tem
       seconds: numberArg(argv, 'sweep-seconds', seconds),
       limitMs: 1000,
     },
-    overload: { ...(overloadRate > 0 ? { rate: overloadRate } : {}), factor: 3, seconds: numberArg(argv, 'overload-seconds', seconds) },
+    overload: { ...(overloadRate > 0 ? { rate: overloadRate } : {}), factor: 3, seconds: numberArg(argv, 'overload-seconds', 60) },
+    ...onlyArg(argv),
     ...(s >= 0 ? { sustained: { rate: numberArg(argv, 'sustained-rate', 50), minutes: minutesArg > 0 ? minutesArg : 10 } } : {}),
     ...(p >= 0 ? { profileDir: path.resolve(argv[p + 1] ?? 'bench-profile') } : {}),
   };

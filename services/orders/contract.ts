@@ -154,6 +154,15 @@ export const ORDER_ERRORS = {
     when: "the order's saga did not answer the command in time (its worker is down or overloaded); the command changed nothing",
     action: 'retry the same request after the Retry-After seconds',
   },
+  /** Backpressure at the front door (services/orders/admission.ts): nothing was written. */
+  OVERLOADED: {
+    code: 'OVERLOADED',
+    status: 503,
+    retryable: true,
+    title: 'Too many orders in flight; retry shortly',
+    when: 'POST /orders came while as many sagas are in flight as ORDERS_MAX_IN_FLIGHT allows, or while Temporal refuses workflow starts (ResourceExhausted); nothing was written: no order, no idempotency record, no money or stock moved',
+    action: 'retry after the Retry-After seconds; the same Idempotency-Key may be reused, as nothing was recorded under it',
+  },
 } as const satisfies Record<string, ErrorKind>;
 
 export interface OrderLine {

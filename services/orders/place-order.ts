@@ -16,6 +16,7 @@ import { sql, type Tx } from '../../lib/sql';
 import { INVENTORY_ERRORS } from '../inventory/contract';
 import { appendEvents } from '../platform/outbox/outbox';
 import { ORDER_AGGREGATE, ORDER_ERRORS, ORDER_EVENTS, orderWorkflowId, type OrderEvent } from './contract';
+import { isResourceExhausted } from './admission';
 import { markSagaStarted, startSaga, type StartableOrder } from './saga-starter';
 
 export interface PlaceOrderCommand {
@@ -134,6 +135,8 @@ export interface PlaceOrderDeps {
   temporal: Client;
   log: Logger;
   faults: Faults;
+  /** Told when Temporal refused the start with ResourceExhausted (the API then refuses new orders for a while). */
+  onStartExhausted?: () => void;
 }
 
 /**
@@ -158,6 +161,9 @@ export async function placeOrder(
     await temporal.withDeadline(Date.now() + cfg.workers.sagaStartTimeoutMs, () => startSaga(temporal, cfg, order));
     await markSagaStarted(db, [order.id]);
   } catch (err) {
+    // ResourceExhausted: this order is committed (its row must be, before its saga may act on
+    // it), so it is accepted and the sweeper's; the orders after it are refused before they write.
+    if (isResourceExhausted(err)) deps.onStartExhausted?.();
     log.warn({ err, orderId: order.id, workflowId: order.workflowId }, 'saga start deferred to the sweeper');
   }
   log.info(

@@ -15,6 +15,7 @@ import { counter } from '../../lib/metrics';
 import { ORDER_WORKFLOW_TYPE, orderWorkflowId, type OrderSagaInput } from './contract';
 import { ordersTaskQueue } from './task-queues';
 import { SA } from './search-attributes';
+import { isResourceExhausted } from './admission';
 
 export interface StartableOrder {
   id: string;
@@ -166,6 +167,8 @@ export async function sweepUnstartedSagas(db: Db, client: Client, cfg: Config, l
       log.error({ err, orderId: o.id, workflowId: o.workflowId }, 'sweeper could not start the order saga; retrying next sweep');
       counted?.inc({ outcome: 'failed' });
       result.failed.push(o.id);
+      // Temporal is over a limit: the rest wait for the next sweep instead of adding to its load.
+      if (isResourceExhausted(err)) break;
     }
   }
   await markSagaStarted(db, result.started);

@@ -18,6 +18,7 @@ import { loadConfig, type Config } from '../../lib/config';
 import { closeDb, createDb, type Db, type DbOptions } from '../../lib/db';
 import { FaultPlan } from '../../lib/faults';
 import { createLogger, type Logger } from '../../lib/logger';
+import { startShedsLoad } from '../../lib/temporal';
 import { createApiKey } from '../../services/access/api-keys';
 import { startSagaEnv, type SagaEnv } from './saga-env';
 
@@ -74,7 +75,10 @@ export async function startPgApiEnv(
     ...env,
   });
   const db: Db = createDb(cfg.database.url, dbOptions);
-  const client = new Client({ connection: Connection.lazy({ address: cfg.temporal.address }), namespace: cfg.temporal.namespace });
+  const client = new Client({
+    connection: Connection.lazy({ address: cfg.temporal.address, interceptors: [startShedsLoad()] }),
+    namespace: cfg.temporal.namespace,
+  });
   const base: SagaEnv = {
     cfg,
     db,

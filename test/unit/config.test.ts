@@ -25,6 +25,7 @@ describe('the app configuration (lib/config.ts)', () => {
       port: 3000,
       adminApiKey: undefined,
       trustProxy: false,
+      admission: { maxInFlight: 20, cacheMs: 250, retryAfterS: 2, horizonMs: 3_600_000 },
       rateLimits: {
         keyPrefix: 'rl',
         windowS: 10,
