@@ -42,8 +42,11 @@ const ROLE_PRINCIPALS: Record<string, KafkaPrincipal | undefined> = {
   api: 'api',
 };
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON bodies of several routes, read field by field
+type Json = any;
+
 /** One JSON request to the HTTPS API, the stack's CA trusted. */
-function call(api: RoleProcess, method: string, path: string, key: string, body?: unknown): Promise<{ status: number; body: any }> {
+function call(api: RoleProcess, method: string, path: string, key: string, body?: unknown): Promise<{ status: number; body: Json }> {
   return new Promise((resolve, reject) => {
     const req = https.request(
       `${api.url}${path}`,
@@ -66,7 +69,11 @@ function call(api: RoleProcess, method: string, path: string, key: string, body?
 /** A kafkajs client as `principal` (TLS + SASL), or with the given overrides. */
 function kafkaAs(principal: KafkaPrincipal | undefined, overrides: Partial<KafkaConfig> = {}): Kafka {
   const sasl = principal
-    ? { mechanism: 'scram-sha-512' as const, username: KAFKA_PRINCIPALS[principal], password: pki.secret(`kafka-${KAFKA_PRINCIPALS[principal]}.password`) }
+    ? {
+        mechanism: 'scram-sha-512' as const,
+        username: KAFKA_PRINCIPALS[principal],
+        password: pki.secret(`kafka-${KAFKA_PRINCIPALS[principal]}.password`),
+      }
     : undefined;
   return new Kafka({
     clientId: 'secure-mode-test',
@@ -129,7 +136,13 @@ describeSecure('the secure stack', () => {
   test('an order placed over HTTPS is CONFIRMED, and its timeline arrives through Kafka under the ACLs', async () => {
     expect(api.url).toMatch(/^https:/);
     const sku = `SEC-${crypto.randomUUID().slice(0, 8)}`;
-    const product = await call(api, 'POST', '/admin/products', admin, { sku, name: 'Lamp', unitPriceMinor: 4_000, currency: 'EUR', addStock: 5 });
+    const product = await call(api, 'POST', '/admin/products', admin, {
+      sku,
+      name: 'Lamp',
+      unitPriceMinor: 4_000,
+      currency: 'EUR',
+      addStock: 5,
+    });
     expect(product.status).toBe(201);
     const account = await call(api, 'POST', '/admin/accounts', admin, { customerId: 'erin', currency: 'EUR', depositMinor: 20_000 });
     expect([200, 201]).toContain(account.status);
@@ -303,4 +316,3 @@ describeSecure('the secure stack', () => {
     });
   });
 });
-
