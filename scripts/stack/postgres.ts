@@ -29,15 +29,16 @@ const SECURE_HBA = [
 /**
  * How the stack's provisioning connects as the superuser: the developer stack trusts loopback;
  * the secure one (its DATABASE_URL asks for TLS) takes POSTGRES_SUPERUSER_PASSWORD and
- * verifies the server's certificate against the URL's sslrootcert.
+ * verifies the server's certificate against the URL's sslrootcert. A password set without
+ * TLS is sent too (a server with scram but no TLS, e.g. a container's).
  */
 function superuserConfig(cfg: Pick<Config, 'database'>, database: string, connectionTimeoutMillis: number): ClientConfig {
   const { host, port, ssl } = cfg.database;
-  const base = { host, port, user: SERVER_USER, database, connectionTimeoutMillis };
-  if (!ssl) return base;
   const password = STACK_VARIABLES.readOne(process.env, 'POSTGRES_SUPERUSER_PASSWORD');
+  const base = { host, port, user: SERVER_USER, database, connectionTimeoutMillis, ...(password !== undefined ? { password } : {}) };
+  if (!ssl) return base;
   if (password === undefined) throw new Error('the secure stack needs POSTGRES_SUPERUSER_PASSWORD(_FILE) to provision PostgreSQL');
-  return { ...base, password, ssl: { ca: ssl.rootCert ? fs.readFileSync(ssl.rootCert, 'utf8') : undefined } };
+  return { ...base, ssl: { ca: ssl.rootCert ? fs.readFileSync(ssl.rootCert, 'utf8') : undefined } };
 }
 
 function findBinDir(): string | undefined {
