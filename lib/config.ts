@@ -26,7 +26,10 @@ import {
   oneOfList,
   port,
   derived,
+  pem,
+  bool,
   postgresUrl,
+  rawSetting,
   secret,
   text,
   trustedProxies,
@@ -79,8 +82,15 @@ export const APP_VARIABLES = declareVariables('app', {
   LOG_LEVEL: { parser: oneOf(LOG_LEVELS), default: 'info', doc: 'pino level' },
   API_HOST: { parser: host(), default: '127.0.0.1', doc: 'REST API listen address' },
   API_PORT: { parser: port(), default: '3000', doc: 'REST API listen port' },
+  API_TLS_CERT: {
+    parser: pem('CERTIFICATE'),
+    fromFile: true,
+    doc: 'serve the API over HTTPS with this certificate (chain); needs `API_TLS_KEY`; unset: plain HTTP (behind a TLS-terminating proxy)',
+  },
+  API_TLS_KEY: { parser: pem('PRIVATE KEY'), fromFile: true, doc: "the HTTPS certificate's private key" },
   ADMIN_API_KEY: {
     parser: secret(ADMIN_API_KEY_MIN_LENGTH),
+    fromFile: true,
     doc: 'bootstrap admin key, stored hashed at start; valid only while set (a revocation sticks)',
   },
   API_TRUST_PROXY: {
@@ -185,28 +195,32 @@ export const APP_VARIABLES = declareVariables('app', {
   },
   DATABASE_URL: {
     parser: postgresUrl(),
+    fromFile: true,
     default: DEFAULT_DATABASE_URL,
-    doc: "PostgreSQL as the app's least-privilege role (member of `order_saga_app`); its port is the local stack's port",
+    doc: "PostgreSQL as the app's least-privilege role (member of `order_saga_app`); its port is the local stack's port. TLS: `?sslmode=verify-full&sslrootcert=<CA file>`",
   },
   DATABASE_OWNER_URL: {
     parser: postgresUrl(),
+    fromFile: true,
     default: derived('`DATABASE_URL` as role `order_saga_owner`', (env) =>
-      withRole(env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL, 'order_saga_owner'),
+      withRole(rawSetting(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL, 'order_saga_owner'),
     ),
     doc: 'the role that owns the schema: migrations only (app processes use `DATABASE_URL`)',
   },
   DATABASE_READER_URL: {
     parser: postgresUrl(),
+    fromFile: true,
     default: derived('`DATABASE_URL` as role `order_saga_reporting`', (env) =>
-      withRole(env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL, 'order_saga_reporting'),
+      withRole(rawSetting(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL, 'order_saga_reporting'),
     ),
     doc: 'a read-only login (member of `order_saga_reader`) for reporting and reconciliation',
   },
   DATABASE_POOL_SIZE: { parser: integer(1, 200), default: '10', doc: 'connections per process' },
   RECONCILER_DATABASE_URL: {
     parser: postgresUrl(),
+    fromFile: true,
     default: derived('`DATABASE_URL` as role `order_saga_reconciler`', (env) =>
-      withRole(env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL, RECONCILER_DB_ROLE),
+      withRole(rawSetting(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL, RECONCILER_DB_ROLE),
     ),
     doc: "the reconciler's login: reads the domain tables, writes only its own findings and runs",
   },
@@ -252,6 +266,21 @@ export const APP_VARIABLES = declareVariables('app', {
     doc: 'how often a standby reconciler tries to become the active one',
   },
   TEMPORAL_ADDRESS: { parser: hostPort(), default: '127.0.0.1:7233', doc: 'Temporal frontend (gRPC)' },
+  TEMPORAL_TLS_CA: {
+    parser: pem('CERTIFICATE'),
+    fromFile: true,
+    doc: "CA that signed the Temporal frontend's certificate; setting it, or a client certificate, turns TLS on",
+  },
+  TEMPORAL_TLS_CERT: {
+    parser: pem('CERTIFICATE'),
+    fromFile: true,
+    doc: "this process's client certificate for Temporal's mTLS (needs `TEMPORAL_TLS_KEY`)",
+  },
+  TEMPORAL_TLS_KEY: { parser: pem('PRIVATE KEY'), fromFile: true, doc: 'its private key' },
+  TEMPORAL_TLS_SERVER_NAME: {
+    parser: text(),
+    doc: "the name the frontend's certificate must carry, when `TEMPORAL_ADDRESS` is an address it does not name",
+  },
   TEMPORAL_NAMESPACE: { parser: text(), default: 'default', doc: 'Temporal namespace' },
   TEMPORAL_TASK_QUEUE_PREFIX: {
     parser: text(),
@@ -297,6 +326,19 @@ export const APP_VARIABLES = declareVariables('app', {
     doc: '`Retry-After` of an `OVERLOADED` answer (s); after a Temporal ResourceExhausted on a start, `POST /orders` refuses for this long',
   },
   KAFKA_BROKERS: { parser: hostPortList(), default: '127.0.0.1:9092', doc: 'bootstrap brokers, comma-separated' },
+  KAFKA_SSL: { parser: bool(), default: 'false', doc: 'TLS to the brokers (SSL or SASL_SSL listeners)' },
+  KAFKA_SSL_CA: {
+    parser: pem('CERTIFICATE'),
+    fromFile: true,
+    doc: "CA that signed the brokers' certificates (with `KAFKA_SSL=true`); unset: the system's CAs",
+  },
+  KAFKA_SASL_MECHANISM: {
+    parser: oneOf(['none', 'plain', 'scram-sha-256', 'scram-sha-512']),
+    default: 'none',
+    doc: "SASL authentication to the brokers; each process role has its own principal (the brokers' ACLs, docs/security.md)",
+  },
+  KAFKA_SASL_USERNAME: { parser: text(), doc: "this process's Kafka principal (with a SASL mechanism)" },
+  KAFKA_SASL_PASSWORD: { parser: secret(1), fromFile: true, doc: 'its password' },
   KAFKA_CLIENT_ID: { parser: text(), default: 'order-saga', doc: 'client id prefix (each process appends its own suffix)' },
   KAFKA_EVENTS_TOPIC: { parser: kafkaTopic(), default: 'orders.events', doc: 'topic the relay publishes the outbox to' },
   KAFKA_DLQ_TOPIC: { parser: kafkaTopic(), default: 'orders.events.dlq', doc: 'dead-letter topic of the consumers' },
@@ -366,6 +408,8 @@ export function loadConfig(env: Env = process.env) {
   const v = APP_VARIABLES.read(env);
   refuseTestOnlyOutsideTests(v);
   const temporal = v.TEMPORAL_ADDRESS;
+  pairOrNeither('API_TLS_CERT', v.API_TLS_CERT, 'API_TLS_KEY', v.API_TLS_KEY);
+  pairOrNeither('TEMPORAL_TLS_CERT', v.TEMPORAL_TLS_CERT, 'TEMPORAL_TLS_KEY', v.TEMPORAL_TLS_KEY);
   return {
     env: v.NODE_ENV,
     logLevel: v.LOG_LEVEL,
@@ -373,6 +417,8 @@ export function loadConfig(env: Env = process.env) {
       host: v.API_HOST,
       port: v.API_PORT,
       adminApiKey: v.ADMIN_API_KEY,
+      /** HTTPS; undefined: plain HTTP. */
+      tls: v.API_TLS_CERT && v.API_TLS_KEY ? { cert: v.API_TLS_CERT, key: v.API_TLS_KEY } : undefined,
       trustProxy: v.API_TRUST_PROXY,
       /** Backpressure: the bound on sagas in flight (services/orders/admission.ts). */
       admission: {
@@ -425,13 +471,22 @@ export function loadConfig(env: Env = process.env) {
       deadlineMs: v.DATABASE_TX_DEADLINE_MS,
     },
     databaseConnectTimeoutMs: v.DATABASE_CONNECT_TIMEOUT_MS,
-    temporal: { address: `${temporal.host}:${temporal.port}`, host: temporal.host, port: temporal.port, namespace: v.TEMPORAL_NAMESPACE },
+    temporal: {
+      address: `${temporal.host}:${temporal.port}`,
+      host: temporal.host,
+      port: temporal.port,
+      namespace: v.TEMPORAL_NAMESPACE,
+      tls: temporalTls(v),
+    },
     kafka: {
       brokers: v.KAFKA_BROKERS,
       clientId: v.KAFKA_CLIENT_ID,
       eventsTopic: v.KAFKA_EVENTS_TOPIC,
       dlqTopic: v.KAFKA_DLQ_TOPIC,
       eventsPartitions: v.KAFKA_EVENTS_PARTITIONS,
+      /** TLS to the brokers (ca: the CA's PEM, else the system's); undefined: plaintext. */
+      ssl: v.KAFKA_SSL ? { ca: v.KAFKA_SSL_CA } : undefined,
+      sasl: kafkaSasl(v),
     },
     metrics: { portBase: v.METRICS_PORT_BASE, host: v.METRICS_HOST },
     workers: {
@@ -481,6 +536,36 @@ export function loadConfig(env: Env = process.env) {
   };
 }
 
+function pairOrNeither(a: string, aValue: unknown, b: string, bValue: unknown): void {
+  if ((aValue === undefined) !== (bValue === undefined)) {
+    throw new ConfigError(aValue === undefined ? a : b, `needed with ${aValue === undefined ? b : a}: set both or neither`);
+  }
+}
+
+/** TLS to Temporal when a CA or a client certificate is configured (mTLS with the certificate). */
+function temporalTls(v: AppValues) {
+  if (v.TEMPORAL_TLS_CA === undefined && v.TEMPORAL_TLS_CERT === undefined) {
+    if (v.TEMPORAL_TLS_SERVER_NAME !== undefined)
+      throw new ConfigError('TEMPORAL_TLS_SERVER_NAME', 'needs TEMPORAL_TLS_CA or TEMPORAL_TLS_CERT');
+    return undefined;
+  }
+  return {
+    ca: v.TEMPORAL_TLS_CA,
+    serverName: v.TEMPORAL_TLS_SERVER_NAME,
+    clientCert: v.TEMPORAL_TLS_CERT && v.TEMPORAL_TLS_KEY ? { cert: v.TEMPORAL_TLS_CERT, key: v.TEMPORAL_TLS_KEY } : undefined,
+  };
+}
+
+/** SASL credentials of this process's Kafka principal; undefined with KAFKA_SASL_MECHANISM=none. */
+function kafkaSasl(v: AppValues) {
+  if (v.KAFKA_SASL_MECHANISM === 'none') return undefined;
+  if (v.KAFKA_SASL_USERNAME === undefined)
+    throw new ConfigError('KAFKA_SASL_USERNAME', `needed with KAFKA_SASL_MECHANISM=${v.KAFKA_SASL_MECHANISM}`);
+  if (v.KAFKA_SASL_PASSWORD === undefined)
+    throw new ConfigError('KAFKA_SASL_PASSWORD', `needed with KAFKA_SASL_MECHANISM=${v.KAFKA_SASL_MECHANISM}`);
+  return { mechanism: v.KAFKA_SASL_MECHANISM, username: v.KAFKA_SASL_USERNAME, password: v.KAFKA_SASL_PASSWORD };
+}
+
 /** Tests-only variables (fault injection can kill the process) need NODE_ENV=test: anything else fails closed. */
 function refuseTestOnlyOutsideTests(v: AppValues): void {
   if (v.NODE_ENV === 'test') return;
@@ -492,6 +577,8 @@ function refuseTestOnlyOutsideTests(v: AppValues): void {
 }
 
 export type Config = ReturnType<typeof loadConfig>;
+export type TemporalTls = NonNullable<Config['temporal']['tls']>;
+export type KafkaSettings = Config['kafka'];
 export type IdentitySettings = NonNullable<Config['identity']>;
 export type RelaySettings = Config['relay'];
 export type ConsumerSettings = Config['consumers'];

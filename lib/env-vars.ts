@@ -9,6 +9,7 @@
  * same idiom validates nested values such as FAULT_INJECTION's JSON rules. What zod does not
  * give us (defaults shown in docs, a variable name on every error) is the thin layer below.
  */
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
@@ -56,7 +57,15 @@ export interface Variable<T = unknown> {
   readonly doc: string;
   /** Tests and debugging only: the app refuses it when NODE_ENV=production. */
   readonly testOnly?: true;
+  /**
+   * A secret or a certificate: `<NAME>_FILE` may name a file holding the value instead
+   * (a mounted secret), read once at start-up. Setting both is an error.
+   */
+  readonly fromFile?: true;
 }
+
+/** The variable that names a file holding `name`'s value (for declarations with `fromFile`). */
+export const fileVariable = (name: string): string => `${name}_FILE`;
 
 export type Group = 'app' | 'stack';
 
@@ -86,8 +95,35 @@ export interface VariableTable<D extends Declarations> extends DeclaredVariables
   readOne<K extends keyof D & string>(env: Env, name: K): ValueOf<D[K]>;
 }
 
+/**
+ * The raw value of a variable: the variable itself, or for a `fromFile` declaration the
+ * content of the file `<NAME>_FILE` names (trimmed, as a set variable is). Never both.
+ */
+function rawValue(env: Env, name: string, variable: Variable): string | undefined {
+  const direct = env[name]?.trim() || undefined;
+  if (!variable.fromFile) return direct;
+  const fileName = fileVariable(name);
+  const file = env[fileName]?.trim() || undefined;
+  if (file === undefined) return direct;
+  if (direct !== undefined) throw new ConfigError(name, `set either ${name} or ${fileName}, not both`);
+  let content: string;
+  try {
+    content = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(fileName, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const value = content.trim();
+  if (!value) throw new ConfigError(fileName, `${file} is empty`);
+  return value;
+}
+
+/** The value a derived default sees of another variable: set, or read from its `_FILE` (a `fromFile` variable). */
+export function rawSetting(env: Env, name: string): string | undefined {
+  return rawValue(env, name, { fromFile: true } as Variable);
+}
+
 function readVariable(env: Env, name: string, variable: Variable): unknown {
-  const raw = env[name]?.trim() || undefined;
+  const raw = rawValue(env, name, variable);
   const value = raw ?? (typeof variable.default === 'object' ? variable.default.from(env) : variable.default);
   if (value === undefined) return undefined;
   const result = variable.parser.schema.safeParse(value);
@@ -126,6 +162,27 @@ export function secret(minLength: number): Parser<string> {
       error: (iss) => `must be at least ${minLength} characters (got ${String(iss.input).length})`,
     }),
     accepts: `text, >= ${minLength} characters`,
+  };
+}
+
+/** PEM text: one or more `-----BEGIN <label>-----` blocks (a certificate, a chain, a private key). */
+export function pem(label: 'CERTIFICATE' | 'PRIVATE KEY'): Parser<string> {
+  const begin = label === 'CERTIFICATE' ? /-----BEGIN CERTIFICATE-----/ : /-----BEGIN ([A-Z]+ )?PRIVATE KEY-----/;
+  return {
+    kind: 'pem',
+    schema: z
+      .string()
+      .refine((v) => begin.test(v), { error: () => `expected PEM text with a ${label} block (or set the _FILE variant to its path)` }),
+    accepts: `PEM (${label.toLowerCase()})`,
+  };
+}
+
+/** `true` or `false`. */
+export function bool(): Parser<boolean> {
+  return {
+    kind: 'bool',
+    schema: z.enum(['true', 'false'], { error: (iss) => `expected true or false, ${got(iss.input)}` }).transform((v) => v === 'true'),
+    accepts: '`true`, `false`',
   };
 }
 
@@ -267,7 +324,12 @@ export interface DatabaseSettings {
   user: string;
   password: string;
   database: string;
+  /** TLS as the URL asks for it (`?sslmode=verify-full&sslrootcert=<CA file>`); undefined: plaintext. */
+  ssl?: { mode: string; rootCert?: string };
 }
+
+/** sslmode values that verify the server's certificate and name, as node-postgres treats them all. */
+const SSL_MODES = ['require', 'verify-ca', 'verify-full'];
 
 /** A postgresql:// URL naming a user and a database. Its value is never echoed (it may hold a password). */
 export function postgresUrl(): Parser<DatabaseSettings> {
@@ -290,7 +352,14 @@ export function postgresUrl(): Parser<DatabaseSettings> {
       const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
       if (!database) return fail('the URL names no database');
       if (!url.username) return fail('the URL names no user');
+      const mode = url.searchParams.get('sslmode') ?? undefined;
+      const rootCert = url.searchParams.get('sslrootcert') ?? undefined;
+      if (mode !== undefined && mode !== 'disable' && !SSL_MODES.includes(mode)) {
+        return fail(`sslmode must be disable, ${SSL_MODES.join(', ')} (got "${mode}")`);
+      }
+      if (rootCert !== undefined && !fs.existsSync(rootCert)) return fail(`sslrootcert ${rootCert} does not exist`);
       return {
+        ...(mode && mode !== 'disable' ? { ssl: { mode, ...(rootCert ? { rootCert } : {}) } } : {}),
         url: value,
         host: url.hostname,
         port: url.port ? Number(url.port) : 5432,
@@ -299,7 +368,7 @@ export function postgresUrl(): Parser<DatabaseSettings> {
         database,
       };
     }),
-    accepts: '`postgresql://user[:password]@host[:port]/database`',
+    accepts: '`postgresql://user[:password]@host[:port]/database[?sslmode=verify-full&sslrootcert=<CA file>]`',
   };
 }
 

@@ -32,8 +32,26 @@ export function startShedsLoad(): GrpcInterceptor {
     (options.method_definition.path.endsWith('/StartWorkflowExecution') ? starts : everything)(options, nextCall);
 }
 
+/**
+ * Address and TLS of every connection to the frontend (client and worker take the same
+ * shape): with TEMPORAL_TLS_CA and/or a client certificate, TLS with the server's
+ * certificate checked against that CA and the client's presented (mTLS).
+ */
+export function temporalConnectionOptions(cfg: Pick<Config, 'temporal'>): Pick<ConnectionOptions, 'address' | 'tls'> {
+  const tls = cfg.temporal.tls;
+  if (!tls) return { address: cfg.temporal.address };
+  return {
+    address: cfg.temporal.address,
+    tls: {
+      ...(tls.serverName ? { serverNameOverride: tls.serverName } : {}),
+      ...(tls.ca ? { serverRootCACertificate: Buffer.from(tls.ca) } : {}),
+      ...(tls.clientCert ? { clientCertPair: { crt: Buffer.from(tls.clientCert.cert), key: Buffer.from(tls.clientCert.key) } } : {}),
+    },
+  };
+}
+
 export async function createTemporalClient(cfg: Config, opts: ClientOptions = {}): Promise<Client> {
-  const connection = await Connection.connect({ address: cfg.temporal.address, interceptors: [startShedsLoad()] });
+  const connection = await Connection.connect({ ...temporalConnectionOptions(cfg), interceptors: [startShedsLoad()] });
   return new Client({
     connection,
     namespace: cfg.temporal.namespace,
@@ -42,5 +60,5 @@ export async function createTemporalClient(cfg: Config, opts: ClientOptions = {}
 }
 
 export function createWorkerConnection(cfg: Config): Promise<NativeConnection> {
-  return NativeConnection.connect({ address: cfg.temporal.address });
+  return NativeConnection.connect(temporalConnectionOptions(cfg));
 }

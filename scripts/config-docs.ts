@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { APP_VARIABLES, repoRoot } from '../lib/config';
-import { readableMs, type DeclaredVariables, type Variable } from '../lib/env-vars';
+import { fileVariable, readableMs, type DeclaredVariables, type Variable } from '../lib/env-vars';
 import { renderCommands, TCTL_COMMANDS, TEMPORAL_COMMANDS } from './operator-commands';
 import { renderProblemCatalogue } from './problem-docs';
 import { STACK_VARIABLES } from './stack/config';
@@ -46,7 +46,9 @@ const cell = (text: string) => text.replace(/\|/g, '\\|');
 function renderTable(table: DeclaredVariables): string[] {
   const rows = table.names.map((name) => {
     const v = table.declaration(name)!;
-    return `| ${[`\`${name}\``, defaultCell(v), v.parser.accepts, meaningCell(v)].map(cell).join(' | ')} |`;
+    // A secret or certificate may come from a file: its `_FILE` variable names it.
+    const meaning = v.fromFile ? `${meaningCell(v)}; or from a file: \`${fileVariable(name)}\`` : meaningCell(v);
+    return `| ${[`\`${name}\``, defaultCell(v), v.parser.accepts, meaning].map(cell).join(' | ')} |`;
   });
   return ['| variable | default | accepts | meaning |', '|---|---|---|---|', ...rows];
 }

@@ -1,11 +1,13 @@
 /** The API role: express on API_HOST:API_PORT, graceful close on shutdown. */
-import type http from 'node:http';
+import http from 'node:http';
+import https from 'node:https';
 import { Kafka, logLevel } from 'kafkajs';
 import { createApp } from '../../api/app';
 import { answerClientErrors } from '../../api/client-error';
 import { createTemporalClient } from '../../lib/temporal';
 import { syncBootstrapAdminKey } from '../../services/access/api-keys';
 import { pruneExpiredIdempotencyKeys } from '../../services/access/idempotency';
+import { kafkaConnection } from '../../services/platform/messaging/kafka';
 import type { RoleContext, Running } from '../role';
 
 const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
@@ -16,7 +18,7 @@ export async function startApi({ cfg, db, log, faults, registry, tracing }: Role
   const temporal = await createTemporalClient(cfg, { tracing: tracing.enabled });
   const kafka = new Kafka({
     clientId: `${cfg.kafka.clientId}-api`,
-    brokers: cfg.kafka.brokers,
+    ...kafkaConnection(cfg.kafka),
     logLevel: logLevel.NOTHING,
     retry: { retries: 1 },
   });
@@ -46,9 +48,12 @@ export async function startApi({ cfg, db, log, faults, registry, tracing }: Role
       },
     },
   });
+  // HTTPS when API_TLS_CERT/API_TLS_KEY are set; otherwise plain HTTP (TLS ends at a proxy in front).
+  const tls = cfg.api.tls;
   const server: http.Server = await new Promise((resolve, reject) => {
-    const s = app.listen(cfg.api.port, cfg.api.host, () => resolve(s));
+    const s: http.Server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, app) : http.createServer(app);
     s.once('error', reject);
+    s.listen(cfg.api.port, cfg.api.host, () => resolve(s));
   });
   server.keepAliveTimeout = 65_000;
   answerClientErrors(server);
@@ -57,7 +62,7 @@ export async function startApi({ cfg, db, log, faults, registry, tracing }: Role
   }, PRUNE_INTERVAL_MS);
 
   return {
-    url: `http://${cfg.api.host}:${cfg.api.port}`,
+    url: `${tls ? 'https' : 'http'}://${cfg.api.host}:${cfg.api.port}`,
     async stop() {
       clearInterval(prune);
       // Stop taking requests; in-flight ones finish; idle keep-alive sockets close.

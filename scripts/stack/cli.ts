@@ -1,19 +1,24 @@
 /**
- * npm run stack -- up|down|status|logs [component] [--lines N]|reset
+ * npm run stack -- up [--secure]|down|status|logs [component] [--lines N]|reset|rotate-certs [--ca]
  * npm run temporal -- ARGS   /   npm run tctl -- ARGS   (pinned CLIs against the local server)
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { exitOnConfigError } from '../../lib/config';
 import { loadStackConfig, type StackConfig } from './config';
+import { describeCert, rotateCerts, CERTS, type CertName } from './pki';
+import { enterSecureMode, isSecureStack, secureEnvFile } from './secure';
 import { down, formatStatus, logs, serversUp, status, up } from './stack';
 import { cliEnv, installGoTool, type GoTool } from './temporal';
 
 const USAGE = `usage: npm run stack -- <command>
-  up [--with-prometheus] [--with-identity]
+  up [--secure] [--with-prometheus] [--with-identity]
                          start PostgreSQL, Temporal (+ Web UI) and Kafka (and Prometheus, the oidc-provider
                          authorization server), build tctl; idempotent
                          (TEMPORAL_PERSISTENCE=sqlite|postgres: the dev server, or the full server on PostgreSQL)
+                         --secure: TLS and authentication everywhere (a local CA, scram, SASL_SSL + ACLs,
+                         Temporal mTLS); the STACK_DIR stays secure; env in $STACK_DIR/secure/secure.env
+  rotate-certs [--ca]    secure stack: re-issue every certificate (--ca: from a new CA), then restart the servers
   down                   stop them (either Temporal mode)
   status                 show each component and tool, its version and address (exit 3 if any server is down)
   logs [name] [--lines N]  print the tail of the component logs (postgres, temporal, temporal-ui, kafka, prometheus, identity)
@@ -32,6 +37,20 @@ async function exec(cfg: StackConfig, tool: string, args: string[]): Promise<num
   return new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
 }
 
+/** Re-issues the certificates, then restarts every server so each loads its new one (clients read theirs at start). */
+async function rotate(cfg: StackConfig, withCa: boolean): Promise<number> {
+  if (!cfg.stack.secure) {
+    console.error('rotate-certs: not a secure stack (npm run stack -- up --secure first)');
+    return 2;
+  }
+  const pki = await rotateCerts(cfg.stack.dir, withCa);
+  for (const name of Object.keys(CERTS) as CertName[]) console.log(`${name.padEnd(13)} ${await describeCert(pki.cert(name).cert)}`);
+  await down(cfg);
+  console.log(formatStatus(await up(cfg)));
+  console.log('certificates rotated; restart app processes so they read theirs');
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   let cfg: StackConfig;
   try {
@@ -40,14 +59,21 @@ async function main(argv: string[]): Promise<number> {
     exitOnConfigError(err);
   }
   const [command, ...rest] = argv;
+  // A secure stack directory stays secure: every command reads its credentials.
+  if ((command === 'up' && rest.includes('--secure')) || cfg.stack.secure || isSecureStack(cfg.stack.dir)) {
+    cfg = await enterSecureMode(cfg);
+  }
   switch (command) {
     case 'up': {
       const started = Date.now();
       const rows = await up(cfg, { withPrometheus: rest.includes('--with-prometheus'), withIdentity: rest.includes('--with-identity') });
       console.log(formatStatus(rows));
+      if (cfg.stack.secure) console.log(`secure stack: the app's environment is in ${secureEnvFile(cfg.stack.dir)}`);
       console.log(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       return 0;
     }
+    case 'rotate-certs':
+      return rotate(cfg, rest.includes('--ca'));
     case 'down':
       await down(cfg);
       console.log('stack down');

@@ -9,7 +9,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { APP_VARIABLES, loadConfig, repoRoot, type Config } from '../../lib/config';
-import { declareVariables, derived, filePath, integer, oneOf, port, type Env } from '../../lib/env-vars';
+import { bool, declareVariables, derived, filePath, integer, oneOf, port, secret, type Env } from '../../lib/env-vars';
 
 const firstBrokerPort = (env: Env) => Number(APP_VARIABLES.readOne(env, 'KAFKA_BROKERS')[0]!.split(':').pop());
 const temporalPort = (env: Env) => APP_VARIABLES.readOne(env, 'TEMPORAL_ADDRESS').port;
@@ -18,6 +18,16 @@ const cacheHome = (env: Env) => env.XDG_CACHE_HOME?.trim() || path.join(os.homed
 /** Every variable of the local stack, in the order docs/configuration.md lists them. */
 export const STACK_VARIABLES = declareVariables('stack', {
   STACK_DIR: { parser: filePath(repoRoot), default: '.stack', doc: 'data and logs of the local stack (git-ignored)' },
+  STACK_SECURE: {
+    parser: bool(),
+    default: 'false',
+    doc: 'the secure stack (`npm run stack -- up --secure` sets it): TLS and authentication on every server, docs/security.md; a stack directory whose CA exists is secure whatever this says',
+  },
+  POSTGRES_SUPERUSER_PASSWORD: {
+    parser: secret(1),
+    fromFile: true,
+    doc: "the secure stack's PostgreSQL superuser (`postgres`) password, for provisioning roles and databases; the developer stack's superuser needs none (trust)",
+  },
   ORDER_SAGA_CACHE_DIR: {
     parser: filePath(),
     default: derived('`$XDG_CACHE_HOME/order-saga` (`~/.cache/order-saga`)', (env) => path.join(cacheHome(env), 'order-saga')),
@@ -66,6 +76,8 @@ export function loadStackConfig(env: Env = process.env) {
     ...app,
     stack: {
       dir: v.STACK_DIR,
+      secure: v.STACK_SECURE,
+      postgresSuperuserPassword: v.POSTGRES_SUPERUSER_PASSWORD,
       cacheDir: v.ORDER_SAGA_CACHE_DIR,
       temporal: {
         persistence: v.TEMPORAL_PERSISTENCE,

@@ -7,11 +7,103 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import {
+  AclOperationTypes,
+  AclPermissionTypes,
+  AclResourceTypes,
+  Kafka,
+  logLevel,
+  ResourcePatternTypes,
+  type AclEntry,
+  type KafkaConfig,
+} from 'kafkajs';
 import { repoRoot } from '../../lib/config';
+import { kafkaConnection } from '../../services/platform/messaging/kafka';
 import type { StackConfig } from './config';
 import { componentDir, VERSIONS, type Component, type Health } from './component';
+import { CERTS, type Pki } from './pki';
 import { aptInstall, log, onPath, ownedPid, run, spawnDaemon, stopPid } from './proc';
+import { kafkaAdminSasl, kafkaCredentials, KAFKA_PRINCIPALS, securePki } from './secure';
+
+/** TLS and SASL beyond the brokers: how a client authenticates (none on the developer stack). */
+export type KafkaAuth = Pick<KafkaConfig, 'ssl' | 'sasl'>;
+
+/** The stack's own admin connection: the developer stack's plaintext, or the secure stack's super user over SASL_SSL. */
+export function stackKafkaAuth(cfg: StackConfig): KafkaAuth {
+  const pki = securePki(cfg);
+  if (!pki) return {};
+  const { ssl, sasl } = kafkaConnection({ brokers: [], ssl: { ca: fs.readFileSync(pki.caCert, 'utf8') }, sasl: kafkaAdminSasl(pki) });
+  return { ssl, sasl };
+}
+
+/** PEM text as one properties value (Java's Properties reads `\n` as a line break). */
+const pemValue = (file: string) => fs.readFileSync(file, 'utf8').trim().replace(/\r?\n/g, '\\n');
+
+/**
+ * The secure broker: clients on a SASL_SSL listener (SCRAM-SHA-512), the controller on an SSL
+ * listener that requires a client certificate from the stack's CA, StandardAuthorizer with
+ * no access where no ACL allows it, and the stack's admin and the node itself as super users.
+ */
+function secureListenerConfig(pki: Pki, host: string, port: number, controller: number): string[] {
+  const admin = kafkaAdminSasl(pki);
+  const server = pki.cert('server');
+  return [
+    `listeners=SASL_SSL://${host}:${port},CONTROLLER://${host}:${controller}`,
+    `advertised.listeners=SASL_SSL://${host}:${port}`,
+    'controller.listener.names=CONTROLLER',
+    'listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL',
+    'inter.broker.listener.name=SASL_SSL',
+    'sasl.enabled.mechanisms=SCRAM-SHA-512',
+    'sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512',
+    `listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${admin.username}" password="${admin.password}";`,
+    'ssl.keystore.type=PEM',
+    `ssl.keystore.certificate.chain=${pemValue(server.cert)}`,
+    `ssl.keystore.key=${pemValue(server.key)}`,
+    'ssl.truststore.type=PEM',
+    `ssl.truststore.certificates=${pemValue(pki.caCert)}`,
+    'listener.name.controller.ssl.client.auth=required',
+    'ssl.endpoint.identification.algorithm=https',
+    'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+    'allow.everyone.if.no.acl.found=false',
+    `super.users=User:${admin.username};User:CN=${CERTS.server.cn}`,
+  ];
+}
+
+/**
+ * Each app principal's ACLs: the relay writes the event topic; each consumer reads the event
+ * topic in its own group only and writes dead letters; the API and the operators' CLI replay
+ * dead letters to the event topic. Nothing else (no topic creation, no other group, no DLQ read).
+ */
+export function appAcls(cfg: StackConfig): AclEntry[] {
+  const { eventsTopic, dlqTopic } = cfg.kafka;
+  const allow = (principal: string, resourceType: AclResourceTypes, resourceName: string, operation: AclOperationTypes): AclEntry => ({
+    principal: `User:${principal}`,
+    host: '*',
+    resourceType,
+    resourceName,
+    resourcePatternType: ResourcePatternTypes.LITERAL,
+    operation,
+    permissionType: AclPermissionTypes.ALLOW,
+  });
+  const topic = (p: string, name: string, op: AclOperationTypes) => allow(p, AclResourceTypes.TOPIC, name, op);
+  const consumer = (name: 'audit' | 'notifications') => {
+    const p = KAFKA_PRINCIPALS[`consumer-${name}`];
+    return [
+      topic(p, eventsTopic, AclOperationTypes.READ),
+      allow(p, AclResourceTypes.GROUP, `${cfg.consumers.groupPrefix}${name}`, AclOperationTypes.READ),
+      topic(p, dlqTopic, AclOperationTypes.WRITE),
+      topic(p, dlqTopic, AclOperationTypes.DESCRIBE),
+    ];
+  };
+  const replayer = (p: string) => [topic(p, eventsTopic, AclOperationTypes.WRITE), topic(p, eventsTopic, AclOperationTypes.DESCRIBE)];
+  return [
+    ...replayer(KAFKA_PRINCIPALS.relay),
+    ...consumer('audit'),
+    ...consumer('notifications'),
+    ...replayer(KAFKA_PRINCIPALS.api),
+    ...replayer(KAFKA_PRINCIPALS.operator),
+  ];
+}
 
 export class KafkaBroker implements Component {
   readonly name = 'kafka';
@@ -61,17 +153,24 @@ export class KafkaBroker implements Component {
     const { host, port } = this.brokerAddress();
     const controller = this.cfg.stack.kafka.controllerPort;
     const props = path.join(this.dir, 'server.properties');
+    const pki = securePki(this.cfg);
+    const listeners = pki
+      ? secureListenerConfig(pki, host, port, controller)
+      : [
+          `listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controller}`,
+          `advertised.listeners=PLAINTEXT://${host}:${port}`,
+          'controller.listener.names=CONTROLLER',
+          'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+          'inter.broker.listener.name=PLAINTEXT',
+        ];
+    // The secure broker's file holds its key and the admin's password.
     fs.writeFileSync(
       props,
       [
         'process.roles=broker,controller',
         'node.id=1',
         `controller.quorum.voters=1@${host}:${controller}`,
-        `listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controller}`,
-        `advertised.listeners=PLAINTEXT://${host}:${port}`,
-        'controller.listener.names=CONTROLLER',
-        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-        'inter.broker.listener.name=PLAINTEXT',
+        ...listeners,
         `log.dirs=${this.dataDir}`,
         `num.partitions=${this.cfg.kafka.eventsPartitions}`,
         'auto.create.topics.enable=false',
@@ -81,7 +180,9 @@ export class KafkaBroker implements Component {
         'group.initial.rebalance.delay.ms=0',
         'log.retention.hours=168',
       ].join('\n') + '\n',
+      { mode: 0o600 },
     );
+    fs.chmodSync(props, 0o600);
     fs.writeFileSync(
       path.join(this.dir, 'log4j2.properties'),
       [
@@ -123,7 +224,12 @@ export class KafkaBroker implements Component {
     if (!fs.existsSync(path.join(this.dataDir, 'meta.properties'))) {
       // A KRaft cluster id is 16 random bytes, base64url without padding.
       const clusterId = crypto.randomBytes(16).toString('base64url');
-      await run('java', this.java('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', props], 256));
+      // The secure broker's SCRAM users go into its first metadata (the inter-broker login needs its own before it starts).
+      const pki = securePki(this.cfg);
+      const scram = pki
+        ? kafkaCredentials(pki).flatMap((u) => ['--add-scram', `SCRAM-SHA-512=[name=${u.name},password=${u.password}]`])
+        : [];
+      await run('java', this.java('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', props, ...scram], 256));
     }
     spawnDaemon('java', this.java('kafka.Kafka', [props], this.cfg.stack.kafka.heapMb), {
       logFile: this.logFile,
@@ -136,6 +242,7 @@ export class KafkaBroker implements Component {
     return new Kafka({
       clientId: 'order-saga-stack',
       brokers: this.cfg.kafka.brokers,
+      ...stackKafkaAuth(this.cfg),
       logLevel: logLevel.NOTHING,
       connectionTimeout: 2000,
       retry: { retries: 0 },
@@ -149,7 +256,7 @@ export class KafkaBroker implements Component {
       const cluster = await admin.describeCluster();
       if (cluster.brokers.length === 0) throw new Error('no broker in cluster metadata');
       return {
-        version: `Apache Kafka ${VERSIONS.kafka} (KRaft, cluster ${cluster.clusterId})`,
+        version: `Apache Kafka ${VERSIONS.kafka} (KRaft, cluster ${cluster.clusterId})${securePki(this.cfg) ? ', SASL_SSL + ACLs' : ''}`,
         endpoint: this.cfg.kafka.brokers.join(','),
         extra: `topics ${this.cfg.kafka.eventsTopic}, ${this.cfg.kafka.dlqTopic}`,
       };
@@ -161,10 +268,16 @@ export class KafkaBroker implements Component {
   /** Creates the event topic and its dead-letter topic, growing partitions if too few. */
   async provision(): Promise<void> {
     const { eventsTopic, dlqTopic, eventsPartitions } = this.cfg.kafka;
-    await ensureTopics(this.cfg.kafka.brokers, [
-      { topic: eventsTopic, numPartitions: eventsPartitions },
-      { topic: dlqTopic, numPartitions: eventsPartitions },
-    ]);
+    const auth = stackKafkaAuth(this.cfg);
+    await ensureTopics(
+      this.cfg.kafka.brokers,
+      [
+        { topic: eventsTopic, numPartitions: eventsPartitions },
+        { topic: dlqTopic, numPartitions: eventsPartitions },
+      ],
+      auth,
+    );
+    if (securePki(this.cfg)) await ensureAcls(this.cfg.kafka.brokers, appAcls(this.cfg), auth);
   }
 
   pid(): number | undefined {
@@ -176,9 +289,24 @@ export class KafkaBroker implements Component {
   }
 }
 
+/** Creates ACLs (an existing one is left as it is: Kafka treats a repeated ACL as a no-op). */
+export async function ensureAcls(brokers: string[], acl: AclEntry[], auth: KafkaAuth): Promise<void> {
+  const admin = new Kafka({ clientId: 'order-saga-admin', brokers, logLevel: logLevel.NOTHING, ...auth }).admin();
+  await admin.connect();
+  try {
+    await admin.createAcls({ acl });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Creates each topic if missing; adds partitions to one that has fewer than asked. */
-export async function ensureTopics(brokers: string[], topics: { topic: string; numPartitions: number }[]): Promise<void> {
-  const kafka = new Kafka({ clientId: 'order-saga-admin', brokers, logLevel: logLevel.NOTHING });
+export async function ensureTopics(
+  brokers: string[],
+  topics: { topic: string; numPartitions: number }[],
+  auth: KafkaAuth = {},
+): Promise<void> {
+  const kafka = new Kafka({ clientId: 'order-saga-admin', brokers, logLevel: logLevel.NOTHING, ...auth });
   const admin = kafka.admin();
   await admin.connect();
   try {

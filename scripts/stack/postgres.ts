@@ -4,13 +4,42 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client } from 'pg';
+import { Client, type ClientConfig } from 'pg';
 import { RECONCILER_DB_ROLE, type Config } from '../../lib/config';
-import type { StackConfig } from './config';
+import { STACK_VARIABLES, type StackConfig } from './config';
 import { componentDir, type Component, type Health } from './component';
+import { pkiAt } from './pki';
 import { aptInstall, isAlive, isRoot, readPid, run } from './proc';
 
 const SERVER_USER = 'postgres';
+
+/**
+ * The secure stack's client authentication: TLS and scram-sha-256 from loopback, and nothing
+ * else (no trust line, no plaintext, no Unix socket). The developer stack is `initdb --auth=trust`.
+ */
+const SECURE_HBA = [
+  '# order-saga secure stack (written at every start): TLS + scram-sha-256 only, no trust, no plaintext.',
+  '# TYPE     DATABASE USER ADDRESS       METHOD',
+  'hostssl    all      all  127.0.0.1/32  scram-sha-256',
+  'hostssl    all      all  ::1/128       scram-sha-256',
+  'hostnossl  all      all  0.0.0.0/0     reject',
+  'hostnossl  all      all  ::/0          reject',
+];
+
+/**
+ * How the stack's provisioning connects as the superuser: the developer stack trusts loopback;
+ * the secure one (its DATABASE_URL asks for TLS) takes POSTGRES_SUPERUSER_PASSWORD and
+ * verifies the server's certificate against the URL's sslrootcert. A password set without
+ * TLS is sent too (a server with scram but no TLS, e.g. a container's).
+ */
+function superuserConfig(cfg: Pick<Config, 'database'>, database: string, connectionTimeoutMillis: number): ClientConfig {
+  const { host, port, ssl } = cfg.database;
+  const password = STACK_VARIABLES.readOne(process.env, 'POSTGRES_SUPERUSER_PASSWORD');
+  const base = { host, port, user: SERVER_USER, database, connectionTimeoutMillis, ...(password !== undefined ? { password } : {}) };
+  if (!ssl) return base;
+  if (password === undefined) throw new Error('the secure stack needs POSTGRES_SUPERUSER_PASSWORD(_FILE) to provision PostgreSQL');
+  return { ...base, ssl: { ca: ssl.rootCert ? fs.readFileSync(ssl.rootCert, 'utf8') : undefined } };
+}
 
 function findBinDir(): string | undefined {
   const root = '/usr/lib/postgresql';
@@ -75,12 +104,75 @@ export class Postgres implements Component {
     }
   }
 
+  private get secure(): boolean {
+    return this.cfg.stack.secure;
+  }
+
+  /** initdb: trust for the developer stack; for the secure one scram-sha-256, with the superuser's password. */
+  private async initdb(): Promise<void> {
+    const args = ['-D', this.dataDir, '-U', SERVER_USER, '--encoding=UTF8', '--locale=C'];
+    if (!this.secure) {
+      await asServerUser(this.bin('initdb'), [...args, '--auth=trust']);
+      return;
+    }
+    const password = this.cfg.stack.postgresSuperuserPassword;
+    if (!password) throw new Error('postgres: the secure stack has no POSTGRES_SUPERUSER_PASSWORD');
+    // initdb reads the password from a file the server user can read; it lives only while initdb runs.
+    const pwfile = path.join(this.dir, '.initdb-password');
+    fs.writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+    try {
+      if (isRoot()) await run('chown', [`${SERVER_USER}:${SERVER_USER}`, pwfile]);
+      await asServerUser(this.bin('initdb'), [...args, '--auth=scram-sha-256', `--pwfile=${pwfile}`]);
+    } finally {
+      fs.rmSync(pwfile, { force: true });
+    }
+  }
+
+  /** A data directory made for the other mode is refused: trust lines must never serve the secure stack. */
+  private assertMode(): void {
+    const hba = fs.readFileSync(path.join(this.dataDir, 'pg_hba.conf'), 'utf8');
+    const trusts = hba.split('\n').some((line) => /^\s*[^#\s].*\strust\s*$/.test(line));
+    if (this.secure && trusts) {
+      throw new Error(
+        `${this.dataDir} was made by the developer stack (trust auth): use another STACK_DIR for the secure stack, or \`stack reset\``,
+      );
+    }
+  }
+
+  /** The server's certificate, key and CA inside the data directory, owned by the server user (it refuses a readable key). */
+  private async installCerts(): Promise<string[]> {
+    const pki = pkiAt(this.cfg.stack.dir);
+    const files: [string, string][] = [
+      [pki.cert('server').cert, 'server.crt'],
+      [pki.cert('server').key, 'server.key'],
+      [pki.caCert, 'root.crt'],
+    ];
+    for (const [from, to] of files) {
+      const target = path.join(this.dataDir, to);
+      fs.copyFileSync(from, target);
+      fs.chmodSync(target, 0o600);
+      if (isRoot()) await run('chown', [`${SERVER_USER}:${SERVER_USER}`, target]);
+    }
+    fs.writeFileSync(path.join(this.dataDir, 'pg_hba.conf'), SECURE_HBA.join('\n') + '\n');
+    if (isRoot()) await run('chown', [`${SERVER_USER}:${SERVER_USER}`, path.join(this.dataDir, 'pg_hba.conf')]);
+    return [
+      'ssl = on',
+      "ssl_cert_file = 'server.crt'",
+      "ssl_key_file = 'server.key'",
+      "ssl_ca_file = 'root.crt'",
+      "ssl_min_protocol_version = 'TLSv1.2'",
+      "password_encryption = 'scram-sha-256'",
+    ];
+  }
+
   async start(): Promise<void> {
     await this.prepareDirs();
     if (!fs.existsSync(path.join(this.dataDir, 'PG_VERSION'))) {
-      await asServerUser(this.bin('initdb'), ['-D', this.dataDir, '-U', SERVER_USER, '--auth=trust', '--encoding=UTF8', '--locale=C']);
+      await this.initdb();
       fs.appendFileSync(path.join(this.dataDir, 'postgresql.conf'), "\ninclude_if_exists = 'order_saga.conf'\n");
     }
+    this.assertMode();
+    const tls = this.secure ? await this.installCerts() : [];
     // Rewritten on every start so a changed DATABASE_URL port takes effect.
     fs.writeFileSync(
       path.join(this.dataDir, 'order_saga.conf'),
@@ -98,6 +190,7 @@ export class Postgres implements Component {
         'max_wal_size = 2GB',
         'log_min_messages = warning',
         "log_line_prefix = '%m [%p] %u@%d '",
+        ...tls,
       ].join('\n') + '\n',
     );
     if (isRoot()) await run('chown', [`${SERVER_USER}:${SERVER_USER}`, path.join(this.dataDir, 'order_saga.conf')]);
@@ -106,13 +199,7 @@ export class Postgres implements Component {
   }
 
   private superuser(database = 'postgres'): Client {
-    return new Client({
-      host: this.cfg.database.host,
-      port: this.cfg.database.port,
-      user: SERVER_USER,
-      database,
-      connectionTimeoutMillis: 2000,
-    });
+    return new Client(superuserConfig(this.cfg, database, 2000));
   }
 
   async health(): Promise<Health> {
@@ -121,7 +208,7 @@ export class Postgres implements Component {
     try {
       const { rows } = await client.query<{ server_version: string }>('show server_version');
       return {
-        version: `PostgreSQL ${rows[0]!.server_version.split(' ')[0]}`,
+        version: `PostgreSQL ${rows[0]!.server_version.split(' ')[0]}${this.secure ? ' (TLS, scram-sha-256 only)' : ' (trust auth: developer stack)'}`,
         endpoint: `${this.cfg.database.host}:${this.cfg.database.port}`,
         extra: `DATABASE_URL=${this.cfg.database.url.replace(/:[^:@/]*@/, ':***@')}`,
       };
@@ -156,11 +243,22 @@ export const DB_GROUPS = { app: 'order_saga_app', reader: 'order_saga_reader' } 
 
 type SuperClient = InstanceType<typeof Client>;
 
-async function ensureRole(client: SuperClient, name: string, login: { password: string } | null, memberOf: string[] = []): Promise<void> {
+/**
+ * Creates a role if missing. `login.sync`: the password is set even on an existing role (the
+ * secure stack's passwords are its files': a rotated file takes effect at the next `up`).
+ */
+async function ensureRole(
+  client: SuperClient,
+  name: string,
+  login: { password: string; sync?: boolean } | null,
+  memberOf: string[] = [],
+): Promise<void> {
   const exists = await client.query('select 1 from pg_roles where rolname = $1', [name]);
   if (exists.rowCount === 0) {
     const how = login ? `login${login.password ? ` password ${quoteLiteral(login.password)}` : ''}` : 'nologin';
     await client.query(`create role ${quoteIdent(name)} ${how}`);
+  } else if (login?.sync && login.password) {
+    await client.query(`alter role ${quoteIdent(name)} password ${quoteLiteral(login.password)}`);
   }
   for (const group of memberOf) await client.query(`grant ${quoteIdent(group)} to ${quoteIdent(name)}`);
 }
@@ -174,13 +272,7 @@ async function ensureRole(client: SuperClient, name: string, login: { password: 
  */
 export async function ensureDatabase(cfg: Config, database: string, settings: Record<string, string> = {}): Promise<void> {
   const connect = async (db: string) => {
-    const c = new Client({
-      host: cfg.database.host,
-      port: cfg.database.port,
-      user: SERVER_USER,
-      database: db,
-      connectionTimeoutMillis: 5000,
-    });
+    const c = new Client(superuserConfig(cfg, db, 5000));
     await c.connect();
     return c;
   };
@@ -196,10 +288,11 @@ export async function ensureDatabase(cfg: Config, database: string, settings: Re
     await client.query('select pg_advisory_lock(727274)');
     await ensureRole(client, DB_GROUPS.app, null);
     await ensureRole(client, DB_GROUPS.reader, null);
-    await ensureRole(client, owner.user, { password: owner.password });
-    await ensureRole(client, app.user, { password: app.password }, [DB_GROUPS.app]);
-    await ensureRole(client, reader.user, { password: reader.password }, [DB_GROUPS.reader]);
-    await ensureReconcilerRole(client, cfg);
+    const sync = cfg.database.ssl !== undefined;
+    await ensureRole(client, owner.user, { password: owner.password, sync });
+    await ensureRole(client, app.user, { password: app.password, sync }, [DB_GROUPS.app]);
+    await ensureRole(client, reader.user, { password: reader.password, sync }, [DB_GROUPS.reader]);
+    await ensureReconcilerRole(client, cfg, sync);
     const db = await client.query<{ owner: string }>('select pg_get_userbyid(datdba) as owner from pg_database where datname = $1', [
       database,
     ]);
@@ -247,13 +340,7 @@ export async function ensureDatabase(cfg: Config, database: string, settings: Re
 
 /** Drops a database (tests' scratch databases), ending its sessions: the superuser's job. */
 export async function dropDatabase(cfg: Config, database: string): Promise<void> {
-  const client = new Client({
-    host: cfg.database.host,
-    port: cfg.database.port,
-    user: SERVER_USER,
-    database: 'postgres',
-    connectionTimeoutMillis: 5000,
-  });
+  const client = new Client(superuserConfig(cfg, 'postgres', 5000));
   await client.connect();
   try {
     await client.query(`drop database if exists ${quoteIdent(database)} with (force)`);
@@ -267,11 +354,11 @@ export async function dropDatabase(cfg: Config, database: string): Promise<void>
  * the local stack (the migration grants it its privileges; elsewhere a DBA provisions it).
  * Called under ensureDatabase's lock: roles are cluster-wide and test workers run in parallel.
  */
-async function ensureReconcilerRole(client: Client, cfg: Config): Promise<void> {
+async function ensureReconcilerRole(client: Client, cfg: Config, sync: boolean): Promise<void> {
   const { user, password } = cfg.reconciler.database;
   if (user !== RECONCILER_DB_ROLE) return;
   const pw = password ? ` password ${quoteLiteral(password)}` : '';
   const role = await client.query<{ rolcanlogin: boolean }>('select rolcanlogin from pg_roles where rolname = $1', [user]);
   if (role.rowCount === 0) await client.query(`create role ${quoteIdent(user)} login${pw}`);
-  else if (!role.rows[0]!.rolcanlogin) await client.query(`alter role ${quoteIdent(user)} login${pw}`);
+  else if (!role.rows[0]!.rolcanlogin || (sync && pw)) await client.query(`alter role ${quoteIdent(user)} login${pw}`);
 }

@@ -12,7 +12,9 @@ import { stringify } from 'yaml';
 import type { Config } from '../../lib/config';
 import type { StackConfig } from './config';
 import { componentDir, VERSIONS, type Component, type Health } from './component';
+import type { Pki } from './pki';
 import { ensureDatabase, Postgres } from './postgres';
+import { securePki } from './secure';
 import { ownedPid, run, spawnDaemon, stopPid, waitUntil } from './proc';
 import {
   assertAddressFree,
@@ -91,8 +93,37 @@ function dynamicConfig(): Record<string, { value: unknown }[]> {
   return Object.fromEntries(Object.entries(values).map(([k, value]) => [k, [{ value }]]));
 }
 
+/** The name the stack's server certificate carries (also IP 127.0.0.1), checked by every TLS client of the secure stack. */
+const SERVER_NAME = 'localhost';
+
+/**
+ * The secure stack's TLS: mTLS on the frontend (gRPC and its HTTP API) and between the
+ * services (internode), each requiring a client certificate from the stack's CA; the system
+ * worker presents the server certificate (it carries clientAuth too). Without an authorizer,
+ * any certificate of that CA may call every API: the CA is the boundary (docs/security.md).
+ */
+function tlsConfig(pki: Pki): Record<string, unknown> {
+  const server = pki.cert('server');
+  const group = {
+    server: { certFile: server.cert, keyFile: server.key, requireClientAuth: true, clientCaFiles: [pki.caCert] },
+    client: { serverName: SERVER_NAME, rootCaFiles: [pki.caCert] },
+  };
+  return {
+    internode: group,
+    frontend: group,
+    systemWorker: { certFile: server.cert, keyFile: server.key, client: { serverName: SERVER_NAME, rootCaFiles: [pki.caCert] } },
+    // Rotated files are picked up without a restart.
+    refreshInterval: '1m',
+    expirationChecks: { warningWindow: '720h', errorWindow: '168h', checkInterval: '1h' },
+  };
+}
+
+/** TLS of the SQL store: verify-full against the stack's CA (PostgreSQL accepts nothing else there). */
+const sqlTls = (pki: Pki) => ({ enabled: true, caFile: pki.caCert, enableHostVerification: true });
+
 /** The server's static config (the shape of the module's config/development-postgres12.yaml). */
 function serverConfig(cfg: StackConfig, dynamicConfigFile: string): Record<string, unknown> {
+  const pki = securePki(cfg);
   const dbs = temporalDatabases(cfg);
   // The owner login (DATABASE_OWNER_URL) owns both databases, as it owns the app's.
   const { host, port, user, password } = cfg.databaseOwner;
@@ -108,6 +139,7 @@ function serverConfig(cfg: StackConfig, dynamicConfigFile: string): Record<strin
       maxConns,
       maxIdleConns: maxConns,
       maxConnLifetime: '1h',
+      ...(pki ? { tls: sqlTls(pki) } : {}),
     },
   });
   const t = cfg.temporal;
@@ -122,6 +154,7 @@ function serverConfig(cfg: StackConfig, dynamicConfigFile: string): Record<strin
     global: {
       membership: { maxJoinDuration: '30s', broadcastAddress: t.host },
       metrics: { prometheus: { framework: 'tally', timerType: 'histogram', listenAddress: `${t.host}:${cfg.stack.temporal.metricsPort}` } },
+      ...(pki ? { tls: tlsConfig(pki) } : {}),
     },
     services: Object.fromEntries(Object.entries(servicePorts(cfg)).map(([name, rpc]) => [name, { rpc }])),
     clusterMetadata: {
@@ -151,7 +184,9 @@ async function setUpSchemas(cfg: StackConfig): Promise<void> {
     [dbs.visibility, 'postgresql/v12/visibility'],
   ] as const) {
     await ensureDatabase(cfg, database, TEMPORAL_DATABASE_SETTINGS);
-    const conn = ['--plugin', SQL_PLUGIN, '--ep', host, '-p', String(port), '-u', user, '--db', database];
+    const pki = securePki(cfg);
+    const tls = pki ? ['--tls', '--tls-ca-file', pki.caCert] : [];
+    const conn = ['--plugin', SQL_PLUGIN, '--ep', host, '-p', String(port), '-u', user, '--db', database, ...tls];
     const env = { ...process.env, SQL_PASSWORD: password };
     // The versioned schema files are embedded in the tool (--schema-name).
     await run(sqlTool, [...conn, 'setup-schema', '-v', '0.0'], { env });
@@ -212,7 +247,7 @@ export class TemporalServer implements Component {
     // The shard count the cluster was created with (the server keeps it whatever the config says).
     const shards = info.historyShardCount;
     return {
-      version: `server ${info.serverVersion} (temporal-server), PostgreSQL persistence + visibility, ${shards} history shard${shards === 1 ? '' : 's'}`,
+      version: `server ${info.serverVersion} (temporal-server), PostgreSQL persistence + visibility, ${shards} history shard${shards === 1 ? '' : 's'}${securePki(this.cfg) ? ', mTLS' : ''}`,
       endpoint: t.address,
       extra: `databases ${dbs.persistence}, ${dbs.visibility}`,
     };
@@ -256,6 +291,29 @@ export class TemporalServer implements Component {
   }
 }
 
+/**
+ * The secure stack's Web UI: its own client certificate (CN order-saga-ui) to the frontend,
+ * and read-only: every write action off (`disableWriteActions` and each action's own switch,
+ * so a newer UI's action that the global switch misses stays off too).
+ */
+function uiSecurity(cfg: StackConfig): Record<string, unknown> {
+  const pki = securePki(cfg);
+  if (!pki) return {};
+  const { cert, key } = pki.cert('temporal-ui');
+  return {
+    tls: { caFile: pki.caCert, certFile: cert, keyFile: key, serverName: SERVER_NAME, enableHostVerification: true },
+    disableWriteActions: true,
+    workflowTerminateDisabled: true,
+    workflowCancelDisabled: true,
+    workflowSignalDisabled: true,
+    workflowUpdateDisabled: true,
+    workflowResetDisabled: true,
+    batchActionsDisabled: true,
+    startWorkflowDisabled: true,
+    activityCommandsDisabled: true,
+  };
+}
+
 /** The Web UI for the full server: the ui-server module (its assets are built in), on TEMPORAL_UI_PORT. */
 export class TemporalUi implements Component {
   readonly name = 'temporal-ui';
@@ -290,6 +348,7 @@ export class TemporalUi implements Component {
       defaultNamespace: t.namespace,
       cors: { cookieInsecure: true },
       hideLogs: true,
+      ...uiSecurity(this.cfg),
     };
     fs.writeFileSync(path.join(configDir, 'development.yaml'), stringify(config));
     const args = ['--root', this.dir, '--config', 'config', '--env', 'development', 'start'];
@@ -305,7 +364,12 @@ export class TemporalUi implements Component {
     const api = `${this.url}/api/v1/namespaces/${encodeURIComponent(this.cfg.temporal.namespace)}`;
     const ns = await fetch(api, { signal: AbortSignal.timeout(2000) });
     if (!ns.ok) throw new Error(`Web UI API ${api} answered ${ns.status}: ${(await ns.text()).slice(0, 200)}`);
-    return { version: `Temporal UI ${VERSIONS.temporalUi} (ui-server)`, endpoint: this.url, extra: `-> ${this.cfg.temporal.address}` };
+    const mode = securePki(this.cfg) ? ', read-only, mTLS to the frontend' : '';
+    return {
+      version: `Temporal UI ${VERSIONS.temporalUi} (ui-server${mode})`,
+      endpoint: this.url,
+      extra: `-> ${this.cfg.temporal.address}`,
+    };
   }
 
   async provision(): Promise<void> {}

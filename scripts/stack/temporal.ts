@@ -10,9 +10,11 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { google, temporal } from '@temporalio/proto';
 import type { Config } from '../../lib/config';
+import { temporalConnectionOptions } from '../../lib/temporal';
 import { SEARCH_ATTRIBUTES } from '../../services/orders/contract';
 import type { StackConfig } from './config';
 import { componentDir, VERSIONS, type Component, type Health } from './component';
+import { pkiAt } from './pki';
 import { isAlive, log, onPath, readPid, run, spawnDaemon, stopPid } from './proc';
 
 /**
@@ -87,14 +89,42 @@ export async function goToolVersion(cfg: StackConfig, tool: GoTool): Promise<str
   return `${tool} ${version}`;
 }
 
-/** Environment that points the pinned CLIs at the configured server. */
-export function cliEnv(cfg: Config): NodeJS.ProcessEnv {
-  return {
+/**
+ * Environment that points the pinned CLIs at the configured server. On the secure stack both
+ * present the operators' client certificate (`temporal-cli`, CN order-saga-operator) and check
+ * the frontend's against the stack's CA. The CLIs' TEMPORAL_TLS_CERT/KEY/CA are paths (the
+ * app's variables of those names hold PEM text, their `_FILE` variants paths), so they are set here.
+ */
+export function cliEnv(cfg: Config | StackConfig): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     TEMPORAL_ADDRESS: cfg.temporal.address,
     TEMPORAL_NAMESPACE: cfg.temporal.namespace,
     TEMPORAL_CLI_ADDRESS: cfg.temporal.address,
     TEMPORAL_CLI_NAMESPACE: cfg.temporal.namespace,
+  };
+  for (const name of ['TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY', 'TEMPORAL_TLS_CA']) delete env[name];
+  const stackDir = 'stack' in cfg ? cfg.stack.dir : undefined;
+  if (!stackDir || !cfg.temporal.tls) return env;
+  const pki = pkiAt(stackDir);
+  const { cert, key } = pki.cert('temporal-cli');
+  const serverName = cfg.temporal.tls.serverName ?? 'localhost';
+  return {
+    ...env,
+    // temporal CLI 1.5.1 (its flags' variables; envconfig's names too)
+    TEMPORAL_TLS: 'true',
+    TEMPORAL_TLS_CERT: cert,
+    TEMPORAL_TLS_KEY: key,
+    TEMPORAL_TLS_CA: pki.caCert,
+    TEMPORAL_TLS_SERVER_NAME: serverName,
+    TEMPORAL_TLS_CLIENT_CERT_PATH: cert,
+    TEMPORAL_TLS_CLIENT_KEY_PATH: key,
+    TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.caCert,
+    // tctl 1.13.1
+    TEMPORAL_CLI_TLS_CERT: cert,
+    TEMPORAL_CLI_TLS_KEY: key,
+    TEMPORAL_CLI_TLS_CA: pki.caCert,
+    TEMPORAL_CLI_TLS_SERVER_NAME: serverName,
   };
 }
 
@@ -103,7 +133,7 @@ export const PERSISTENCE_STORE = { sqlite: 'sqlite', postgres: 'postgres12' } as
 
 /** Runs fn over a short-lived client connection to the configured frontend. */
 export async function withTemporal<T>(cfg: Config, fn: (c: Connection) => Promise<T>): Promise<T> {
-  const connection = await Connection.connect({ address: cfg.temporal.address, connectTimeout: 2000 });
+  const connection = await Connection.connect({ ...temporalConnectionOptions(cfg), connectTimeout: 2000 });
   try {
     return await fn(connection);
   } finally {

@@ -1,11 +1,13 @@
 /**
  * Brings the real stack up (idempotent; fast when already up; with the authorization server), creates and migrates the
- * test database, and builds the workflow bundles once for the run (WORKFLOW_BUNDLE_DIR, which
+ * test database (SECURE_STACK=1: the secure stack, docs/security.md), and builds the workflow bundles once for the run (WORKFLOW_BUNDLE_DIR, which
  * every test process and the role processes it spawns inherit). Skipped when only unit tests
  * were selected.
  */
 import { migrate } from '../../lib/migrate';
 import { ensureDatabase } from '../../scripts/stack/postgres';
+import { loadStackConfig } from '../../scripts/stack/config';
+import { enterSecureMode } from '../../scripts/stack/secure';
 import { formatStatus, up } from '../../scripts/stack/stack';
 import { cachedWorkflowBundles } from '../support/workflow-bundles';
 import { testConfig } from './test-config';
@@ -41,10 +43,14 @@ export default async function globalSetup(): Promise<void> {
   const selected = selectedProjects(process.argv);
   if (selected.length > 0 && selected.every((p) => STANDALONE.includes(p))) return;
   if (onlyStandaloneFiles(process.argv)) return;
+  // SECURE_STACK=1 (npm run test:secure): the secure stack; its credentials' environment is
+  // set on this process, which the test workers and the role processes they spawn inherit.
+  const secure = process.env.SECURE_STACK === '1';
+  if (secure) await enterSecureMode(loadStackConfig());
   const cfg = testConfig();
   const started = Date.now();
   // The authorization server too: the identity tests get tokens from it (a cheap Node process).
-  const rows = await up(cfg, { withIdentity: true });
+  const rows = await up(cfg, { withIdentity: !secure });
   await ensureDatabase(cfg, cfg.database.database);
   await migrate(cfg.databaseOwner.url);
   process.stderr.write(`\n[test] stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n${formatStatus(rows)}\n`);

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { APP_VARIABLES, ConfigError, loadConfig, repoRoot } from '../../lib/config';
 import type { DeclaredVariables, Env } from '../../lib/env-vars';
@@ -146,6 +148,7 @@ describe('the local stack configuration (scripts/stack/config.ts)', () => {
     const cfg = loadStackConfig({});
     expect(cfg.stack).toEqual({
       dir: path.join(repoRoot, '.stack'),
+      secure: false,
       cacheDir: expect.stringMatching(/[/\\]\.cache[/\\]order-saga$/),
       temporal: { persistence: 'sqlite', namespaceRetentionDays: 7, uiPort: 8233, httpPort: 7243, metricsPort: 7244 },
       kafka: { controllerPort: 9093, heapMb: 768 },
@@ -218,6 +221,17 @@ const BAD_VALUES: [kind: string, variable: string, value: string, message: strin
   ['trustedProxies', 'API_TRUST_PROXY', '11', 'a hop count 1..10'],
   ['trustedProxies', 'API_TRUST_PROXY', '10.0.0.0/33', 'got "10.0.0.0/33"'],
   ['trustedProxies', 'API_TRUST_PROXY', '10.0.0.0/8,proxy.internal', 'list of IP/CIDR ranges'],
+  ['pem', 'TEMPORAL_TLS_CERT', 'not a certificate', 'expected PEM text with a CERTIFICATE block'],
+  ['pem', 'API_TLS_KEY', '-----BEGIN CERTIFICATE-----', 'expected PEM text with a PRIVATE KEY block'],
+  ['bool', 'KAFKA_SSL', 'yes', 'expected true or false, got "yes"'],
+  ['bool', 'STACK_SECURE', '1', 'expected true or false'],
+  ['postgresUrl', 'DATABASE_URL', 'postgresql://u@h/db?sslmode=allow', 'sslmode must be disable, require, verify-ca, verify-full'],
+  [
+    'postgresUrl',
+    'DATABASE_URL',
+    'postgresql://u@h/db?sslmode=verify-full&sslrootcert=/no/such/ca.pem',
+    'sslrootcert /no/such/ca.pem does not exist',
+  ],
   ['json', 'FAULT_INJECTION', 'nope', 'not valid JSON'],
   ['json', 'FAULT_INJECTION', '{"point":1}', 'expected a JSON array of rules'],
   ['json', 'FAULT_INJECTION', '[{"point":"no.such.point","action":"fail"}]', 'at 0.point'],
@@ -294,4 +308,107 @@ describe('the declarations', () => {
       expect(renderConfigDocs()).toContain(`| \`${name}\` |`);
     },
   );
+});
+
+describe('credentials from files (`<NAME>_FILE`)', () => {
+  let dir: string;
+  const file = (name: string, content: string) => {
+    const f = path.join(dir, name);
+    fs.writeFileSync(f, content);
+    return f;
+  };
+  const CERT = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+  const KEY = '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n';
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'config-files-'));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('a secret is read from the file its _FILE variable names, trimmed like a set variable', () => {
+    const key = 'k'.repeat(40);
+    expect(loadConfig({ ADMIN_API_KEY_FILE: file('admin', `${key}\n`) }).api.adminApiKey).toBe(key);
+  });
+
+  test('the file content goes through the same parser: a bad one names the variable, never the secret', () => {
+    const error = configErrorOf(() => loadConfig({ ADMIN_API_KEY_FILE: file('short', 'short-secret\n') }));
+    expect(error.variable).toBe('ADMIN_API_KEY');
+    expect(error.message).not.toContain('short-secret');
+  });
+
+  test('setting both the variable and its _FILE is refused', () => {
+    const error = configErrorOf(() => loadConfig({ ADMIN_API_KEY: 'k'.repeat(40), ADMIN_API_KEY_FILE: file('both', 'k'.repeat(40)) }));
+    expect(error.message).toBe('ADMIN_API_KEY: set either ADMIN_API_KEY or ADMIN_API_KEY_FILE, not both');
+  });
+
+  test('a missing or empty file is a ConfigError naming the _FILE variable', () => {
+    expect(configErrorOf(() => loadConfig({ KAFKA_SASL_PASSWORD_FILE: path.join(dir, 'nope') })).message).toMatch(
+      /^KAFKA_SASL_PASSWORD_FILE: cannot read .*nope: ENOENT/,
+    );
+    expect(configErrorOf(() => loadConfig({ KAFKA_SASL_PASSWORD_FILE: file('empty', '\n') })).variable).toBe('KAFKA_SASL_PASSWORD_FILE');
+  });
+
+  test('only declarations marked fromFile take a _FILE variant (API_PORT_FILE means nothing)', () => {
+    expect(loadConfig({ API_PORT_FILE: file('port', '4000') }).api.port).toBe(3000);
+    const fromFile = TABLES.flatMap((t) => t.names.filter((n) => t.declaration(n)!.fromFile));
+    expect(fromFile).toEqual(
+      expect.arrayContaining([
+        'ADMIN_API_KEY',
+        'DATABASE_URL',
+        'DATABASE_OWNER_URL',
+        'KAFKA_SASL_PASSWORD',
+        'TEMPORAL_TLS_KEY',
+        'POSTGRES_SUPERUSER_PASSWORD',
+      ]),
+    );
+  });
+
+  test("DATABASE_URL_FILE's URL is the one the derived logins follow", () => {
+    const cfg = loadConfig({ DATABASE_URL_FILE: file('db-url', 'postgresql://app:pw@db.internal:5433/shop\n') });
+    expect(cfg.database).toMatchObject({ host: 'db.internal', port: 5433, user: 'app', password: 'pw', database: 'shop' });
+    expect(cfg.databaseOwner).toMatchObject({ host: 'db.internal', user: 'order_saga_owner', database: 'shop' });
+  });
+
+  test('a URL with sslmode=verify-full and sslrootcert carries its TLS settings', () => {
+    const ca = file('ca.pem', CERT);
+    const cfg = loadConfig({ DATABASE_URL: `postgresql://app:pw@127.0.0.1/shop?sslmode=verify-full&sslrootcert=${ca}` });
+    expect(cfg.database.ssl).toEqual({ mode: 'verify-full', rootCert: ca });
+    expect(loadConfig({}).database.ssl).toBeUndefined();
+  });
+
+  test('Temporal mTLS from certificate files; a certificate needs its key', () => {
+    const env = {
+      TEMPORAL_TLS_CA_FILE: file('t-ca.pem', CERT),
+      TEMPORAL_TLS_CERT_FILE: file('t.pem', CERT),
+      TEMPORAL_TLS_SERVER_NAME: 'localhost',
+    };
+    expect(configErrorOf(() => loadConfig(env)).message).toBe('TEMPORAL_TLS_KEY: needed with TEMPORAL_TLS_CERT: set both or neither');
+    const cfg = loadConfig({ ...env, TEMPORAL_TLS_KEY_FILE: file('t.key', KEY) });
+    expect(cfg.temporal.tls).toEqual({ ca: CERT.trim(), serverName: 'localhost', clientCert: { cert: CERT.trim(), key: KEY.trim() } });
+    expect(loadConfig({}).temporal.tls).toBeUndefined();
+  });
+
+  test('Kafka SASL needs a principal and its password; TLS takes the CA from a file', () => {
+    expect(configErrorOf(() => loadConfig({ KAFKA_SASL_MECHANISM: 'scram-sha-512' })).variable).toBe('KAFKA_SASL_USERNAME');
+    expect(configErrorOf(() => loadConfig({ KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'relay' })).variable).toBe(
+      'KAFKA_SASL_PASSWORD',
+    );
+    const cfg = loadConfig({
+      KAFKA_SSL: 'true',
+      KAFKA_SSL_CA_FILE: file('k-ca.pem', CERT),
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: 'order-saga-relay',
+      KAFKA_SASL_PASSWORD_FILE: file('k.pw', 'secret-pw\n'),
+    });
+    expect(cfg.kafka.ssl).toEqual({ ca: CERT.trim() });
+    expect(cfg.kafka.sasl).toEqual({ mechanism: 'scram-sha-512', username: 'order-saga-relay', password: 'secret-pw' });
+    expect(loadConfig({}).kafka).toMatchObject({ ssl: undefined, sasl: undefined });
+  });
+
+  test('the API serves HTTPS only with both a certificate and its key', () => {
+    expect(configErrorOf(() => loadConfig({ API_TLS_CERT_FILE: file('a.pem', CERT) })).variable).toBe('API_TLS_KEY');
+    expect(loadConfig({ API_TLS_CERT_FILE: file('a2.pem', CERT), API_TLS_KEY_FILE: file('a.key', KEY) }).api.tls).toEqual({
+      cert: CERT.trim(),
+      key: KEY.trim(),
+    });
+  });
 });

@@ -1,6 +1,6 @@
 /** kafkajs clients of this project: one place for timeouts, retries and logging. */
-import { Kafka, logLevel, Partitioners, type LogEntry, type Producer } from 'kafkajs';
-import type { Config } from '../../../lib/config';
+import { Kafka, logLevel, Partitioners, type KafkaConfig, type LogEntry, type Producer, type SASLOptions } from 'kafkajs';
+import type { Config, KafkaSettings } from '../../../lib/config';
 import type { Logger } from '../../../lib/logger';
 
 // kafkajs warns about this on every idempotent producer with bounded retries. Bounded retries
@@ -20,10 +20,22 @@ function logCreator(log: Logger) {
     };
 }
 
+/**
+ * Brokers, TLS and SASL of every kafkajs client (KAFKA_SSL, KAFKA_SSL_CA, KAFKA_SASL_*): the
+ * one place a client learns how to reach and authenticate to the brokers.
+ */
+export function kafkaConnection(kafka: Pick<KafkaSettings, 'brokers' | 'ssl' | 'sasl'>): Pick<KafkaConfig, 'brokers' | 'ssl' | 'sasl'> {
+  return {
+    brokers: kafka.brokers,
+    ...(kafka.ssl ? { ssl: kafka.ssl.ca ? { ca: [kafka.ssl.ca] } : true } : {}),
+    ...(kafka.sasl ? { sasl: { ...kafka.sasl } as SASLOptions } : {}),
+  };
+}
+
 export function createKafka(cfg: Config, clientSuffix: string, log: Logger): Kafka {
   return new Kafka({
     clientId: `${cfg.kafka.clientId}-${clientSuffix}`,
-    brokers: cfg.kafka.brokers,
+    ...kafkaConnection(cfg.kafka),
     connectionTimeout: 3000,
     requestTimeout: 30_000,
     // Bounded: callers own the outer retry loop, and must get control back while the broker is
