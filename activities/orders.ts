@@ -12,7 +12,7 @@ import { createCompensationFacts } from '../services/orders/compensation-facts';
 import { createTransitions, type SignalOrigin, type TransitionDeps } from '../services/orders/transitions';
 import { asActivities } from './failure';
 
-export interface OrderActivityDeps extends Omit<TransitionDeps, 'signalOrigin'> {
+export interface OrderActivityDeps extends Omit<TransitionDeps, 'signalOrigin' | 'cancelOrigin'> {
   /** The worker's connection to Temporal, to read a workflow's history. */
   temporal?: { connection: NativeConnection; namespace: string };
 }
@@ -48,11 +48,36 @@ export function historySignalOrigin(connection: NativeConnection, namespace: str
   };
 }
 
+/** The running workflow's (first) cancel request, from its history: who asked (the Web UI sends the signed-in user's identity), and why. */
+export function historyCancelOrigin(connection: NativeConnection, namespace: string) {
+  return async (): Promise<(SignalOrigin & { cause: string }) | null> => {
+    const execution = Context.current().info.workflowExecution;
+    if (!execution) return null;
+    let nextPageToken: Uint8Array | undefined;
+    do {
+      const page = await connection.workflowService.getWorkflowExecutionHistory({
+        namespace,
+        execution,
+        nextPageToken,
+        maximumPageSize: 500,
+      });
+      for (const event of page.history?.events ?? []) {
+        const requested = event.workflowExecutionCancelRequestedEventAttributes;
+        if (!requested) continue;
+        return { identity: requested.identity ?? '', cause: requested.cause ?? '', runId: execution.runId, eventId: String(event.eventId) };
+      }
+      nextPageToken = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
+    } while (nextPageToken);
+    return null;
+  };
+}
+
 export function createOrderActivities(deps: OrderActivityDeps) {
   const { temporal, ...rest } = deps;
   const signalOrigin = temporal ? historySignalOrigin(temporal.connection, temporal.namespace) : undefined;
+  const cancelOrigin = temporal ? historyCancelOrigin(temporal.connection, temporal.namespace) : undefined;
   return asActivities({
-    transitionOrder: createTransitions({ ...rest, signalOrigin }).transition,
+    transitionOrder: createTransitions({ ...rest, signalOrigin, cancelOrigin }).transition,
     compensationFacts: createCompensationFacts(deps).facts,
   });
 }

@@ -354,6 +354,13 @@ export const FindingsQuery = Paging.extend({
 
 // ------------------------------------------------------------------ operator audit log
 
+/** A time bound of the audit log: ISO 8601 with an offset, between 1970 and 9999 (what PostgreSQL and Date agree on). */
+const auditTime = (what: string) =>
+  z.iso.datetime({ offset: true, error: `${what} must be an ISO 8601 date-time such as 2026-12-02T17:00:00Z` }).refine((v) => {
+    const t = Date.parse(v);
+    return t >= 0 && t < Date.UTC(10000, 0, 1);
+  }, `${what} must lie between 1970 and 9999`);
+
 /** ?action=&actor=&subject=&outcome=&from=&to=&limit=&cursor= (every filter optional; `cursor` from the previous page's `next`). */
 export const AuditQuery = z.strictObject({
   action: z
@@ -362,8 +369,8 @@ export const AuditQuery = z.strictObject({
   actor: text('actor').min(1).max(600).optional(),
   subject: text('subject').min(1).max(300).optional(),
   outcome: z.enum(AUDIT_OUTCOMES as [AuditOutcome, ...AuditOutcome[]], { error: 'outcome must be done, refused or failed' }).optional(),
-  from: z.iso.datetime({ offset: true, error: 'from must be an ISO 8601 date-time such as 2026-12-02T17:00:00Z' }).optional(),
-  to: z.iso.datetime({ offset: true, error: 'to must be an ISO 8601 date-time such as 2026-12-02T18:00:00Z' }).optional(),
+  from: auditTime('from').optional(),
+  to: auditTime('to').optional(),
   limit: z.coerce
     .number({ error: 'limit must be a number' })
     .int('limit must be an integer')

@@ -77,6 +77,8 @@ export class SagaRun {
   private readonly undoStack: Compensation[] = [];
   private cancelRequest: CancelSignal | null = null;
   private compensateRequest: CompensateSignal | null = null;
+  /** The workflow was cancelled and no transition has said so yet: the next one names it (the audit log's source). */
+  private workflowCancelPending = false;
   /** `compensate` signals received so far: the number of the one in compensateRequest. */
   private compensateSignals = 0;
   private compensationStarted = false;
@@ -164,6 +166,7 @@ export class SagaRun {
    * confirmation it is a cancel: undo what was done.
    */
   async onWorkflowCancelled(): Promise<void> {
+    this.workflowCancelPending = true;
     if (this.state.status === 'CONFIRMED') {
       await this.closeWindow('workflow cancelled while CONFIRMED: window closed, nothing refunded');
       return;
@@ -346,7 +349,9 @@ export class SagaRun {
       ...(extra.windowClosesAt ? { compensationWindowClosesAt: extra.windowClosesAt } : {}),
       ...(extra.closeWindow ? { closeCompensationWindow: true } : {}),
       ...(extra.requestedBy ? { requestedBy: extra.requestedBy } : {}),
+      ...(this.workflowCancelPending ? { workflowCancelled: true } : {}),
     };
+    this.workflowCancelPending = false;
     try {
       await this.write(transition);
     } catch (err) {

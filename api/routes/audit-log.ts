@@ -10,7 +10,7 @@ const encodeCursor = (id: bigint): string => Buffer.from(id.toString(), 'utf8').
 
 function decodeCursor(cursor: string): bigint {
   const digits = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!/^[1-9]\d{0,18}$/.test(digits)) {
+  if (!/^[1-9]\d{0,17}$/.test(digits)) {
     throw problems.validation('cursor: not a cursor this API gave', [{ pointer: '/cursor', detail: 'use the `next` of a previous page' }]);
   }
   return BigInt(digits);

@@ -251,6 +251,8 @@ export interface TransitionInput {
   closeCompensationWindow?: boolean;
   /** The `compensate` signal this transition acts on, if any: one the API did not record is audited with its sender. */
   requestedBy?: CompensateRequest;
+  /** The first transition after the saga's workflow was cancelled (tctl, the temporal CLI, the Web UI): audited with the canceller. */
+  workflowCancelled?: boolean;
 }
 
 /** A `compensate` signal as the saga acts on it: which one it was (its number in this run), and what it asked. */

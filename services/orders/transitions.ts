@@ -61,6 +61,8 @@ export interface TransitionDeps {
    * with the identity unknown.
    */
   signalOrigin?: (seq: number) => Promise<SignalOrigin | null>;
+  /** Finds the run's cancel request in its history (WorkflowExecutionCancelRequested: its identity and cause). */
+  cancelOrigin?: () => Promise<(SignalOrigin & { cause: string }) | null>;
   /** Called once per status change, after its transaction committed (metrics and logs). */
   onTransition?: (t: AppliedTransition) => void;
 }
@@ -96,21 +98,44 @@ async function recordedByApi(db: Db, orderId: string, request: CompensateRequest
 }
 
 /**
- * The audit entry of a `compensate` signal that reached the saga without going through the API
- * (tctl, the temporal CLI): its sender is the identity in the workflow history. Null when the
- * API recorded it already.
+ * The audit entry of what reached the saga without going through the API, with its sender from
+ * the workflow history: a `compensate` signal (tctl, the temporal CLI), or a cancel of the
+ * workflow (the Web UI's Request Cancellation, `temporal workflow cancel`). Null when there is
+ * none, or when the API recorded the request already.
  */
-async function signalAudit(deps: TransitionDeps, input: TransitionInput): Promise<{ entry: AuditEntry; key: string } | null> {
+async function temporalAudit(deps: TransitionDeps, input: TransitionInput): Promise<{ entry: AuditEntry; key: string } | null> {
+  const subject = { kind: 'order', id: input.orderId };
+  const fallbackKey = `${input.orderId}:${input.transitionKey}`;
+  if (input.workflowCancelled) {
+    const origin = await deps.cancelOrigin?.().catch(() => null);
+    const key = origin ? `${origin.runId}:${origin.eventId}` : fallbackKey;
+    const closesWindow = input.closeCompensationWindow === true;
+    return {
+      key,
+      entry: {
+        actor: temporalActor(origin?.identity ?? ''),
+        action: AUDIT_ACTIONS.orderWorkflowCancel,
+        subject,
+        reason: origin?.cause || null,
+        outcome: 'done',
+        detail: {
+          via: 'temporal-cancel',
+          signal: key,
+          effect: closesWindow ? 'compensation window closed, nothing refunded' : 'order undone',
+        },
+      },
+    };
+  }
   const request = input.requestedBy;
   if (!request || (await recordedByApi(deps.db, input.orderId, request))) return null;
   const origin = await deps.signalOrigin?.(request.seq).catch(() => null);
-  const key = origin ? `${origin.runId}:${origin.eventId}` : `${input.orderId}:${input.transitionKey}`;
+  const key = origin ? `${origin.runId}:${origin.eventId}` : fallbackKey;
   return {
     key,
     entry: {
       actor: temporalActor(origin?.identity ?? ''),
       action: request.resumes ? AUDIT_ACTIONS.orderResume : AUDIT_ACTIONS.orderCompensate,
-      subject: { kind: 'order', id: input.orderId },
+      subject,
       reason: request.reason,
       outcome: 'done',
       detail: { via: 'temporal-signal', signal: key, ...(request.auditId ? { claimedAuditId: request.auditId } : {}) },
@@ -133,7 +158,7 @@ export function createTransitions(deps: TransitionDeps) {
       const detail = input.detail ?? null;
       const closesAt = input.compensationWindowClosesAt ?? null;
       const closeWindow = input.closeCompensationWindow === true;
-      const audit = await signalAudit(deps, input);
+      const audit = await temporalAudit(deps, input);
       // Once per signal event (a parked write's retry and the compensation after it act on the same one), and only with the change.
       const auditCte = audit
         ? sql`, audited AS (${auditInsert(

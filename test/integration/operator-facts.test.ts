@@ -2,7 +2,8 @@
  * What an operator reads about one order (issue 20's small items), over the real API, database
  * and Temporal with one app for the file: the compensation window's deadline in GET /orders/:id;
  * no false saga.workflow_running finding after the workflow of a CONFIRMED order is cancelled
- * (the Web UI's Request Cancellation, `temporal workflow cancel`); the status query's
+ * (the Web UI's Request Cancellation, `temporal workflow cancel`), and who cancelled it in the
+ * audit log; the status query's
  * `pendingCompensation` as the saga sends it.
  */
 import { OrderView } from '../../api/schemas';
@@ -61,7 +62,8 @@ test('when an order is CONFIRMED, then GET /orders/:id shows its compensation wi
 test("when a CONFIRMED order's workflow is cancelled (the Web UI's Request Cancellation), then its window shows closed and saga.workflow_running finds nothing; a terminated one inside its window is still found", async () => {
   const cancelled = await confirmedOrder();
   const terminated = await confirmedOrder();
-  await temporalCliAsync(env.cfg, ['workflow', 'cancel', '--workflow-id', orderWorkflowId(cancelled)]);
+  const identity = `ui-user-${cancelled.slice(0, 8)}@ops`;
+  await temporalCliAsync(env.cfg, ['workflow', 'cancel', '--workflow-id', orderWorkflowId(cancelled), '--identity', identity]);
   await temporalCliAsync(env.cfg, ['workflow', 'terminate', '--workflow-id', orderWorkflowId(terminated), '--reason', 'test']);
   const closed = await eventually(
     async () => (await env.db.order.findUniqueOrThrow({ where: { id: cancelled } })).compensationWindowClosedAt ?? undefined,
@@ -72,6 +74,16 @@ test("when a CONFIRMED order's workflow is cancelled (the Web UI's Request Cance
   });
   const view = OrderView.parse((await env.call('GET', `/orders/${cancelled}`, { key: env.keys.admin.key })).body);
   expect(view).toMatchObject({ status: 'CONFIRMED', compensationWindowClosedAt: closed.toISOString() });
+  // Who closed the window is in the operator audit log, from the cancel request in the history.
+  const audit = await env.call('GET', `/admin/audit-log?subject=${cancelled}`, { key: env.keys.admin.key });
+  expect(audit.body.items).toEqual([
+    expect.objectContaining({
+      actor: { kind: 'temporal', id: identity, name: identity },
+      action: 'order.workflow_cancel',
+      outcome: 'done',
+      detail: expect.objectContaining({ via: 'temporal-cancel', effect: 'compensation window closed, nothing refunded' }),
+    }),
+  ]);
 
   // Visibility lags: poll until the terminated workflow is no longer listed as running.
   const findings = await eventually(

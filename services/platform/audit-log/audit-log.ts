@@ -23,6 +23,8 @@ export const AUDIT_ACTIONS = {
   orderResume: 'order.resume',
   /** A cancel asked by an operator (a caller acting for any customer). */
   orderCancel: 'order.cancel',
+  /** The saga's workflow cancelled through Temporal (Web UI, CLI): CONFIRMED, it closes the window; before, it undoes the order. */
+  orderWorkflowCancel: 'order.workflow_cancel',
   deadLetterReplay: 'dead_letter.replay',
   accountDeposit: 'account.deposit',
   productCreate: 'product.create',
