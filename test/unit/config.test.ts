@@ -85,7 +85,7 @@ describe('the app configuration (lib/config.ts)', () => {
       sagaStartGraceMs: 5000,
       sagaStartTimeoutMs: 2000,
     });
-    expect(cfg.otel).toEqual({ endpoint: undefined, tracesFile: undefined });
+    expect(cfg.otel).toMatchObject({ exporters: [], endpoint: undefined, tracesFile: undefined, sampler: 'parentbased_always_on' });
     expect(cfg.faultInjection).toBeUndefined();
   });
 
@@ -212,6 +212,8 @@ const BAD_VALUES: [kind: string, variable: string, value: string, message: strin
   ['postgresUrl', 'DATABASE_URL', 'postgresql://u@h:5432/', 'names no database'],
   ['postgresUrl', 'DATABASE_URL', 'postgresql://h:5432/db', 'names no user'],
   ['httpUrl', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'jaeger:4318', 'expected an http:// or https:// URL'],
+  ['decimal', 'OTEL_TRACES_SAMPLER_ARG', 'half', 'expected a number'],
+  ['traceUrlTemplate', 'TRACE_URL_TEMPLATE', 'http://127.0.0.1:9411/zipkin/', 'containing {traceId}'],
   ['trustedProxies', 'API_TRUST_PROXY', 'true', 'would believe the client-supplied leftmost X-Forwarded-For entry'],
   ['trustedProxies', 'API_TRUST_PROXY', '0', 'expected false, a hop count 1..10 or a list of IP/CIDR ranges'],
   ['trustedProxies', 'API_TRUST_PROXY', '11', 'a hop count 1..10'],
