@@ -1,7 +1,9 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { APP_VARIABLES, ConfigError, loadConfig, repoRoot } from '../../lib/config';
 import type { DeclaredVariables, Env } from '../../lib/env-vars';
 import { renderConfigDocs } from '../../scripts/config-docs';
+import { VERSIONS } from '../../scripts/stack/component';
 import { loadStackConfig, STACK_VARIABLES } from '../../scripts/stack/config';
 
 const TABLES: DeclaredVariables[] = [APP_VARIABLES, STACK_VARIABLES];
@@ -150,6 +152,8 @@ describe('the local stack configuration (scripts/stack/config.ts)', () => {
       kafka: { controllerPort: 9093, heapMb: 768 },
       prometheus: { port: 9090 },
       identity: { port: 4460 },
+      zipkin: { port: 9411, heapMb: 384 },
+      jaeger: { otlpHttpPort: 4318, otlpGrpcPort: 4317, queryPort: 16686, queryGrpcPort: 16685 },
     });
     expect(cfg.temporal).toEqual(loadConfig({}).temporal);
   });
@@ -295,4 +299,13 @@ describe('the declarations', () => {
       expect(renderConfigDocs()).toContain(`| \`${name}\` |`);
     },
   );
+});
+
+describe('the pinned trace backends', () => {
+  test("Jaeger's build module requires the pinned version, with the replace its own go.mod has", () => {
+    const goMod = fs.readFileSync(path.join(repoRoot, 'scripts', 'stack', 'jaeger-module', 'go.mod'), 'utf8');
+    expect(goMod).toContain(`github.com/jaegertracing/jaeger v${VERSIONS.jaeger}`);
+    expect(goMod).toMatch(/^tool github\.com\/jaegertracing\/jaeger\/cmd\/jaeger$/m);
+    expect(goMod).toMatch(/^replace github\.com\/Shopify\/sarama => /m);
+  });
 });
