@@ -9,6 +9,7 @@ import { routeOf } from '../../api/observability';
 import { promNameOf, TemporalMetricsBridge } from '../../app/temporal-runtime';
 import { ConfigError, loadConfig } from '../../lib/config';
 import { traceIdOf } from '../../lib/logger';
+import { traceUrl } from '../../lib/trace-links';
 import { FileSpanExporter, fromWorkflowSpan, readSpanLines, toSpanLine } from '../../lib/tracing';
 import { recordTransition, sagaMetrics } from '../../services/orders/metrics';
 import type { AppliedTransition } from '../../services/orders/transitions';
@@ -182,5 +183,19 @@ describe('HTTP route label', () => {
     expect(routeOf(req('/orders/:id'))).toBe('/orders/:id');
     expect(routeOf(req('/healthz'))).toBe('/healthz');
     expect(routeOf(req())).toBe('unmatched');
+  });
+});
+
+describe('links to a trace', () => {
+  const template = 'http://127.0.0.1:9411/zipkin/traces/{traceId}';
+  it('fills the template with a W3C trace id', () => {
+    expect(traceUrl('0af7651916cd43dd8448eb211c80319c', template)).toBe(
+      'http://127.0.0.1:9411/zipkin/traces/0af7651916cd43dd8448eb211c80319c',
+    );
+  });
+  it('gives no link without a template, for an invalid id, or for the all-zero id', () => {
+    expect(traceUrl('0af7651916cd43dd8448eb211c80319c', undefined)).toBeUndefined();
+    expect(traceUrl('../admin', template)).toBeUndefined();
+    expect(traceUrl('0'.repeat(32), template)).toBeUndefined();
   });
 });
