@@ -5,7 +5,8 @@
  * variables (OTEL_TRACES_EXPORTER=zipkin,otlp), one order is placed over HTTP, and each
  * backend's own API must hold one trace of it with spans from the API, the three workers, the
  * relay and both consumers, every parent link resolvable. A browser then shows the trace in
- * Zipkin's UI (docs/screenshots/zipkin-trace.png).
+ * Zipkin's UI (docs/screenshots/zipkin-trace.png), and a real Prometheus scraping the API's
+ * OpenMetrics /metrics keeps the order's trace id as an exemplar of the latency histogram.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -15,6 +16,7 @@ import { chromium } from 'playwright-core';
 import { repoRoot } from '../../lib/config';
 import { loadStackConfig } from '../../scripts/stack/config';
 import { Jaeger } from '../../scripts/stack/jaeger';
+import { spawnDaemon, stopPid } from '../../scripts/stack/proc';
 import { upOne } from '../../scripts/stack/stack';
 import { Zipkin } from '../../scripts/stack/zipkin';
 import { createApiKey } from '../../services/access/api-keys';
@@ -202,4 +204,49 @@ test("Zipkin's UI shows the trace of the order (screenshot for docs/observabilit
     await browser.close();
   }
   expect(fs.statSync(SCREENSHOT).size).toBeGreaterThan(20_000);
+});
+
+test("a real Prometheus scrapes the API's OpenMetrics and keeps the order's trace id as a latency exemplar", async () => {
+  const port = await freePort();
+  const promDir = path.join(dir, 'prometheus');
+  fs.mkdirSync(promDir, { recursive: true });
+  const target = new URL(roles.api!.metricsUrl).host;
+  fs.writeFileSync(
+    path.join(promDir, 'prometheus.yml'),
+    `global: { scrape_interval: 1s }\nscrape_configs: [{ job_name: api, static_configs: [{ targets: ['${target}'] }] }]\n`,
+  );
+  const pid = spawnDaemon(
+    'prometheus',
+    [
+      `--config.file=${path.join(promDir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${path.join(promDir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--enable-feature=exemplar-storage',
+    ],
+    { logFile: path.join(promDir, 'prometheus.log'), pidFile: path.join(promDir, 'prometheus.pid') },
+  );
+  try {
+    const base = `http://127.0.0.1:${port}/api/v1`;
+    const now = Math.floor(Date.now() / 1000);
+    const exemplars = await eventually(
+      async () => {
+        const q = new URLSearchParams({
+          query: 'http_request_duration_seconds_bucket{route="/orders"}',
+          start: String(now - 600),
+          end: String(now + 600),
+        });
+        const body = (await (await fetch(`${base}/query_exemplars?${q}`)).json()) as {
+          data?: { exemplars: { labels: Record<string, string> }[] }[];
+        };
+        const found = (body.data ?? []).flatMap((series) => series.exemplars.map((e) => e.labels.trace_id));
+        return found.length > 0 ? found : undefined;
+      },
+      { timeoutMs: 20_000, what: 'Prometheus to store an exemplar of POST /orders' },
+    );
+    expect(exemplars).toContain(traceId);
+    const up = (await (await fetch(`${base}/query?query=up`)).json()) as { data: { result: { value: [number, string] }[] } };
+    expect(up.data.result.map((r) => r.value[1])).toEqual(['1']);
+  } finally {
+    await stopPid(pid);
+  }
 });
