@@ -8,6 +8,7 @@
  *                    [--rates 10,20,40] [--seconds 10] [--sweep-start 2] [--sweep-steps 5]
  *                    [--overload-rate N] [--overload-seconds S] [--sustained [minutes]] [--sustained-rate 50]
  *                    [--events 20000] [--relay-rate 5000] [--relay-seconds 10] [--profile DIR]
+ *                    [--tracing]   (CPU per order with tracing off / sampled 1.0 / 0.1: tracing.ts)
  *
  * The mode the stack runs uses the stack's Temporal; the other one gets a side Temporal on
  * ports of its own (scripts/stack/side-temporal.ts), stopped at the end. The relay runs once:
@@ -21,6 +22,7 @@ import { ANSWERS, type Answer } from './load';
 import { formatProfiles } from './profile';
 import { formatServerRequests } from './server-requests';
 import { runRelayBench, type RelayBenchResult } from './relay';
+import { formatTracingCost, runTracingCost } from './tracing';
 import { numberArg, runSagaBench, sagaOptionsFromArgv, type PhaseResult, type SagaBenchResult } from './saga';
 
 type Mode = StackConfig['stack']['temporal']['persistence'];
@@ -267,6 +269,8 @@ async function main(): Promise<void> {
     rate: arg('relay-rate', TARGETS.lagAtRate),
     seconds: arg('relay-seconds', 10),
   });
+  // Tracing off vs sampled 1.0 and 0.1, each burst in a process of its own (tracing.ts).
+  const tracingCost = process.argv.includes('--tracing') ? await runTracingCost(process.argv) : undefined;
   const cores = os.cpus().length;
   console.log(
     `\nnpm run bench: modes ${results.map((r) => r.mode).join(', ')}; ${cores} cores (${os.cpus()[0]?.model ?? 'cpu'}), every server on this machine; load average ${os
@@ -288,6 +292,7 @@ async function main(): Promise<void> {
     console.log(`  ${r.mode.padEnd(8)} ${cpuLine('per bare workflow', r.cpuMs.bare)}`);
     console.log(`  ${r.mode.padEnd(8)} ${cpuLine('per saga order   ', r.cpuMs.saga)}`);
   }
+  if (tracingCost) console.log(`\n${formatTracingCost(tracingCost)}`);
   for (const r of results) console.log(`\n${r.mode} mode: ${formatServerRequests(r.serverRequests)}`);
   for (const r of results) if (r.profiles) console.log(`\n${r.mode}:\n${formatProfiles(r.profiles, r.cpuMs)}`);
 }
