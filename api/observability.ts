@@ -9,7 +9,7 @@ import { trace } from '@opentelemetry/api';
 import type { NextFunction, Request, Response } from 'express';
 import type { Registry } from 'prom-client';
 import { withLogContext, type Logger } from '../lib/logger';
-import { counter, histogram } from '../lib/metrics';
+import { counter, exemplarOf, histogram, observeLatency } from '../lib/metrics';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Paths about one order (for the access log's orderId). */
@@ -27,6 +27,7 @@ export function httpMetrics(registry: Registry) {
       'HTTP request latency, by method, route template and status.',
       HTTP_BUCKETS,
       labels,
+      { exemplars: true },
     ),
     errors: counter(
       registry,
@@ -59,13 +60,14 @@ export function observeRequests(log: Logger, metrics?: HttpMetrics) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const started = process.hrtime.bigint();
     // Captured now: the span is no longer the active one when 'finish' fires.
-    const traceId = trace.getActiveSpan()?.spanContext().traceId;
+    const span = trace.getActiveSpan();
+    const traceId = span?.spanContext().traceId;
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = routeOf(req);
       const labels = { method: req.method, route, status: String(res.statusCode) };
       metrics?.requests.inc(labels);
-      metrics?.duration.observe(labels, seconds);
+      if (metrics) observeLatency(metrics.duration, labels, seconds, exemplarOf(span));
       if (res.statusCode >= 500) metrics?.errors.inc(labels);
       const path = req.originalUrl.split('?')[0] ?? '';
       const orderId = ORDER_PATH.exec(path)?.[1]?.toLowerCase();

@@ -7,6 +7,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { withLogContext, type Logger } from '../lib/logger';
+import { observeLatency } from '../lib/metrics';
 import type { StepMetrics } from '../services/orders/metrics';
 
 /** The order an activity is about: every activity input of this system has an orderId. */
@@ -34,13 +35,13 @@ export function activityObserver(log: Logger, metrics: StepMetrics): ActivityInt
           try {
             const result = await next(input);
             const seconds = (performance.now() - started) / 1000;
-            metrics.duration.observe({ activity, outcome: 'completed' }, seconds);
+            observeLatency(metrics.duration, { activity, outcome: 'completed' }, seconds);
             log.info({ ms: Math.round(seconds * 10_000) / 10 }, 'activity completed');
             return result;
           } catch (err) {
             const seconds = (performance.now() - started) / 1000;
             const errorType = errorTypeOf(err);
-            metrics.duration.observe({ activity, outcome: 'failed' }, seconds);
+            observeLatency(metrics.duration, { activity, outcome: 'failed' }, seconds);
             metrics.failures.inc({ activity, error_type: errorType });
             const nonRetryable = err instanceof ApplicationFailure ? err.nonRetryable : false;
             log.warn({ ms: Math.round(seconds * 10_000) / 10, errorType, nonRetryable, error: (err as Error)?.message }, 'activity failed');

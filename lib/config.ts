@@ -12,6 +12,7 @@ import { DEFAULT_TX_LIMITS } from './sql';
 import {
   ConfigError,
   declareVariables,
+  decimal,
   durationMs,
   filePath,
   host,
@@ -52,6 +53,32 @@ export const ADMIN_API_KEY_MIN_LENGTH = 32;
 export const IDENTITY_DEFAULT_AUDIENCE = 'urn:order-saga:api';
 /** Signature algorithms an access token may use: asymmetric only (never `none`, never HS*, whose key would be the public one). */
 export const IDENTITY_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+
+/** OTEL_TRACES_EXPORTER's values that sdk-node builds (`none`: no exporter). */
+export const TRACES_EXPORTERS = ['otlp', 'zipkin', 'console', 'none'] as const;
+export type TracesExporter = Exclude<(typeof TRACES_EXPORTERS)[number], 'none'>;
+/** OTEL_TRACES_SAMPLER's values, as the SDK names them. */
+const TRACES_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+
+/** A trace UI link with a `{traceId}` placeholder. */
+function traceUrlTemplate() {
+  const url = httpUrl();
+  return {
+    ...url,
+    kind: 'traceUrlTemplate',
+    schema: url.schema.refine((v) => v.includes('{traceId}'), {
+      error: (iss) => `expected a URL containing {traceId}, got "${String(iss.input)}"`,
+    }),
+    accepts: 'http(s) URL with `{traceId}`',
+  };
+}
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -389,11 +416,39 @@ export const APP_VARIABLES = declareVariables('app', {
   },
   METRICS_HOST: { parser: host(), default: '127.0.0.1', doc: '`/metrics` listen address' },
   METRICS_PORT_BASE: { parser: port(), default: '9400', doc: 'each process serves `/metrics` on base + its offset (app/processes.ts)' },
+  // Tracing: the standard OpenTelemetry variables, read by the SDK itself (sdk-node); declared
+  // here so a bad value stops the process and the docs list them. lib/tracing.ts says which.
+  OTEL_SDK_DISABLED: { parser: oneOf(['true', 'false']), default: 'false', doc: '`true` turns tracing off whatever else is set' },
+  OTEL_TRACES_EXPORTER: {
+    parser: oneOfList(TRACES_EXPORTERS),
+    doc: 'where spans go; unset: `otlp` when an OTLP endpoint below is set, else tracing is off (`npm start` sets it when the stack runs a trace backend)',
+  },
   OTEL_EXPORTER_OTLP_ENDPOINT: {
     parser: httpUrl(),
-    doc: 'OTLP/HTTP endpoint for traces (e.g. `http://127.0.0.1:4318`); tracing is off when unset',
+    doc: 'OTLP base URL (e.g. `http://127.0.0.1:4318`; `/v1/traces` is appended for HTTP)',
   },
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: { parser: httpUrl(), doc: 'OTLP URL for traces, used as is (overrides the base URL)' },
+  OTEL_EXPORTER_OTLP_PROTOCOL: {
+    parser: oneOf(['http/protobuf', 'http/json', 'grpc']),
+    default: 'http/protobuf',
+    doc: "OTLP transport (`grpc`: the endpoint is the receiver's gRPC port, e.g. 4317)",
+  },
+  OTEL_EXPORTER_ZIPKIN_ENDPOINT: {
+    parser: httpUrl(),
+    default: 'http://localhost:9411/api/v2/spans',
+    doc: "Zipkin's span intake, for `OTEL_TRACES_EXPORTER=zipkin`",
+  },
+  OTEL_TRACES_SAMPLER: {
+    parser: oneOf(TRACES_SAMPLERS),
+    default: 'parentbased_always_on',
+    doc: "which traces are recorded; `parentbased_traceidratio` with `OTEL_TRACES_SAMPLER_ARG` keeps a share of new traces and follows the caller's decision",
+  },
+  OTEL_TRACES_SAMPLER_ARG: { parser: decimal(0, 1), doc: 'the ratio of the `*traceidratio` samplers (the SDK takes 1 when unset)' },
   OTEL_TRACES_FILE: { parser: filePath(), doc: 'append every finished span to this file as JSON lines', testOnly: true },
+  TRACE_URL_TEMPLATE: {
+    parser: traceUrlTemplate(),
+    doc: "link to one trace in a trace UI, `{traceId}` replaced (e.g. `http://127.0.0.1:16686/trace/{traceId}`); unset: Zipkin's UI when exporting to Zipkin, else no link",
+  },
   FAULT_INJECTION: {
     parser: json(FaultRules, 'JSON array of fault rules'),
     doc: 'fault rules for failure tests, see `lib/faults.ts`',
@@ -530,7 +585,7 @@ export function loadConfig(env: Env = process.env) {
       floodCap: v.RECONCILE_FLOOD_CAP,
       standbyPollMs: v.RECONCILE_STANDBY_POLL_MS,
     },
-    otel: { endpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT, tracesFile: v.OTEL_TRACES_FILE },
+    otel: tracingSettings(v),
     /** FAULT_INJECTION's rules, for lib/faults.ts's faultsFrom. */
     faultInjection: v.FAULT_INJECTION,
   };
@@ -564,6 +619,34 @@ function kafkaSasl(v: AppValues) {
   if (v.KAFKA_SASL_PASSWORD === undefined)
     throw new ConfigError('KAFKA_SASL_PASSWORD', `needed with KAFKA_SASL_MECHANISM=${v.KAFKA_SASL_MECHANISM}`);
   return { mechanism: v.KAFKA_SASL_MECHANISM, username: v.KAFKA_SASL_USERNAME, password: v.KAFKA_SASL_PASSWORD };
+}
+
+/**
+ * Which exporters the SDK will build: OTEL_TRACES_EXPORTER as set, else `otlp` when an OTLP
+ * endpoint is set (the standard default is `otlp` always; here an unset endpoint means off,
+ * so a machine without a collector does not log export errors), none when disabled.
+ */
+function tracingSettings(v: AppValues) {
+  const named = v.OTEL_TRACES_EXPORTER;
+  if (named && named.includes('none') && named.length > 1) {
+    throw new ConfigError('OTEL_TRACES_EXPORTER', `"none" cannot be combined with other exporters (got "${named.join(',')}")`);
+  }
+  const otlpEndpoint = v.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? v.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const implied: TracesExporter[] = otlpEndpoint ? ['otlp'] : [];
+  const exporters = v.OTEL_SDK_DISABLED === 'true' ? [] : ((named?.filter((e) => e !== 'none') as TracesExporter[] | undefined) ?? implied);
+  const zipkinUi = exporters.includes('zipkin') ? `${new URL(v.OTEL_EXPORTER_ZIPKIN_ENDPOINT).origin}/zipkin/traces/{traceId}` : undefined;
+  return {
+    /** Empty: no exporter (tracing is off unless tracesFile is set). */
+    exporters,
+    endpoint: otlpEndpoint,
+    protocol: v.OTEL_EXPORTER_OTLP_PROTOCOL,
+    zipkinEndpoint: v.OTEL_EXPORTER_ZIPKIN_ENDPOINT,
+    sampler: v.OTEL_TRACES_SAMPLER,
+    samplerArg: v.OTEL_TRACES_SAMPLER_ARG,
+    tracesFile: v.OTEL_TRACES_FILE,
+    /** Where one trace can be looked at (lib/trace-links.ts). */
+    traceUrlTemplate: v.TRACE_URL_TEMPLATE ?? zipkinUi,
+  };
 }
 
 /** Tests-only variables (fault injection can kill the process) need NODE_ENV=test: anything else fails closed. */

@@ -200,6 +200,20 @@ export function integer(min: number, max: number): Parser<number> {
   };
 }
 
+/** A decimal number within min..max (a ratio, a share). */
+export function decimal(min: number, max: number): Parser<number> {
+  const range = { error: (iss: { input?: unknown }) => `expected ${min}..${max}, got ${String(iss.input)}` };
+  return {
+    kind: 'decimal',
+    schema: z
+      .string()
+      .regex(/^-?(\d+\.?\d*|\.\d+)$/, { error: (iss) => `expected a number, ${got(iss.input)}` })
+      .transform(Number)
+      .pipe(z.number().min(min, range).max(max, range)),
+    accepts: `${min}..${max}`,
+  };
+}
+
 export function port(): Parser<number> {
   return integer(1, 65535);
 }

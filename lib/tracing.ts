@@ -3,10 +3,14 @@
  * the Temporal workflow and its activities to the relay's publish and each consumer's
  * processing of the events.
  *
- * Off unless OTEL_EXPORTER_OTLP_ENDPOINT (or, in tests, OTEL_TRACES_FILE) is set. Off means
- * no SDK at all: no tracer provider, no exporter, no instrumentation patches; the OTel API
- * stays the no-op it is by default, and callers that would build spans ask tracingEnabled()
- * first. It must be started before express and http are loaded (app/main.ts does).
+ * Exporters and sampling come from the standard OpenTelemetry variables, read by sdk-node
+ * itself (OTEL_TRACES_EXPORTER=otlp|zipkin|console, OTEL_EXPORTER_OTLP_*, OTEL_EXPORTER_ZIPKIN_*,
+ * OTEL_TRACES_SAMPLER[_ARG], OTEL_BSP_*); lib/config.ts validates them and decides whether
+ * tracing is on at all (an OTLP endpoint alone implies `otlp`; nothing set means off). In
+ * tests OTEL_TRACES_FILE adds a file exporter. Off means no SDK at all: no tracer provider,
+ * no exporter, no instrumentation patches; the OTel API stays the no-op it is by default, and
+ * callers that would build spans ask tracingEnabled() first. It must be started before
+ * express and http are loaded (app/main.ts does).
  *
  * The Temporal workflow sandbox runs its own OTel SDK (@temporalio/interceptors-opentelemetry,
  * built on SDK 1.x) and hands finished spans to the worker through a sink; workflowSinks()
@@ -18,18 +22,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createTraceState, trace, type SpanContext, type Tracer } from '@opentelemetry/api';
 import { ExportResultCode, hrTimeToMilliseconds, type ExportResult } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import {
-  BatchSpanProcessor,
-  SimpleSpanProcessor,
-  type ReadableSpan,
-  type SpanExporter,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+// sdk-node's own reading of OTEL_TRACES_EXPORTER (and the OTLP protocol, OTEL_BSP_*): the same
+// processors it would build, which the workflow sinks below must reach too. Not in its public
+// index; test/unit/tracing-exporters.test.ts pins what it builds for each setting.
+import { getSpanProcessorsFromEnv } from '@opentelemetry/sdk-node/build/src/utils';
+import { SimpleSpanProcessor, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { OpenTelemetrySinks, SerializableSpan } from '@temporalio/interceptors-opentelemetry/lib/workflow/definitions';
 import type { InjectedSinks } from '@temporalio/worker';
 import type { WorkflowInfo } from '@temporalio/workflow';
@@ -70,9 +71,8 @@ const UNTRACED_PATHS = ['/metrics', '/healthz', '/readyz'];
 
 /** Starts the SDK for `service` if configuration asks for tracing; otherwise returns TRACING_OFF. */
 export function startTracing(service: string, settings: Config['otel']): Tracing {
-  if (!settings.endpoint && !settings.tracesFile) return TRACING_OFF;
-  const processors: SpanProcessor[] = [];
-  if (settings.endpoint) processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: otlpTracesUrl(settings.endpoint) })));
+  if (settings.exporters.length === 0 && !settings.tracesFile) return TRACING_OFF;
+  const processors: SpanProcessor[] = settings.exporters.length > 0 ? exportProcessors() : [];
   // Spans are written as they end: a test SIGKILLs processes and reads the file.
   if (settings.tracesFile) processors.push(new SimpleSpanProcessor(new FileSpanExporter(settings.tracesFile)));
   const resource = resourceFromAttributes({ 'service.name': service, 'service.namespace': 'order-saga', 'process.pid': process.pid });
@@ -105,10 +105,12 @@ export function startTracing(service: string, settings: Config['otel']): Tracing
   };
 }
 
-/** The OTLP/HTTP traces URL for an endpoint given as OTEL_EXPORTER_OTLP_ENDPOINT (base URL). */
-export function otlpTracesUrl(endpoint: string): string {
-  const base = endpoint.replace(/\/+$/, '');
-  return base.endsWith('/v1/traces') ? base : `${base}/v1/traces`;
+/**
+ * The batch processors sdk-node builds from the environment. An OTLP endpoint alone implies
+ * `otlp` (lib/config.ts), which is also sdk-node's reading of an unset OTEL_TRACES_EXPORTER.
+ */
+export function exportProcessors(): SpanProcessor[] {
+  return getSpanProcessorsFromEnv(undefined) as SpanProcessor[];
 }
 
 // ---------------------------------------------------------------- workflow spans

@@ -19,6 +19,7 @@ import { loadStackConfig, type StackConfig } from './stack/config';
 import { formatStatus, up } from './stack/stack';
 import { ensureDatabase } from './stack/postgres';
 import { tail } from './stack/proc';
+import { tracingEnv } from './stack/tracing-env';
 import { seedDemoData } from './seed';
 
 const READY_TIMEOUT_MS = 120_000;
@@ -39,11 +40,14 @@ interface Managed {
 
 let stopping = false;
 
+/** Added to every app process's environment: the trace backends' OTEL_* variables, if they run. */
+let sharedEnv: Record<string, string> = {};
+
 function spawnRole(m: Managed, cfg: StackConfig): Promise<void> {
   const out = fs.openSync(m.logFile, 'a');
   const child = fork(path.join(repoRoot, 'app', 'main.ts'), [m.role], {
     cwd: repoRoot,
-    env: { ...process.env, ...m.env },
+    env: { ...process.env, ...sharedEnv, ...m.env },
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', out, out, 'ipc'],
     // Own process group: the terminal's Ctrl-C reaches only this supervisor, which then
@@ -107,6 +111,7 @@ function banner(cfg: StackConfig, managed: Managed[], keys: { client: string; ad
     `  Temporal gRPC    ${cfg.temporal.address}`,
     `  Kafka            ${cfg.kafka.brokers.join(',')}  (topics ${cfg.kafka.eventsTopic}, ${cfg.kafka.dlqTopic})`,
     `  PostgreSQL       ${cfg.database.url.replace(/:[^:@/]*@/, ':***@')}`,
+    `  Traces           ${tracesLine(cfg)}`,
     '  Metrics:',
     ...managed.map((m) => `    ${m.name.padEnd(24)} ${m.ready?.metricsUrl ?? '(not ready)'}`),
     `  App logs         ${path.join(cfg.stack.dir, 'logs')}/<process>.log`,
@@ -121,6 +126,13 @@ function banner(cfg: StackConfig, managed: Managed[], keys: { client: string; ad
     'Ctrl-C stops the app processes; `npm run stack -- down` stops the servers.',
   ];
   return lines.join('\n');
+}
+
+function tracesLine(cfg: StackConfig): string {
+  const exporters = sharedEnv.OTEL_TRACES_EXPORTER ?? process.env.OTEL_TRACES_EXPORTER;
+  if (!exporters && !process.env.OTEL_EXPORTER_OTLP_ENDPOINT) return 'off (`npm run stack -- up --with-tracing`, then restart)';
+  const ui = sharedEnv.OTEL_EXPORTER_ZIPKIN_ENDPOINT ? `  UI http://127.0.0.1:${cfg.stack.zipkin.port}/zipkin/` : '';
+  return `${exporters ?? 'otlp'} (OTEL_TRACES_EXPORTER)${ui}`;
 }
 
 /** One entry per instance: every role once, scaled roles `scale[role]` times. */
@@ -168,6 +180,7 @@ async function main(): Promise<void> {
   if (seeded)
     console.log('[start] seeded demo products (TSHIRT-BLUE-M, MUG-LOGO, POSTER-A2, SNEAKER-LTD) and customers (alice, bob, carol)');
 
+  sharedEnv = await tracingEnv(cfg);
   const logDir = path.join(cfg.stack.dir, 'logs');
   fs.mkdirSync(logDir, { recursive: true });
   const managed = instances(cfg, scale, logDir);

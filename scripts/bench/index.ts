@@ -9,6 +9,7 @@
  *                    [--overload-rate N] [--overload-seconds S] [--sustained [minutes]] [--sustained-rate 50]
  *                    [--events 20000] [--relay-rate 5000] [--relay-seconds 10] [--profile DIR]
  *                    [--only bare,saga,latency,sweep,overload,sustained,relay]
+ *                    [--tracing]   (CPU per order with tracing off / sampled 1.0 / 0.1: tracing.ts)
  *
  * The mode the stack runs uses the stack's Temporal; the other one gets a side Temporal on
  * ports of its own (scripts/stack/side-temporal.ts), stopped at the end. The relay runs once:
@@ -22,6 +23,7 @@ import { ANSWERS, type Answer } from './load';
 import { formatProfiles } from './profile';
 import { formatServerRequests } from './server-requests';
 import { runRelayBench, type RelayBenchResult } from './relay';
+import { formatTracingCost, runTracingCost } from './tracing';
 import { numberArg, runSagaBench, sagaOptionsFromArgv, type PhaseResult, type SagaBenchResult } from './saga';
 
 type Mode = StackConfig['stack']['temporal']['persistence'];
@@ -306,6 +308,8 @@ async function main(): Promise<void> {
           seconds: arg('relay-seconds', 10),
         })
       : undefined;
+  // Tracing off vs sampled 1.0 and 0.1, each burst in a process of its own (tracing.ts).
+  const tracingCost = process.argv.includes('--tracing') ? await runTracingCost(process.argv) : undefined;
   const cores = os.cpus().length;
   console.log(
     `\nnpm run bench: modes ${results.map((r) => r.mode).join(', ')}; ${cores} cores (${os.cpus()[0]?.model ?? 'cpu'}), every server on this machine; load average ${os
@@ -328,6 +332,7 @@ async function main(): Promise<void> {
     if (!Number.isNaN(r.bareRate)) console.log(`  ${r.mode.padEnd(8)} ${cpuLine('per bare workflow', r.cpuMs.bare)}`);
     if (!Number.isNaN(r.sagaRate)) console.log(`  ${r.mode.padEnd(8)} ${cpuLine('per saga order   ', r.cpuMs.saga)}`);
   }
+  if (tracingCost) console.log(`\n${formatTracingCost(tracingCost)}`);
   for (const r of results) console.log(`\n${r.mode} mode: ${formatServerRequests(r.serverRequests)}`);
   for (const r of results) if (r.profiles) console.log(`\n${r.mode}:\n${formatProfiles(r.profiles, r.cpuMs)}`);
 }

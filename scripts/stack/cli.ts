@@ -12,16 +12,16 @@ import { down, formatStatus, logs, serversUp, status, up } from './stack';
 import { cliEnv, installGoTool, type GoTool } from './temporal';
 
 const USAGE = `usage: npm run stack -- <command>
-  up [--secure] [--with-prometheus] [--with-identity]
+  up [--secure] [--with-prometheus] [--with-identity] [--with-tracing]
                          start PostgreSQL, Temporal (+ Web UI) and Kafka (and Prometheus, the oidc-provider
-                         authorization server), build tctl; idempotent
+                         authorization server, the trace backends Zipkin + Jaeger), build tctl; idempotent
                          (TEMPORAL_PERSISTENCE=sqlite|postgres: the dev server, or the full server on PostgreSQL)
                          --secure: TLS and authentication everywhere (a local CA, scram, SASL_SSL + ACLs,
                          Temporal mTLS); the STACK_DIR stays secure; env in $STACK_DIR/secure/secure.env
   rotate-certs [--ca]    secure stack: re-issue every certificate (--ca: from a new CA), then restart the servers
   down                   stop them (either Temporal mode)
   status                 show each component and tool, its version and address (exit 3 if any server is down)
-  logs [name] [--lines N]  print the tail of the component logs (postgres, temporal, temporal-ui, kafka, prometheus, identity)
+  logs [name] [--lines N]  print the tail of the component logs (postgres, temporal, temporal-ui, kafka, prometheus, identity, zipkin, jaeger)
   reset                  stop and delete all local data (STACK_DIR)
   exec temporal|tctl ARGS  run a pinned CLI against the configured server`;
 
@@ -66,7 +66,11 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'up': {
       const started = Date.now();
-      const rows = await up(cfg, { withPrometheus: rest.includes('--with-prometheus'), withIdentity: rest.includes('--with-identity') });
+      const rows = await up(cfg, {
+        withPrometheus: rest.includes('--with-prometheus'),
+        withIdentity: rest.includes('--with-identity'),
+        withTracing: rest.includes('--with-tracing'),
+      });
       console.log(formatStatus(rows));
       if (cfg.stack.secure) console.log(`secure stack: the app's environment is in ${secureEnvFile(cfg.stack.dir)}`);
       console.log(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s`);

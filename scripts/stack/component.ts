@@ -11,6 +11,13 @@ export const VERSIONS = {
   /** Its Web UI server: the UI the CLI above embeds. */
   temporalUi: '2.42.1',
   kafka: '4.1.1',
+  /** Trace backend with a UI (`--with-tracing`): Zipkin's executable jar from Maven Central. */
+  zipkin: '3.5.1',
+  /**
+   * OTLP receiver with a query API (`--with-tracing`); also scripts/stack/jaeger-module/go.mod.
+   * 1.75.0 rather than 1.76.0: the newer tag is served but is not an approved release here.
+   */
+  jaeger: '1.75.0',
 } as const;
 
 export interface Health {

@@ -13,6 +13,7 @@ import { bool, declareVariables, derived, filePath, integer, oneOf, port, secret
 
 const firstBrokerPort = (env: Env) => Number(APP_VARIABLES.readOne(env, 'KAFKA_BROKERS')[0]!.split(':').pop());
 const temporalPort = (env: Env) => APP_VARIABLES.readOne(env, 'TEMPORAL_ADDRESS').port;
+const jaegerQueryPort = (env: Env) => port().schema.parse(env.JAEGER_QUERY_PORT?.trim() || '16686');
 const cacheHome = (env: Env) => env.XDG_CACHE_HOME?.trim() || path.join(os.homedir(), '.cache');
 
 /** Every variable of the local stack, in the order docs/configuration.md lists them. */
@@ -66,6 +67,20 @@ export const STACK_VARIABLES = declareVariables('stack', {
     default: '4460',
     doc: 'optional authorization server, oidc-provider (`npm run stack -- up --with-identity`; the tests start it); its issuer is `http://127.0.0.1:<port>`',
   },
+  ZIPKIN_PORT: {
+    parser: port(),
+    default: '9411',
+    doc: 'optional trace backend with its UI, Zipkin (`npm run stack -- up --with-tracing`): UI at `/zipkin/`, spans at `/api/v2/spans`',
+  },
+  ZIPKIN_HEAP_MB: { parser: integer(128, 16_384), default: '384', doc: "Zipkin's JVM heap (spans are kept in memory)" },
+  JAEGER_OTLP_HTTP_PORT: { parser: port(), default: '4318', doc: 'optional OTLP receiver, Jaeger (`--with-tracing`): OTLP/HTTP' },
+  JAEGER_OTLP_GRPC_PORT: { parser: port(), default: '4317', doc: "Jaeger's OTLP/gRPC receiver" },
+  JAEGER_QUERY_PORT: { parser: port(), default: '16686', doc: "Jaeger's query API (`/api/traces/<id>`) and UI" },
+  JAEGER_QUERY_GRPC_PORT: {
+    parser: port(),
+    default: derived('`JAEGER_QUERY_PORT` - 1', (env) => String(jaegerQueryPort(env) - 1)),
+    doc: "Jaeger's query gRPC API",
+  },
 });
 
 /** Loads the app configuration and the stack's own settings under `stack`. Throws ConfigError. */
@@ -89,6 +104,13 @@ export function loadStackConfig(env: Env = process.env) {
       kafka: { controllerPort: v.KAFKA_CONTROLLER_PORT, heapMb: v.KAFKA_HEAP_MB },
       prometheus: { port: v.PROMETHEUS_PORT },
       identity: { port: v.IDENTITY_PORT },
+      zipkin: { port: v.ZIPKIN_PORT, heapMb: v.ZIPKIN_HEAP_MB },
+      jaeger: {
+        otlpHttpPort: v.JAEGER_OTLP_HTTP_PORT,
+        otlpGrpcPort: v.JAEGER_OTLP_GRPC_PORT,
+        queryPort: v.JAEGER_QUERY_PORT,
+        queryGrpcPort: v.JAEGER_QUERY_GRPC_PORT,
+      },
     },
   } satisfies Config & { stack: unknown };
 }

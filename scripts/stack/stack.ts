@@ -5,16 +5,25 @@ import type { Component, Health } from './component';
 import { KafkaBroker } from './kafka';
 import { Postgres } from './postgres';
 import { IdentityProvider } from './identity';
+import { Jaeger } from './jaeger';
 import { log, tail, waitUntil } from './proc';
 import { Prometheus } from './prometheus';
 import { goToolPath, goToolVersion, installGoTool, Temporal, type GoTool } from './temporal';
 import { TemporalServer, TemporalUi } from './temporal-server';
+import { Zipkin } from './zipkin';
 
 export interface StackOptions {
   /** Also run Prometheus (optional; status, logs and down include it whenever it runs). */
   withPrometheus?: boolean;
   /** Also run the authorization server (optional likewise; the tests' global setup asks for it). */
   withIdentity?: boolean;
+  /** Also run the trace backends, Zipkin (UI) and Jaeger (OTLP receiver); likewise optional. */
+  withTracing?: boolean;
+}
+
+/** The trace backends `--with-tracing` runs. */
+export function tracingComponents(cfg: StackConfig): [Zipkin, Jaeger] {
+  return [new Zipkin(cfg), new Jaeger(cfg)];
 }
 
 /** Temporal as TEMPORAL_PERSISTENCE selects: the dev server on SQLite, or the full server on PostgreSQL + its UI. */
@@ -28,6 +37,7 @@ export function components(cfg: StackConfig, opts: StackOptions = {}): Component
   if (opts.withPrometheus || prometheus.pid()) list.push(prometheus);
   const identity = new IdentityProvider(cfg);
   if (opts.withIdentity || identity.pid()) list.push(identity);
+  for (const c of tracingComponents(cfg)) if (opts.withTracing || c.pid()) list.push(c);
   return list;
 }
 
@@ -66,7 +76,7 @@ function until<T>(c: Component, check: () => Promise<T>, external: boolean): Pro
 }
 
 /** Brings one component to healthy; prints its log tail and throws if it cannot. */
-async function upOne(c: Component): Promise<ComponentStatus> {
+export async function upOne(c: Component): Promise<ComponentStatus> {
   let health = await healthy(c);
   if (health) {
     await c.provision();
@@ -182,6 +192,7 @@ export async function down(cfg: StackConfig): Promise<void> {
     new KafkaBroker(cfg),
     new Prometheus(cfg),
     new IdentityProvider(cfg),
+    ...tracingComponents(cfg),
   ];
   for (const c of all.reverse()) {
     if (!c.pid()) continue;
@@ -191,9 +202,11 @@ export async function down(cfg: StackConfig): Promise<void> {
 }
 
 export function logs(cfg: StackConfig, name: string | undefined, lines: number): string {
-  const chosen = components(cfg, { withPrometheus: name === 'prometheus', withIdentity: name === 'identity' }).filter(
-    (c) => !name || c.name === name,
-  );
+  const chosen = components(cfg, {
+    withPrometheus: name === 'prometheus',
+    withIdentity: name === 'identity',
+    withTracing: name === 'zipkin' || name === 'jaeger',
+  }).filter((c) => !name || c.name === name);
   if (chosen.length === 0) throw new Error(`no component named "${name}"`);
   return chosen.map((c) => `=== ${c.name}: ${c.logFile}\n${tail(c.logFile, lines)}`).join('\n\n');
 }

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { google, temporal } from '@temporalio/proto';
-import type { Config } from '../../lib/config';
+import { repoRoot, type Config } from '../../lib/config';
 import { temporalConnectionOptions } from '../../lib/temporal';
 import { SEARCH_ATTRIBUTES } from '../../services/orders/contract';
 import type { StackConfig } from './config';
@@ -24,6 +24,10 @@ import { isAlive, log, onPath, readPid, run, spawnDaemon, stopPid } from './proc
  * module proxy we build with; 1.13.1 is the last tctl built from the server module, whose
  * main package is `cmd/tools/cli`. The full server's schema files are embedded in
  * temporal-sql-tool (`--schema-name`), so nothing else is needed from the module cache.
+ *
+ * A tool whose own go.mod has a `replace` directive cannot be built by `go install pkg@version`
+ * (Jaeger's pins sarama): it names `module`, a directory of the repo holding a go.mod that
+ * requires it at the version (with the same replace) and its go.sum, and is built from there.
  */
 const GO_TOOLS = {
   temporal: { version: VERSIONS.temporalCli, binaries: { temporal: 'github.com/temporalio/cli/cmd/temporal' } },
@@ -36,7 +40,12 @@ const GO_TOOLS = {
     version: VERSIONS.temporalUi,
     binaries: { 'temporal-ui-server': 'github.com/temporalio/ui-server/v2/cmd/server' },
   },
-} as const satisfies Record<string, { version: string; binaries: Record<string, string> }>;
+  jaeger: {
+    version: VERSIONS.jaeger,
+    binaries: { jaeger: 'github.com/jaegertracing/jaeger/cmd/jaeger' },
+    module: path.join(repoRoot, 'scripts', 'stack', 'jaeger-module'),
+  },
+} as const satisfies Record<string, { version: string; binaries: Record<string, string>; module?: string }>;
 
 export type GoTool = keyof typeof GO_TOOLS;
 
@@ -47,7 +56,8 @@ export function goToolPath(cfg: StackConfig, tool: GoTool, binary: string = tool
 
 /** Builds a pinned Go tool (all its binaries) into the cache with `go install`, once per version. */
 export async function installGoTool(cfg: StackConfig, tool: GoTool): Promise<string> {
-  const { version, binaries } = GO_TOOLS[tool];
+  const spec: { version: string; binaries: Record<string, string>; module?: string } = GO_TOOLS[tool];
+  const { version, binaries } = spec;
   if (Object.keys(binaries).every((binary) => fs.existsSync(goToolPath(cfg, tool, binary)))) return goToolPath(cfg, tool);
   if (!(await onPath('go'))) {
     throw new Error(`building ${tool} needs Go >= 1.24 on PATH (https://go.dev/dl); none found`);
@@ -61,8 +71,9 @@ export async function installGoTool(cfg: StackConfig, tool: GoTool): Promise<str
   const scratch = fs.mkdtempSync(path.join(cfg.stack.cacheDir, `.${tool}-${version}-build-`));
   try {
     const packages: string[] = Object.values(binaries);
-    await run('go', ['install', ...packages.map((pkg) => `${pkg}@v${version}`)], {
-      cwd: os.tmpdir(),
+    // In a module, its go.mod pins the version (and go.sum every dependency).
+    await run('go', ['install', ...packages.map((pkg) => (spec.module ? pkg : `${pkg}@v${version}`))], {
+      cwd: spec.module ?? os.tmpdir(),
       env: { ...process.env, GOBIN: scratch, GOFLAGS: '-buildvcs=false', CGO_ENABLED: '0' },
     });
     fs.mkdirSync(path.dirname(goToolPath(cfg, tool)), { recursive: true });

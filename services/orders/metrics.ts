@@ -50,6 +50,7 @@ export function stepMetrics(registry: Registry) {
       'Duration of one activity attempt, by activity and outcome.',
       LATENCY_BUCKETS,
       ['activity', 'outcome'],
+      { exemplars: true },
     ),
     failures: counter(registry, 'saga_step_failures_total', 'Failed activity attempts, by activity and error type (retried or not).', [
       'activity',

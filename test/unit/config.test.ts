@@ -4,6 +4,7 @@ import path from 'node:path';
 import { APP_VARIABLES, ConfigError, loadConfig, repoRoot } from '../../lib/config';
 import type { DeclaredVariables, Env } from '../../lib/env-vars';
 import { renderConfigDocs } from '../../scripts/config-docs';
+import { VERSIONS } from '../../scripts/stack/component';
 import { loadStackConfig, STACK_VARIABLES } from '../../scripts/stack/config';
 
 const TABLES: DeclaredVariables[] = [APP_VARIABLES, STACK_VARIABLES];
@@ -88,7 +89,7 @@ describe('the app configuration (lib/config.ts)', () => {
       sagaStartGraceMs: 5000,
       sagaStartTimeoutMs: 2000,
     });
-    expect(cfg.otel).toEqual({ endpoint: undefined, tracesFile: undefined });
+    expect(cfg.otel).toMatchObject({ exporters: [], endpoint: undefined, tracesFile: undefined, sampler: 'parentbased_always_on' });
     expect(cfg.faultInjection).toBeUndefined();
   });
 
@@ -154,6 +155,8 @@ describe('the local stack configuration (scripts/stack/config.ts)', () => {
       kafka: { controllerPort: 9093, heapMb: 768 },
       prometheus: { port: 9090 },
       identity: { port: 4460 },
+      zipkin: { port: 9411, heapMb: 384 },
+      jaeger: { otlpHttpPort: 4318, otlpGrpcPort: 4317, queryPort: 16686, queryGrpcPort: 16685 },
     });
     expect(cfg.temporal).toEqual(loadConfig({}).temporal);
   });
@@ -216,6 +219,8 @@ const BAD_VALUES: [kind: string, variable: string, value: string, message: strin
   ['postgresUrl', 'DATABASE_URL', 'postgresql://u@h:5432/', 'names no database'],
   ['postgresUrl', 'DATABASE_URL', 'postgresql://h:5432/db', 'names no user'],
   ['httpUrl', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'jaeger:4318', 'expected an http:// or https:// URL'],
+  ['decimal', 'OTEL_TRACES_SAMPLER_ARG', 'half', 'expected a number'],
+  ['traceUrlTemplate', 'TRACE_URL_TEMPLATE', 'http://127.0.0.1:9411/zipkin/', 'containing {traceId}'],
   ['trustedProxies', 'API_TRUST_PROXY', 'true', 'would believe the client-supplied leftmost X-Forwarded-For entry'],
   ['trustedProxies', 'API_TRUST_PROXY', '0', 'expected false, a hop count 1..10 or a list of IP/CIDR ranges'],
   ['trustedProxies', 'API_TRUST_PROXY', '11', 'a hop count 1..10'],
@@ -410,5 +415,14 @@ describe('credentials from files (`<NAME>_FILE`)', () => {
       cert: CERT.trim(),
       key: KEY.trim(),
     });
+  });
+});
+
+describe('the pinned trace backends', () => {
+  test("Jaeger's build module requires the pinned version, with the replace its own go.mod has", () => {
+    const goMod = fs.readFileSync(path.join(repoRoot, 'scripts', 'stack', 'jaeger-module', 'go.mod'), 'utf8');
+    expect(goMod).toContain(`github.com/jaegertracing/jaeger v${VERSIONS.jaeger}`);
+    expect(goMod).toMatch(/^tool github\.com\/jaegertracing\/jaeger\/cmd\/jaeger$/m);
+    expect(goMod).toMatch(/^replace github\.com\/Shopify\/sarama => /m);
   });
 });

@@ -9,26 +9,53 @@ import { routeOf } from '../../api/observability';
 import { promNameOf, TemporalMetricsBridge } from '../../app/temporal-runtime';
 import { ConfigError, loadConfig } from '../../lib/config';
 import { traceIdOf } from '../../lib/logger';
-import { FileSpanExporter, fromWorkflowSpan, otlpTracesUrl, readSpanLines, toSpanLine } from '../../lib/tracing';
+import { traceUrl } from '../../lib/trace-links';
+import { FileSpanExporter, fromWorkflowSpan, readSpanLines, toSpanLine } from '../../lib/tracing';
 import { recordTransition, sagaMetrics } from '../../services/orders/metrics';
 import type { AppliedTransition } from '../../services/orders/transitions';
 
 describe('configuration of tracing', () => {
-  it('is off unless an OTLP endpoint or a traces file is set', () => {
-    expect(loadConfig({}).otel).toEqual({ endpoint: undefined, tracesFile: undefined });
-    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' }).otel.endpoint).toBe('http://127.0.0.1:4318');
+  it('is off unless an exporter, an OTLP endpoint or a traces file is set', () => {
+    expect(loadConfig({}).otel).toMatchObject({ exporters: [], endpoint: undefined, tracesFile: undefined, traceUrlTemplate: undefined });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' }).otel).toMatchObject({
+      exporters: ['otlp'],
+      endpoint: 'http://127.0.0.1:4318',
+    });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/v1/traces' }).otel.exporters).toEqual(['otlp']);
+  });
+
+  it('takes the exporters OTEL_TRACES_EXPORTER names, and none or OTEL_SDK_DISABLED for off', () => {
+    expect(loadConfig({ OTEL_TRACES_EXPORTER: 'zipkin,otlp' }).otel.exporters).toEqual(['zipkin', 'otlp']);
+    expect(loadConfig({ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }).otel.exporters).toEqual([]);
+    expect(loadConfig({ OTEL_TRACES_EXPORTER: 'console', OTEL_SDK_DISABLED: 'true' }).otel.exporters).toEqual([]);
+    expect(() => loadConfig({ OTEL_TRACES_EXPORTER: 'zipkn' })).toThrow(/OTEL_TRACES_EXPORTER/);
+    expect(() => loadConfig({ OTEL_TRACES_EXPORTER: 'none,otlp' })).toThrow(/OTEL_TRACES_EXPORTER.*none/);
+  });
+
+  it('validates the sampler and its ratio', () => {
+    expect(loadConfig({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' }).otel).toMatchObject({
+      sampler: 'parentbased_traceidratio',
+      samplerArg: 0.1,
+    });
+    expect(() => loadConfig({ OTEL_TRACES_SAMPLER_ARG: '1.5' })).toThrow(/OTEL_TRACES_SAMPLER_ARG/);
+    expect(() => loadConfig({ OTEL_TRACES_SAMPLER: 'ratio' })).toThrow(/OTEL_TRACES_SAMPLER/);
+  });
+
+  it("links traces to Zipkin's UI when exporting there, or to TRACE_URL_TEMPLATE", () => {
+    expect(
+      loadConfig({ OTEL_TRACES_EXPORTER: 'zipkin', OTEL_EXPORTER_ZIPKIN_ENDPOINT: 'http://127.0.0.1:9511/api/v2/spans' }).otel,
+    ).toMatchObject({
+      traceUrlTemplate: 'http://127.0.0.1:9511/zipkin/traces/{traceId}',
+    });
+    const jaeger = 'http://127.0.0.1:16686/trace/{traceId}';
+    expect(loadConfig({ OTEL_TRACES_EXPORTER: 'zipkin', TRACE_URL_TEMPLATE: jaeger }).otel.traceUrlTemplate).toBe(jaeger);
+    expect(() => loadConfig({ TRACE_URL_TEMPLATE: 'http://127.0.0.1:16686/trace/' })).toThrow(/TRACE_URL_TEMPLATE.*\{traceId\}/);
   });
 
   it('refuses the test-only traces file in production, naming the variable', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', OTEL_TRACES_FILE: '/tmp/x.jsonl' })).toThrow(ConfigError);
     expect(() => loadConfig({ NODE_ENV: 'production', OTEL_TRACES_FILE: '/tmp/x.jsonl' })).toThrow(/OTEL_TRACES_FILE/);
     expect(loadConfig({ NODE_ENV: 'test', OTEL_TRACES_FILE: '/tmp/x.jsonl' }).otel.tracesFile).toBe('/tmp/x.jsonl');
-  });
-
-  it('derives the OTLP/HTTP traces URL from the base endpoint', () => {
-    expect(otlpTracesUrl('http://jaeger:4318')).toBe('http://jaeger:4318/v1/traces');
-    expect(otlpTracesUrl('http://jaeger:4318/')).toBe('http://jaeger:4318/v1/traces');
-    expect(otlpTracesUrl('http://jaeger:4318/v1/traces')).toBe('http://jaeger:4318/v1/traces');
   });
 
   it('reads the trace id of a traceparent, and nothing of anything else', () => {
@@ -156,5 +183,19 @@ describe('HTTP route label', () => {
     expect(routeOf(req('/orders/:id'))).toBe('/orders/:id');
     expect(routeOf(req('/healthz'))).toBe('/healthz');
     expect(routeOf(req())).toBe('unmatched');
+  });
+});
+
+describe('links to a trace', () => {
+  const template = 'http://127.0.0.1:9411/zipkin/traces/{traceId}';
+  it('fills the template with a W3C trace id', () => {
+    expect(traceUrl('0af7651916cd43dd8448eb211c80319c', template)).toBe(
+      'http://127.0.0.1:9411/zipkin/traces/0af7651916cd43dd8448eb211c80319c',
+    );
+  });
+  it('gives no link without a template, for an invalid id, or for the all-zero id', () => {
+    expect(traceUrl('0af7651916cd43dd8448eb211c80319c', undefined)).toBeUndefined();
+    expect(traceUrl('../admin', template)).toBeUndefined();
+    expect(traceUrl('0'.repeat(32), template)).toBeUndefined();
   });
 });
