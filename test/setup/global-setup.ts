@@ -26,9 +26,21 @@ function selectedProjects(argv: string[]): string[] {
   return names;
 }
 
+/** The test files named on the command line (`npx jest test/unit/x.test.ts`), if any. */
+function namedTestFiles(argv: string[]): string[] {
+  return argv.slice(2).filter((arg) => !arg.startsWith('-') && /\.test\.tsx?$/.test(arg));
+}
+
+/** True when every named file lives in a project that needs no stack. */
+function onlyStandaloneFiles(argv: string[]): boolean {
+  const files = namedTestFiles(argv);
+  return files.length > 0 && files.every((f) => STANDALONE.some((p) => f.includes(`test/${p}/`)));
+}
+
 export default async function globalSetup(): Promise<void> {
   const selected = selectedProjects(process.argv);
   if (selected.length > 0 && selected.every((p) => STANDALONE.includes(p))) return;
+  if (onlyStandaloneFiles(process.argv)) return;
   const cfg = testConfig();
   const started = Date.now();
   // The authorization server too: the identity tests get tokens from it (a cheap Node process).

@@ -14,7 +14,7 @@ const NONCE = 'the-nonce-of-this-sign-in';
 
 let keys: JWTVerifyGetKey;
 let sign: (claims: JWTPayload, header?: Record<string, unknown>) => Promise<string>;
-let otherKey: CryptoKey;
+let otherKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 
 beforeAll(async () => {
   const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
