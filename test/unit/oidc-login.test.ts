@@ -1,8 +1,12 @@
 /**
  * The checks of a person's sign-in that need no issuer: the ID token's (signed here with keys
  * of the test's own, verified through a local JWKS), the roles claim and its mapping, the
- * return path, and the configuration that turns sign-in on.
+ * return path, and the configuration that turns sign-in on; and, against a minimal issuer of
+ * the test's own (in-process), the userinfo fallback for the roles. The whole flow against the
+ * real server is test/integration/oidc-login.test.ts.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { ConfigError, loadConfig } from '../../lib/config';
 import { OidcLogin, personPrincipal, rolesOf, safeReturnTo, SignInRefused, verifyIdToken } from '../../services/access/oidc-login';
@@ -170,5 +174,81 @@ describe('configuration', () => {
     const settings = settingsOf({ ...base, IDENTITY_ROLE_MAPPING: '{"ops":["operator","superuser"]}' });
     expect(() => new OidcLogin(settings)).toThrow(/^IDENTITY_ROLE_MAPPING: unknown console roles: superuser/);
     expect(() => new OidcLogin(settingsOf({ ...base, IDENTITY_ROLE_MAPPING: '{"ops":["operator"]}' }))).not.toThrow();
+  });
+});
+
+describe('roles from userinfo when the ID token has none (an issuer of the test, in-process)', () => {
+  let server: http.Server;
+  let issuer: string;
+  let userinfo: { sub: string; roles?: unknown };
+  let privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+  let publicJwk: JWK;
+  let lastNonce = '';
+
+  beforeAll(async () => {
+    const pair = await generateKeyPair('ES256', { extractable: true });
+    privateKey = pair.privateKey;
+    publicJwk = { ...(await exportJWK(pair.publicKey)), kid: 'u1', alg: 'ES256', use: 'sig' };
+    server = http.createServer((req, res) => {
+      const json = (status: number, body: unknown) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      const url = new URL(req.url ?? '/', issuer);
+      if (url.pathname === '/.well-known/openid-configuration') {
+        return json(200, {
+          issuer,
+          authorization_endpoint: `${issuer}/auth`,
+          token_endpoint: `${issuer}/token`,
+          jwks_uri: `${issuer}/jwks`,
+          userinfo_endpoint: `${issuer}/me`,
+          code_challenge_methods_supported: ['S256'],
+        });
+      }
+      if (url.pathname === '/jwks') return json(200, { keys: [publicJwk] });
+      if (url.pathname === '/me') return req.headers.authorization === 'Bearer the-access-token' ? json(200, userinfo) : json(401, {});
+      if (url.pathname === '/token') {
+        const now = Math.floor(Date.now() / 1000);
+        void new SignJWT({
+          iss: issuer,
+          aud: CLIENT,
+          sub: 'fiona.finance',
+          nonce: lastNonce,
+          iat: now,
+          exp: now + 300,
+          name: 'Fiona Finance',
+        })
+          .setProtectedHeader({ alg: 'ES256', kid: 'u1' })
+          .sign(privateKey)
+          .then((idToken) => json(200, { id_token: idToken, access_token: 'the-access-token', token_type: 'Bearer' }));
+        return undefined;
+      }
+      return json(404, {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+  const signIn = async () => {
+    const identity = loadConfig({
+      IDENTITY_ISSUER: issuer,
+      IDENTITY_CONSOLE_CLIENT_ID: CLIENT,
+      IDENTITY_CONSOLE_CLIENT_SECRET: 'a-secret-of-enough-length',
+    }).identity!;
+    const login = new OidcLogin({ ...identity, ...identity.console! });
+    const pending = await login.begin();
+    const asked = new URL(pending.url).searchParams;
+    lastNonce = asked.get('nonce')!;
+    return login.finish(new URLSearchParams({ code: 'a-code', state: asked.get('state')! }), pending.cookie);
+  };
+
+  test('the roles are those userinfo names for the same subject', async () => {
+    userinfo = { sub: 'fiona.finance', roles: ['finance'] };
+    const { person } = await signIn();
+    expect({ subject: person.subject, roles: person.roles }).toEqual({ subject: 'fiona.finance', roles: ['finance'] });
+  });
+
+  test('userinfo naming another subject is refused', async () => {
+    userinfo = { sub: 'someone.else', roles: ['key-admin'] };
+    await expect(signIn()).rejects.toThrow(/userinfo names another subject/);
   });
 });
