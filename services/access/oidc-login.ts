@@ -130,7 +130,8 @@ export interface IdTokenExpectations {
 
 /** Why an ID token is refused (never the token itself). */
 function idTokenRefusal(err: unknown): string {
-  if (err instanceof errors.JWTExpired) return err.claim === 'iat' ? 'the ID token was issued too long ago ("iat")' : 'the ID token has expired';
+  if (err instanceof errors.JWTExpired)
+    return err.claim === 'iat' ? 'the ID token was issued too long ago ("iat")' : 'the ID token has expired';
   if (err instanceof errors.JWTClaimValidationFailed) return `the ID token's "${err.claim}" claim is not accepted (${err.reason})`;
   if (err instanceof errors.JOSEAlgNotAllowed) return "the ID token's signature algorithm is not accepted";
   if (err instanceof errors.JWKSNoMatchingKey) return "the ID token's signing key is not one of the issuer's keys";
