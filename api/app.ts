@@ -6,6 +6,7 @@ import { mountOperations, type Operation } from './operation';
 import { problemHandler, problems } from './problem';
 import { ACCOUNT_OPERATIONS } from './routes/accounts';
 import { ADMIN_OPERATIONS } from './routes/admin';
+import { AUDIT_LOG_OPERATIONS } from './routes/audit-log';
 import { DLQ_OPERATIONS } from './routes/dlq';
 import { ORDER_OPERATIONS } from './routes/orders';
 import { RECONCILIATION_OPERATIONS } from './routes/reconciliation';
@@ -19,6 +20,7 @@ export const OPERATIONS: readonly Operation[] = [
   ...ADMIN_OPERATIONS,
   ...DLQ_OPERATIONS,
   ...RECONCILIATION_OPERATIONS,
+  ...AUDIT_LOG_OPERATIONS,
 ];
 
 export function createApp(deps: ApiDeps): Express {

@@ -5,6 +5,14 @@
  */
 import { z } from 'zod';
 import { ORDER_STATUSES } from '../services/orders/contract';
+import {
+  ACTOR_KINDS,
+  AUDIT_ACTION_NAMES,
+  AUDIT_OUTCOMES,
+  type ActorKind,
+  type AuditAction,
+  type AuditOutcome,
+} from '../services/platform/audit-log/audit-log';
 import type { FieldError } from './problem';
 
 /** Deep pages are a scan: past this, filter instead. */
@@ -114,6 +122,10 @@ export const OrderView = z.object({
       at: z.iso.datetime(),
     }),
   ),
+  /** The compensation window's deadline, set when the order is CONFIRMED: a manual compensation is accepted until then. */
+  compensationWindowClosesAt: z.iso.datetime().nullable(),
+  /** When the window closed (it elapsed, or the workflow was cancelled while CONFIRMED); null while open or not yet set. */
+  compensationWindowClosedAt: z.iso.datetime().nullable(),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
 });
@@ -338,4 +350,46 @@ export const ReconciliationFindingPage = z.object({
 export const FindingsQuery = Paging.extend({
   status: z.enum(['open', 'suspect', 'resolved', 'all'], { error: 'status must be open, suspect, resolved or all' }).default('open'),
   check: text('check').max(100).optional(),
+});
+
+// ------------------------------------------------------------------ operator audit log
+
+/** ?action=&actor=&subject=&outcome=&from=&to=&limit=&cursor= (every filter optional; `cursor` from the previous page's `next`). */
+export const AuditQuery = z.strictObject({
+  action: z
+    .enum(AUDIT_ACTION_NAMES as [AuditAction, ...AuditAction[]], { error: `action must be one of ${AUDIT_ACTION_NAMES.join(', ')}` })
+    .optional(),
+  actor: text('actor').min(1).max(600).optional(),
+  subject: text('subject').min(1).max(300).optional(),
+  outcome: z.enum(AUDIT_OUTCOMES as [AuditOutcome, ...AuditOutcome[]], { error: 'outcome must be done, refused or failed' }).optional(),
+  from: z.iso.datetime({ offset: true, error: 'from must be an ISO 8601 date-time such as 2026-12-02T17:00:00Z' }).optional(),
+  to: z.iso.datetime({ offset: true, error: 'to must be an ISO 8601 date-time such as 2026-12-02T18:00:00Z' }).optional(),
+  limit: z.coerce
+    .number({ error: 'limit must be a number' })
+    .int('limit must be an integer')
+    .min(1, 'limit must be >= 1')
+    .max(200, 'limit may be at most 200')
+    .default(50),
+  cursor: text('cursor')
+    .regex(/^[A-Za-z0-9_-]{1,40}$/, 'cursor must be the `next` of a previous page')
+    .optional(),
+});
+
+export const AuditEntryView = z.object({
+  id: z.string(),
+  occurredAt: z.iso.datetime(),
+  actor: z.object({ kind: z.enum(ACTOR_KINDS as [ActorKind, ...ActorKind[]]), id: z.string(), name: z.string() }),
+  action: z.string(),
+  subject: z.object({ kind: z.string(), id: z.string() }),
+  reason: z.string().nullable(),
+  requestId: z.string().nullable(),
+  outcome: z.enum(AUDIT_OUTCOMES as [AuditOutcome, ...AuditOutcome[]]),
+  detail: z.record(z.string(), z.unknown()),
+});
+
+export const AuditPageView = z.object({
+  limit: z.int(),
+  items: z.array(AuditEntryView),
+  /** The cursor of the next (older) page; null on the last page. */
+  next: z.string().nullable(),
 });

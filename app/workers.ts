@@ -114,7 +114,11 @@ export async function appWorkersSetup(deps: WorkerDeps, queues: readonly string[
     // Only the orders worker runs workflows: the others never load (or build) a bundle.
     ...(queues.includes(ORDERS_TASK_QUEUE) ? { workflows: { workflowBundle: await workflowBundle(deps) } } : {}),
     activities: createStepActivities({ db: deps.db, faults: deps.faults ?? noFaults }),
-    localActivities: createOrderActivities({ db: deps.db, onTransition: transitionObserver(deps) }),
+    localActivities: createOrderActivities({
+      db: deps.db,
+      onTransition: transitionObserver(deps),
+      temporal: { connection: deps.connection, namespace: cfg.temporal.namespace },
+    }),
     queues,
     tune: (queue) => ({
       maxConcurrentActivityTaskExecutions: cfg.workers.maxConcurrentActivities,

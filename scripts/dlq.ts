@@ -5,16 +5,26 @@
  *   npx tsx scripts/dlq.ts show <id>
  *   npx tsx scripts/dlq.ts replay <id>
  *
- * Uses the same configuration (DATABASE_URL, KAFKA_BROKERS) as the app processes.
+ *   npx tsx scripts/dlq.ts --help
+ *
+ * Uses the same configuration (DATABASE_URL, KAFKA_BROKERS) as the app processes. A replay is
+ * recorded in the operator audit log (actor kind `cli`: the operating-system user and host).
  */
+import os from 'node:os';
 import { config, exitOnConfigError, type Config } from '../lib/config';
 import { closeDb, createDb, type Db } from '../lib/db';
 import { DomainError } from '../lib/errors';
 import { createLogger } from '../lib/logger';
 import { getDeadLetter, listDeadLetters, replayDeadLetter, type DeadLetterSummary } from '../services/platform/dlq/dead-letters';
+import { AUDIT_ACTIONS, recordAudit } from '../services/platform/audit-log/audit-log';
 import { createKafka } from '../services/platform/messaging/kafka';
 
-const USAGE = 'usage: tsx scripts/dlq.ts list [--limit N] [--offset N] [--json] | show <id> | replay <id>';
+const USAGE = `usage: npm run dlq -- <command>
+  list [--limit N] [--offset N] [--json]   dead letters, newest first
+  show <id>                                one dead letter with its error and value
+  replay <id>                              send it back to its source topic (recorded in the audit log)
+  --help                                   this text
+configuration: DATABASE_URL, KAFKA_BROKERS (docs/configuration.md)`;
 
 function option(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(name);
@@ -55,11 +65,24 @@ async function show(db: Db, id: string): Promise<void> {
 
 async function replay(cfg: Config, db: Db, id: string): Promise<void> {
   const kafka = createKafka(cfg, 'dlq-cli', createLogger('dlq-cli', 'warn'));
-  const d = await replayDeadLetter(db, kafka, id);
+  const who = `${os.userInfo().username}@${os.hostname()}`;
+  const d = await replayDeadLetter(db, kafka, id, (tx, letter) =>
+    recordAudit(tx, {
+      actor: { kind: 'cli', id: who, name: who },
+      action: AUDIT_ACTIONS.deadLetterReplay,
+      subject: { kind: 'dead_letter', id: letter.id },
+      outcome: 'done',
+      detail: { via: 'npm run dlq', eventId: letter.eventId, sourceTopic: letter.sourceTopic },
+    }).then(() => undefined),
+  );
   console.log(`replayed #${d.id} (${d.eventType ?? '?'} ${d.eventId ?? '?'}) to ${d.sourceTopic}; replay count ${d.replayCount}`);
 }
 
 async function main(args: string[]): Promise<void> {
+  if (args[0] === '--help' || args[0] === '-h' || args[0] === 'help') {
+    console.log(USAGE);
+    return;
+  }
   let cfg: Config;
   try {
     cfg = config();

@@ -22,6 +22,7 @@ import {
   ORDER_ERRORS,
   type CancelDecision,
   type CancelSignal,
+  type CompensateRequest,
   type CompensateSignal,
   type FailureReason,
   type OrderStatus,
@@ -76,6 +77,8 @@ export class SagaRun {
   private readonly undoStack: Compensation[] = [];
   private cancelRequest: CancelSignal | null = null;
   private compensateRequest: CompensateSignal | null = null;
+  /** `compensate` signals received so far: the number of the one in compensateRequest. */
+  private compensateSignals = 0;
   private compensationStarted = false;
   /** Every compensation of this run's steps, in the steps' order: what the database's record may call for. */
   private knownUndo: Compensation[] = [];
@@ -143,7 +146,16 @@ export class SagaRun {
 
   /** The `compensate` signal: undo a CONFIRMED order, or retry a parked compensation. */
   onCompensate(signal: CompensateSignal): void {
+    this.compensateSignals += 1;
     this.compensateRequest = signal;
+  }
+
+  /** The pending `compensate` signal as a transition names it (the audit log's source for one the API did not record). */
+  private requestOf(signal: CompensateSignal | null, resumes: boolean): CompensateRequest | undefined {
+    if (!signal) return undefined;
+    const reason = typeof signal.reason === 'string' ? signal.reason : '';
+    const auditId = typeof signal.auditId === 'string' ? signal.auditId : undefined;
+    return { seq: this.compensateSignals, reason, resumes, ...(auditId ? { auditId } : {}) };
   }
 
   /**
@@ -180,8 +192,9 @@ export class SagaRun {
   /** Undoes what was done, last first. Never gives up: a stuck step waits for an operator. */
   async compensate(reason: FailureReason, detail: string): Promise<void> {
     this.compensationStarted = true;
+    const requestedBy = reason === FAILURE_REASONS.MANUAL_COMPENSATION ? this.requestOf(this.compensateRequest, false) : undefined;
     this.compensateRequest = null; // acted on now
-    await this.startCompensating(reason, detail);
+    await this.startCompensating(reason, detail, requestedBy);
     await this.addUndoFromRecords();
     this.state.pendingCompensation = this.undoStack.map((c) => c.step).reverse();
     for (;;) {
@@ -202,9 +215,9 @@ export class SagaRun {
   }
 
   /** COMPENSATING; if the database refuses (the window has closed), the window is closed and the saga ends refusing. */
-  private async startCompensating(reason: FailureReason, detail: string): Promise<void> {
+  private async startCompensating(reason: FailureReason, detail: string, requestedBy?: CompensateRequest): Promise<void> {
     try {
-      await this.record('compensation', 'STARTED', 'COMPENSATING', { failureReason: reason, detail });
+      await this.record('compensation', 'STARTED', 'COMPENSATING', { failureReason: reason, detail, requestedBy });
     } catch (err) {
       if (refusedAs(err) !== ORDER_ERRORS.COMPENSATION_WINDOW_CLOSED.code) throw err;
       await this.closeWindow(`compensation refused: ${detail}`);
@@ -303,9 +316,9 @@ export class SagaRun {
     this.state.lastError = lastError;
     await this.record(step, 'FAILED', 'NEEDS_ATTENTION', { detail: lastError.message });
     await condition(() => this.compensateRequest !== null);
-    const retry = this.compensateRequest?.reason ?? '';
+    const requestedBy = this.requestOf(this.compensateRequest, true);
     this.compensateRequest = null; // acted on now
-    await this.record('compensation', 'STARTED', 'COMPENSATING', { detail: `retry requested: ${retry}` });
+    await this.record('compensation', 'STARTED', 'COMPENSATING', { detail: `retry requested: ${requestedBy?.reason ?? ''}`, requestedBy });
   }
 
   /** Records a step and the order's status (one transaction in the orders service). */
@@ -313,7 +326,13 @@ export class SagaRun {
     step: string,
     stepStatus: TransitionInput['stepStatus'],
     orderStatus: OrderStatus,
-    extra: { failureReason?: FailureReason; detail?: string; windowClosesAt?: string; closeWindow?: boolean } = {},
+    extra: {
+      failureReason?: FailureReason;
+      detail?: string;
+      windowClosesAt?: string;
+      closeWindow?: boolean;
+      requestedBy?: CompensateRequest;
+    } = {},
   ): Promise<void> {
     this.transitions += 1;
     const transition: TransitionInput = {
@@ -326,6 +345,7 @@ export class SagaRun {
       detail: extra.detail ?? null,
       ...(extra.windowClosesAt ? { compensationWindowClosesAt: extra.windowClosesAt } : {}),
       ...(extra.closeWindow ? { closeCompensationWindow: true } : {}),
+      ...(extra.requestedBy ? { requestedBy: extra.requestedBy } : {}),
     };
     try {
       await this.write(transition);
@@ -383,7 +403,12 @@ export class SagaRun {
       await condition(() => this.compensateRequest !== null);
       try {
         // A key of its own: the failed write may have committed before it timed out, and the parked one came after it.
-        await this.orders.transitionOrder({ ...transition, transitionKey: `${transition.transitionKey}:retry${retry}`, detail: null });
+        await this.orders.transitionOrder({
+          ...transition,
+          transitionKey: `${transition.transitionKey}:retry${retry}`,
+          detail: null,
+          requestedBy: this.requestOf(this.compensateRequest, true),
+        });
         this.state.lastError = null;
         return;
       } catch (retryErr) {

@@ -1,5 +1,8 @@
 /** /admin: catalog, accounts, manual compensation and API keys. Admin keys only. */
+import { inTransaction } from '../../lib/db';
 import { COMMON_ERRORS } from '../../lib/errors';
+import { AUDIT_ACTIONS, recordAudit } from '../../services/platform/audit-log/audit-log';
+import { auditBy } from '../audit';
 import { createApiKey, findApiKey, listApiKeys, revokeApiKey, setGrants } from '../../services/access/api-keys';
 import { CATALOG_ERRORS } from '../../services/catalog/contract';
 import { findProductView, upsertProduct } from '../../services/catalog/products';
@@ -42,6 +45,13 @@ export const ADMIN_OPERATIONS = [
     async handle({ req, res, deps, principal, body }) {
       await idempotentInTransaction(deps.db, req, res, principal, body, async (tx) => {
         const { created, product } = await upsertProduct(tx, body);
+        await recordAudit(tx, {
+          ...auditBy(res, principal),
+          action: created ? AUDIT_ACTIONS.productCreate : AUDIT_ACTIONS.productRestock,
+          subject: { kind: 'product', id: product.sku },
+          outcome: 'done',
+          detail: { addStock: body.addStock, unitPriceMinor: body.unitPriceMinor, currency: body.currency },
+        });
         return {
           stored: {
             status: created ? 201 : 200,
@@ -80,6 +90,13 @@ export const ADMIN_OPERATIONS = [
       const key = idempotencyKeyOf(req);
       await idempotentInTransaction(deps.db, req, res, principal, body, async (tx) => {
         const { created, balanceMinor } = await openAndDeposit(tx, { ...body, idempotencyKey: `deposit:${principal.apiKeyId}:${key}` });
+        await recordAudit(tx, {
+          ...auditBy(res, principal),
+          action: AUDIT_ACTIONS.accountDeposit,
+          subject: { kind: 'account', id: body.customerId },
+          outcome: 'done',
+          detail: { depositMinor: body.depositMinor, currency: body.currency, opened: created, balanceMinor },
+        });
         const headers = { Location: `/accounts/${encodeURIComponent(body.customerId)}` };
         return {
           stored: {
@@ -114,9 +131,9 @@ export const ADMIN_OPERATIONS = [
     request: ReasonBody,
     responses: { 202: CancelAccepted },
     problems: [ORDER_ERRORS.ORDER_NOT_COMPENSABLE, ORDER_ERRORS.COMPENSATION_WINDOW_CLOSED],
-    async handle({ req, deps, principal, body }) {
+    async handle({ req, res, deps, principal, body }) {
       const orderId = uuidParam(req, 'id', 'order');
-      const accepted = await requestCompensation(deps, orderId, body.reason);
+      const accepted = await requestCompensation(deps, orderId, body.reason, auditBy(res, principal));
       deps.log.info({ orderId, reason: body.reason, by: principal.apiKeyId }, 'manual compensation requested');
       return { status: 202, body: accepted };
     },
@@ -135,6 +152,13 @@ export const ADMIN_OPERATIONS = [
       await idempotentInTransaction(deps.db, req, res, principal, body, async (tx) => {
         const customers = body.role === 'admin' ? [] : [...new Set(body.customers)].sort();
         const created = await createApiKey(tx, body.name, body.role, customers);
+        await recordAudit(tx, {
+          ...auditBy(res, principal),
+          action: AUDIT_ACTIONS.apiKeyCreate,
+          subject: { kind: 'api_key', id: created.id },
+          outcome: 'done',
+          detail: { name: body.name, role: body.role, customers },
+        });
         const headers = { Location: `/admin/api-keys/${created.id}` };
         const shown = { id: created.id, name: body.name, role: body.role, customers };
         deps.log.info({ apiKeyId: created.id, role: body.role, by: principal.apiKeyId }, 'API key created');
@@ -180,9 +204,21 @@ export const ADMIN_OPERATIONS = [
     permission: 'keys:manage',
     request: GrantsBody,
     responses: { 200: ApiKeyView },
-    async handle({ req, deps, principal, body }) {
+    async handle({ req, res, deps, principal, body }) {
       const id = uuidParam(req, 'id', 'API key');
-      if (!(await setGrants(deps.db, id, body.customers))) throw problems.notFound(`no API key "${id}"`);
+      const customers = [...new Set(body.customers)].sort();
+      const found = await inTransaction(deps.db, async (tx) => {
+        if (!(await setGrants(tx, id, customers))) return false;
+        await recordAudit(tx, {
+          ...auditBy(res, principal),
+          action: AUDIT_ACTIONS.apiKeyGrant,
+          subject: { kind: 'api_key', id },
+          outcome: 'done',
+          detail: { customers },
+        });
+        return true;
+      });
+      if (!found) throw problems.notFound(`no API key "${id}"`);
       deps.log.info({ apiKeyId: id, customers: body.customers.length, by: principal.apiKeyId }, 'API key grants replaced');
       return { status: 200, body: await findApiKey(deps.db, id) };
     },
@@ -194,9 +230,19 @@ export const ADMIN_OPERATIONS = [
     access: 'admin',
     permission: 'keys:manage',
     responses: { 204: null },
-    async handle({ req, deps, principal }) {
+    async handle({ req, res, deps, principal }) {
       const id = uuidParam(req, 'id', 'API key');
-      if (!(await revokeApiKey(deps.db, id))) throw problems.notFound(`no API key "${id}"`);
+      const found = await inTransaction(deps.db, async (tx) => {
+        if (!(await revokeApiKey(tx, id))) return false;
+        await recordAudit(tx, {
+          ...auditBy(res, principal),
+          action: AUDIT_ACTIONS.apiKeyRevoke,
+          subject: { kind: 'api_key', id },
+          outcome: 'done',
+        });
+        return true;
+      });
+      if (!found) throw problems.notFound(`no API key "${id}"`);
       deps.log.info({ apiKeyId: id, by: principal.apiKeyId }, 'API key revoked');
       return { status: 204 };
     },

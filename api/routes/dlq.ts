@@ -1,5 +1,7 @@
 /** /admin/dlq: dead letters of every consumer group, and replay of one to its source topic. */
 import { getDeadLetter, listDeadLetters, replayDeadLetter } from '../../services/platform/dlq/dead-letters';
+import { AUDIT_ACTIONS, recordAudit } from '../../services/platform/audit-log/audit-log';
+import { auditBy } from '../audit';
 import { parseBody, pathParam } from '../http';
 import { operation } from '../operation';
 import { API_PROBLEMS, problems } from '../problem';
@@ -43,9 +45,17 @@ export const DLQ_OPERATIONS = [
     permission: 'dlq:replay',
     responses: { 202: DeadLetter },
     // Idempotent by design: the replayed message keeps its event id, so consumers apply it once.
-    async handle({ req, deps, principal }) {
+    async handle({ req, res, deps, principal }) {
       if (!ID.test(pathParam(req, 'id'))) throw problems.notFound(`no dead letter "${req.params.id}"`);
-      const replayed = await replayDeadLetter(deps.db, deps.kafka, pathParam(req, 'id'));
+      const replayed = await replayDeadLetter(deps.db, deps.kafka, pathParam(req, 'id'), (tx, letter) =>
+        recordAudit(tx, {
+          ...auditBy(res, principal),
+          action: AUDIT_ACTIONS.deadLetterReplay,
+          subject: { kind: 'dead_letter', id: letter.id },
+          outcome: 'done',
+          detail: { eventId: letter.eventId, sourceTopic: letter.sourceTopic },
+        }).then(() => undefined),
+      );
       const { id, eventId, sourceTopic } = replayed;
       deps.log.info({ deadLetterId: id, eventId, sourceTopic, by: principal.apiKeyId }, 'dead letter replayed');
       return { status: 202, body: replayed };

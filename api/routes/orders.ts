@@ -10,8 +10,11 @@ import { idempotent, type IdempotentReply } from '../idempotency';
 import { operation } from '../operation';
 import { problems } from '../problem';
 import { CancelAccepted, OrderAccepted, OrderView, PlaceOrderBody, ReasonBody, TimelineView } from '../schemas';
-import { COMMON_ERRORS } from '../../lib/errors';
-import { mayActFor } from '../../services/access/api-keys';
+import { COMMON_ERRORS, DomainError } from '../../lib/errors';
+import { mayActFor, type Principal } from '../../services/access/api-keys';
+import { can } from '../../services/access/permissions';
+import { AUDIT_ACTIONS, recordAuditAlone, type AuditOutcome } from '../../services/platform/audit-log/audit-log';
+import { auditBy } from '../audit';
 import { INVENTORY_ERRORS } from '../../services/inventory/contract';
 import { ORDER_ERRORS } from '../../services/orders/contract';
 import { principalOf } from '../auth';
@@ -27,6 +30,41 @@ async function visibleOrder(deps: ApiDeps, res: Response, orderId: string) {
   const principal = principalOf(res);
   if (!found || !mayActFor(principal, found.view.customerId)) throw problems.notFound(`no order "${orderId}"`);
   return found.view;
+}
+
+/**
+ * A cancel by an operator (a caller acting for any customer, not a tenant for its own) is an
+ * audit row: the saga's decision (an update: accepted, refused by its validator) or the
+ * failure. The decision is the saga's, so the row follows it in a statement of its own.
+ */
+async function auditedIfOperator<T>(
+  deps: ApiDeps,
+  res: Response,
+  principal: Principal,
+  order: { orderId: string; status: string },
+  reason: string,
+  cancel: () => Promise<T>,
+): Promise<T> {
+  if (!can(principal, 'customers:any')) return cancel();
+  const audit = (outcome: AuditOutcome, detail: Record<string, unknown>) =>
+    recordAuditAlone(deps.db, {
+      ...auditBy(res, principal),
+      action: AUDIT_ACTIONS.orderCancel,
+      subject: { kind: 'order', id: order.orderId },
+      reason,
+      outcome,
+      detail: { orderStatus: order.status, ...detail },
+    });
+  let result: T;
+  try {
+    result = await cancel();
+  } catch (err) {
+    const refused = DomainError.is(err, ORDER_ERRORS.ORDER_NOT_CANCELLABLE);
+    await audit(refused ? 'refused' : 'failed', { error: err instanceof DomainError ? err.code : 'error' }).catch(() => undefined);
+    throw err;
+  }
+  await audit('done', { via: 'update' });
+  return result;
 }
 
 export const ORDER_OPERATIONS = [
@@ -102,9 +140,9 @@ export const ORDER_OPERATIONS = [
     responses: { 202: CancelAccepted },
     headers: { 202: { Location: 'the order: GET it to follow the compensation' } },
     problems: [ORDER_ERRORS.ORDER_NOT_CANCELLABLE, ORDER_ERRORS.SAGA_UNAVAILABLE],
-    async handle({ req, res, deps, body }) {
+    async handle({ req, res, deps, principal, body }) {
       const order = await visibleOrder(deps, res, uuidParam(req, 'id', 'order'));
-      const accepted = await requestCancel(deps, order, body.reason);
+      const accepted = await auditedIfOperator(deps, res, principal, order, body.reason, () => requestCancel(deps, order, body.reason));
       deps.log.info({ orderId: order.orderId, reason: body.reason }, 'cancel requested');
       return { status: 202, body: accepted, headers: { Location: `/orders/${order.orderId}` } };
     },

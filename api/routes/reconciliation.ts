@@ -1,6 +1,8 @@
 /** /admin/reconciliation: start a run, read a run, list findings. Admin keys only. */
 import { CHECK_NAMES } from '../../services/reconciliation/contract';
 import { getRun, listFindings, requestRun } from '../../services/reconciliation/queries';
+import { AUDIT_ACTIONS, recordAudit } from '../../services/platform/audit-log/audit-log';
+import { auditBy } from '../audit';
 import { parseBody, pathParam } from '../http';
 import { idempotentInTransaction } from '../idempotency';
 import { operation } from '../operation';
@@ -23,6 +25,13 @@ export const RECONCILIATION_OPERATIONS = [
       await idempotentInTransaction(deps.db, req, res, principal, body, async (tx) => {
         const mode = body.mode === 'incremental' ? 'INCREMENTAL' : 'FULL';
         const run = await requestRun(tx, { mode, scope: body.orderIds ? { orderIds: body.orderIds } : null });
+        await recordAudit(tx, {
+          ...auditBy(res, principal),
+          action: AUDIT_ACTIONS.reconciliationRun,
+          subject: { kind: 'reconciliation_run', id: String(run.id) },
+          outcome: 'done',
+          detail: { mode: run.mode, orderIds: body.orderIds?.length ?? null },
+        });
         deps.log.info({ runId: run.id, mode: run.mode, by: principal.apiKeyId }, 'reconciliation run requested');
         return { stored: { status: 202, body: run, headers: { Location: `/admin/reconciliation/runs/${run.id}` } } };
       });

@@ -73,15 +73,16 @@ export async function createApiKey(
   return { id, key: `osk_${id.replace(/-/g, '')}_${secret}` };
 }
 
-/** Replaces a key's grants with exactly these customers; false if there is no such key. */
-export async function setGrants(db: Db, apiKeyId: string, customers: readonly string[]): Promise<boolean> {
-  return inTransaction(db, async (tx) => {
+/** Replaces a key's grants with exactly these customers; false if there is no such key. In the caller's transaction given a Tx. */
+export async function setGrants(handle: Db | Tx, apiKeyId: string, customers: readonly string[]): Promise<boolean> {
+  const replace = async (tx: Tx) => {
     const [key] = await tx.rows`SELECT 1 FROM api_keys WHERE id = ${apiKeyId}::uuid FOR UPDATE`;
     if (!key) return false;
     await tx.exec`DELETE FROM api_key_customers WHERE api_key_id = ${apiKeyId}::uuid AND NOT (customer_id = ANY(${[...customers]}::text[]))`;
     await insertGrants(tx, apiKeyId, customers);
     return true;
-  });
+  };
+  return 'exec' in handle ? replace(handle) : inTransaction(handle, replace);
 }
 
 export interface ApiKeyView {
@@ -173,13 +174,11 @@ export async function authenticate(db: Db, presented: string): Promise<Principal
   return { apiKeyId: row.id, name: row.name, role: row.role, customers: new Set(row.customers) };
 }
 
-/** Revokes a key; returns false if there is no such key. Revoking twice keeps the first time. */
-export async function revokeApiKey(db: Db, id: string): Promise<boolean> {
-  const rows = await runStatement(
-    db,
-    sql`WITH k AS (SELECT id FROM api_keys WHERE id = ${id}::uuid),
+/** Revokes a key; returns false if there is no such key. Revoking twice keeps the first time. In the caller's transaction given a Tx. */
+export async function revokeApiKey(handle: Db | Tx, id: string): Promise<boolean> {
+  const statement = sql`WITH k AS (SELECT id FROM api_keys WHERE id = ${id}::uuid),
              u AS (UPDATE api_keys SET revoked_at = now() WHERE id = ${id}::uuid AND revoked_at IS NULL)
-        SELECT 1 FROM k`,
-  );
+        SELECT 1 FROM k`;
+  const rows = 'exec' in handle ? (await handle.query(statement)).rows : await runStatement(handle, statement);
   return rows.length === 1;
 }

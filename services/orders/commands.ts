@@ -16,7 +16,17 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../../lib/config';
 import type { Db } from '../../lib/db';
 import { DomainError } from '../../lib/errors';
-import { NOT_CANCELLABLE, ORDER_ERRORS, orderWorkflowId, SIGNALS, UPDATES, type CancelDecision, type OrderStatus } from './contract';
+import { AUDIT_ACTIONS, recordAuditAlone, type AuditBy, type AuditOutcome } from '../platform/audit-log/audit-log';
+import {
+  NOT_CANCELLABLE,
+  ORDER_ERRORS,
+  orderWorkflowId,
+  SIGNALS,
+  UPDATES,
+  type CancelDecision,
+  type CompensateSignal,
+  type OrderStatus,
+} from './contract';
 import { loadStartableOrder, SagaClosedError, signalSaga, startSaga } from './saga-starter';
 
 /** How long a cancel waits for the saga's decision before answering 503 (nothing changed then). */
@@ -86,39 +96,70 @@ async function askSagaToCancel(deps: CommandDeps, orderId: string, reason: strin
   }
 }
 
-/** Asks the saga to refund and restock a CONFIRMED order, or to retry a NEEDS_ATTENTION one. */
-export async function requestCompensation(deps: CommandDeps, orderId: string, reason: string): Promise<Accepted> {
+/**
+ * Asks the saga to refund and restock a CONFIRMED order (`order.compensate`), or to retry a
+ * NEEDS_ATTENTION one (`order.resume`). The audit log gets one row per attempt: refused when a
+ * rule says no; otherwise the request, committed before the signal is sent (its id travels in
+ * the signal, so the saga knows the API recorded it and does not record it again as a signal
+ * from a Temporal client), followed by a second row if the signal did not go through.
+ */
+export async function requestCompensation(deps: CommandDeps, orderId: string, reason: string, by?: AuditBy): Promise<Accepted> {
   const order = await deps.db.order.findUnique({
     where: { id: orderId },
     select: { status: true, compensationWindowClosesAt: true, compensationWindowClosedAt: true },
   });
   if (!order) throw new DomainError('NOT_FOUND', `no order "${orderId}"`);
   const status = order.status as OrderStatus;
-  if (status !== 'CONFIRMED' && status !== 'NEEDS_ATTENTION') {
-    const why = `order ${orderId} is ${status}; only CONFIRMED or NEEDS_ATTENTION orders take manual compensation`;
-    throw new DomainError(ORDER_ERRORS.ORDER_NOT_COMPENSABLE, why, { details: { orderStatus: status } });
+  const action = status === 'NEEDS_ATTENTION' ? AUDIT_ACTIONS.orderResume : AUDIT_ACTIONS.orderCompensate;
+  const audit = (outcome: AuditOutcome, detail: Record<string, unknown>) =>
+    by
+      ? recordAuditAlone(deps.db, { ...by, action, subject: { kind: 'order', id: orderId }, reason, outcome, detail })
+      : Promise.resolve(undefined);
+  const refusal = compensationRefusal(orderId, status, order);
+  if (refusal) {
+    await audit('refused', { code: refusal.code, ...refusal.details });
+    throw refusal;
   }
-  if (status === 'CONFIRMED') {
-    // The window is a fact of the order (the database refuses COMPENSATING after it too).
-    const { compensationWindowClosesAt: closesAt, compensationWindowClosedAt: closedAt } = order;
-    const closed = closedAt ?? (closesAt && closesAt.getTime() <= Date.now() ? closesAt : null);
-    if (closed) {
-      throw new DomainError(
-        ORDER_ERRORS.COMPENSATION_WINDOW_CLOSED,
-        `order ${orderId}: its compensation window closed at ${closed.toISOString()}`,
-        {
-          details: { orderStatus: status, compensationWindowClosedAt: closed.toISOString() },
-        },
-      );
-    }
-  }
+  const accepted = await audit('done', { orderStatus: status, via: 'signal' });
   try {
-    await signalSaga(deps.temporal, deps.cfg, deps.db, orderId, SIGNALS.compensate, { reason });
+    await signalSaga(deps.temporal, deps.cfg, deps.db, orderId, SIGNALS.compensate, {
+      reason,
+      ...(accepted ? { auditId: accepted.id } : {}),
+    } satisfies CompensateSignal);
   } catch (err) {
-    if (err instanceof SagaClosedError) {
+    const closed = err instanceof SagaClosedError;
+    await audit(closed ? 'refused' : 'failed', {
+      auditId: accepted?.id,
+      error: closed ? ORDER_ERRORS.COMPENSATION_WINDOW_CLOSED.code : err instanceof Error ? err.name : 'error',
+    }).catch(() => undefined);
+    if (closed) {
       throw new DomainError(ORDER_ERRORS.COMPENSATION_WINDOW_CLOSED, `${err.message}; its compensation window is over`, { cause: err });
     }
     throw err;
   }
   return { orderId, status, accepted: true };
+}
+
+/** Why the API refuses a manual compensation up front, or null. */
+function compensationRefusal(
+  orderId: string,
+  status: OrderStatus,
+  order: { compensationWindowClosesAt: Date | null; compensationWindowClosedAt: Date | null },
+): DomainError | null {
+  if (status !== 'CONFIRMED' && status !== 'NEEDS_ATTENTION') {
+    const why = `order ${orderId} is ${status}; only CONFIRMED or NEEDS_ATTENTION orders take manual compensation`;
+    return new DomainError(ORDER_ERRORS.ORDER_NOT_COMPENSABLE, why, { details: { orderStatus: status } });
+  }
+  if (status !== 'CONFIRMED') return null;
+  // The window is a fact of the order (the database refuses COMPENSATING after it too).
+  const { compensationWindowClosesAt: closesAt, compensationWindowClosedAt: closedAt } = order;
+  const closed = closedAt ?? (closesAt && closesAt.getTime() <= Date.now() ? closesAt : null);
+  if (!closed) return null;
+  return new DomainError(
+    ORDER_ERRORS.COMPENSATION_WINDOW_CLOSED,
+    `order ${orderId}: its compensation window closed at ${closed.toISOString()}`,
+    {
+      details: { orderStatus: status, compensationWindowClosedAt: closed.toISOString() },
+    },
+  );
 }

@@ -207,6 +207,11 @@ export interface CancelDecision {
 }
 export interface CompensateSignal {
   reason: string;
+  /**
+   * Set by the API: the operator audit log row that recorded this request. A compensate without
+   * it (tctl, the temporal CLI) is recorded by the saga's transition, naming the signal's sender.
+   */
+  auditId?: string;
 }
 
 /** What the `status` query returns; `Step` is a step's name (workflows/saga-steps.ts declares them). */
@@ -235,6 +240,19 @@ export interface TransitionInput {
   compensationWindowClosesAt?: string | null;
   /** The saga closes the compensation window (its timer elapsed, or its workflow was cancelled while CONFIRMED). */
   closeCompensationWindow?: boolean;
+  /** The `compensate` signal this transition acts on, if any: one the API did not record is audited with its sender. */
+  requestedBy?: CompensateRequest;
+}
+
+/** A `compensate` signal as the saga acts on it: which one it was (its number in this run), and what it asked. */
+export interface CompensateRequest {
+  /** 1 for the run's first `compensate` signal, 2 for the next...: finds its event (and sender) in the history. */
+  seq: number;
+  reason: string;
+  /** The API's audit row of this request (CompensateSignal.auditId). */
+  auditId?: string;
+  /** Retries a parked (NEEDS_ATTENTION) saga rather than undoing a CONFIRMED order. */
+  resumes: boolean;
 }
 
 /** The orders context's domain events (the outbox `type`; names are on the wire, never renamed). */

@@ -27,6 +27,10 @@ export async function findOrderView(db: Db, orderId: string) {
         detail: h.detail,
         at: iso(h.at),
       })),
+      /** When its compensation window ends (set when CONFIRMED): until then a manual compensation refunds and restocks it. */
+      compensationWindowClosesAt: order.compensationWindowClosesAt ? iso(order.compensationWindowClosesAt) : null,
+      /** When the window was closed early (the saga's workflow cancelled while CONFIRMED), or as it elapsed; null while open. */
+      compensationWindowClosedAt: order.compensationWindowClosedAt ? iso(order.compensationWindowClosedAt) : null,
       createdAt: iso(order.createdAt),
       updatedAt: iso(order.updatedAt),
     },

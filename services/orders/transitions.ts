@@ -6,8 +6,17 @@
 import { runStatement, type Db } from '../../lib/db';
 import { DomainError, type ErrorKind } from '../../lib/errors';
 import { sql } from '../../lib/sql';
+import { AUDIT_ACTIONS, auditInsert, recordAuditAlone, temporalActor, type AuditEntry } from '../platform/audit-log/audit-log';
 import { outboxAppend } from '../platform/outbox/outbox';
-import { ORDER_AGGREGATE, ORDER_ERRORS, ORDER_EVENTS, type OrderEventType, type OrderStatus, type TransitionInput } from './contract';
+import {
+  ORDER_AGGREGATE,
+  ORDER_ERRORS,
+  ORDER_EVENTS,
+  type CompensateRequest,
+  type OrderEventType,
+  type OrderStatus,
+  type TransitionInput,
+} from './contract';
 
 /** The event a change to each status publishes. */
 const STATUS_EVENTS: Record<OrderStatus, OrderEventType> = {
@@ -35,8 +44,23 @@ export interface AppliedTransition {
   eventId: string;
 }
 
+/** Where a `compensate` signal came from, as the workflow's history records it. */
+export interface SignalOrigin {
+  /** The sender's identity (tctl, the temporal CLI, the Web UI, an SDK client): what the client said it is. */
+  identity: string;
+  runId: string;
+  /** The WorkflowExecutionSignaled event's id in that run. */
+  eventId: string;
+}
+
 export interface TransitionDeps {
   db: Db;
+  /**
+   * Finds the run's `seq`-th `compensate` signal in its history (the worker's Temporal
+   * connection, activities/orders.ts). Without it a signal the API did not record is audited
+   * with the identity unknown.
+   */
+  signalOrigin?: (seq: number) => Promise<SignalOrigin | null>;
   /** Called once per status change, after its transaction committed (metrics and logs). */
   onTransition?: (t: AppliedTransition) => void;
 }
@@ -58,7 +82,44 @@ async function guarded<T>(orderId: string, statement: () => Promise<T>): Promise
   }
 }
 
-export function createTransitions({ db, onTransition }: TransitionDeps) {
+/** True when the API recorded this request (the signal names its audit row, and the row is the API's, for this order). */
+async function recordedByApi(db: Db, orderId: string, request: CompensateRequest): Promise<boolean> {
+  if (!request.auditId || !/^\d{1,18}$/.test(request.auditId)) return false;
+  const rows = await runStatement(
+    db,
+    sql`SELECT 1 FROM operator_audit_log
+         WHERE id = ${request.auditId}::bigint AND subject_kind = 'order' AND subject_id = ${orderId}::text
+           AND action IN (${AUDIT_ACTIONS.orderCompensate}::text, ${AUDIT_ACTIONS.orderResume}::text)
+           AND actor_kind <> 'temporal' AND outcome = 'done'`,
+  );
+  return rows.length === 1;
+}
+
+/**
+ * The audit entry of a `compensate` signal that reached the saga without going through the API
+ * (tctl, the temporal CLI): its sender is the identity in the workflow history. Null when the
+ * API recorded it already.
+ */
+async function signalAudit(deps: TransitionDeps, input: TransitionInput): Promise<{ entry: AuditEntry; key: string } | null> {
+  const request = input.requestedBy;
+  if (!request || (await recordedByApi(deps.db, input.orderId, request))) return null;
+  const origin = await deps.signalOrigin?.(request.seq).catch(() => null);
+  const key = origin ? `${origin.runId}:${origin.eventId}` : `${input.orderId}:${input.transitionKey}`;
+  return {
+    key,
+    entry: {
+      actor: temporalActor(origin?.identity ?? ''),
+      action: request.resumes ? AUDIT_ACTIONS.orderResume : AUDIT_ACTIONS.orderCompensate,
+      subject: { kind: 'order', id: input.orderId },
+      reason: request.reason,
+      outcome: 'done',
+      detail: { via: 'temporal-signal', signal: key, ...(request.auditId ? { claimedAuditId: request.auditId } : {}) },
+    },
+  };
+}
+
+export function createTransitions(deps: TransitionDeps) {
+  const { db, onTransition } = deps;
   return {
     /**
      * One SQL statement, hence atomic without an interactive transaction: lock the order,
@@ -72,7 +133,16 @@ export function createTransitions({ db, onTransition }: TransitionDeps) {
       const detail = input.detail ?? null;
       const closesAt = input.compensationWindowClosesAt ?? null;
       const closeWindow = input.closeCompensationWindow === true;
-      const rows = await guarded(orderId, () =>
+      const audit = await signalAudit(deps, input);
+      // Once per signal event (a parked write's retry and the compensation after it act on the same one), and only with the change.
+      const auditCte = audit
+        ? sql`, audited AS (${auditInsert(
+            audit.entry,
+            sql`EXISTS (SELECT 1 FROM rec) AND NOT EXISTS (
+                  SELECT 1 FROM operator_audit_log WHERE subject_id = ${orderId}::text AND detail->>'signal' = ${audit.key}::text)`,
+          )})`
+        : sql``;
+      const transitionStatement = () =>
         runStatement<{
           from_status: string | null;
           created_at: Date | null;
@@ -104,12 +174,26 @@ export function createTransitions({ db, onTransition }: TransitionDeps) {
                  ${STATUS_EVENTS[orderStatus]}::text AS type, NULL::int AS schema_version,
                  jsonb_build_object('orderId', ${orderId}::text, 'from', (SELECT status FROM prev), 'to', ${orderStatus}::text,
                                     'step', ${step}::text, 'failureReason', ${reason}::text, 'detail', ${detail}::text) AS payload
-          FROM upd WHERE (SELECT status FROM prev) IS DISTINCT FROM ${orderStatus}::text`)}
+          FROM upd WHERE (SELECT status FROM prev) IS DISTINCT FROM ${orderStatus}::text`)}${auditCte}
         SELECT (SELECT status FROM prev) AS from_status, (SELECT created_at FROM prev) AS created_at,
                EXISTS (SELECT 1 FROM rec) AS recorded, (SELECT failure_reason FROM upd) AS failure_reason,
                (SELECT event_id::text FROM outbox_written) AS event_id`,
-        ),
-      );
+        );
+      const rows = await guarded(orderId, async () => {
+        try {
+          return await transitionStatement();
+        } catch (err) {
+          // The database refused the compensation (its window closed): the attempt is kept as refused.
+          if (audit && (err as { code?: string }).code === 'OS001') {
+            await recordAuditAlone(db, {
+              ...audit.entry,
+              outcome: 'refused',
+              detail: { ...audit.entry.detail, code: 'COMPENSATION_WINDOW_CLOSED' },
+            }).catch(() => undefined);
+          }
+          throw err;
+        }
+      });
       const row = rows[0]!;
       if (row.from_status === null) throw new Error(`order ${orderId} does not exist`);
       if (!row.recorded) return { applied: false };

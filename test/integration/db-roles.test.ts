@@ -67,6 +67,41 @@ test('even the owner cannot edit a ledger row: the append-only trigger refuses i
   });
 });
 
+describe('the operator audit log is append-only', () => {
+  const ROW = `INSERT INTO operator_audit_log (actor_kind, actor_id, actor_name, action, subject_kind, subject_id, outcome)
+               VALUES ('api_key', 'db-roles', 'db-roles', 'order.compensate', 'order', 'db-roles-order', 'done')`;
+
+  test('the app role may insert and read a row, never update, delete or truncate one', async () => {
+    await as(cfg.database.url, async (c) => {
+      const outcomes = {
+        insert: await outcome(c, ROW),
+        select: await outcome(c, 'SELECT count(*) FROM operator_audit_log'),
+        update: await outcome(c, "UPDATE operator_audit_log SET reason = 'edited'", [ROW]),
+        delete: await outcome(c, 'DELETE FROM operator_audit_log', [ROW]),
+        truncate: await outcome(c, 'TRUNCATE operator_audit_log'),
+      };
+      expect(outcomes).toEqual({
+        insert: 'ok',
+        select: 'ok',
+        update: INSUFFICIENT_PRIVILEGE,
+        delete: INSUFFICIENT_PRIVILEGE,
+        truncate: INSUFFICIENT_PRIVILEGE,
+      });
+    });
+  });
+
+  test('even the owner cannot change a row: the trigger refuses UPDATE, DELETE and TRUNCATE', async () => {
+    await as(cfg.databaseOwner.url, async (c) => {
+      const RESTRICT_VIOLATION = '23001';
+      expect({
+        update: await outcome(c, "UPDATE operator_audit_log SET reason = 'edited'", [ROW]),
+        delete: await outcome(c, 'DELETE FROM operator_audit_log', [ROW]),
+        truncate: await outcome(c, 'TRUNCATE operator_audit_log', [ROW]),
+      }).toEqual({ update: RESTRICT_VIOLATION, delete: RESTRICT_VIOLATION, truncate: RESTRICT_VIOLATION });
+    });
+  });
+});
+
 test('the reader role reads everything and writes nothing', async () => {
   await as(cfg.databaseReader.url, async (c) => {
     expect(await outcome(c, 'SELECT count(*) FROM orders')).toBe('ok');

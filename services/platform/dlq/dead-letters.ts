@@ -6,8 +6,8 @@
  */
 import type { IHeaders, Kafka, Producer } from 'kafkajs';
 import { DomainError } from '../../../lib/errors';
-import { runStatement, type Db } from '../../../lib/db';
-import { sql } from '../../../lib/sql';
+import { inTransaction, type Db } from '../../../lib/db';
+import type { Tx } from '../../../lib/sql';
 import { DLQ_HEADERS } from '../messaging/dead-letter';
 import { ACKS_ALL, createIdempotentProducer } from '../messaging/kafka';
 
@@ -112,6 +112,8 @@ export async function replayDeadLetter(
   db: Db,
   kafkaOrProducer: Kafka | Producer,
   id: string | number | bigint,
+  /** Runs in the transaction that records the replay (the operator audit log's row). */
+  alsoInTransaction?: (tx: Tx, replayed: { id: string; eventId: string | null; sourceTopic: string }) => Promise<void>,
 ): Promise<DeadLetterSummary> {
   const key = toId(id);
   const row = await db.deadLetter.findUnique({ where: { id: key } });
@@ -129,6 +131,9 @@ export async function replayDeadLetter(
   } finally {
     if (owned) await producer.disconnect().catch(() => undefined);
   }
-  await runStatement(db, sql`UPDATE dead_letters SET replay_count = replay_count + 1, replayed_at = now() WHERE id = ${key}::bigint`);
+  await inTransaction(db, async (tx) => {
+    await tx.exec`UPDATE dead_letters SET replay_count = replay_count + 1, replayed_at = now() WHERE id = ${key}::bigint`;
+    await alsoInTransaction?.(tx, { id: key.toString(), eventId: row.eventId, sourceTopic: row.sourceTopic });
+  });
   return (await getDeadLetter(db, key))!;
 }

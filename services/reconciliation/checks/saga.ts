@@ -26,6 +26,8 @@ interface OrderRow {
   status: OrderStatus;
   created_at: Date;
   updated_at: Date;
+  compensation_window_closes_at: Date | null;
+  compensation_window_closed_at: Date | null;
 }
 
 interface RunningWorkflow {
@@ -51,7 +53,8 @@ const quoted = (s: string) => `'${s}'`;
 function ordersOf(ctx: CheckContext, batch: Batch): Promise<OrderRow[]> {
   return batch.memo('saga.orders', async () => {
     const { rows } = await ctx.pg.query<OrderRow>(
-      'SELECT id::text AS id, status, created_at, updated_at FROM orders WHERE id = ANY($1::uuid[])',
+      `SELECT id::text AS id, status, created_at, updated_at, compensation_window_closes_at, compensation_window_closed_at
+         FROM orders WHERE id = ANY($1::uuid[])`,
       [batch.ids],
     );
     return rows;
@@ -74,10 +77,17 @@ function runningOf(ctx: CheckContext, batch: Batch): Promise<Map<string, Running
   });
 }
 
+/**
+ * The saga of a CONFIRMED order waits out its compensation window, then completes; a window
+ * closed early (the workflow cancelled while CONFIRMED: `temporal workflow cancel`, the Web UI's
+ * Request Cancellation) ends it too. The window is a fact of the order: its deadline and its
+ * closing, not the row's updated_at (which the closing itself moves).
+ */
 function needsWorkflow(ctx: CheckContext, o: OrderRow): boolean {
   if (WORKFLOW_STATUSES.includes(o.status)) return true;
-  // The saga of a CONFIRMED order waits out its compensation window, then completes.
-  return o.status === 'CONFIRMED' && ctx.now.getTime() - o.updated_at.getTime() < ctx.compensationWindowMs;
+  if (o.status !== 'CONFIRMED' || o.compensation_window_closed_at) return false;
+  const closesAt = o.compensation_window_closes_at?.getTime() ?? o.updated_at.getTime() + ctx.compensationWindowMs;
+  return ctx.now.getTime() < closesAt;
 }
 
 export const workflowRunning: BatchCheck = {
