@@ -11,6 +11,7 @@ import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, type JWK, type 
 import { ConfigError, loadConfig } from '../../lib/config';
 import { OidcLogin, personPrincipal, rolesOf, safeReturnTo, SignInRefused, verifyIdToken } from '../../services/access/oidc-login';
 import { can, permissionsOfRoles } from '../../services/access/permissions';
+import { actorOf } from '../../services/platform/audit-log/audit-log';
 
 const ISSUER = 'https://issuer.example';
 const CLIENT = 'order-saga-console';
@@ -115,6 +116,8 @@ test("a person's principal: the union of the roles' permissions, no customers, t
   expect(can(principal, 'deposits:write')).toBe(false);
   expect(principal.customers.size).toBe(0);
   expect(principal.person).toEqual({ issuer: ISSUER, subject: 'olivia.operator', roles: ['operator', 'auditor'] });
+  // The audit log names the person, not the principal row.
+  expect(actorOf(principal)).toEqual({ kind: 'person', id: 'olivia.operator', name: 'Olivia Operator' });
 });
 
 test('the return path after sign-in stays inside the console', () => {
