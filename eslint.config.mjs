@@ -98,6 +98,6 @@ export default tseslint.config(
     },
   },
   // Tests may write their fixtures as they like; the fixture of the rule shows it failing.
-  { files: ['**/*.ts'], ignores: ['test/**'], ...noPrismaWritesConfig },
+  { files: ['**/*.ts', '**/*.tsx'], ignores: ['test/**'], ...noPrismaWritesConfig },
   { files: ['test/fixtures/lint/**/*.ts'], ...noPrismaWritesConfig },
 );

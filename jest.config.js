@@ -2,8 +2,13 @@
 // test server, fetched through Maven); integration and e2e the real stack, which
 // test/setup/global-setup.ts brings up (idempotently) before any of them runs.
 // jose ships ES modules only: compiled to CommonJS like our own files (Node 20's jest cannot require(esm)).
+// .tsx: the console's pages (api/console), JSX rendered to strings by preact's automatic runtime.
 const transform = {
   '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }],
+  '^.+\\.tsx$': [
+    '@swc/jest',
+    { jsc: { target: 'es2022', parser: { syntax: 'typescript', tsx: true }, transform: { react: { runtime: 'automatic', importSource: 'preact' } } } },
+  ],
   '/node_modules/jose/.+\\.js$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
 };
 const transformIgnorePatterns = ['/node_modules/(?!jose/)'];

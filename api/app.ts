@@ -1,9 +1,13 @@
 /** The express application: every operation, request ids and metrics, problems. */
 import express, { type Express } from 'express';
+import { anonymousLimit } from './auth';
+import { consoleRouter } from './console/router';
 import type { ApiDeps } from './deps';
+import { docsRouter } from './docs';
 import { httpMetrics, observeRequests, requestId } from './observability';
 import { mountOperations, type Operation } from './operation';
 import { problemHandler, problems } from './problem';
+import { RateLimits } from './rate-limit';
 import { ACCOUNT_OPERATIONS } from './routes/accounts';
 import { ADMIN_OPERATIONS } from './routes/admin';
 import { AUDIT_LOG_OPERATIONS } from './routes/audit-log';
@@ -31,7 +35,11 @@ export function createApp(deps: ApiDeps): Express {
   app.set('trust proxy', deps.cfg.api.trustProxy);
   app.use(requestId);
   app.use(observeRequests(deps.log, deps.registry ? httpMetrics(deps.registry) : undefined));
-  mountOperations(app, OPERATIONS, deps);
+  // One set of limits for the API, the console and the docs: the console is no way around them.
+  const limits = new RateLimits(deps.db, deps.cfg, deps.log, deps.registry);
+  mountOperations(app, OPERATIONS, deps, limits);
+  app.use(docsRouter(anonymousLimit(limits)));
+  app.use('/console', consoleRouter(deps, limits));
   app.use((req, _res, next) => next(problems.notFound(`no route ${req.method} ${req.path}`)));
   app.use(problemHandler(deps.log));
   return app;

@@ -108,8 +108,12 @@ function send(res: Response, reply: Reply): void {
 }
 
 /** Registers every operation on the app, each with the middleware its declaration asks for. */
-export function mountOperations(app: Express, operations: readonly Operation[], deps: ApiDeps): void {
-  const limits = new RateLimits(deps.db, deps.cfg, deps.log, deps.registry);
+export function mountOperations(
+  app: Express,
+  operations: readonly Operation[],
+  deps: ApiDeps,
+  limits: RateLimits = new RateLimits(deps.db, deps.cfg, deps.log, deps.registry),
+): void {
   const tokens = deps.cfg.identity ? new AccessTokens(deps.db, deps.cfg.identity) : undefined;
   const authenticate = authn(deps.db, limits, tokens);
   const anonymous = anonymousLimit(limits);

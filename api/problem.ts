@@ -239,27 +239,29 @@ interface BodyParserError extends Error {
   status?: number;
 }
 
-/** Turns anything thrown into a problem response; unknown errors are logged and hidden. */
+/** The problem anything thrown amounts to; unknown errors are logged and hidden (a 500 naming the request id). */
+export function problemFor(err: unknown, req: Request, res: Response, log: Logger): Problem {
+  if (err instanceof Problem) return err;
+  const domain = asDomainError(err);
+  if (domain instanceof DomainError && domain.status < 500) return problemOf(domain);
+  if (domain instanceof DomainError && domain.retryable) {
+    log.warn({ err, method: req.method, path: req.path, requestId: res.locals.requestId }, 'overloaded; answered 503');
+    return problemOf(domain);
+  }
+  // The router could not percent-decode a path parameter (GET /orders/%ff).
+  if (err instanceof URIError) return problems.malformedPath('a path parameter is not valid percent-encoded UTF-8');
+  const e = err as BodyParserError;
+  if (e?.type === 'entity.parse.failed') return problems.malformedJson(e.message);
+  if (e?.type === 'entity.too.large') return problems.tooLarge('16kb');
+  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported')
+    return problems.unsupportedMediaType(req.headers['content-type']);
+  log.error({ err, method: req.method, path: req.path, requestId: res.locals.requestId }, 'unhandled error');
+  return problems.internal(res.locals.requestId);
+}
+
+/** Turns anything thrown into a problem response. */
 export function problemHandler(log: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    const instance = req.originalUrl;
-    if (err instanceof Problem) return sendProblem(res, err, instance);
-    const domain = asDomainError(err);
-    if (domain instanceof DomainError && domain.status < 500) return sendProblem(res, problemOf(domain), instance);
-    if (domain instanceof DomainError && domain.retryable) {
-      log.warn({ err, method: req.method, path: req.path, requestId: res.locals.requestId }, 'overloaded; answered 503');
-      return sendProblem(res, problemOf(domain), instance);
-    }
-    // The router could not percent-decode a path parameter (GET /orders/%ff).
-    if (err instanceof URIError)
-      return sendProblem(res, problems.malformedPath('a path parameter is not valid percent-encoded UTF-8'), instance);
-    const e = err as BodyParserError;
-    if (e?.type === 'entity.parse.failed') return sendProblem(res, problems.malformedJson(e.message), instance);
-    if (e?.type === 'entity.too.large') return sendProblem(res, problems.tooLarge('16kb'), instance);
-    if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
-      return sendProblem(res, problems.unsupportedMediaType(req.headers['content-type']), instance);
-    }
-    log.error({ err, method: req.method, path: req.path, requestId: res.locals.requestId }, 'unhandled error');
-    sendProblem(res, problems.internal(res.locals.requestId), instance);
+    sendProblem(res, problemFor(err, req, res, log), req.originalUrl);
   };
 }

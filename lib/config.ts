@@ -159,6 +159,20 @@ export const APP_VARIABLES = declareVariables('app', {
     parser: json(z.record(z.string(), z.array(z.string())), 'JSON object: issuer role -> [people role, ...]'),
     doc: 'issuer roles to the console roles `operator`, `finance`, `key-admin`, `auditor`; unset: a claim value that is one of these names is that role; anything unmapped is ignored',
   },
+  CONSOLE_SESSION_IDLE_MS: {
+    parser: durationMs(60 * SECOND_MS, DAY_MS),
+    default: String(30 * 60 * SECOND_MS),
+    doc: 'a /console session unused this long is over (sign in again)',
+  },
+  CONSOLE_SESSION_MAX_MS: {
+    parser: durationMs(60 * SECOND_MS, 30 * DAY_MS),
+    default: String(12 * HOUR_MS),
+    doc: 'a /console session ends this long after sign-in, however busy',
+  },
+  TEMPORAL_UI_URL: {
+    parser: httpUrl(),
+    doc: "Temporal Web UI the console links each order's workflow to; unset: `http://<TEMPORAL_ADDRESS host>:8233`",
+  },
   RATE_LIMIT_KEY_PREFIX: {
     parser: label(),
     default: 'rl',
@@ -385,6 +399,12 @@ export function loadConfig(env: Env = process.env) {
         authFailurePoints: v.RATE_LIMIT_AUTH_FAILURES,
         authFailureWindowS: v.RATE_LIMIT_AUTH_FAILURE_WINDOW_S,
       },
+    },
+    /** The operator console (/console, api/console). */
+    console: {
+      sessionIdleMs: v.CONSOLE_SESSION_IDLE_MS,
+      sessionMaxMs: v.CONSOLE_SESSION_MAX_MS,
+      temporalUiUrl: (v.TEMPORAL_UI_URL ?? `http://${temporal.host}:8233`).replace(/\/+$/, ''),
     },
     /** Access tokens from an issuer (services/access/tokens.ts); undefined: API keys only. */
     identity: v.IDENTITY_ISSUER

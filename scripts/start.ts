@@ -101,7 +101,8 @@ function banner(cfg: StackConfig, managed: Managed[], keys: { client: string; ad
   const lines = [
     '',
     'order-saga is running',
-    `  API              ${api}   (OpenAPI: ${api}/openapi.json)`,
+    `  Console          ${api}/console   (sign in with the demo admin API key below)`,
+    `  API              ${api}   (reference: ${api}/docs, OpenAPI: ${api}/openapi.json)`,
     `  Temporal Web UI  http://${cfg.temporal.host}:${cfg.stack.temporal.uiPort}`,
     `  Temporal gRPC    ${cfg.temporal.address}`,
     `  Kafka            ${cfg.kafka.brokers.join(',')}  (topics ${cfg.kafka.eventsTopic}, ${cfg.kafka.dlqTopic})`,

@@ -25,6 +25,8 @@ export const PERMISSIONS = [
   'reconciliation:read',
   'reconciliation:run',
   'audit:read',
+  /** Sign in to the operator console (/console): people and admin keys, never a tenant or a machine token. */
+  'console:sign-in',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -43,10 +45,10 @@ const READS: readonly Permission[] = [
 export const ROLE_PERMISSIONS = {
   client: new Set<Permission>(['orders:write', 'orders:read', 'accounts:read']),
   admin: new Set<Permission>(PERMISSIONS),
-  operator: new Set<Permission>([...READS, 'orders:compensate', 'dlq:replay', 'reconciliation:run']),
-  finance: new Set<Permission>(['accounts:read', 'customers:any', 'deposits:write', 'ledgers:read']),
-  'key-admin': new Set<Permission>(['keys:manage']),
-  auditor: new Set<Permission>([...READS, 'audit:read']),
+  operator: new Set<Permission>([...READS, 'orders:compensate', 'dlq:replay', 'reconciliation:run', 'console:sign-in']),
+  finance: new Set<Permission>(['accounts:read', 'customers:any', 'deposits:write', 'ledgers:read', 'console:sign-in']),
+  'key-admin': new Set<Permission>(['keys:manage', 'console:sign-in']),
+  auditor: new Set<Permission>([...READS, 'audit:read', 'console:sign-in']),
 } as const satisfies Record<string, ReadonlySet<Permission>>;
 
 export type RoleName = keyof typeof ROLE_PERMISSIONS;

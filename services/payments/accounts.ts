@@ -93,3 +93,29 @@ export async function findAccountView(db: Db, customerId: string, page: { limit:
 }
 
 export type AccountView = NonNullable<Awaited<ReturnType<typeof findAccountView>>>;
+
+/** An order's money: its payment row and every ledger entry of its transactions (charge, refund), oldest first. */
+export async function findOrderMoney(db: Db, orderId: string) {
+  const [payment, entries] = await Promise.all([
+    db.payment.findUnique({ where: { orderId } }),
+    db.ledgerEntry.findMany({ where: { transaction: { orderId } }, include: { transaction: true }, orderBy: { id: 'asc' } }),
+  ]);
+  return {
+    payment: payment
+      ? {
+          status: payment.status as 'CAPTURED' | 'FAILED' | 'REFUNDED' | 'VOIDED',
+          amountMinor: payment.amountMinor === null ? null : Number(payment.amountMinor),
+          currency: payment.currency,
+          failureReason: payment.failureReason,
+          updatedAt: iso(payment.updatedAt),
+        }
+      : null,
+    entries: entries.map((e) => ({
+      transactionId: e.transactionId,
+      kind: e.transaction.kind as 'DEPOSIT' | 'CHARGE' | 'REFUND',
+      accountId: e.accountId,
+      amountMinor: Number(e.amountMinor),
+      at: iso(e.createdAt),
+    })),
+  };
+}

@@ -2,6 +2,7 @@ import { OPERATIONS } from '../../api/app';
 import {
   can,
   DEFAULT_SCOPE_PERMISSIONS,
+  PEOPLE_ROLES,
   permissionsOfScopes,
   PERMISSIONS,
   ROLE_PERMISSIONS,
@@ -38,8 +39,17 @@ test('people roles: an operator compensates and replays but manages no keys; an 
   expect(can(operator, 'keys:manage')).toBe(false);
   expect(WRITES.filter((p) => can({ role: 'auditor' }, p))).toEqual([]);
   expect(can({ role: 'auditor' }, 'audit:read')).toBe(true);
-  expect([...ROLE_PERMISSIONS.finance].sort()).toEqual(['accounts:read', 'customers:any', 'deposits:write', 'ledgers:read']);
-  expect([...ROLE_PERMISSIONS['key-admin']]).toEqual(['keys:manage']);
+  expect([...ROLE_PERMISSIONS.finance].sort()).toEqual([
+    'accounts:read',
+    'console:sign-in',
+    'customers:any',
+    'deposits:write',
+    'ledgers:read',
+  ]);
+  expect([...ROLE_PERMISSIONS['key-admin']]).toEqual(['keys:manage', 'console:sign-in']);
+  // Every person may sign in to the console; a tenant key may not.
+  expect(PEOPLE_ROLES.every((role) => can({ role }, 'console:sign-in'))).toBe(true);
+  expect(can({ role: 'client' }, 'console:sign-in')).toBe(false);
 });
 
 test('explicit permissions (a token) replace the role set, and an unknown role may do nothing', () => {
@@ -55,5 +65,6 @@ test('scopes map to permissions; unknown scopes grant nothing; a mapping naming 
   ]);
   expect(unknownPermissions(DEFAULT_SCOPE_PERMISSIONS)).toEqual([]);
   expect(unknownPermissions({ x: ['orders:read', 'root'] })).toEqual(['root']);
-  expect(PERMISSIONS.filter((p) => !Object.values(DEFAULT_SCOPE_PERMISSIONS).flat().includes(p))).toEqual([]);
+  // Every permission a machine may need has a scope; the console's sign-in is for people (and admin keys) only.
+  expect(PERMISSIONS.filter((p) => !Object.values(DEFAULT_SCOPE_PERMISSIONS).flat().includes(p))).toEqual(['console:sign-in']);
 });

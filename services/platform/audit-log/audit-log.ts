@@ -204,7 +204,8 @@ export async function listAudit(db: Db, filters: AuditFilters, page: AuditPage):
            AND (${filters.from ?? null}::timestamptz IS NULL OR occurred_at >= ${filters.from ?? null}::timestamptz)
            AND (${filters.to ?? null}::timestamptz IS NULL OR occurred_at < ${filters.to ?? null}::timestamptz)
            AND (${page.before ?? null}::bigint IS NULL OR id < ${page.before ?? null}::bigint)
-         ORDER BY id DESC
+         -- The table's bigint, not the selected text alias (as text, "9" sorts after "13").
+         ORDER BY operator_audit_log.id DESC
          LIMIT ${page.limit + 1}::int`,
   );
   const items = rows.slice(0, page.limit).map(toRow);

@@ -63,14 +63,24 @@ function summary(r: Row): DeadLetterSummary {
   };
 }
 
-/** Newest first. */
+/**
+ * Newest first. `replayed: false` lists only those never replayed (what still waits for an
+ * operator); `messageKeys` only those of these keys (an order's events are keyed by its id).
+ */
 export async function listDeadLetters(
   db: Db,
-  { limit, offset = 0 }: { limit: number; offset?: number },
+  { limit, offset = 0, replayed, messageKeys }: { limit: number; offset?: number; replayed?: boolean; messageKeys?: string[] },
 ): Promise<{ total: number; items: DeadLetterSummary[] }> {
   const take = Math.max(1, Math.min(500, Math.trunc(limit)));
   const skip = Math.max(0, Math.trunc(offset));
-  const [total, rows] = await Promise.all([db.deadLetter.count(), db.deadLetter.findMany({ orderBy: { id: 'desc' }, take, skip })]);
+  const where = {
+    ...(replayed === undefined ? {} : { replayedAt: replayed ? { not: null } : null }),
+    ...(messageKeys ? { messageKey: { in: messageKeys } } : {}),
+  };
+  const [total, rows] = await Promise.all([
+    db.deadLetter.count({ where }),
+    db.deadLetter.findMany({ where, orderBy: { id: 'desc' }, take, skip }),
+  ]);
   return { total, items: rows.map(summary) };
 }
 

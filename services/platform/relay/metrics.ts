@@ -2,19 +2,13 @@
 import type { Registry } from 'prom-client';
 import type { Db } from '../../../lib/db';
 import { counter, gauge, histogram, LATENCY_BUCKETS } from '../../../lib/metrics';
+import { outboxBacklog } from '../outbox/queries';
 
 export function relayMetrics(registry: Registry, db: Db) {
   let backlog: Promise<{ pending: number; oldestAgeSeconds: number }> | undefined;
   // Both gauges come from one query per scrape, through the partial index of pending rows.
   const readBacklog = () => {
-    backlog ??= db.$queryRaw<{ pending: number; oldest: Date | null }[]>`
-      SELECT (SELECT count(*)::int FROM outbox_events WHERE published_at IS NULL) AS pending,
-             (SELECT occurred_at FROM outbox_events WHERE published_at IS NULL ORDER BY id LIMIT 1) AS oldest`
-      .then(([row]) => ({
-        pending: row?.pending ?? 0,
-        oldestAgeSeconds: row?.oldest ? Math.max(0, (Date.now() - row.oldest.getTime()) / 1000) : 0,
-      }))
-      .finally(() => setTimeout(() => (backlog = undefined), 0));
+    backlog ??= outboxBacklog(db).finally(() => setTimeout(() => (backlog = undefined), 0));
     return backlog;
   };
 
