@@ -60,7 +60,7 @@ export function consoleClientFor(...apiBaseUrls: string[]): SeedConsoleClient {
     clientId: CONSOLE_CLIENT_ID,
     secret: CONSOLE_CLIENT_SECRET,
     redirectUris: bases.map((b) => `${b}/console/auth/callback`),
-    postLogoutRedirectUris: bases.map((b) => `${b}/console/login`),
+    postLogoutRedirectUris: bases.map((b) => `${b}/console/sign-in`),
   };
 }
 

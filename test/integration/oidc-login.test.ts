@@ -193,11 +193,11 @@ test('when the issuer cannot be reached, then starting a sign-in is IdentityUnav
 });
 
 test('sign-out goes to the issuer with the ID token as hint and the console as the way back', async () => {
-  const url = new URL((await login.signOutUrl('the-id-token', `${API_BASE}/console/login`))!);
+  const url = new URL((await login.signOutUrl('the-id-token', `${API_BASE}/console/sign-in`))!);
   expect(`${url.origin}${url.pathname}`).toBe(`${idp.issuer}/session/end`);
   expect(Object.fromEntries(url.searchParams)).toEqual({
     client_id: CONSOLE_CLIENT_ID,
-    post_logout_redirect_uri: `${API_BASE}/console/login`,
+    post_logout_redirect_uri: `${API_BASE}/console/sign-in`,
     id_token_hint: 'the-id-token',
   });
 });
