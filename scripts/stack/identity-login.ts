@@ -42,7 +42,8 @@ function page(res: http.ServerResponse, status: number, title: string, body: str
   res.writeHead(status, {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
-    'content-security-policy': "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+    // No form-action: browsers apply it to the redirects after the POST too, which end at the client's callback.
+    'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
   });
   res.end(html);
 }
