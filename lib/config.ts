@@ -166,6 +166,36 @@ export const APP_VARIABLES = declareVariables('app', {
     doc: 'a token with an unknown `kid` refetches the JWKS at most this often (a rotated key is picked up without a restart)',
   },
   IDENTITY_TIMEOUT_MS: { parser: durationMs(100, 60 * SECOND_MS), default: '5000', doc: 'timeout of a discovery or JWKS request' },
+  IDENTITY_CONSOLE_CLIENT_ID: {
+    parser: text(),
+    doc: "the console's OAuth2 client at `IDENTITY_ISSUER`: people sign in to /console with OIDC (authorization code + PKCE, docs/security.md); unset: no sign-in for people",
+  },
+  IDENTITY_CONSOLE_CLIENT_SECRET: {
+    parser: secret(16),
+    doc: "that client's secret (client_secret_basic at the token endpoint); it also keys the encrypted sign-in cookie, so every API instance needs the same",
+  },
+  IDENTITY_CONSOLE_REDIRECT_URI: {
+    parser: httpUrl(),
+    default: derived(
+      '`http://127.0.0.1:<API_PORT>/console/auth/callback`',
+      (env) => `http://127.0.0.1:${env.API_PORT?.trim() || '3000'}/console/auth/callback`,
+    ),
+    doc: "the console's callback as the browser reaches it (behind a proxy: the public URL), registered with the issuer exactly",
+  },
+  IDENTITY_CONSOLE_SCOPES: {
+    parser: text(),
+    default: 'openid profile roles',
+    doc: 'scopes the console asks for, space-separated; `openid` required, the others whatever makes the issuer send the name and roles',
+  },
+  IDENTITY_ROLES_CLAIM: {
+    parser: text(),
+    default: 'roles',
+    doc: "the ID token (or userinfo) claim naming a person's roles: an array of strings or one space-separated string",
+  },
+  IDENTITY_ROLE_MAPPING: {
+    parser: json(z.record(z.string(), z.array(z.string())), 'JSON object: issuer role -> [people role, ...]'),
+    doc: 'issuer roles to the console roles `operator`, `finance`, `key-admin`, `auditor`; unset: a claim value that is one of these names is that role; anything unmapped is ignored',
+  },
   CONSOLE_SESSION_IDLE_MS: {
     parser: durationMs(60 * SECOND_MS, DAY_MS),
     default: String(30 * 60 * SECOND_MS),
@@ -462,6 +492,7 @@ type AppValues = ReturnType<typeof APP_VARIABLES.read>;
 export function loadConfig(env: Env = process.env) {
   const v = APP_VARIABLES.read(env);
   refuseTestOnlyOutsideTests(v);
+  const consoleSignInSettings = consoleSignIn(v);
   const temporal = v.TEMPORAL_ADDRESS;
   pairOrNeither('API_TLS_CERT', v.API_TLS_CERT, 'API_TLS_KEY', v.API_TLS_KEY);
   pairOrNeither('TEMPORAL_TLS_CERT', v.TEMPORAL_TLS_CERT, 'TEMPORAL_TLS_KEY', v.TEMPORAL_TLS_KEY);
@@ -512,6 +543,7 @@ export function loadConfig(env: Env = process.env) {
           jwksMaxAgeMs: v.IDENTITY_JWKS_MAX_AGE_MS,
           jwksCooldownMs: v.IDENTITY_JWKS_COOLDOWN_MS,
           timeoutMs: v.IDENTITY_TIMEOUT_MS,
+          console: consoleSignInSettings,
         }
       : undefined,
     database: v.DATABASE_URL,
@@ -649,6 +681,27 @@ function tracingSettings(v: AppValues) {
   };
 }
 
+/** People's sign-in to the console (services/access/oidc-login.ts); undefined without a client id. */
+function consoleSignIn(v: AppValues) {
+  if (!v.IDENTITY_CONSOLE_CLIENT_ID) {
+    if (v.IDENTITY_CONSOLE_CLIENT_SECRET) throw new ConfigError('IDENTITY_CONSOLE_CLIENT_SECRET', 'set without IDENTITY_CONSOLE_CLIENT_ID');
+    return undefined;
+  }
+  if (!v.IDENTITY_ISSUER) throw new ConfigError('IDENTITY_CONSOLE_CLIENT_ID', 'needs IDENTITY_ISSUER (the issuer people sign in with)');
+  if (!v.IDENTITY_CONSOLE_CLIENT_SECRET)
+    throw new ConfigError('IDENTITY_CONSOLE_CLIENT_SECRET', 'required with IDENTITY_CONSOLE_CLIENT_ID');
+  const scopes = v.IDENTITY_CONSOLE_SCOPES.split(/\s+/).filter(Boolean);
+  if (!scopes.includes('openid')) throw new ConfigError('IDENTITY_CONSOLE_SCOPES', 'must include "openid"');
+  return {
+    clientId: v.IDENTITY_CONSOLE_CLIENT_ID,
+    clientSecret: v.IDENTITY_CONSOLE_CLIENT_SECRET,
+    redirectUri: v.IDENTITY_CONSOLE_REDIRECT_URI,
+    scopes,
+    rolesClaim: v.IDENTITY_ROLES_CLAIM,
+    roleMapping: v.IDENTITY_ROLE_MAPPING,
+  };
+}
+
 /** Tests-only variables (fault injection can kill the process) need NODE_ENV=test: anything else fails closed. */
 function refuseTestOnlyOutsideTests(v: AppValues): void {
   if (v.NODE_ENV === 'test') return;
@@ -663,6 +716,7 @@ export type Config = ReturnType<typeof loadConfig>;
 export type TemporalTls = NonNullable<Config['temporal']['tls']>;
 export type KafkaSettings = Config['kafka'];
 export type IdentitySettings = NonNullable<Config['identity']>;
+export type ConsoleSignInSettings = NonNullable<IdentitySettings['console']>;
 export type RelaySettings = Config['relay'];
 export type ConsumerSettings = Config['consumers'];
 export type ReconcilerSettings = Config['reconciler'];

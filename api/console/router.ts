@@ -8,7 +8,9 @@ import { h, type ComponentChildren } from 'preact';
 import type { z } from 'zod';
 import { inTransaction } from '../../lib/db';
 import { authenticate, createApiKey, listApiKeys, mayActFor, revokeApiKey, setGrants, findApiKey } from '../../services/access/api-keys';
-import { closeSession, openSession, signInRefusal } from '../../services/access/console-sessions';
+import { closeSession, openSession, registerPerson, signInRefusal } from '../../services/access/console-sessions';
+import { LOGIN_COOKIE, OidcLogin, personPrincipal, SignInRefused, type SignedInPerson } from '../../services/access/oidc-login';
+import { IdentityUnavailable } from '../../services/access/tokens';
 import type { Permission } from '../../services/access/permissions';
 import { AUDIT_CONSUMER } from '../../services/audit/projector';
 import { findOrderReservation } from '../../services/inventory/queries';
@@ -28,7 +30,7 @@ import { findOrderMoney } from '../../services/payments/accounts';
 import { getDeadLetter, listDeadLetters, replayDeadLetter } from '../../services/platform/dlq/dead-letters';
 import { consumerLag } from '../../services/platform/messaging/lag';
 import { eventsOfAggregate, outboxBacklog } from '../../services/platform/outbox/queries';
-import { actorOf, AUDIT_ACTIONS, listAudit, recordAudit, recordAuditAlone } from '../../services/platform/audit-log/audit-log';
+import { actorOf, AUDIT_ACTIONS, listAudit, personActor, recordAudit, recordAuditAlone } from '../../services/platform/audit-log/audit-log';
 import { auditBy } from '../audit';
 import { listFindings, requestRun } from '../../services/reconciliation/queries';
 import { anonymousLimit, requirePermission } from '../auth';
@@ -111,10 +113,14 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
   router.use(form, sameOrigin);
 
   // ---------------------------------------------------------------- sign-in and sign-out
+  // People sign in with OIDC when the console has a client at the issuer (IDENTITY_CONSOLE_CLIENT_ID).
+  const identity = deps.cfg.identity;
+  const oidc = identity?.console ? new OidcLogin({ ...identity, ...identity.console }) : undefined;
   const signInPage = (req: Request, res: Response, status: number, error: string | null) => {
     const token = randomToken();
     setCookie(req, res, SIGN_IN_COOKIE, token, SIGN_IN_COOKIE_MS);
-    html(res, status, renderPage({ title: 'Sign in', viewer: null, children: h(SignIn, { token, error }) }));
+    const issuer = oidc?.issuer ?? null;
+    html(res, status, renderPage({ title: 'Sign in', viewer: null, children: h(SignIn, { token, error, issuer }) }));
   };
   router.get('/sign-in', anonymous, (req, res) => signInPage(req, res, 200, null));
   router.post('/sign-in', anonymous, async (req, res) => {
@@ -157,6 +163,7 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
     setCookie(req, res, SIGN_IN_COOKIE, '', 0);
     res.redirect(303, '/console');
   });
+  if (oidc) mountOidcSignIn(router, deps, limits, oidc, anonymous, (req, res, status, error) => signInPage(req, res, status, error));
   router.post('/sign-out', session, async (req, res) => {
     const s = sessionOf(res);
     await inTransaction(deps.db, async (tx) => {
@@ -164,7 +171,7 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
       await recordAudit(tx, {
         ...auditBy(res, s.principal),
         action: AUDIT_ACTIONS.consoleSignOut,
-        subject: { kind: 'api_key', id: s.principal.apiKeyId },
+        subject: s.principal.person ? { kind: 'person', id: s.principal.person.subject } : { kind: 'api_key', id: s.principal.apiKeyId },
         outcome: 'done',
         detail: { session: s.id.slice(0, 16) },
       });
@@ -602,4 +609,97 @@ function consoleErrors(deps: ApiDeps) {
     const body = h(ErrorPage, { status: problem.status, title: problem.title, detail: problem.detail, code: problem.code });
     html(res, problem.status, renderPage({ title: problem.title, viewer, children: body }));
   };
+}
+
+/** The sign-in cookie of an OIDC sign-in: Lax (the issuer's redirect back is a top-level navigation from its site), only on /console/auth. */
+function setLoginCookie(req: Request, res: Response, value: string, maxAgeS: number): void {
+  const attrs = [`${LOGIN_COOKIE}=${value}`, 'Path=/console/auth', 'HttpOnly', 'SameSite=Lax', `Max-Age=${maxAgeS}`];
+  if (req.secure) attrs.push('Secure');
+  res.append('Set-Cookie', attrs.join('; '));
+}
+
+/**
+ * GET /console/auth/login: to the issuer (authorization code + PKCE, services/access/oidc-login.ts);
+ * GET /console/auth/callback: the person's session, audited as the person. The session cookie
+ * is SameSite=Strict, which a browser withholds on a redirect chain that began at the issuer's
+ * site: the callback answers a page that moves on (Refresh) as a same-site navigation.
+ */
+function mountOidcSignIn(
+  router: Router,
+  deps: ApiDeps,
+  limits: RateLimits,
+  oidc: OidcLogin,
+  anonymous: (req: Request, res: Response, next: NextFunction) => Promise<void>,
+  refuse: (req: Request, res: Response, status: number, error: string) => void,
+): void {
+  const settings = sessionSettings(deps.cfg);
+  const unavailable = (err: unknown) => (err instanceof IdentityUnavailable ? problems.identityUnavailable(err.message) : err);
+  router.get('/auth/login', anonymous, async (req, res) => {
+    const returnTo = typeof req.query.returnTo === 'string' ? req.query.returnTo : undefined;
+    const pending = await oidc.begin(returnTo).catch((err: unknown) => {
+      throw unavailable(err);
+    });
+    setLoginCookie(req, res, pending.cookie, pending.maxAgeS);
+    res.redirect(303, pending.url);
+  });
+  router.get('/auth/callback', anonymous, async (req, res) => {
+    const query = new URLSearchParams();
+    for (const [k, v] of Object.entries(req.query)) if (typeof v === 'string') query.set(k, v);
+    let signedIn: { person: SignedInPerson; returnTo: string };
+    try {
+      signedIn = await oidc.finish(query, cookies(req).get(LOGIN_COOKIE));
+    } catch (err) {
+      if (!(err instanceof SignInRefused)) throw unavailable(err);
+      const failures = await limits.consume('auth-failures', clientAddress(req));
+      if (!failures.allowed) throw tooManyRequests(failures);
+      setLoginCookie(req, res, '', 0);
+      return refuse(req, res, 401, `Sign-in refused: ${err.reason}.`);
+    }
+    const { person, returnTo } = signedIn;
+    const requestId = (res.locals.requestId as string | undefined) ?? null;
+    const entry = {
+      actor: personActor(person),
+      action: AUDIT_ACTIONS.consoleSignIn,
+      subject: { kind: 'person', id: person.subject },
+      requestId,
+    };
+    const opened = await inTransaction(deps.db, async (tx) => {
+      const rowId = await registerPerson(tx, person);
+      if (!rowId) return null;
+      const principal = personPrincipal(person, rowId);
+      const o = await openSession(tx, principal, settings);
+      await recordAudit(tx, {
+        ...entry,
+        outcome: 'done',
+        detail: {
+          roles: person.roles,
+          issuer: person.issuer,
+          session: o.session.id.slice(0, 16),
+          expiresAt: o.session.expiresAt.toISOString(),
+        },
+      });
+      return o;
+    });
+    setLoginCookie(req, res, '', 0);
+    if (!opened) {
+      await recordAuditAlone(deps.db, { ...entry, outcome: 'refused', detail: { reason: 'person revoked' } });
+      return refuse(req, res, 403, `Refused: the console access of ${person.name} is revoked.`);
+    }
+    deps.log.info({ person: person.subject, roles: person.roles, session: opened.session.id.slice(0, 12) }, 'console sign-in (OIDC)');
+    setCookie(req, res, SESSION_COOKIE, opened.token, settings.maxMs);
+    res.setHeader('Refresh', `0; url=${returnTo}`);
+    html(
+      res,
+      200,
+      renderPage({
+        title: 'Signed in',
+        viewer: null,
+        children: h(
+          Result,
+          { ok: true, next: [{ href: returnTo, label: 'Continue to the console' }] },
+          `Signed in as ${person.name} (${person.roles.join(', ')}).`,
+        ),
+      }),
+    );
+  });
 }

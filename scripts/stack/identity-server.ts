@@ -2,7 +2,10 @@
  * The stack's authorization server: panva's oidc-provider (OpenID Certified) with the clients,
  * users and scopes of scripts/stack/identity-seed.ts. Run by scripts/stack/identity.ts as its
  * own process: `tsx scripts/stack/identity-server.ts <config.json>`. It issues RFC 9068 JWT
- * access tokens (client credentials) for the API's audience.
+ * access tokens (client credentials) for the API's audience, and signs people in for the
+ * console (authorization code, PKCE S256 required) with its own login page
+ * (scripts/stack/identity-login.ts), which checks the seeded people's passwords. Their roles
+ * are the `roles` claim of the ID token and of userinfo (scope `roles`).
  *
  * Signing keys live in a private JWKS file in the component's directory (kept across
  * restarts, newest key first: oidc-provider signs with the first key of an algorithm). A
@@ -15,6 +18,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { IdentitySeed } from './identity-seed';
+import { handleInteraction } from './identity-login';
 
 /** What scripts/stack/identity.ts writes for this process. */
 export interface IdentityServerConfig {
@@ -46,34 +50,60 @@ function writeKeys(file: string, keys: JWK[]): void {
   fs.renameSync(tmp, file);
 }
 
-function providerConfiguration(cfg: IdentityServerConfig, keys: JWK[]): Record<string, unknown> {
+/** What the console client may ask for: who the person is and their roles. */
+const CONSOLE_SCOPES = 'openid profile roles';
+
+function providerConfiguration(cfg: IdentityServerConfig, keys: JWK[], cookieKeys: string[]): Record<string, unknown> {
   const { seed } = cfg;
   const users = new Map(seed.users.map((u) => [u.subject, u]));
+  const consoleIds = new Set(seed.consoleClients.map((c) => c.clientId));
   return {
-    clients: seed.clients.map((c) => ({
-      client_id: c.clientId,
-      client_secret: c.secret,
-      grant_types: ['client_credentials'],
-      response_types: [],
-      redirect_uris: [],
-      scope: c.scopes.join(' '),
-      token_endpoint_auth_method: 'client_secret_basic',
-    })),
+    clients: [
+      ...seed.clients.map((c) => ({
+        client_id: c.clientId,
+        client_secret: c.secret,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        scope: c.scopes.join(' '),
+        token_endpoint_auth_method: 'client_secret_basic',
+      })),
+      ...seed.consoleClients.map((c) => ({
+        client_id: c.clientId,
+        client_secret: c.secret,
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        redirect_uris: c.redirectUris,
+        post_logout_redirect_uris: c.postLogoutRedirectUris,
+        scope: CONSOLE_SCOPES,
+        token_endpoint_auth_method: 'client_secret_basic',
+        id_token_signed_response_alg: 'RS256',
+      })),
+    ],
     jwks: { keys },
     scopes: ['openid', ...seed.scopes],
     claims: { openid: ['sub'], roles: ['roles'], profile: ['name'] },
+    // The roles go into the ID token too (not only userinfo): the console reads them there.
+    conformIdTokenClaims: false,
+    // Every authorization code flow proves its code_verifier (S256, the only method oidc-provider 9 has).
+    pkce: { required: () => true },
     findAccount: (_ctx: unknown, id: string) => {
       const user = users.get(id);
       if (!user) return undefined;
       return { accountId: id, claims: () => ({ sub: id, name: user.name, roles: user.roles }) };
     },
+    // The login page is ours (scripts/stack/identity-login.ts), at oidc-provider's default URL.
+    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
+      rpInitiatedLogout: { enabled: true },
       resourceIndicators: {
         enabled: true,
-        defaultResource: () => seed.audience,
+        // The console's access token is only for userinfo; machine clients get the API's audience.
+        defaultResource: (_ctx: unknown, client: { clientId: string }, oneOf?: string) =>
+          oneOf ?? (consoleIds.has(client.clientId) ? undefined : seed.audience),
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx: unknown, resource: string) => {
           if (resource !== seed.audience) throw new Error(`unknown resource ${resource}`);
@@ -87,8 +117,7 @@ function providerConfiguration(cfg: IdentityServerConfig, keys: JWK[]): Record<s
         },
       },
     },
-    // Cookies are signed with a key of this process only: sessions do not outlive a restart.
-    cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
+    cookies: { keys: cookieKeys },
   };
 }
 
@@ -101,8 +130,14 @@ async function main(configFile: string): Promise<void> {
     keys = [await newSigningKey()];
     writeKeys(cfg.keysFile, keys);
   }
-  const build = () => new Provider(cfg.issuer, providerConfiguration(cfg, keys)).callback();
-  let handler = build();
+  // Cookies are signed with a key of this process only: sessions do not outlive a restart (a
+  // key rotation keeps them: the provider is rebuilt, the cookie keys stay).
+  const cookieKeys = [crypto.randomBytes(32).toString('base64url')];
+  const build = () => {
+    const built = new Provider(cfg.issuer, providerConfiguration(cfg, keys, cookieKeys));
+    return { provider: built, handler: built.callback() };
+  };
+  let current = build();
 
   async function rotate(url: URL, res: http.ServerResponse): Promise<void> {
     const retain = Number(url.searchParams.get('retain') ?? '1');
@@ -113,7 +148,7 @@ async function main(configFile: string): Promise<void> {
     const fresh = await newSigningKey();
     keys = [fresh, ...keys.slice(0, retain)];
     writeKeys(cfg.keysFile, keys);
-    handler = build();
+    current = build();
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kid: fresh.kid, published: keys.map((k) => k.kid) }));
   }
 
@@ -123,7 +158,14 @@ async function main(configFile: string): Promise<void> {
       rotate(url, res).catch((err: unknown) => res.writeHead(500).end(String(err)));
       return;
     }
-    handler(req, res);
+    handleInteraction(() => current.provider, cfg.seed, req, res, url)
+      .then((handled) => {
+        if (!handled) current.handler(req, res);
+      })
+      .catch((err: unknown) => {
+        process.stderr.write(`interaction failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end('interaction failed');
+      });
   });
   server.listen(cfg.port, cfg.host, () => process.stdout.write(`identity provider ${cfg.issuer} listening on ${cfg.host}:${cfg.port}\n`));
   const stop = () => server.close(() => process.exit(0));

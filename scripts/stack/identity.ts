@@ -11,7 +11,7 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 import { repoRoot } from '../../lib/config';
 import type { StackConfig } from './config';
 import { componentDir, type Component, type Health } from './component';
-import { IDENTITY_SEED, type IdentitySeed } from './identity-seed';
+import { consoleClientFor, IDENTITY_SEED, type IdentitySeed } from './identity-seed';
 import type { IdentityServerConfig } from './identity-server';
 import { log, ownedPid, spawnDaemon, stopPid } from './proc';
 
@@ -57,7 +57,7 @@ export class IdentityProvider implements Component {
 
   /** `dir` and `port` default to the stack's; a test may run a second one of its own elsewhere. */
   constructor(
-    cfg: StackConfig,
+    private readonly cfg: StackConfig,
     private readonly opts: { dir?: string; port?: number; seed?: IdentitySeed } = {},
   ) {
     const dir = opts.dir ?? componentDir(cfg, 'identity');
@@ -74,8 +74,20 @@ export class IdentityProvider implements Component {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** The seed given, or the default one with the console client also registered for the API at its configured port. */
   get seed(): IdentitySeed {
-    return this.opts.seed ?? IDENTITY_SEED;
+    if (this.opts.seed) return this.opts.seed;
+    const apiPort = this.cfg.api.port;
+    const atPort = consoleClientFor(`http://127.0.0.1:${apiPort}`, `http://localhost:${apiPort}`);
+    const [main, ...others] = IDENTITY_SEED.consoleClients;
+    if (!main) return IDENTITY_SEED;
+    const union = (a: readonly string[], b: readonly string[]) => [...new Set([...a, ...b])];
+    const merged = {
+      ...main,
+      redirectUris: union(main.redirectUris, atPort.redirectUris),
+      postLogoutRedirectUris: union(main.postLogoutRedirectUris, atPort.postLogoutRedirectUris),
+    };
+    return { ...IDENTITY_SEED, consoleClients: [merged, ...others] };
   }
 
   async install(): Promise<void> {}

@@ -13,11 +13,12 @@ import { can, type Permission } from './permissions';
 
 export type Role = 'client' | 'admin';
 
-/** Whoever calls the API, however it authenticated: an API key, or an OAuth2 access token. */
+/** Whoever calls the API, however it authenticated: an API key, an OAuth2 access token, or a person signed in to the console. */
 export interface Principal {
   /** The principal's row in api_keys (a token client's registration row for a token). */
   apiKeyId: string;
   name: string;
+  /** The rate limit tier and the view (client: redacted); a person is `admin` here and limited by `permissions`. */
   role: Role;
   /** The customers a client key is granted (empty for admins, who need none). */
   customers: ReadonlySet<string>;
@@ -25,6 +26,8 @@ export interface Principal {
   permissions?: ReadonlySet<Permission>;
   /** Set when it authenticated with an access token (services/access/tokens.ts). */
   token?: { issuer: string; clientId: string; subject: string; scopes: readonly string[] };
+  /** Set for a person signed in with OIDC (services/access/oidc-login.ts): who, as the issuer names them. */
+  person?: { issuer: string; subject: string; roles: readonly string[] };
 }
 
 /** The fixed id of the bootstrap admin key taken from ADMIN_API_KEY. */

@@ -15,7 +15,8 @@ import crypto from 'node:crypto';
 import { runStatement, type Db } from '../../lib/db';
 import { sql, type Statement, type Tx } from '../../lib/sql';
 import type { Principal, Role } from './api-keys';
-import { can } from './permissions';
+import type { SignedInPerson } from './oidc-login';
+import { can, isPeopleRole, permissionsOfRoles } from './permissions';
 
 /** The stored hash of a key that cannot authenticate (api-keys.ts NO_SECRET). */
 const NO_SECRET = '0'.repeat(64);
@@ -60,13 +61,30 @@ export async function openSession(
   const token = crypto.randomBytes(32).toString('base64url');
   const csrfSecret = crypto.randomBytes(32).toString('base64url');
   const id = hash(token);
+  const roles = principal.person ? [...principal.person.roles] : null;
   const [row] = await run<{ expires_at: Date }>(
     handle,
-    sql`INSERT INTO console_sessions (id, api_key_id, csrf_secret, expires_at)
-        VALUES (${id}::text, ${principal.apiKeyId}::uuid, ${csrfSecret}::text, now() + ${settings.maxMs}::int * interval '1 millisecond')
+    sql`INSERT INTO console_sessions (id, api_key_id, csrf_secret, expires_at, person_roles)
+        VALUES (${id}::text, ${principal.apiKeyId}::uuid, ${csrfSecret}::text, now() + ${settings.maxMs}::int * interval '1 millisecond',
+                ${roles}::text[])
         RETURNING expires_at`,
   );
   return { token, session: { id, principal, csrfSecret, expiresAt: row!.expires_at } };
+}
+
+/**
+ * The principal row of a person signed in with OIDC (first sign-in: registered with their
+ * name), in the caller's transaction; null if the row is revoked (the console's kill switch for
+ * that person, whatever the issuer says).
+ */
+export async function registerPerson(tx: Tx, person: SignedInPerson): Promise<string | null> {
+  await tx.exec`
+    INSERT INTO api_keys (id, name, role, secret_hash, person_issuer, person_subject)
+    VALUES (${crypto.randomUUID()}::uuid, ${person.name}::text, 'client', repeat('0', 64), ${person.issuer}::text, ${person.subject}::text)
+    ON CONFLICT (person_issuer, person_subject) DO NOTHING`;
+  const [row] = await tx.rows<{ id: string; revoked_at: Date | null }>`
+    SELECT id::text, revoked_at FROM api_keys WHERE person_issuer = ${person.issuer}::text AND person_subject = ${person.subject}::text`;
+  return row && !row.revoked_at ? row.id : null;
 }
 
 interface SessionRow {
@@ -77,6 +95,25 @@ interface SessionRow {
   csrf_secret: string;
   expires_at: Date;
   customers: string[];
+  person_issuer: string | null;
+  person_subject: string | null;
+  person_roles: string[] | null;
+}
+
+/** A session's principal: the key's, or the person's with the roles of their sign-in. */
+function principalOfRow(row: SessionRow): Principal {
+  if (row.person_subject && row.person_issuer && row.person_roles) {
+    const roles = row.person_roles.filter(isPeopleRole);
+    return {
+      apiKeyId: row.api_key_id,
+      name: row.name,
+      role: 'admin',
+      customers: new Set(),
+      permissions: permissionsOfRoles(roles),
+      person: { issuer: row.person_issuer, subject: row.person_subject, roles },
+    };
+  }
+  return { apiKeyId: row.api_key_id, name: row.name, role: row.role, customers: new Set(row.customers) };
 }
 
 /**
@@ -92,12 +129,15 @@ export async function resumeSession(db: Db, token: string | undefined, settings:
          WHERE s.id = ${hash(token)}::text AND k.id = s.api_key_id
            AND s.revoked_at IS NULL AND s.expires_at > now()
            AND s.last_seen_at > now() - ${settings.idleMs}::int * interval '1 millisecond'
-           AND k.revoked_at IS NULL AND k.secret_hash <> ${NO_SECRET}::text
-     RETURNING s.id, s.api_key_id::text, k.name, k.role, s.csrf_secret, s.expires_at,
+           AND k.revoked_at IS NULL
+           -- a key's session needs a live secret; a person's row has none and its session carries roles
+           AND (CASE WHEN k.person_subject IS NULL THEN k.secret_hash <> ${NO_SECRET}::text AND s.person_roles IS NULL
+                     ELSE s.person_roles IS NOT NULL END)
+     RETURNING s.id, s.api_key_id::text, k.name, k.role, s.csrf_secret, s.expires_at, k.person_issuer, k.person_subject, s.person_roles,
                ARRAY(SELECT g.customer_id FROM api_key_customers g WHERE g.api_key_id = k.id) AS customers`,
   );
   if (!row) return null;
-  const principal: Principal = { apiKeyId: row.api_key_id, name: row.name, role: row.role, customers: new Set(row.customers) };
+  const principal = principalOfRow(row);
   // A key's permissions can only have shrunk since sign-in if its role changed (it cannot: api_keys_immutable).
   if (signInRefusal(principal)) return null;
   return { id: row.id, principal, csrfSecret: row.csrf_secret, expiresAt: row.expires_at };

@@ -55,6 +55,19 @@ export type RoleName = keyof typeof ROLE_PERMISSIONS;
 /** The roles a person may hold (console sign-in: the issuer's `roles` claim). */
 export const PEOPLE_ROLES = ['operator', 'finance', 'key-admin', 'auditor'] as const satisfies readonly RoleName[];
 
+export type PeopleRole = (typeof PEOPLE_ROLES)[number];
+
+export function isPeopleRole(name: string): name is PeopleRole {
+  return (PEOPLE_ROLES as readonly string[]).includes(name);
+}
+
+/** What a person with these roles may do: the union of the roles' permissions. */
+export function permissionsOfRoles(roles: readonly PeopleRole[]): Set<Permission> {
+  const granted = new Set<Permission>();
+  for (const role of roles) for (const p of ROLE_PERMISSIONS[role]) granted.add(p);
+  return granted;
+}
+
 /**
  * The scopes the API understands and the permissions each grants an access token. The tenant
  * scopes act only for the client's granted customers; `admin:customers` lifts that.

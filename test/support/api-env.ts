@@ -56,7 +56,8 @@ const ownCounters = () => ({ RATE_LIMIT_KEY_PREFIX: `test-${crypto.randomUUID().
 
 /** The API with the saga's workers: for tests that place orders and watch them run. */
 export async function startApiEnv(env: Record<string, string> = {}, dbOptions?: DbOptions, logger?: Logger): Promise<ApiEnv> {
-  return serveApi(await startSagaEnv({ ...ownCounters(), ...env }, dbOptions), logger);
+  // An API_PORT given here is where it listens (a redirect URI registered beforehand needs it); else a random port.
+  return serveApi(await startSagaEnv({ ...ownCounters(), ...env }, dbOptions), logger, env.API_PORT ? Number(env.API_PORT) : 0);
 }
 
 /**
@@ -92,7 +93,7 @@ export async function startPgApiEnv(
   return serveApi(base, logger);
 }
 
-async function serveApi(base: SagaEnv, logger?: Logger): Promise<ApiEnv> {
+async function serveApi(base: SagaEnv, logger?: Logger, port = 0): Promise<ApiEnv> {
   const log = logger ?? createLogger('api-test', 'silent');
   const app = createApp({
     cfg: base.cfg,
@@ -104,7 +105,7 @@ async function serveApi(base: SagaEnv, logger?: Logger): Promise<ApiEnv> {
     readiness: { database: () => base.db.$queryRaw`SELECT 1` },
   });
   const server: http.Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    const s = app.listen(port, '127.0.0.1', () => resolve(s));
   });
   answerClientErrors(server);
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -2,9 +2,16 @@
 import type { ComponentChildren } from 'preact';
 import { Csrf, type Viewer } from '../layout';
 
-export function SignIn({ token, error }: { token: string; error: string | null }) {
+export function SignIn({ token, error, issuer = null }: { token: string; error: string | null; issuer?: string | null }) {
   return (
     <div class="signin">
+      {issuer && (
+        <p>
+          <a class="button" href="/console/auth/login">
+            Sign in with {issuer}
+          </a>
+        </p>
+      )}
       <p>Sign in with an admin API key. The key is exchanged for a session; it is not stored in the browser.</p>
       {error && (
         <p class="notice bad" role="alert">

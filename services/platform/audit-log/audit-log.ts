@@ -61,10 +61,13 @@ export interface PrincipalLike {
   apiKeyId: string;
   name: string;
   token?: { issuer: string; clientId: string; subject: string };
+  person?: { issuer: string; subject: string };
 }
 
-/** The actor of an API call: its key, or the OAuth2 client its access token names. */
+/** The actor of an API call or console action: the person, the OAuth2 client its access token names, or its key. */
 export function actorOf(principal: PrincipalLike): Actor {
+  // A person signed in with OIDC is named by the issuer's subject, not by their principal row.
+  if (principal.person) return personActor({ subject: principal.person.subject, name: principal.name });
   if (principal.token) {
     const { issuer, clientId } = principal.token;
     return { kind: 'token', id: `${issuer}#${clientId}`, name: principal.name };
