@@ -61,7 +61,7 @@ export async function openSession(
   const token = crypto.randomBytes(32).toString('base64url');
   const csrfSecret = crypto.randomBytes(32).toString('base64url');
   const id = hash(token);
-  const roles = principal.person ? [...principal.person.roles] : null;
+  const roles = principal.person ? [...principal.person.roles] : [];
   const [row] = await run<{ expires_at: Date }>(
     handle,
     sql`INSERT INTO console_sessions (id, api_key_id, csrf_secret, expires_at, person_roles)
@@ -97,12 +97,12 @@ interface SessionRow {
   customers: string[];
   person_issuer: string | null;
   person_subject: string | null;
-  person_roles: string[] | null;
+  person_roles: string[];
 }
 
 /** A session's principal: the key's, or the person's with the roles of their sign-in. */
 function principalOfRow(row: SessionRow): Principal {
-  if (row.person_subject && row.person_issuer && row.person_roles) {
+  if (row.person_subject && row.person_issuer && row.person_roles.length > 0) {
     const roles = row.person_roles.filter(isPeopleRole);
     return {
       apiKeyId: row.api_key_id,
@@ -131,8 +131,8 @@ export async function resumeSession(db: Db, token: string | undefined, settings:
            AND s.last_seen_at > now() - ${settings.idleMs}::int * interval '1 millisecond'
            AND k.revoked_at IS NULL
            -- a key's session needs a live secret; a person's row has none and its session carries roles
-           AND (CASE WHEN k.person_subject IS NULL THEN k.secret_hash <> ${NO_SECRET}::text AND s.person_roles IS NULL
-                     ELSE s.person_roles IS NOT NULL END)
+           AND (CASE WHEN k.person_subject IS NULL THEN k.secret_hash <> ${NO_SECRET}::text AND cardinality(s.person_roles) = 0
+                     ELSE cardinality(s.person_roles) > 0 END)
      RETURNING s.id, s.api_key_id::text, k.name, k.role, s.csrf_secret, s.expires_at, k.person_issuer, k.person_subject, s.person_roles,
                ARRAY(SELECT g.customer_id FROM api_key_customers g WHERE g.api_key_id = k.id) AS customers`,
   );

@@ -24,8 +24,9 @@ CREATE TRIGGER "api_keys_immutable" BEFORE UPDATE ON "api_keys" FOR EACH ROW
           OR OLD."person_subject" IS DISTINCT FROM NEW."person_subject")
     EXECUTE FUNCTION "reject_immutable_change"('id, role, oauth_client_id and the person');
 
--- A person's session: their console roles at sign-in (NULL for an API key's session).
-ALTER TABLE "console_sessions" ADD COLUMN "person_roles" TEXT[];
+-- A person's session: their console roles at sign-in (empty for an API key's session; Prisma
+-- has no nullable lists).
+ALTER TABLE "console_sessions" ADD COLUMN "person_roles" TEXT[] NOT NULL DEFAULT '{}';
 ALTER TABLE "console_sessions" ADD CONSTRAINT "console_sessions_person_roles_check"
-    CHECK ("person_roles" IS NULL OR (cardinality("person_roles") BETWEEN 1 AND 4
+    CHECK (cardinality("person_roles") = 0 OR (cardinality("person_roles") BETWEEN 1 AND 4
            AND "person_roles" <@ ARRAY['operator', 'finance', 'key-admin', 'auditor']::text[]));
