@@ -26,6 +26,10 @@ module.exports = {
   // Global only: jest ignores testTimeout inside `projects`. Integration tests poll with their
   // own deadlines; this is the backstop.
   testTimeout: 120000,
+  // Two test files at a time, although the machine has two cores (jest's default would be one):
+  // the stack's files mostly wait on the servers. Files that stop a server start their own
+  // (test/support/kafka-broker.ts), and each file scopes its assertions to its own rows.
+  maxWorkers: 2,
   globalSetup: '<rootDir>/test/setup/global-setup.ts',
   globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
   projects: [

@@ -237,7 +237,8 @@ describe('admin and accounts', () => {
     const post = (path: string, body: unknown, k: string | null = key()) =>
       env.call('POST', path, { key: admin, body, headers: k ? { 'idempotency-key': k } : {} });
     expect((await post('/admin/accounts', { customerId: cust, currency: 'EUR', depositMinor: 100 })).status).toBe(201);
-    const keysBefore = await env.db.apiKey.count();
+    // Keys of this name only: other test files create keys of their own at the same time.
+    const keysBefore = await env.db.apiKey.count({ where: { name: cust } });
 
     expectProblem(await post('/admin/accounts', { customerId: cust, currency: 'USD', depositMinor: 50 }), 422, 'currency-mismatch');
     expectProblem(await post('/admin/accounts', { customerId: cust, currency: 'EUR', depositMinor: -5 }), 400, 'validation-error');
@@ -246,8 +247,8 @@ describe('admin and accounts', () => {
       400,
       'idempotency-key-missing',
     );
-    expectProblem(await post('/admin/api-keys', { name: 'x', role: 'root' }), 400, 'validation-error');
-    expectProblem(await post('/admin/api-keys', { name: 'x', role: 'client' }, null), 400, 'idempotency-key-missing');
+    expectProblem(await post('/admin/api-keys', { name: cust, role: 'root' }), 400, 'validation-error');
+    expectProblem(await post('/admin/api-keys', { name: cust, role: 'client' }, null), 400, 'idempotency-key-missing');
     expectProblem(
       await post('/admin/products', { sku: 'bad sku!', name: 'x', unitPriceMinor: 1, currency: 'EUR' }),
       400,
@@ -256,7 +257,7 @@ describe('admin and accounts', () => {
 
     expect(await balance(env.db, cust)).toBe(100);
     expect(await env.db.ledgerEntry.count({ where: { accountId: cust } })).toBe(1);
-    expect(await env.db.apiKey.count()).toBe(keysBefore);
+    expect(await env.db.apiKey.count({ where: { name: cust } })).toBe(keysBefore);
     expect(await env.db.product.findUnique({ where: { sku: 'bad sku!' } })).toBeNull();
   });
 

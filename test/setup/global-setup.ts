@@ -4,7 +4,12 @@
  * every test process and the role processes it spawns inherit). Skipped when only unit tests
  * were selected.
  */
+import fs from 'node:fs';
 import { migrate } from '../../lib/migrate';
+import { Jaeger } from '../../scripts/stack/jaeger';
+import { aptInstall } from '../../scripts/stack/proc';
+import { Prometheus } from '../../scripts/stack/prometheus';
+import { Zipkin } from '../../scripts/stack/zipkin';
 import { ensureDatabase } from '../../scripts/stack/postgres';
 import { loadStackConfig } from '../../scripts/stack/config';
 import { enterSecureMode } from '../../scripts/stack/secure';
@@ -39,6 +44,22 @@ function onlyStandaloneFiles(argv: string[]): boolean {
   return files.length > 0 && files.every((f) => STANDALONE.some((p) => f.includes(`test/${p}/`)));
 }
 
+/** The browser the page tests drive (Debian's chromium: browser downloads fail here). */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/**
+ * What some test files start for themselves (their own trace backends, Prometheus, a browser),
+ * installed here, where no test timeout runs: on a fresh machine the Jaeger build alone takes
+ * minutes. Each install is a no-op once cached.
+ */
+async function installTestTools(cfg: ReturnType<typeof testConfig>): Promise<void> {
+  const started = Date.now();
+  if (!fs.existsSync(CHROMIUM)) await aptInstall(['chromium'], 'the console tests drive a real browser');
+  for (const tool of [new Prometheus(cfg), new Zipkin(cfg), new Jaeger(cfg)]) await tool.install();
+  const s = (Date.now() - started) / 1000;
+  if (s > 1) process.stderr.write(`[test] test tools (chromium, Prometheus, Zipkin, Jaeger) installed in ${s.toFixed(1)} s\n`);
+}
+
 export default async function globalSetup(): Promise<void> {
   const selected = selectedProjects(process.argv);
   if (selected.length > 0 && selected.every((p) => STANDALONE.includes(p))) return;
@@ -54,6 +75,7 @@ export default async function globalSetup(): Promise<void> {
   await ensureDatabase(cfg, cfg.database.database);
   await migrate(cfg.databaseOwner.url);
   process.stderr.write(`\n[test] stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n${formatStatus(rows)}\n`);
+  await installTestTools(cfg);
   const bundling = Date.now();
   const bundles = await cachedWorkflowBundles();
   process.env.WORKFLOW_BUNDLE_DIR = bundles.dir;
