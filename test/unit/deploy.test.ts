@@ -304,7 +304,8 @@ describe('deploy/ security defaults', () => {
     const { pod } = role === 'migrate' ? migrateJob() : podOf(role);
     const volume = pod.volumes?.find((v) => v.secret?.secretName === secret.metadata.name);
     expect(volume?.secret?.items?.map((i) => i.key).sort()).toEqual([...ROLE_SECRET_KEYS[role]].sort());
-    expect(volume?.secret?.defaultMode).toBe(0o400);
+    expect(volume?.secret?.defaultMode).toBe(0o440);
+    expect((pod as PodSpec & { securityContext?: { fsGroup?: number } }).securityContext?.fsGroup).toBe(1000);
   });
 
   test('reaches PostgreSQL over TLS verified by name (sslmode=verify-full) from every container', () => {
