@@ -629,7 +629,7 @@ describe('docker-compose.yml security defaults', () => {
     expect(p['ssl.endpoint.identification.algorithm']).toBe('https');
     expect(p['authorizer.class.name']).toBe('org.apache.kafka.metadata.authorizer.StandardAuthorizer');
     expect(p['allow.everyone.if.no.acl.found']).toBe('false');
-    expect(p['super.users']!.split(';').sort()).toEqual([`User:${KAFKA_PRINCIPALS.admin}`, 'User:CN=order-saga-server']);
+    expect(p['super.users']!.split(';').sort()).toEqual(['User:CN=order-saga-server', `User:${KAFKA_PRINCIPALS.admin}`].sort());
     // Every SASL_SSL listener has its SCRAM login module.
     for (const listener of listeners.filter((l) => l !== controller)) {
       expect(p[`listener.name.${listener.toLowerCase()}.scram-sha-512.sasl.jaas.config`]).toMatch(/ScramLoginModule required/);
@@ -682,7 +682,7 @@ describe('docker-compose.yml security defaults', () => {
     const temporal = service('temporal');
     expect(imageParts(temporal.image!).name).toBe('temporalio/server');
     expect(commandArgs(temporal).join(' ')).not.toMatch(/start-dev/);
-    const config = parse(composeFile('temporal/config.yaml')) as {
+    const config = parse(composeFile('temporal/config.yaml').replaceAll('@SECRETS_MOUNT@', SECRETS_MOUNT)) as {
       global: { tls: Record<string, { server?: { requireClientAuth?: boolean; clientCaFiles?: string[] } }> };
       persistence: { datastores: Record<string, { sql: { tls?: { enabled?: boolean; enableHostVerification?: boolean } } }> };
     };
