@@ -19,6 +19,7 @@ import { fileVariable } from '../../lib/env-vars';
 import { loadStackConfig, STACK_VARIABLES } from '../../scripts/stack/config';
 import { appAcls } from '../../scripts/stack/kafka';
 import { KAFKA_PRINCIPALS } from '../../scripts/stack/secure';
+import { dynamicConfig } from '../../scripts/stack/temporal-server';
 import { SEARCH_ATTRIBUTES } from '../../services/orders/contract';
 import { compiledCommand } from '../support/build';
 
@@ -706,6 +707,10 @@ describe('docker-compose.yml security defaults', () => {
         key: expect.stringMatching(/PRIVATE KEY/),
       });
     }
+  });
+
+  it("gives the compose Temporal server the native stack's dynamic config", () => {
+    expect(parse(composeFile('temporal/dynamicconfig.yaml'))).toEqual(dynamicConfig());
   });
 
   it("runs the Web UI with its own client certificate, verifying the frontend's name, with write actions off", () => {
