@@ -87,6 +87,7 @@ let pemFixture: { cert: string; key: string } | undefined;
 function pem(): { cert: string; key: string } {
   if (pemFixture) return pemFixture;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-pem-'));
+  scratch.push(dir);
   execFileSync(
     'openssl',
     ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${dir}/k.pem`, '-out', `${dir}/c.pem`, '-days', '1', '-subj', '/CN=test'],
@@ -115,8 +116,15 @@ function secretContent(secretName: string, key: string): string {
  * each mounted Secret written to a temporary directory and every mount path (in values and
  * in the files, e.g. a URL's sslrootcert) pointing there.
  */
+/** Temporary directories of this file, removed after its tests. */
+const scratch: string[] = [];
+afterAll(() => {
+  for (const dir of scratch) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 function environmentOf(pod: PodSpec, container: Container): Record<string, string> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-mounts-'));
+  scratch.push(root);
   const mounts = (container.volumeMounts ?? []).map((m) => ({ ...m, local: path.join(root, m.name) }));
   const relocate = (text: string) => mounts.reduce((t, m) => t.replaceAll(m.mountPath, m.local), text);
   for (const m of mounts) {

@@ -152,6 +152,10 @@ function secretsDir(): string {
   return generated;
 }
 
+afterAll(() => {
+  if (generated) fs.rmSync(path.dirname(generated), { recursive: true, force: true });
+});
+
 /** A path inside a container, as this machine reads it (the secrets volume is the temporary copy). */
 function hostPath(containerPath: string): string {
   if (containerPath === SECRETS_MOUNT || containerPath.startsWith(`${SECRETS_MOUNT}/`)) {
