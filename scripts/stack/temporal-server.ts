@@ -72,7 +72,7 @@ function servicePorts(cfg: StackConfig) {
 }
 
 /** The dynamic config: the dev server's single-node settings, plus limits sized for one PostgreSQL. */
-function dynamicConfig(): Record<string, { value: unknown }[]> {
+export function dynamicConfig(): Record<string, { value: unknown }[]> {
   const values: Record<string, unknown> = {
     // One worker fleet per queue: match tasks to pollers directly (as the dev server setup does).
     'matching.numTaskqueueReadPartitions': 1,
