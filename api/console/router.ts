@@ -203,6 +203,7 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
       pendingDeadLetters: deadLetters.total,
       relay,
       lag,
+      admission: deps.admission.snapshot(),
     };
     page(res, 'Overview', '/console', h(Overview, { data, viewer: viewerOf(res) }));
   });

@@ -84,6 +84,18 @@ type Metrics = ReturnType<typeof admissionMetrics>;
 
 const NOT_COUNTED = { value: 0, at: -Infinity, admittedBefore: 0 };
 
+/** What one process's door says about itself (the console's overview shows it). */
+export interface AdmissionSnapshot {
+  /** The bound (0: none). */
+  maxInFlight: number;
+  /** Sagas in flight as this process estimates them (the last count plus its own admissions since). */
+  inFlight: number;
+  /** Orders this process refused since it started, by reason. */
+  refused: Record<RefusalReason, number>;
+  /** While Temporal's ResourceExhausted keeps the door shut: until when. */
+  closedUntil: Date | null;
+}
+
 /** One process's door. Several API instances each have one; the database's count is what they share. */
 export class Admission {
   /** The last count, when it was asked, and how many admissions it may not include. */
@@ -93,6 +105,7 @@ export class Admission {
   private admitted = 0;
   private inProgress = 0;
   private exhaustedUntil = 0;
+  private readonly refusals: Record<RefusalReason, number> = { in_flight: 0, temporal_exhausted: 0 };
 
   constructor(
     private readonly settings: AdmissionSettings,
@@ -136,7 +149,18 @@ export class Admission {
     return this.base.value + (this.admitted - this.base.admittedBefore);
   }
 
+  /** The bound, the estimate and the refusals so far. */
+  snapshot(): AdmissionSnapshot {
+    return {
+      maxInFlight: this.settings.maxInFlight,
+      inFlight: this.estimate(),
+      refused: { ...this.refusals },
+      closedUntil: this.now() < this.exhaustedUntil ? new Date(this.exhaustedUntil) : null,
+    };
+  }
+
   private refuse(reason: RefusalReason, detail: string): Refusal {
+    this.refusals[reason] += 1;
     this.metrics?.refused.inc({ reason });
     return { reason, retryAfterS: this.settings.retryAfterS, detail };
   }

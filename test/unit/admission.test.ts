@@ -128,3 +128,26 @@ test('a cause chain with a gRPC status 8 is ResourceExhausted; other statuses ar
   expect(isResourceExhausted(new Error('wrapped', { cause: grpc(14) }))).toBe(false);
   expect(isResourceExhausted(undefined)).toBe(false);
 });
+
+test("the door's snapshot (the console's overview) gives the bound, the estimate, the refusals by reason and how long Temporal keeps it shut", async () => {
+  const counted = { n: 2, calls: 0 };
+  const { admission, advance } = door(counted);
+  expect(admission.snapshot()).toEqual({
+    maxInFlight: 3,
+    inFlight: 0,
+    refused: { in_flight: 0, temporal_exhausted: 0 },
+    closedUntil: null,
+  });
+  await admission.admit();
+  await admission.admit();
+  admission.temporalExhausted();
+  await admission.admit();
+  expect(admission.snapshot()).toEqual({
+    maxInFlight: 3,
+    inFlight: 3,
+    refused: { in_flight: 1, temporal_exhausted: 1 },
+    closedUntil: new Date(2000),
+  });
+  advance(2000);
+  expect(admission.snapshot().closedUntil).toBeNull();
+});

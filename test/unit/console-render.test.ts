@@ -2,6 +2,8 @@ import { h } from 'preact';
 import { formatMoney } from '../../api/console/format';
 import { renderPage } from '../../api/console/layout';
 import { Orders } from '../../api/console/pages/orders';
+import { FrontDoor } from '../../api/console/pages/overview';
+import { render } from 'preact-render-to-string';
 import { CONSOLE_CSP } from '../../api/console/session';
 
 test('amounts in integer minor units are written exactly in their currency', () => {
@@ -37,4 +39,14 @@ test('every value reaches the page escaped; the page has no inline script or sty
   expect(html).not.toMatch(/\son[a-z]+=["']/);
   expect(CONSOLE_CSP).not.toContain('unsafe-inline');
   expect(CONSOLE_CSP).toContain("frame-ancestors 'none'");
+});
+
+test("the overview's front door line says the bound, what is in flight and what was refused, and when Temporal shut it", () => {
+  const text = (door: Parameters<typeof FrontDoor>[0]['door']) => render(h(FrontDoor, { door })).replace(/<[^>]+>/g, '');
+  expect(text({ maxInFlight: 20, inFlight: 4, refused: { in_flight: 0, temporal_exhausted: 0 }, closedUntil: null })).toBe(
+    '4 of at most 20 sagas in flight; no order refused since start',
+  );
+  expect(text({ maxInFlight: 0, inFlight: 7, refused: { in_flight: 2, temporal_exhausted: 1 }, closedUntil: new Date(0) })).toBe(
+    '7 sagas in flight, no bound; 3 refused since start with 503 (2 at the bound, 1 while Temporal was exhausted); closed until 1970-01-01 00:00:00 UTC (Temporal ResourceExhausted)',
+  );
 });

@@ -1,5 +1,6 @@
 /** Overview: where things stand and what waits for an operator. */
 import { ORDER_STATUSES, type OrderStatus } from '../../../services/orders/contract';
+import type { AdmissionSnapshot } from '../../../services/orders/admission';
 import type { OrderSummary } from '../../../services/orders/queries';
 import type { LagReport } from '../../../services/platform/messaging/lag';
 import { formatAge, formatMoney, formatTime } from '../format';
@@ -13,6 +14,7 @@ export interface OverviewData {
   pendingDeadLetters: number;
   relay: { pending: number; oldestAgeSeconds: number };
   lag: LagReport;
+  admission: AdmissionSnapshot;
 }
 
 export function OrderLink({ id }: { id: string }) {
@@ -20,6 +22,23 @@ export function OrderLink({ id }: { id: string }) {
     <a class="mono" href={`/console/orders/${id}`}>
       {id}
     </a>
+  );
+}
+
+/** The bound on sagas in flight and what it refused (ORDERS_MAX_IN_FLIGHT; docs/api.md#overload). */
+export function FrontDoor({ door }: { door: AdmissionSnapshot }) {
+  const refused = door.refused.in_flight + door.refused.temporal_exhausted;
+  return (
+    <>
+      {door.maxInFlight > 0
+        ? `${door.inFlight} of at most ${door.maxInFlight} sagas in flight`
+        : `${door.inFlight} sagas in flight, no bound`}
+      {'; '}
+      {refused === 0
+        ? 'no order refused since start'
+        : `${refused} refused since start with 503 (${door.refused.in_flight} at the bound, ${door.refused.temporal_exhausted} while Temporal was exhausted)`}
+      {door.closedUntil && <strong>{`; closed until ${formatTime(door.closedUntil)} (Temporal ResourceExhausted)`}</strong>}
+    </>
   );
 }
 
@@ -65,6 +84,10 @@ export function Overview({ data, viewer }: { data: OverviewData; viewer: Viewer 
               </span>
             ))
           )}
+        </dd>
+        <dt>Front door (this API process)</dt>
+        <dd>
+          <FrontDoor door={data.admission} />
         </dd>
         <dt>Oldest in-flight saga</dt>
         <dd>
