@@ -18,7 +18,7 @@ import { COMMON_ERRORS, DomainError, type ErrorKind } from '../../lib/errors';
 import { noFaults, type Faults } from '../../lib/faults';
 import type { Tx } from '../../lib/sql';
 import { ORDER_AGGREGATE, ORDER_ERRORS } from '../orders/contract';
-import { appendEvents } from '../platform/outbox/outbox';
+import { appendEvents, changeWithEvents } from '../platform/outbox/outbox';
 import {
   ledgerKeys,
   merchantAccountId,
@@ -32,7 +32,7 @@ import {
   type RefundInput,
   type RefundResult,
 } from './contract';
-import { lockAccounts, postLedgerTransaction } from './ledger';
+import { ledgerPosting, lockAccounts, postLedgerTransaction } from './ledger';
 
 /** The kind of each failed-charge type; CURRENCY_MISMATCH is the common kind. */
 const CHARGE_FAILURES: Record<PaymentFailureType, ErrorKind> = {
@@ -220,12 +220,13 @@ export function createPaymentService({ db, faults = noFaults }: PaymentDeps) {
           { accountId: customerId, amountMinor: -amountMinor },
           { accountId: merchantAccountId(currency), amountMinor },
         ];
-        const transactionId = await postLedgerTransaction(
-          tx,
+        const posting = ledgerPosting(
           { id: chargeTxId ?? undefined, kind: 'CHARGE', orderId, idempotencyKey: ledgerKeys.charge(orderId), currency, entries },
           locked,
         );
-        await appendEvents<PaymentEvent>(tx, { type: ORDER_AGGREGATE, id: orderId }, [
+        const transactionId = posting?.id ?? null;
+        // The ledger transaction and its event: one statement (the accounts are locked above).
+        await changeWithEvents<PaymentEvent>(tx, posting?.ctes ?? null, { type: ORDER_AGGREGATE, id: orderId }, [
           { type: PAYMENT_EVENTS.PaymentCaptured, payload: { orderId, customerId, amountMinor, currency, transactionId } },
         ]);
         await faults.hit('payment.charge.beforeCommit', orderId);

@@ -6,7 +6,7 @@
  */
 import crypto from 'node:crypto';
 import { DomainError } from '../../lib/errors';
-import type { Tx } from '../../lib/sql';
+import { sql, type SqlFragment, type Tx } from '../../lib/sql';
 import { externalAccountId, merchantAccountId, PAYMENT_ERRORS } from './contract';
 
 export interface LedgerEntryInput {
@@ -55,6 +55,36 @@ function checkEntries(input: LedgerTransactionInput, entries: LedgerEntryInput[]
   }
 }
 
+/** A checked ledger transaction, ready to post: its id and the CTEs that insert it. */
+export interface LedgerPosting {
+  id: string;
+  /** `ledger_tx AS (INSERT ...), ledger_rows AS (INSERT ...)`: for a statement's WITH list (outbox changeWithEvents). */
+  ctes: SqlFragment;
+}
+
+/**
+ * Checks a transaction against its locked accounts and builds its insert; null if all amounts
+ * are zero. The database moves the balances when the entries are inserted and checks the sum
+ * at commit.
+ */
+export function ledgerPosting(input: LedgerTransactionInput, accounts: LockedAccount[]): LedgerPosting | null {
+  const entries = input.entries.filter((e) => e.amountMinor !== 0);
+  if (entries.length === 0) return null;
+  checkEntries(input, entries, accounts);
+  const id = input.id ?? crypto.randomUUID();
+  const accountIds = entries.map((e) => e.accountId);
+  const amounts = entries.map((e) => String(e.amountMinor));
+  const ctes = sql`ledger_tx AS (
+      INSERT INTO ledger_transactions (id, kind, order_id, idempotency_key)
+      VALUES (${id}::uuid, ${input.kind}::text, ${input.orderId}::uuid, ${input.idempotencyKey}::text)
+      RETURNING id
+    ), ledger_rows AS (
+      INSERT INTO ledger_entries (transaction_id, account_id, amount_minor)
+      SELECT t.id, e.account_id, e.amount_minor FROM ledger_tx t, unnest(${accountIds}::text[], ${amounts}::bigint[]) AS e(account_id, amount_minor)
+    )`;
+  return { id, ctes };
+}
+
 /**
  * Posts a balanced transaction (the database moves the balances). Returns its id, or null if all amounts
  * are zero. A caller that already locked the accounts (to check a balance) passes them.
@@ -68,19 +98,9 @@ export async function postLedgerTransaction(tx: Tx, input: LedgerTransactionInpu
       tx,
       entries.map((e) => e.accountId),
     ));
-  checkEntries(input, entries, accounts);
-  const id = input.id ?? crypto.randomUUID();
-  const accountIds = entries.map((e) => e.accountId);
-  const amounts = entries.map((e) => String(e.amountMinor));
-  await tx.exec`
-    WITH t AS (
-      INSERT INTO ledger_transactions (id, kind, order_id, idempotency_key)
-      VALUES (${id}::uuid, ${input.kind}::text, ${input.orderId}::uuid, ${input.idempotencyKey}::text)
-      RETURNING id
-    )
-    INSERT INTO ledger_entries (transaction_id, account_id, amount_minor)
-    SELECT t.id, e.account_id, e.amount_minor FROM t, unnest(${accountIds}::text[], ${amounts}::bigint[]) AS e(account_id, amount_minor)`;
-  return id;
+  const posting = ledgerPosting(input, accounts)!;
+  await tx.query(sql`WITH ${posting.ctes} SELECT 1`);
+  return posting.id;
 }
 
 /** Creates the merchant and external accounts of a currency if missing. */

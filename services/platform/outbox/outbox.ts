@@ -63,6 +63,37 @@ export function outboxAppend(rows: SqlFragment): SqlFragment {
     )`;
 }
 
+/** The rows `outboxAppend` takes for events of one aggregate, numbered in the order given. */
+export function eventRows(aggregate: Aggregate, events: NewEvent[]): SqlFragment {
+  const rows = events.map((e, i) => ({ ord: i + 1, type: e.type, schema_version: e.schemaVersion ?? null, payload: e.payload }));
+  return sql`
+      SELECT ${aggregate.type}::text AS aggregate_type, ${aggregate.id}::text AS aggregate_id, e.ord, e.type, e.payload, e.schema_version
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e(ord int, type text, schema_version int, payload jsonb)`;
+}
+
+/**
+ * A change and its events for one aggregate in one statement, hence one round trip: `change`
+ * is a comma-separated list of CTEs (`moved AS (UPDATE ...), kept AS (INSERT ...)`) that the
+ * statement runs next to the outbox writer's. Every data-modifying CTE runs to completion, so
+ * the change and its rows commit or roll back together with the caller's transaction. Must be
+ * called with the transaction handle of the change itself.
+ */
+export async function changeWithEvents<E extends NewEvent = NewEvent>(
+  tx: Tx,
+  change: SqlFragment | null,
+  aggregate: Aggregate,
+  events: E[],
+): Promise<{ eventId: string; sequence: number }[]> {
+  if (events.length === 0) {
+    if (change) await tx.query(sql`WITH ${change} SELECT 1`);
+    return [];
+  }
+  const { rows: written } = await tx.query<{ event_id: string; sequence: number }>(sql`
+    WITH ${change ? sql`${change},` : sql``} ${outboxAppend(eventRows(aggregate, events))}
+    SELECT event_id::text, sequence FROM outbox_written ORDER BY sequence`);
+  return written.map((r) => ({ eventId: r.event_id, sequence: r.sequence }));
+}
+
 /**
  * Appends events for one aggregate, in one round trip. Must be called with the transaction
  * handle of the change itself.
@@ -72,12 +103,5 @@ export async function appendEvents<E extends NewEvent = NewEvent>(
   aggregate: Aggregate,
   events: E[],
 ): Promise<{ eventId: string; sequence: number }[]> {
-  if (events.length === 0) return [];
-  const rows = events.map((e, i) => ({ ord: i + 1, type: e.type, schema_version: e.schemaVersion ?? null, payload: e.payload }));
-  const { rows: written } = await tx.query<{ event_id: string; sequence: number }>(sql`
-    WITH ${outboxAppend(sql`
-      SELECT ${aggregate.type}::text AS aggregate_type, ${aggregate.id}::text AS aggregate_id, e.ord, e.type, e.payload, e.schema_version
-      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e(ord int, type text, schema_version int, payload jsonb)`)}
-    SELECT event_id::text, sequence FROM outbox_written ORDER BY sequence`);
-  return written.map((r) => ({ eventId: r.event_id, sequence: r.sequence }));
+  return changeWithEvents(tx, null, aggregate, events);
 }
