@@ -6,7 +6,7 @@
  * crashed leaves an expired lease, which the client's retry takes over.
  */
 import crypto from 'node:crypto';
-import { runCount, type Db } from '../../lib/db';
+import { runCount, runStatement, type Db } from '../../lib/db';
 import { DomainError, type ErrorKind } from '../../lib/errors';
 import { sql, type Tx } from '../../lib/sql';
 
@@ -68,6 +68,16 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
+/** A key's row as beginIdempotent reads it when its insert conflicted. */
+interface StoredKeyRow extends Record<string, unknown> {
+  request_hash: string;
+  state: string;
+  expires_at: Date;
+  response_status: number | null;
+  response_body: unknown;
+  response_headers: Record<string, string> | null;
+}
+
 export async function beginIdempotent(db: Db, apiKeyId: string, key: string, fingerprint: string): Promise<BeginResult> {
   const token = crypto.randomUUID();
   const inserted = await runCount(
@@ -81,9 +91,13 @@ export async function beginIdempotent(db: Db, apiKeyId: string, key: string, fin
   );
   if (inserted === 1) return { kind: 'proceed', lease: { apiKeyId, key, token } };
 
-  const row = await db.idempotencyKey.findUnique({ where: { apiKeyId_key: { apiKeyId, key } } });
+  const [row] = await runStatement<StoredKeyRow>(
+    db,
+    sql`SELECT request_hash, state, expires_at, response_status, response_body, response_headers
+          FROM idempotency_keys WHERE api_key_id = ${apiKeyId}::uuid AND key = ${key}::text`,
+  );
   if (!row) return beginIdempotent(db, apiKeyId, key, fingerprint); // deleted meanwhile: try again
-  if (row.expiresAt.getTime() < Date.now()) {
+  if (row.expires_at.getTime() < Date.now()) {
     // After 24 h a key may be reused: forget the old record (if it is still expired) and start over.
     // The database's clock decides; if it disagrees, the record is treated as live.
     const forgotten = await runCount(
@@ -92,15 +106,11 @@ export async function beginIdempotent(db: Db, apiKeyId: string, key: string, fin
     );
     if (forgotten > 0) return beginIdempotent(db, apiKeyId, key, fingerprint);
   }
-  if (row.requestHash !== fingerprint) return { kind: 'mismatch' };
+  if (row.request_hash !== fingerprint) return { kind: 'mismatch' };
   if (row.state === 'COMPLETED') {
     return {
       kind: 'replay',
-      response: {
-        status: row.responseStatus ?? 200,
-        body: row.responseBody,
-        headers: (row.responseHeaders ?? {}) as Record<string, string>,
-      },
+      response: { status: row.response_status ?? 200, body: row.response_body, headers: row.response_headers ?? {} },
     };
   }
   const taken = await runCount(

@@ -14,7 +14,7 @@ import type { Faults } from '../../lib/faults';
 import type { Logger } from '../../lib/logger';
 import { sql, type Tx } from '../../lib/sql';
 import { INVENTORY_ERRORS } from '../inventory/contract';
-import { appendEvents } from '../platform/outbox/outbox';
+import { changeWithEvents } from '../platform/outbox/outbox';
 import { ORDER_AGGREGATE, ORDER_ERRORS, ORDER_EVENTS, orderWorkflowId, type OrderEvent } from './contract';
 import { isResourceExhausted } from './admission';
 import { markSagaStarted, startSaga, type StartableOrder } from './saga-starter';
@@ -104,8 +104,8 @@ export async function createOrder(
   const order: PlacedOrder = { id, workflowId: orderWorkflowId(id), status: 'PENDING', ...priced };
   const lines = order.items;
   await inTransaction(db, async (tx) => {
-    await tx.exec`
-      WITH o AS (
+    // The order, its lines, its first history row and OrderCreated: one statement.
+    const written = sql`o AS (
         INSERT INTO orders (id, customer_id, api_key_id, status, currency, total_minor, workflow_id)
         VALUES (${id}::uuid, ${order.customerId}::text, ${cmd.apiKeyId}::uuid, 'PENDING', ${order.currency}::text,
                 ${order.totalMinor}::bigint, ${order.workflowId}::text)
@@ -115,10 +115,11 @@ export async function createOrder(
         SELECT o.id, l.line_no, l.sku, l.quantity, l.unit_price_minor FROM o,
                unnest(${lines.map((_, i) => i + 1)}::int[], ${lines.map((l) => l.sku)}::text[], ${lines.map((l) => l.quantity)}::int[],
                       ${lines.map((l) => String(l.unitPriceMinor))}::bigint[]) AS l(line_no, sku, quantity, unit_price_minor)
-      )
-      INSERT INTO order_status_history (order_id, transition_key, step, step_status, order_status)
-      SELECT o.id, '0:orderCreated:COMPLETED', 'orderCreated', 'COMPLETED', 'PENDING' FROM o`;
-    await appendEvents<OrderEvent>(tx, { type: ORDER_AGGREGATE, id }, [
+      ), history AS (
+        INSERT INTO order_status_history (order_id, transition_key, step, step_status, order_status)
+        SELECT o.id, '0:orderCreated:COMPLETED', 'orderCreated', 'COMPLETED', 'PENDING' FROM o
+      )`;
+    await changeWithEvents<OrderEvent>(tx, written, { type: ORDER_AGGREGATE, id }, [
       {
         type: ORDER_EVENTS.OrderCreated,
         payload: { orderId: id, customerId: order.customerId, currency: order.currency, totalMinor: order.totalMinor, items: order.items },
