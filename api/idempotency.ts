@@ -5,6 +5,7 @@
  */
 import type { Request, Response } from 'express';
 import { inTransaction, type Db, type Tx } from '../lib/db';
+import type { SqlFragment } from '../lib/sql';
 import type { Principal } from '../services/access/api-keys';
 import {
   abandonIdempotent,
@@ -25,6 +26,8 @@ export interface IdempotentReply {
 /** What a handler gets: commit(tx, reply) stores the reply in the handler's transaction. */
 export interface IdempotencyContext {
   commit(tx: Tx, reply: IdempotentReply): Promise<void>;
+  /** The row of the `alongside` read given to idempotent(), read with the lease. */
+  alongside?: Record<string, unknown>;
 }
 
 export function idempotencyKeyOf(req: Request): string {
@@ -42,7 +45,8 @@ function send(res: Response, reply: IdempotentReply, replayed: boolean): void {
 
 /**
  * Runs `handler` at most once per (API key, Idempotency-Key). The handler must call
- * ctx.commit(tx, reply) inside the transaction that makes its change.
+ * ctx.commit(tx, reply) inside the transaction that makes its change. `alongside` (a read
+ * yielding one row) runs in the lease's statement; the handler gets its row.
  */
 export async function idempotent(
   db: Db,
@@ -51,11 +55,12 @@ export async function idempotent(
   principal: Principal,
   body: unknown,
   handler: (ctx: IdempotencyContext) => Promise<IdempotentReply>,
+  alongside?: SqlFragment,
 ): Promise<void> {
   const key = idempotencyKeyOf(req);
   // The canonical path: /orders and /orders/ are one resource.
   const fingerprint = requestFingerprint(req.method, (req.baseUrl + req.path).replace(/\/+$/, ''), body);
-  const begun = await beginIdempotent(db, principal.apiKeyId, key, fingerprint);
+  const begun = await beginIdempotent(db, principal.apiKeyId, key, fingerprint, alongside);
   if (begun.kind === 'replay') return send(res, begun.response, true);
   if (begun.kind === 'mismatch') {
     throw new Problem(
@@ -70,6 +75,7 @@ export async function idempotent(
   try {
     const reply = await handler({
       commit: (tx, r) => completeIdempotent(tx, lease, { status: r.status, body: r.body, headers: r.headers ?? {} }),
+      alongside: begun.alongside,
     });
     send(res, reply, false);
   } catch (err) {

@@ -12,7 +12,7 @@ import { inTransaction, runStatement, type Db } from '../../lib/db';
 import { COMMON_ERRORS, DomainError, type ErrorKind } from '../../lib/errors';
 import type { Faults } from '../../lib/faults';
 import type { Logger } from '../../lib/logger';
-import { sql, type Tx } from '../../lib/sql';
+import { sql, type SqlFragment, type Tx } from '../../lib/sql';
 import { INVENTORY_ERRORS } from '../inventory/contract';
 import { changeWithEvents } from '../platform/outbox/outbox';
 import { ORDER_AGGREGATE, ORDER_ERRORS, ORDER_EVENTS, orderWorkflowId, type OrderEvent } from './contract';
@@ -59,17 +59,38 @@ interface CatalogPrice {
   unitPriceMinor: string;
 }
 
+/** What pricing reads: the customer's account and the products named (one row, `catalogRead`). */
+export interface CatalogRow {
+  account: { kind: string; currency: string } | null;
+  products: CatalogPrice[];
+}
+
+/** Checks what needs no database (a repeated sku); priceOrder does it too. */
+export function checkOrderShape(cmd: PlaceOrderCommand): void {
+  checkNoRepeatedSku(cmd.items);
+}
+
+/**
+ * The statement that reads what pricing needs, exactly one row (CatalogRow): plain SQL, no query
+ * compiler in between. A caller may run it alongside another statement (the idempotency lease).
+ */
+export function catalogRead(cmd: PlaceOrderCommand): SqlFragment {
+  return sql`SELECT (SELECT json_build_object('kind', kind, 'currency', currency) FROM accounts WHERE id = ${cmd.customerId}::text) AS account,
+               COALESCE((SELECT json_agg(json_build_object('sku', sku, 'currency', currency, 'unitPriceMinor', unit_price_minor::text))
+                         FROM products WHERE sku = ANY(${cmd.items.map((i) => i.sku)}::text[])), '[]'::json) AS products`;
+}
+
 /** Checks the command against the catalog and accounts; writes nothing. */
 export async function priceOrder(db: Db, cmd: PlaceOrderCommand): Promise<PricedOrder> {
-  checkNoRepeatedSku(cmd.items);
-  // One round trip on the hot path of every order, plain SQL (no query compiler in between).
-  const [row] = await runStatement<{ account: { kind: string; currency: string } | null; products: CatalogPrice[] }>(
-    db,
-    sql`SELECT (SELECT json_build_object('kind', kind, 'currency', currency) FROM accounts WHERE id = ${cmd.customerId}::text) AS account,
-               COALESCE((SELECT json_agg(json_build_object('sku', sku, 'currency', currency, 'unitPriceMinor', unit_price_minor::text))
-                         FROM products WHERE sku = ANY(${cmd.items.map((i) => i.sku)}::text[])), '[]'::json) AS products`,
-  );
-  const { account, products } = row!;
+  checkOrderShape(cmd);
+  const [row] = await runStatement<CatalogRow & Record<string, unknown>>(db, catalogRead(cmd));
+  return priceFrom(cmd, row!);
+}
+
+/** Prices the command from what catalogRead read (the same checks as priceOrder). */
+export function priceFrom(cmd: PlaceOrderCommand, row: CatalogRow): PricedOrder {
+  checkOrderShape(cmd);
+  const { account, products } = row;
   const bySku = new Map(products.map((p) => [p.sku, p]));
   cmd.items.forEach((item, i) => {
     if (!bySku.has(item.sku)) throw rejected(INVENTORY_ERRORS.UNKNOWN_SKU, `items/${i}/sku: no product "${item.sku}"`, `/items/${i}/sku`);
