@@ -8,7 +8,7 @@
 import crypto from 'node:crypto';
 import { runCount, runStatement, type Db } from '../../lib/db';
 import { DomainError, type ErrorKind } from '../../lib/errors';
-import { sql, type SqlFragment, type Tx } from '../../lib/sql';
+import { prepared, sql, type SqlFragment, type Tx } from '../../lib/sql';
 
 export const LEASE_MS = 30_000;
 export const RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -106,7 +106,7 @@ export async function beginIdempotent(
   if (alongside) {
     const [row] = await runStatement<{ leased: number }>(
       db,
-      sql`WITH lease AS (${insert} RETURNING 1) SELECT (SELECT count(*)::int FROM lease) AS leased, a.* FROM (${alongside}) a`,
+      prepared(sql`WITH lease AS (${insert} RETURNING 1) SELECT (SELECT count(*)::int FROM lease) AS leased, a.* FROM (${alongside}) a`),
     );
     if (!row) throw new Error('the read alongside the idempotency lease yielded no row');
     const { leased, ...rest } = row;
@@ -151,10 +151,12 @@ export async function beginIdempotent(
 
 /** Stores the response in the caller's transaction; throws LeaseLostError if the lease was taken over. */
 export async function completeIdempotent(tx: Tx, lease: Lease, response: StoredResponse): Promise<void> {
-  const updated = await tx.exec`
+  const { rowCount: updated } = await tx.query(
+    prepared(sql`
     UPDATE idempotency_keys SET state = 'COMPLETED', lease_token = NULL, locked_until = NULL, response_status = ${response.status}::int,
            response_body = ${JSON.stringify(response.body ?? null)}::jsonb, response_headers = ${JSON.stringify(response.headers)}::jsonb
-    WHERE api_key_id = ${lease.apiKeyId}::uuid AND key = ${lease.key}::text AND lease_token = ${lease.token}::uuid AND state = 'IN_FLIGHT'`;
+    WHERE api_key_id = ${lease.apiKeyId}::uuid AND key = ${lease.key}::text AND lease_token = ${lease.token}::uuid AND state = 'IN_FLIGHT'`),
+  );
   if (updated !== 1) throw new DomainError(IDEMPOTENCY_ERRORS.IN_FLIGHT, `idempotency key "${lease.key}" was taken over by a retry`);
 }
 

@@ -17,7 +17,7 @@
 import { inTransaction, type Db } from '../../lib/db';
 import { DomainError } from '../../lib/errors';
 import { noFaults, type Faults } from '../../lib/faults';
-import { sql, SqlFragment, type Tx } from '../../lib/sql';
+import { prepared, sql, SqlFragment, type Tx } from '../../lib/sql';
 import { ORDER_AGGREGATE, ORDER_ERRORS } from '../orders/contract';
 import { appendEvents, changeWithEvents } from '../platform/outbox/outbox';
 import {
@@ -97,8 +97,9 @@ type Counter = 'available' | 'reserved' | 'committed';
 
 /** Locks the lines' products in sku order (every transaction takes them in this order: no deadlock); their available stock. */
 async function lockProducts(tx: Tx, lines: Line[]): Promise<Map<string, number>> {
-  const stock = await tx.rows<{ sku: string; available: number }>`
-    SELECT sku, available FROM products WHERE sku = ANY(${lines.map((l) => l.sku)}::text[]) ORDER BY sku FOR UPDATE`;
+  const { rows: stock } = await tx.query<{ sku: string; available: number }>(
+    prepared(sql`SELECT sku, available FROM products WHERE sku = ANY(${lines.map((l) => l.sku)}::text[]) ORDER BY sku FOR UPDATE`),
+  );
   return new Map(stock.map((p) => [p.sku, p.available]));
 }
 
@@ -134,7 +135,8 @@ export function createInventoryService({ db, faults = noFaults }: InventoryDeps)
       const lines = bySku(items);
       const outcome = await inTransaction(db, async (tx) => {
         // The lines come from the order: a claim is made only if the input's lines are the order's.
-        const claimed = await tx.exec`
+        const { rowCount: claimed } = await tx.query(
+          prepared(sql`
           WITH ordered AS (
             SELECT sku, sum(quantity)::int AS quantity FROM order_items WHERE order_id = ${orderId}::uuid GROUP BY sku
           ), asked AS (
@@ -144,7 +146,8 @@ export function createInventoryService({ db, faults = noFaults }: InventoryDeps)
           SELECT ${orderId}::uuid, 'HELD'
            WHERE EXISTS (SELECT 1 FROM ordered)
              AND NOT EXISTS ((SELECT * FROM ordered EXCEPT SELECT * FROM asked) UNION ALL (SELECT * FROM asked EXCEPT SELECT * FROM ordered))
-          ON CONFLICT DO NOTHING`;
+          ON CONFLICT DO NOTHING`),
+        );
         if (claimed === 0) {
           await checkAgainstOrder(tx, orderId, lines);
           return { applied: false, shortages: await priorShortages(tx, orderId) };
@@ -180,14 +183,18 @@ export function createInventoryService({ db, faults = noFaults }: InventoryDeps)
     async commit({ orderId }: CommitInput): Promise<{ applied: boolean }> {
       const applied = await inTransaction(db, async (tx) => {
         // The lines were written with the reservation and never change: read in the same statement.
-        const [moved] = await tx.rows<{ lines: Line[] | null }>`
+        const {
+          rows: [moved],
+        } = await tx.query<{ lines: Line[] | null }>(
+          prepared(sql`
           WITH moved AS (
             UPDATE reservations SET status = 'COMMITTED', updated_at = now() WHERE order_id = ${orderId}::uuid AND status = 'HELD'
             RETURNING order_id
           )
           SELECT (SELECT json_agg(json_build_object('sku', i.sku, 'quantity', i.quantity) ORDER BY i.sku)
                     FROM reservation_items i JOIN moved USING (order_id)) AS lines
-            FROM moved`;
+            FROM moved`),
+        );
         if (!moved) {
           // A fresh statement (a new snapshot): an attempt that committed meanwhile is seen.
           const [prior] = await tx.rows<{ status: string }>`SELECT status FROM reservations WHERE order_id = ${orderId}::uuid`;

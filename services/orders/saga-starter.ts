@@ -8,7 +8,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Config } from '../../lib/config';
 import { runStatement, type Db } from '../../lib/db';
-import { sql } from '../../lib/sql';
+import { prepared, sql } from '../../lib/sql';
 import type { Logger } from '../../lib/logger';
 import type { Registry } from 'prom-client';
 import { counter } from '../../lib/metrics';
@@ -128,7 +128,10 @@ function searchAttributes(order: StartableOrder) {
 
 export async function markSagaStarted(db: Db, orderIds: string[]): Promise<void> {
   if (orderIds.length === 0) return;
-  await runStatement(db, sql`UPDATE orders SET saga_started_at = now() WHERE id = ANY(${orderIds}::uuid[]) AND saga_started_at IS NULL`);
+  await runStatement(
+    db,
+    prepared(sql`UPDATE orders SET saga_started_at = now() WHERE id = ANY(${orderIds}::uuid[]) AND saga_started_at IS NULL`),
+  );
 }
 
 export interface SweepResult {

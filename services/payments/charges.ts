@@ -16,7 +16,7 @@ import crypto from 'node:crypto';
 import { inTransaction, type Db } from '../../lib/db';
 import { COMMON_ERRORS, DomainError, type ErrorKind } from '../../lib/errors';
 import { noFaults, type Faults } from '../../lib/faults';
-import type { Tx } from '../../lib/sql';
+import { prepared, sql, type Tx } from '../../lib/sql';
 import { ORDER_AGGREGATE, ORDER_ERRORS } from '../orders/contract';
 import { appendEvents, changeWithEvents } from '../platform/outbox/outbox';
 import {
@@ -200,12 +200,14 @@ export function createPaymentService({ db, faults = noFaults }: PaymentDeps) {
         // The claimed row names its ledger transaction from the start (a charge of zero has none).
         const chargeTxId = amountMinor === 0 ? null : crypto.randomUUID();
         // The terms come from the order row: a claim is made only if the input agrees with it.
-        const claimed = await tx.exec`
+        const { rowCount: claimed } = await tx.query(
+          prepared(sql`
           INSERT INTO payments (order_id, customer_id, amount_minor, currency, status, charge_tx_id)
           SELECT o.id, o.customer_id, o.total_minor, o.currency, 'CAPTURED', ${chargeTxId}::uuid FROM orders o
            WHERE o.id = ${orderId}::uuid AND o.customer_id = ${customerId}::text AND o.total_minor = ${amountMinor}::bigint
              AND o.currency = ${currency}::text
-          ON CONFLICT DO NOTHING`;
+          ON CONFLICT DO NOTHING`),
+        );
         if (claimed === 0) {
           await checkAgainstOrder(tx, input);
           return priorCharge(tx, orderId);

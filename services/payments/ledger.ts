@@ -6,7 +6,7 @@
  */
 import crypto from 'node:crypto';
 import { DomainError } from '../../lib/errors';
-import { sql, type SqlFragment, type Tx } from '../../lib/sql';
+import { prepared, sql, type SqlFragment, type Tx } from '../../lib/sql';
 import { externalAccountId, merchantAccountId, PAYMENT_ERRORS } from './contract';
 
 export interface LedgerEntryInput {
@@ -37,8 +37,10 @@ export interface LockedAccount {
  */
 export async function lockAccounts(tx: Tx, ids: string[]): Promise<LockedAccount[]> {
   const unique = [...new Set(ids)].sort();
-  return tx.rows<LockedAccount>`
-    SELECT id, kind, currency, balance_minor FROM accounts WHERE id = ANY(${unique}::text[]) ORDER BY id FOR UPDATE`;
+  const { rows } = await tx.query<LockedAccount>(
+    prepared(sql`SELECT id, kind, currency, balance_minor FROM accounts WHERE id = ANY(${unique}::text[]) ORDER BY id FOR UPDATE`),
+  );
+  return rows;
 }
 
 function checkEntries(input: LedgerTransactionInput, entries: LedgerEntryInput[], accounts: LockedAccount[]): void {

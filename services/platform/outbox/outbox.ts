@@ -9,7 +9,7 @@
  * own and feed it rows from the same statement (services/orders/transitions.ts).
  */
 import { context, propagation } from '@opentelemetry/api';
-import { sql, type SqlFragment, type Tx } from '../../../lib/sql';
+import { prepared, sql, type SqlFragment, type Tx } from '../../../lib/sql';
 
 /** Envelope schema version of every event type written today. */
 export const CURRENT_SCHEMA_VERSION = 1;
@@ -88,9 +88,11 @@ export async function changeWithEvents<E extends NewEvent = NewEvent>(
     if (change) await tx.query(sql`WITH ${change} SELECT 1`);
     return [];
   }
-  const { rows: written } = await tx.query<{ event_id: string; sequence: number }>(sql`
+  const { rows: written } = await tx.query<{ event_id: string; sequence: number }>(
+    prepared(sql`
     WITH ${change ? sql`${change},` : sql``} ${outboxAppend(eventRows(aggregate, events))}
-    SELECT event_id::text, sequence FROM outbox_written ORDER BY sequence`);
+    SELECT event_id::text, sequence FROM outbox_written ORDER BY sequence`),
+  );
   return written.map((r) => ({ eventId: r.event_id, sequence: r.sequence }));
 }
 
