@@ -95,12 +95,15 @@ function checkKnown(orderId: string, lines: Line[], known: Set<string>): void {
 
 type Counter = 'available' | 'reserved' | 'committed';
 
-/** Locks the lines' products in sku order (every transaction takes them in this order: no deadlock); their available stock. */
-async function lockProducts(tx: Tx, lines: Line[]): Promise<Map<string, number>> {
-  const { rows: stock } = await tx.query<{ sku: string; available: number }>(
-    prepared(sql`SELECT sku, available FROM products WHERE sku = ANY(${lines.map((l) => l.sku)}::text[]) ORDER BY sku FOR UPDATE`),
-  );
-  return new Map(stock.map((p) => [p.sku, p.available]));
+/**
+ * Locks the lines' products in sku order (every transaction takes them in this order: no
+ * deadlock), as a scalar subquery whose value (json) is their available stock. The lock is
+ * taken only once `gate` holds (the reservation's claim): a one-time filter evaluated before
+ * any product is read, so the claim comes first and the products after it.
+ */
+function productLocksAfter(lines: Line[], gate: SqlFragment): SqlFragment {
+  return sql`(SELECT json_agg(json_build_object('sku', p.sku, 'available', p.available) ORDER BY p.sku)
+      FROM (SELECT sku, available FROM products WHERE sku = ANY(${lines.map((l) => l.sku)}::text[]) AND ${gate} ORDER BY sku FOR UPDATE) p)`;
 }
 
 /**
@@ -135,24 +138,31 @@ export function createInventoryService({ db, faults = noFaults }: InventoryDeps)
       const lines = bySku(items);
       const outcome = await inTransaction(db, async (tx) => {
         // The lines come from the order: a claim is made only if the input's lines are the order's.
-        const { rowCount: claimed } = await tx.query(
+        // The claim, then (only if it was made) the products locked in sku order: one statement.
+        const {
+          rows: [claim],
+        } = await tx.query<{ claimed: number; stock: { sku: string; available: number }[] | null }>(
           prepared(sql`
           WITH ordered AS (
             SELECT sku, sum(quantity)::int AS quantity FROM order_items WHERE order_id = ${orderId}::uuid GROUP BY sku
           ), asked AS (
             SELECT sku, quantity FROM unnest(${lines.map((l) => l.sku)}::text[], ${lines.map((l) => l.quantity)}::int[]) AS a(sku, quantity)
+          ), claim AS (
+            INSERT INTO reservations (order_id, status)
+            SELECT ${orderId}::uuid, 'HELD'
+             WHERE EXISTS (SELECT 1 FROM ordered)
+               AND NOT EXISTS ((SELECT * FROM ordered EXCEPT SELECT * FROM asked) UNION ALL (SELECT * FROM asked EXCEPT SELECT * FROM ordered))
+            ON CONFLICT DO NOTHING
+            RETURNING 1
           )
-          INSERT INTO reservations (order_id, status)
-          SELECT ${orderId}::uuid, 'HELD'
-           WHERE EXISTS (SELECT 1 FROM ordered)
-             AND NOT EXISTS ((SELECT * FROM ordered EXCEPT SELECT * FROM asked) UNION ALL (SELECT * FROM asked EXCEPT SELECT * FROM ordered))
-          ON CONFLICT DO NOTHING`),
+          SELECT (SELECT count(*)::int FROM claim) AS claimed,
+                 ${productLocksAfter(lines, sql`EXISTS (SELECT 1 FROM claim)`)} AS stock`),
         );
-        if (claimed === 0) {
+        if (claim!.claimed === 0) {
           await checkAgainstOrder(tx, orderId, lines);
           return { applied: false, shortages: await priorShortages(tx, orderId) };
         }
-        const available = await lockProducts(tx, lines);
+        const available = new Map((claim!.stock ?? []).map((p) => [p.sku, p.available]));
         checkKnown(orderId, lines, new Set(available.keys()));
         const shortages = lines
           .filter((l) => available.get(l.sku)! < l.quantity)

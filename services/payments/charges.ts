@@ -32,7 +32,7 @@ import {
   type RefundInput,
   type RefundResult,
 } from './contract';
-import { ledgerPosting, lockAccounts, postLedgerTransaction } from './ledger';
+import { accountLocksAfter, ledgerPosting, lockedAccountsOf, postLedgerTransaction } from './ledger';
 
 /** The kind of each failed-charge type; CURRENCY_MISMATCH is the common kind. */
 const CHARGE_FAILURES: Record<PaymentFailureType, ErrorKind> = {
@@ -200,19 +200,27 @@ export function createPaymentService({ db, faults = noFaults }: PaymentDeps) {
         // The claimed row names its ledger transaction from the start (a charge of zero has none).
         const chargeTxId = amountMinor === 0 ? null : crypto.randomUUID();
         // The terms come from the order row: a claim is made only if the input agrees with it.
-        const { rowCount: claimed } = await tx.query(
+        // The claim, then (only if it was made) the accounts locked in id order: one statement.
+        const {
+          rows: [claim],
+        } = await tx.query<{ claimed: number; accounts: Parameters<typeof lockedAccountsOf>[0] }>(
           prepared(sql`
-          INSERT INTO payments (order_id, customer_id, amount_minor, currency, status, charge_tx_id)
-          SELECT o.id, o.customer_id, o.total_minor, o.currency, 'CAPTURED', ${chargeTxId}::uuid FROM orders o
-           WHERE o.id = ${orderId}::uuid AND o.customer_id = ${customerId}::text AND o.total_minor = ${amountMinor}::bigint
-             AND o.currency = ${currency}::text
-          ON CONFLICT DO NOTHING`),
+          WITH claim AS (
+            INSERT INTO payments (order_id, customer_id, amount_minor, currency, status, charge_tx_id)
+            SELECT o.id, o.customer_id, o.total_minor, o.currency, 'CAPTURED', ${chargeTxId}::uuid FROM orders o
+             WHERE o.id = ${orderId}::uuid AND o.customer_id = ${customerId}::text AND o.total_minor = ${amountMinor}::bigint
+               AND o.currency = ${currency}::text
+            ON CONFLICT DO NOTHING
+            RETURNING 1
+          )
+          SELECT (SELECT count(*)::int FROM claim) AS claimed,
+                 ${accountLocksAfter([customerId, merchantAccountId(currency)], sql`EXISTS (SELECT 1 FROM claim)`)} AS accounts`),
         );
-        if (claimed === 0) {
+        if (claim!.claimed === 0) {
           await checkAgainstOrder(tx, input);
           return priorCharge(tx, orderId);
         }
-        const locked = await lockAccounts(tx, [customerId, merchantAccountId(currency)]);
+        const locked = lockedAccountsOf(claim!.accounts);
         const refused = refusal(
           locked.find((a) => a.id === customerId),
           input,

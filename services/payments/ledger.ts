@@ -43,6 +43,23 @@ export async function lockAccounts(tx: Tx, ids: string[]): Promise<LockedAccount
   return rows;
 }
 
+/**
+ * The same locks as lockAccounts, as a scalar subquery for a statement that must take them
+ * only once `gate` (an uncommitted claim, say) holds: the gate is a one-time filter, evaluated
+ * before any account is read, so the claim comes first and the accounts after it, in id order.
+ * Its value (json) becomes LockedAccount[] with lockedAccountsOf.
+ */
+export function accountLocksAfter(ids: string[], gate: SqlFragment): SqlFragment {
+  const unique = [...new Set(ids)].sort();
+  return sql`(SELECT json_agg(json_build_object('id', a.id, 'kind', a.kind, 'currency', a.currency, 'balance_minor', a.balance_minor::text) ORDER BY a.id)
+      FROM (SELECT id, kind, currency, balance_minor FROM accounts WHERE id = ANY(${unique}::text[]) AND ${gate} ORDER BY id FOR UPDATE) a)`;
+}
+
+/** The accounts accountLocksAfter locked (balances as bigint, never through a JSON number). */
+export function lockedAccountsOf(json: { id: string; kind: string; currency: string; balance_minor: string }[] | null): LockedAccount[] {
+  return (json ?? []).map((a) => ({ id: a.id, kind: a.kind, currency: a.currency, balance_minor: BigInt(a.balance_minor) }));
+}
+
 function checkEntries(input: LedgerTransactionInput, entries: LedgerEntryInput[], accounts: LockedAccount[]): void {
   const sum = entries.reduce((acc, e) => acc + e.amountMinor, 0);
   if (sum !== 0 || entries.some((e) => !Number.isSafeInteger(e.amountMinor))) {
