@@ -5,12 +5,13 @@
  */
 import type { Request, Response } from 'express';
 import { inTransaction, type Db, type Tx } from '../lib/db';
-import type { SqlFragment } from '../lib/sql';
+import type { SqlFragment, StatementPart } from '../lib/sql';
 import type { Principal } from '../services/access/api-keys';
 import {
   abandonIdempotent,
   beginIdempotent,
   completeIdempotent,
+  completion,
   IDEMPOTENCY_ERRORS,
   requestFingerprint,
   type Lease,
@@ -23,9 +24,13 @@ export interface IdempotentReply {
   headers?: Record<string, string>;
 }
 
-/** What a handler gets: commit(tx, reply) stores the reply in the handler's transaction. */
+/**
+ * What a handler gets: commit(tx, reply) stores the reply in the handler's transaction, or
+ * completion(reply) does it as a part of the handler's own statement (one round trip fewer).
+ */
 export interface IdempotencyContext {
   commit(tx: Tx, reply: IdempotentReply): Promise<void>;
+  completion(reply: IdempotentReply): StatementPart;
   /** The row of the `alongside` read given to idempotent(), read with the lease. */
   alongside?: Record<string, unknown>;
 }
@@ -75,6 +80,7 @@ export async function idempotent(
   try {
     const reply = await handler({
       commit: (tx, r) => completeIdempotent(tx, lease, { status: r.status, body: r.body, headers: r.headers ?? {} }),
+      completion: (r) => completion(lease, { status: r.status, body: r.body, headers: r.headers ?? {} }),
       alongside: begun.alongside,
     });
     send(res, reply, false);

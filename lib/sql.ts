@@ -100,6 +100,18 @@ export function sql(strings: TemplateStringsArray | readonly string[], ...values
   return new SqlFragment(text, params);
 }
 
+/**
+ * What another module adds to a caller's statement, to stay in its round trip: CTEs for its
+ * WITH list, and a scalar expression over them whose value the statement returns and `check`
+ * judges (throwing rolls the caller's transaction back). E.g. the idempotency record completed
+ * by the statement that writes the order (services/access/idempotency.ts completion()).
+ */
+export interface StatementPart {
+  ctes: SqlFragment;
+  result: SqlFragment;
+  check(value: unknown): void;
+}
+
 /** A statement ran after its transaction had ended (committed, rolled back or aborted). */
 export class TransactionClosedError extends Error {
   override name = 'TransactionClosedError';

@@ -8,7 +8,7 @@
 import crypto from 'node:crypto';
 import { runCount, runStatement, type Db } from '../../lib/db';
 import { DomainError, type ErrorKind } from '../../lib/errors';
-import { prepared, sql, type SqlFragment, type Tx } from '../../lib/sql';
+import { prepared, sql, type SqlFragment, type StatementPart, type Tx } from '../../lib/sql';
 
 export const LEASE_MS = 30_000;
 export const RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -149,15 +149,30 @@ export async function beginIdempotent(
   return taken === 1 ? proceed({ apiKeyId, key, token }) : { kind: 'in-flight' };
 }
 
-/** Stores the response in the caller's transaction; throws LeaseLostError if the lease was taken over. */
+/**
+ * Storing the response, as a part of the caller's own statement (one round trip for the change
+ * and its stored response): its check throws IDEMPOTENCY_KEY_IN_FLIGHT if the lease was taken
+ * over, which rolls the caller's transaction back.
+ */
+export function completion(lease: Lease, response: StoredResponse): StatementPart {
+  return {
+    ctes: sql`idempotency_completed AS (
+      UPDATE idempotency_keys SET state = 'COMPLETED', lease_token = NULL, locked_until = NULL, response_status = ${response.status}::int,
+             response_body = ${JSON.stringify(response.body ?? null)}::jsonb, response_headers = ${JSON.stringify(response.headers)}::jsonb
+      WHERE api_key_id = ${lease.apiKeyId}::uuid AND key = ${lease.key}::text AND lease_token = ${lease.token}::uuid AND state = 'IN_FLIGHT'
+      RETURNING 1)`,
+    result: sql`(SELECT count(*)::int FROM idempotency_completed)`,
+    check: (updated) => {
+      if (updated !== 1) throw new DomainError(IDEMPOTENCY_ERRORS.IN_FLIGHT, `idempotency key "${lease.key}" was taken over by a retry`);
+    },
+  };
+}
+
+/** Stores the response in the caller's transaction; throws IDEMPOTENCY_KEY_IN_FLIGHT if the lease was taken over. */
 export async function completeIdempotent(tx: Tx, lease: Lease, response: StoredResponse): Promise<void> {
-  const { rowCount: updated } = await tx.query(
-    prepared(sql`
-    UPDATE idempotency_keys SET state = 'COMPLETED', lease_token = NULL, locked_until = NULL, response_status = ${response.status}::int,
-           response_body = ${JSON.stringify(response.body ?? null)}::jsonb, response_headers = ${JSON.stringify(response.headers)}::jsonb
-    WHERE api_key_id = ${lease.apiKeyId}::uuid AND key = ${lease.key}::text AND lease_token = ${lease.token}::uuid AND state = 'IN_FLIGHT'`),
-  );
-  if (updated !== 1) throw new DomainError(IDEMPOTENCY_ERRORS.IN_FLIGHT, `idempotency key "${lease.key}" was taken over by a retry`);
+  const part = completion(lease, response);
+  const { rows } = await tx.query<{ result: unknown }>(prepared(sql`WITH ${part.ctes} SELECT ${part.result} AS result`));
+  part.check(rows[0]?.result);
 }
 
 /** Gives the key back when the request failed before completing, so a retry can proceed. */

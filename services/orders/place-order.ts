@@ -12,7 +12,7 @@ import { inTransaction, runStatement, type Db } from '../../lib/db';
 import { COMMON_ERRORS, DomainError, type ErrorKind } from '../../lib/errors';
 import type { Faults } from '../../lib/faults';
 import type { Logger } from '../../lib/logger';
-import { sql, type SqlFragment, type Tx } from '../../lib/sql';
+import { sql, type SqlFragment, type StatementPart, type Tx } from '../../lib/sql';
 import { INVENTORY_ERRORS } from '../inventory/contract';
 import { changeWithEvents } from '../platform/outbox/outbox';
 import { ORDER_AGGREGATE, ORDER_ERRORS, ORDER_EVENTS, orderWorkflowId, type OrderEvent } from './contract';
@@ -114,17 +114,24 @@ export function priceFrom(cmd: PlaceOrderCommand, row: CatalogRow): PricedOrder 
   return { customerId: cmd.customerId, currency, totalMinor, items };
 }
 
-/** Writes a priced order in one transaction; `alsoInTx` runs inside it (same commit or none). */
-export async function createOrder(
-  db: Db,
-  cmd: PlaceOrderCommand,
-  priced: PricedOrder,
-  alsoInTx?: (tx: Tx, order: PlacedOrder) => Promise<void>,
-): Promise<PlacedOrder> {
+/**
+ * What else an order's transaction does: `beforeWrite` runs in it before the order is written,
+ * `inStatement`'s part rides in the statement that writes it, `inTx` runs in it after (same commit
+ * or none for all three).
+ */
+export interface AlsoInOrderTx {
+  beforeWrite?: (tx: Tx, order: PlacedOrder) => Promise<void>;
+  inStatement?: (order: PlacedOrder) => StatementPart;
+  inTx?: (tx: Tx, order: PlacedOrder) => Promise<void>;
+}
+
+/** Writes a priced order in one transaction, with what `also` adds to it. */
+export async function createOrder(db: Db, cmd: PlaceOrderCommand, priced: PricedOrder, also: AlsoInOrderTx = {}): Promise<PlacedOrder> {
   const id = crypto.randomUUID();
   const order: PlacedOrder = { id, workflowId: orderWorkflowId(id), status: 'PENDING', ...priced };
   const lines = order.items;
   await inTransaction(db, async (tx) => {
+    if (also.beforeWrite) await also.beforeWrite(tx, order);
     // The order, its lines, its first history row and OrderCreated: one statement.
     const written = sql`o AS (
         INSERT INTO orders (id, customer_id, api_key_id, status, currency, total_minor, workflow_id)
@@ -140,13 +147,25 @@ export async function createOrder(
         INSERT INTO order_status_history (order_id, transition_key, step, step_status, order_status)
         SELECT o.id, '0:orderCreated:COMPLETED', 'orderCreated', 'COMPLETED', 'PENDING' FROM o
       )`;
-    await changeWithEvents<OrderEvent>(tx, written, { type: ORDER_AGGREGATE, id }, [
-      {
-        type: ORDER_EVENTS.OrderCreated,
-        payload: { orderId: id, customerId: order.customerId, currency: order.currency, totalMinor: order.totalMinor, items: order.items },
-      },
-    ]);
-    if (alsoInTx) await alsoInTx(tx, order);
+    await changeWithEvents<OrderEvent>(
+      tx,
+      written,
+      { type: ORDER_AGGREGATE, id },
+      [
+        {
+          type: ORDER_EVENTS.OrderCreated,
+          payload: {
+            orderId: id,
+            customerId: order.customerId,
+            currency: order.currency,
+            totalMinor: order.totalMinor,
+            items: order.items,
+          },
+        },
+      ],
+      also.inStatement ? [also.inStatement(order)] : [],
+    );
+    if (also.inTx) await also.inTx(tx, order);
   });
   return order;
 }
@@ -162,19 +181,20 @@ export interface PlaceOrderDeps {
 }
 
 /**
- * The whole use case: price, commit (with `alsoInTx`), start the saga. The answer is the
+ * The whole use case: price, commit (with what `also` adds to the order's transaction), start the saga. The answer is the
  * committed order whether or not the start succeeded: the sweeper owns a failed start.
  */
 export async function placeOrder(
   deps: PlaceOrderDeps,
   cmd: PlaceOrderCommand,
   priced: PricedOrder,
-  alsoInTx: (tx: Tx, order: PlacedOrder) => Promise<void>,
+  also: Omit<AlsoInOrderTx, 'beforeWrite'> = {},
 ): Promise<PlacedOrder> {
   const { db, cfg, temporal, log, faults } = deps;
-  const order = await createOrder(db, cmd, priced, async (tx, o) => {
-    await faults.hit('api.order.beforeCommit', o.id);
-    await alsoInTx(tx, o);
+  const order = await createOrder(db, cmd, priced, {
+    ...also,
+    // Inside the transaction, before anything of the order is written (nothing of it commits if this fails).
+    beforeWrite: (_tx, o) => faults.hit('api.order.beforeCommit', o.id),
   });
   await faults.hit('api.order.afterCommit', order.id);
   try {

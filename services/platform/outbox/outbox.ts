@@ -9,7 +9,7 @@
  * own and feed it rows from the same statement (services/orders/transitions.ts).
  */
 import { context, propagation } from '@opentelemetry/api';
-import { prepared, sql, type SqlFragment, type Tx } from '../../../lib/sql';
+import { prepared, sql, type SqlFragment, type StatementPart, type Tx } from '../../../lib/sql';
 
 /** Envelope schema version of every event type written today. */
 export const CURRENT_SCHEMA_VERSION = 1;
@@ -83,17 +83,23 @@ export async function changeWithEvents<E extends NewEvent = NewEvent>(
   change: SqlFragment | null,
   aggregate: Aggregate,
   events: E[],
+  parts: StatementPart[] = [],
 ): Promise<{ eventId: string; sequence: number }[]> {
-  if (events.length === 0) {
-    if (change) await tx.query(sql`WITH ${change} SELECT 1`);
-    return [];
-  }
-  const { rows: written } = await tx.query<{ event_id: string; sequence: number }>(
+  if (events.length === 0) throw new Error('changeWithEvents needs at least one event');
+  const ctes = [...(change ? [change] : []), ...parts.map((p) => p.ctes)].map((c) => sql`${c},`);
+  const results = parts.map((p, i) => sql`, ${p.result} AS ${sql([`part_${i}`])}`);
+  const { rows: written } = await tx.query<{ event_id: string; sequence: number } & Record<string, unknown>>(
     prepared(sql`
-    WITH ${change ? sql`${change},` : sql``} ${outboxAppend(eventRows(aggregate, events))}
-    SELECT event_id::text, sequence FROM outbox_written ORDER BY sequence`),
+    WITH ${joined(ctes)} ${outboxAppend(eventRows(aggregate, events))}
+    SELECT event_id::text, sequence${joined(results)} FROM outbox_written ORDER BY sequence`),
   );
+  parts.forEach((p, i) => p.check(written[0]?.[`part_${i}`]));
   return written.map((r) => ({ eventId: r.event_id, sequence: r.sequence }));
+}
+
+/** Fragments one after the other. */
+function joined(fragments: SqlFragment[]): SqlFragment {
+  return sql(['', ...fragments.map(() => '')], ...fragments);
 }
 
 /**
@@ -105,5 +111,6 @@ export async function appendEvents<E extends NewEvent = NewEvent>(
   aggregate: Aggregate,
   events: E[],
 ): Promise<{ eventId: string; sequence: number }[]> {
+  if (events.length === 0) return [];
   return changeWithEvents(tx, null, aggregate, events);
 }
