@@ -108,7 +108,7 @@ function productLocksAfter(lines: Line[], gate: SqlFragment): SqlFragment {
 
 /**
  * The CTE `moved` that moves stock between counters for each line, for changeWithEvents. The
- * products must be locked already (lockProducts, or `locked` here): an UPDATE ... FROM locks in
+ * products must be locked already (productLocksAfter, or `locked` here): an UPDATE ... FROM locks in
  * join order, which could deadlock. With `locked`, the CTE `locked` takes the locks in sku order
  * first, and the update only changes rows it holds, so it acquires no lock of its own.
  */
