@@ -5,11 +5,13 @@
  */
 import type { Request, Response } from 'express';
 import { inTransaction, type Db, type Tx } from '../lib/db';
+import type { SqlFragment, StatementPart } from '../lib/sql';
 import type { Principal } from '../services/access/api-keys';
 import {
   abandonIdempotent,
   beginIdempotent,
   completeIdempotent,
+  completion,
   IDEMPOTENCY_ERRORS,
   requestFingerprint,
   type Lease,
@@ -22,9 +24,15 @@ export interface IdempotentReply {
   headers?: Record<string, string>;
 }
 
-/** What a handler gets: commit(tx, reply) stores the reply in the handler's transaction. */
+/**
+ * What a handler gets: commit(tx, reply) stores the reply in the handler's transaction, or
+ * completion(reply) does it as a part of the handler's own statement (one round trip fewer).
+ */
 export interface IdempotencyContext {
   commit(tx: Tx, reply: IdempotentReply): Promise<void>;
+  completion(reply: IdempotentReply): StatementPart;
+  /** The row of the `alongside` read given to idempotent(), read with the lease. */
+  alongside?: Record<string, unknown>;
 }
 
 export function idempotencyKeyOf(req: Request): string {
@@ -42,7 +50,8 @@ function send(res: Response, reply: IdempotentReply, replayed: boolean): void {
 
 /**
  * Runs `handler` at most once per (API key, Idempotency-Key). The handler must call
- * ctx.commit(tx, reply) inside the transaction that makes its change.
+ * ctx.commit(tx, reply) inside the transaction that makes its change. `alongside` (a read
+ * yielding one row) runs in the lease's statement; the handler gets its row.
  */
 export async function idempotent(
   db: Db,
@@ -51,11 +60,12 @@ export async function idempotent(
   principal: Principal,
   body: unknown,
   handler: (ctx: IdempotencyContext) => Promise<IdempotentReply>,
+  alongside?: SqlFragment,
 ): Promise<void> {
   const key = idempotencyKeyOf(req);
   // The canonical path: /orders and /orders/ are one resource.
   const fingerprint = requestFingerprint(req.method, (req.baseUrl + req.path).replace(/\/+$/, ''), body);
-  const begun = await beginIdempotent(db, principal.apiKeyId, key, fingerprint);
+  const begun = await beginIdempotent(db, principal.apiKeyId, key, fingerprint, alongside);
   if (begun.kind === 'replay') return send(res, begun.response, true);
   if (begun.kind === 'mismatch') {
     throw new Problem(
@@ -70,6 +80,8 @@ export async function idempotent(
   try {
     const reply = await handler({
       commit: (tx, r) => completeIdempotent(tx, lease, { status: r.status, body: r.body, headers: r.headers ?? {} }),
+      completion: (r) => completion(lease, { status: r.status, body: r.body, headers: r.headers ?? {} }),
+      alongside: begun.alongside,
     });
     send(res, reply, false);
   } catch (err) {

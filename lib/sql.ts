@@ -15,6 +15,7 @@
  * - once a transaction has ended, its handle refuses statements: a late `await` can never
  *   run on a connection that is back in the pool.
  */
+import crypto from 'node:crypto';
 import { types as pgTypes, type Pool, type PoolClient, type QueryResultRow } from 'pg';
 import { dbVerdict, poolExhausted } from './db-errors';
 import { DomainError } from './errors';
@@ -49,6 +50,24 @@ const TYPES = {
 export interface Statement {
   text: string;
   values: unknown[];
+  /** Set by prepared(): the name the connection prepares it under. */
+  name?: string;
+}
+
+/**
+ * The statement as a named prepared statement: each connection parses it once, and once
+ * PostgreSQL has seen it a few times it may keep one generic plan instead of planning every
+ * execution. For the hot statements (every order runs them): their text depends only on the
+ * code path, never on values, so the names (a hash of the text) stay few.
+ */
+export function prepared(statement: Statement): Statement {
+  const name = `os_${crypto.createHash('sha1').update(statement.text).digest('hex').slice(0, 24)}`;
+  return { text: statement.text, values: statement.values, name };
+}
+
+/** What pg is given for a statement. */
+function queryConfig(statement: Statement) {
+  return { text: statement.text, values: statement.values, types: TYPES, ...(statement.name ? { name: statement.name } : {}) };
 }
 
 /**
@@ -81,6 +100,18 @@ export function sql(strings: TemplateStringsArray | readonly string[], ...values
   return new SqlFragment(text, params);
 }
 
+/**
+ * What another module adds to a caller's statement, to stay in its round trip: CTEs for its
+ * WITH list, and a scalar expression over them whose value the statement returns and `check`
+ * judges (throwing rolls the caller's transaction back). E.g. the idempotency record completed
+ * by the statement that writes the order (services/access/idempotency.ts completion()).
+ */
+export interface StatementPart {
+  ctes: SqlFragment;
+  result: SqlFragment;
+  check(value: unknown): void;
+}
+
 /** A statement ran after its transaction had ended (committed, rolled back or aborted). */
 export class TransactionClosedError extends Error {
   override name = 'TransactionClosedError';
@@ -106,7 +137,7 @@ class TxHandle implements Tx {
     if (this.state !== 'open' || !this.client) {
       throw new TransactionClosedError(`statement after the transaction ${this.state}: ${statement.text.trim().slice(0, 80)}`);
     }
-    const result = await this.client.query<T>({ text: statement.text, values: statement.values, types: TYPES });
+    const result = await this.client.query<T>(queryConfig(statement));
     return { rows: result.rows, rowCount: result.rowCount ?? 0 };
   }
 
@@ -226,7 +257,7 @@ async function inHeldTransaction<T>(client: PoolClient, body: (tx: Tx) => Promis
 /** One statement outside any explicit transaction (atomic on its own): its rows and affected row count. */
 export async function execute<T extends QueryResultRow>(pool: Pool, statement: Statement): Promise<{ rows: T[]; rowCount: number }> {
   try {
-    const result = await pool.query<T>({ text: statement.text, values: statement.values, types: TYPES });
+    const result = await pool.query<T>(queryConfig(statement));
     return { rows: result.rows, rowCount: result.rowCount ?? 0 };
   } catch (err) {
     throw classify(err, false);

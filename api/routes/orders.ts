@@ -2,7 +2,7 @@
 import type { Response } from 'express';
 import { getAnomalies, getTimeline } from '../../services/audit/timeline';
 import { requestCancel } from '../../services/orders/commands';
-import { placeOrder, priceOrder } from '../../services/orders/place-order';
+import { catalogRead, checkOrderShape, placeOrder, priceFrom, type CatalogRow, type PlacedOrder } from '../../services/orders/place-order';
 import { findOrderView } from '../../services/orders/queries';
 import type { ApiDeps } from '../deps';
 import { uuidParam } from '../http';
@@ -105,20 +105,30 @@ export const ORDER_OPERATIONS = [
       }
       try {
         const cmd = { apiKeyId: principal.apiKeyId, customerId: body.customerId, items: body.items };
-        const priced = await priceOrder(deps.db, cmd);
-        await idempotent(deps.db, req, res, principal, body, async ({ commit }) => {
-          let reply: IdempotentReply | undefined;
-          const placeDeps = { ...deps, onStartExhausted: () => deps.admission.temporalExhausted() };
-          await placeOrder(placeDeps, cmd, priced, async (tx, o) => {
-            reply = {
+        checkOrderShape(cmd);
+        // The pricing read rides in the idempotency lease's statement: one round trip for both.
+        const read = catalogRead(cmd);
+        await idempotent(
+          deps.db,
+          req,
+          res,
+          principal,
+          body,
+          async ({ completion, alongside }) => {
+            // A refused pricing throws here: the lease is given back, nothing is stored.
+            const priced = priceFrom(cmd, alongside as unknown as CatalogRow);
+            const replyOf = (o: PlacedOrder): IdempotentReply => ({
               status: 202,
               body: { orderId: o.id, status: o.status, workflowId: o.workflowId },
               headers: { Location: `/orders/${o.id}` },
-            };
-            await commit(tx, reply);
-          });
-          return reply!;
-        });
+            });
+            const placeDeps = { ...deps, onStartExhausted: () => deps.admission.temporalExhausted() };
+            // The stored reply rides in the statement that writes the order (same transaction, one round trip).
+            const placed = await placeOrder(placeDeps, cmd, priced, { inStatement: (o) => completion(replyOf(o)) });
+            return replyOf(placed);
+          },
+          read,
+        );
       } finally {
         admitted.done();
       }

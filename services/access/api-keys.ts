@@ -8,7 +8,7 @@
 import crypto from 'node:crypto';
 import { ADMIN_API_KEY_MIN_LENGTH } from '../../lib/config';
 import { inTransaction, runStatement, type Db } from '../../lib/db';
-import { sql, type Tx } from '../../lib/sql';
+import { prepared, sql, type Tx } from '../../lib/sql';
 import { can, type Permission } from './permissions';
 
 export type Role = 'client' | 'admin';
@@ -164,9 +164,9 @@ export async function authenticate(db: Db, presented: string): Promise<Principal
   const secret = match ? match[2]! : presented;
   const [row] = await runStatement<AuthRow & Record<string, unknown>>(
     db,
-    sql`SELECT k.id::text, k.name, k.role, k.secret_hash, k.revoked_at,
+    prepared(sql`SELECT k.id::text, k.name, k.role, k.secret_hash, k.revoked_at,
                ARRAY(SELECT g.customer_id FROM api_key_customers g WHERE g.api_key_id = k.id) AS customers
-          FROM api_keys k WHERE k.id = ${id}::uuid`,
+          FROM api_keys k WHERE k.id = ${id}::uuid`),
   );
   const expected = row && row.secret_hash !== NO_SECRET ? Buffer.from(row.secret_hash, 'hex') : crypto.randomBytes(32);
   const ok = expected.length === 32 && crypto.timingSafeEqual(sha256(secret), expected);

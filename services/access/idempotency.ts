@@ -6,9 +6,9 @@
  * crashed leaves an expired lease, which the client's retry takes over.
  */
 import crypto from 'node:crypto';
-import { runCount, type Db } from '../../lib/db';
+import { runCount, runStatement, type Db } from '../../lib/db';
 import { DomainError, type ErrorKind } from '../../lib/errors';
-import { sql, type Tx } from '../../lib/sql';
+import { prepared, sql, type SqlFragment, type StatementPart, type Tx } from '../../lib/sql';
 
 export const LEASE_MS = 30_000;
 export const RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -25,8 +25,12 @@ export interface StoredResponse {
   headers: Record<string, string>;
 }
 
+/** `alongside`: the row of the statement beginIdempotent was given to read with the lease (undefined without one). */
 export type BeginResult =
-  { kind: 'proceed'; lease: Lease } | { kind: 'replay'; response: StoredResponse } | { kind: 'in-flight' } | { kind: 'mismatch' };
+  | { kind: 'proceed'; lease: Lease; alongside?: Record<string, unknown> }
+  | { kind: 'replay'; response: StoredResponse }
+  | { kind: 'in-flight' }
+  | { kind: 'mismatch' };
 
 export const IDEMPOTENCY_ERRORS = {
   /**
@@ -68,39 +72,72 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-export async function beginIdempotent(db: Db, apiKeyId: string, key: string, fingerprint: string): Promise<BeginResult> {
+/** A key's row as beginIdempotent reads it when its insert conflicted. */
+interface StoredKeyRow extends Record<string, unknown> {
+  request_hash: string;
+  state: string;
+  expires_at: Date;
+  response_status: number | null;
+  response_body: unknown;
+  response_headers: Record<string, string> | null;
+}
+
+/**
+ * Takes the key's lease, or says why not. `alongside`, a read that yields exactly one row, runs
+ * in the lease's statement (one round trip for both: the order's pricing read); its row comes
+ * with `proceed`. The lease still commits on its own, at once, so a concurrent duplicate sees it.
+ */
+export async function beginIdempotent(
+  db: Db,
+  apiKeyId: string,
+  key: string,
+  fingerprint: string,
+  alongside?: SqlFragment,
+): Promise<BeginResult> {
   const token = crypto.randomUUID();
-  const inserted = await runCount(
-    db,
-    sql`
+  const insert = sql`
     INSERT INTO idempotency_keys (api_key_id, key, request_hash, state, lease_token, locked_until, expires_at)
     VALUES (${apiKeyId}::uuid, ${key}::text, ${fingerprint}::text, 'IN_FLIGHT', ${token}::uuid,
             now() + make_interval(secs => ${LEASE_MS / 1000}::double precision),
             now() + make_interval(secs => ${RETENTION_MS / 1000}::double precision))
-    ON CONFLICT (api_key_id, key) DO NOTHING`,
-  );
-  if (inserted === 1) return { kind: 'proceed', lease: { apiKeyId, key, token } };
+    ON CONFLICT (api_key_id, key) DO NOTHING`;
+  let inserted: number;
+  let read: Record<string, unknown> | undefined;
+  if (alongside) {
+    const [row] = await runStatement<{ leased: number }>(
+      db,
+      prepared(sql`WITH lease AS (${insert} RETURNING 1) SELECT (SELECT count(*)::int FROM lease) AS leased, a.* FROM (${alongside}) a`),
+    );
+    if (!row) throw new Error('the read alongside the idempotency lease yielded no row');
+    const { leased, ...rest } = row;
+    inserted = leased;
+    read = rest;
+  } else {
+    inserted = await runCount(db, insert);
+  }
+  const proceed = (lease: Lease): BeginResult => ({ kind: 'proceed', lease, ...(read ? { alongside: read } : {}) });
+  if (inserted === 1) return proceed({ apiKeyId, key, token });
 
-  const row = await db.idempotencyKey.findUnique({ where: { apiKeyId_key: { apiKeyId, key } } });
-  if (!row) return beginIdempotent(db, apiKeyId, key, fingerprint); // deleted meanwhile: try again
-  if (row.expiresAt.getTime() < Date.now()) {
+  const [row] = await runStatement<StoredKeyRow>(
+    db,
+    sql`SELECT request_hash, state, expires_at, response_status, response_body, response_headers
+          FROM idempotency_keys WHERE api_key_id = ${apiKeyId}::uuid AND key = ${key}::text`,
+  );
+  if (!row) return beginIdempotent(db, apiKeyId, key, fingerprint, alongside); // deleted meanwhile: try again
+  if (row.expires_at.getTime() < Date.now()) {
     // After 24 h a key may be reused: forget the old record (if it is still expired) and start over.
     // The database's clock decides; if it disagrees, the record is treated as live.
     const forgotten = await runCount(
       db,
       sql`DELETE FROM idempotency_keys WHERE api_key_id = ${apiKeyId}::uuid AND key = ${key}::text AND expires_at < now()`,
     );
-    if (forgotten > 0) return beginIdempotent(db, apiKeyId, key, fingerprint);
+    if (forgotten > 0) return beginIdempotent(db, apiKeyId, key, fingerprint, alongside);
   }
-  if (row.requestHash !== fingerprint) return { kind: 'mismatch' };
+  if (row.request_hash !== fingerprint) return { kind: 'mismatch' };
   if (row.state === 'COMPLETED') {
     return {
       kind: 'replay',
-      response: {
-        status: row.responseStatus ?? 200,
-        body: row.responseBody,
-        headers: (row.responseHeaders ?? {}) as Record<string, string>,
-      },
+      response: { status: row.response_status ?? 200, body: row.response_body, headers: row.response_headers ?? {} },
     };
   }
   const taken = await runCount(
@@ -109,16 +146,33 @@ export async function beginIdempotent(db: Db, apiKeyId: string, key: string, fin
     UPDATE idempotency_keys SET lease_token = ${token}::uuid, locked_until = now() + make_interval(secs => ${LEASE_MS / 1000}::double precision)
     WHERE api_key_id = ${apiKeyId}::uuid AND key = ${key}::text AND state = 'IN_FLIGHT' AND locked_until < now()`,
   );
-  return taken === 1 ? { kind: 'proceed', lease: { apiKeyId, key, token } } : { kind: 'in-flight' };
+  return taken === 1 ? proceed({ apiKeyId, key, token }) : { kind: 'in-flight' };
 }
 
-/** Stores the response in the caller's transaction; throws LeaseLostError if the lease was taken over. */
+/**
+ * Storing the response, as a part of the caller's own statement (one round trip for the change
+ * and its stored response): its check throws IDEMPOTENCY_KEY_IN_FLIGHT if the lease was taken
+ * over, which rolls the caller's transaction back.
+ */
+export function completion(lease: Lease, response: StoredResponse): StatementPart {
+  return {
+    ctes: sql`idempotency_completed AS (
+      UPDATE idempotency_keys SET state = 'COMPLETED', lease_token = NULL, locked_until = NULL, response_status = ${response.status}::int,
+             response_body = ${JSON.stringify(response.body ?? null)}::jsonb, response_headers = ${JSON.stringify(response.headers)}::jsonb
+      WHERE api_key_id = ${lease.apiKeyId}::uuid AND key = ${lease.key}::text AND lease_token = ${lease.token}::uuid AND state = 'IN_FLIGHT'
+      RETURNING 1)`,
+    result: sql`(SELECT count(*)::int FROM idempotency_completed)`,
+    check: (updated) => {
+      if (updated !== 1) throw new DomainError(IDEMPOTENCY_ERRORS.IN_FLIGHT, `idempotency key "${lease.key}" was taken over by a retry`);
+    },
+  };
+}
+
+/** Stores the response in the caller's transaction; throws IDEMPOTENCY_KEY_IN_FLIGHT if the lease was taken over. */
 export async function completeIdempotent(tx: Tx, lease: Lease, response: StoredResponse): Promise<void> {
-  const updated = await tx.exec`
-    UPDATE idempotency_keys SET state = 'COMPLETED', lease_token = NULL, locked_until = NULL, response_status = ${response.status}::int,
-           response_body = ${JSON.stringify(response.body ?? null)}::jsonb, response_headers = ${JSON.stringify(response.headers)}::jsonb
-    WHERE api_key_id = ${lease.apiKeyId}::uuid AND key = ${lease.key}::text AND lease_token = ${lease.token}::uuid AND state = 'IN_FLIGHT'`;
-  if (updated !== 1) throw new DomainError(IDEMPOTENCY_ERRORS.IN_FLIGHT, `idempotency key "${lease.key}" was taken over by a retry`);
+  const part = completion(lease, response);
+  const { rows } = await tx.query<{ result: unknown }>(prepared(sql`WITH ${part.ctes} SELECT ${part.result} AS result`));
+  part.check(rows[0]?.result);
 }
 
 /** Gives the key back when the request failed before completing, so a retry can proceed. */

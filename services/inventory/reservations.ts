@@ -17,9 +17,9 @@
 import { inTransaction, type Db } from '../../lib/db';
 import { DomainError } from '../../lib/errors';
 import { noFaults, type Faults } from '../../lib/faults';
-import type { Tx } from '../../lib/sql';
+import { prepared, sql, SqlFragment, type Tx } from '../../lib/sql';
 import { ORDER_AGGREGATE, ORDER_ERRORS } from '../orders/contract';
-import { appendEvents } from '../platform/outbox/outbox';
+import { appendEvents, changeWithEvents } from '../platform/outbox/outbox';
 import {
   INVENTORY_ERRORS,
   INVENTORY_EVENTS,
@@ -93,18 +93,42 @@ function checkKnown(orderId: string, lines: Line[], known: Set<string>): void {
   throw new DomainError(INVENTORY_ERRORS.UNKNOWN_SKU, `order ${orderId}: no product ${unknown.join(', ')}`, { details: { skus: unknown } });
 }
 
-/** Moves stock between counters for each line, in sku order. */
-async function moveStock(tx: Tx, lines: Line[], from: 'available' | 'reserved' | 'committed', to: 'available' | 'reserved' | 'committed') {
+type Counter = 'available' | 'reserved' | 'committed';
+
+/**
+ * Locks the lines' products in sku order (every transaction takes them in this order: no
+ * deadlock), as a scalar subquery whose value (json) is their available stock. The lock is
+ * taken only once `gate` holds (the reservation's claim): a one-time filter evaluated before
+ * any product is read, so the claim comes first and the products after it.
+ */
+function productLocksAfter(lines: Line[], gate: SqlFragment): SqlFragment {
+  return sql`(SELECT json_agg(json_build_object('sku', p.sku, 'available', p.available) ORDER BY p.sku)
+      FROM (SELECT sku, available FROM products WHERE sku = ANY(${lines.map((l) => l.sku)}::text[]) AND ${gate} ORDER BY sku FOR UPDATE) p)`;
+}
+
+/**
+ * The CTE `moved` that moves stock between counters for each line, for changeWithEvents. The
+ * products must be locked already (productLocksAfter, or `locked` here): an UPDATE ... FROM locks in
+ * join order, which could deadlock. With `locked`, the CTE `locked` takes the locks in sku order
+ * first, and the update only changes rows it holds, so it acquires no lock of its own.
+ */
+function moveStock(lines: Line[], from: Counter, to: Counter, lockFirst = false): SqlFragment {
   const skus = lines.map((l) => l.sku);
   const quantities = lines.map((l) => l.quantity);
-  // Lock in sku order first (an UPDATE ... FROM locks in join order, which could deadlock).
-  await tx.exec`SELECT 1 FROM products WHERE sku = ANY(${skus}::text[]) ORDER BY sku FOR UPDATE`;
-  // One statement for all lines; the column names are fixed strings, never input.
-  await tx.query({
-    text: `UPDATE products p SET ${from} = p.${from} - m.quantity, ${to} = p.${to} + m.quantity, updated_at = now()
-           FROM unnest($1::text[], $2::int[]) AS m(sku, quantity) WHERE p.sku = m.sku`,
-    values: [skus, quantities],
-  });
+  // The column names are fixed strings, never input.
+  const set = `${from} = p.${from} - m.quantity, ${to} = p.${to} + m.quantity, updated_at = now()`;
+  if (!lockFirst) {
+    return new SqlFragment(
+      `moved AS (UPDATE products p SET ${set} FROM unnest($1::text[], $2::int[]) AS m(sku, quantity) WHERE p.sku = m.sku RETURNING 1)`,
+      [skus, quantities],
+    );
+  }
+  return new SqlFragment(
+    `locked AS MATERIALIZED (SELECT sku FROM products WHERE sku = ANY($1::text[]) ORDER BY sku FOR UPDATE),
+     moved AS (UPDATE products p SET ${set} FROM locked l JOIN unnest($1::text[], $2::int[]) AS m(sku, quantity) USING (sku)
+               WHERE p.sku = l.sku RETURNING 1)`,
+    [skus, quantities],
+  );
 }
 
 export function createInventoryService({ db, faults = noFaults }: InventoryDeps) {
@@ -114,24 +138,31 @@ export function createInventoryService({ db, faults = noFaults }: InventoryDeps)
       const lines = bySku(items);
       const outcome = await inTransaction(db, async (tx) => {
         // The lines come from the order: a claim is made only if the input's lines are the order's.
-        const claimed = await tx.exec`
+        // The claim, then (only if it was made) the products locked in sku order: one statement.
+        const {
+          rows: [claim],
+        } = await tx.query<{ claimed: number; stock: { sku: string; available: number }[] | null }>(
+          prepared(sql`
           WITH ordered AS (
             SELECT sku, sum(quantity)::int AS quantity FROM order_items WHERE order_id = ${orderId}::uuid GROUP BY sku
           ), asked AS (
             SELECT sku, quantity FROM unnest(${lines.map((l) => l.sku)}::text[], ${lines.map((l) => l.quantity)}::int[]) AS a(sku, quantity)
+          ), claim AS (
+            INSERT INTO reservations (order_id, status)
+            SELECT ${orderId}::uuid, 'HELD'
+             WHERE EXISTS (SELECT 1 FROM ordered)
+               AND NOT EXISTS ((SELECT * FROM ordered EXCEPT SELECT * FROM asked) UNION ALL (SELECT * FROM asked EXCEPT SELECT * FROM ordered))
+            ON CONFLICT DO NOTHING
+            RETURNING 1
           )
-          INSERT INTO reservations (order_id, status)
-          SELECT ${orderId}::uuid, 'HELD'
-           WHERE EXISTS (SELECT 1 FROM ordered)
-             AND NOT EXISTS ((SELECT * FROM ordered EXCEPT SELECT * FROM asked) UNION ALL (SELECT * FROM asked EXCEPT SELECT * FROM ordered))
-          ON CONFLICT DO NOTHING`;
-        if (claimed === 0) {
+          SELECT (SELECT count(*)::int FROM claim) AS claimed,
+                 ${productLocksAfter(lines, sql`EXISTS (SELECT 1 FROM claim)`)} AS stock`),
+        );
+        if (claim!.claimed === 0) {
           await checkAgainstOrder(tx, orderId, lines);
           return { applied: false, shortages: await priorShortages(tx, orderId) };
         }
-        const stock = await tx.rows<{ sku: string; available: number }>`
-          SELECT sku, available FROM products WHERE sku = ANY(${lines.map((l) => l.sku)}::text[]) ORDER BY sku FOR UPDATE`;
-        const available = new Map(stock.map((p) => [p.sku, p.available]));
+        const available = new Map((claim!.stock ?? []).map((p) => [p.sku, p.available]));
         checkKnown(orderId, lines, new Set(available.keys()));
         const shortages = lines
           .filter((l) => available.get(l.sku)! < l.quantity)
@@ -143,11 +174,11 @@ export function createInventoryService({ db, faults = noFaults }: InventoryDeps)
           ]);
           return { applied: true, shortages };
         }
-        await moveStock(tx, lines, 'available', 'reserved'); // rows already locked above: re-locking is free
-        await tx.exec`
+        // The stock moved, the lines held and the event: one statement (the products are locked above).
+        const held = sql`${moveStock(lines, 'available', 'reserved')}, held AS (
           INSERT INTO reservation_items (order_id, sku, quantity)
-          SELECT ${orderId}::uuid, sku, quantity FROM unnest(${lines.map((l) => l.sku)}::text[], ${lines.map((l) => l.quantity)}::int[]) AS m(sku, quantity)`;
-        await appendEvents<InventoryEvent>(tx, aggregate(orderId), [
+          SELECT ${orderId}::uuid, sku, quantity FROM unnest(${lines.map((l) => l.sku)}::text[], ${lines.map((l) => l.quantity)}::int[]) AS m(sku, quantity))`;
+        await changeWithEvents<InventoryEvent>(tx, held, aggregate(orderId), [
           { type: INVENTORY_EVENTS.InventoryReserved, payload: { orderId, items: lines } },
         ]);
         await faults.hit('inventory.reserve.beforeCommit', orderId);
@@ -161,9 +192,21 @@ export function createInventoryService({ db, faults = noFaults }: InventoryDeps)
     /** Moves held stock to committed once the order is confirmed. */
     async commit({ orderId }: CommitInput): Promise<{ applied: boolean }> {
       const applied = await inTransaction(db, async (tx) => {
-        const moved = await tx.exec`
-          UPDATE reservations SET status = 'COMMITTED', updated_at = now() WHERE order_id = ${orderId}::uuid AND status = 'HELD'`;
-        if (moved === 0) {
+        // The lines were written with the reservation and never change: read in the same statement.
+        const {
+          rows: [moved],
+        } = await tx.query<{ lines: Line[] | null }>(
+          prepared(sql`
+          WITH moved AS (
+            UPDATE reservations SET status = 'COMMITTED', updated_at = now() WHERE order_id = ${orderId}::uuid AND status = 'HELD'
+            RETURNING order_id
+          )
+          SELECT (SELECT json_agg(json_build_object('sku', i.sku, 'quantity', i.quantity) ORDER BY i.sku)
+                    FROM reservation_items i JOIN moved USING (order_id)) AS lines
+            FROM moved`),
+        );
+        if (!moved) {
+          // A fresh statement (a new snapshot): an attempt that committed meanwhile is seen.
           const [prior] = await tx.rows<{ status: string }>`SELECT status FROM reservations WHERE order_id = ${orderId}::uuid`;
           if (prior?.status === 'COMMITTED') return false;
           throw new DomainError(
@@ -171,9 +214,8 @@ export function createInventoryService({ db, faults = noFaults }: InventoryDeps)
             `order ${orderId}: cannot commit a reservation that is ${prior?.status ?? 'missing'}`,
           );
         }
-        const lines = await reservedLines(tx, orderId);
-        await moveStock(tx, lines, 'reserved', 'committed');
-        await appendEvents<InventoryEvent>(tx, aggregate(orderId), [
+        const lines = moved.lines ?? [];
+        await changeWithEvents<InventoryEvent>(tx, moveStock(lines, 'reserved', 'committed', true), aggregate(orderId), [
           { type: INVENTORY_EVENTS.InventoryCommitted, payload: { orderId, items: lines } },
         ]);
         return true;
@@ -202,9 +244,9 @@ export function createInventoryService({ db, faults = noFaults }: InventoryDeps)
         const from = row?.status;
         if (from !== 'HELD' && from !== 'COMMITTED') return { releasedFrom: null, applied: false };
         const lines = await reservedLines(tx, orderId);
-        await moveStock(tx, lines, from === 'HELD' ? 'reserved' : 'committed', 'available');
-        await tx.exec`UPDATE reservations SET status = 'RELEASED', updated_at = now() WHERE order_id = ${orderId}::uuid`;
-        await appendEvents<InventoryEvent>(tx, aggregate(orderId), [
+        const released = sql`${moveStock(lines, from === 'HELD' ? 'reserved' : 'committed', 'available', true)}, released AS (
+          UPDATE reservations SET status = 'RELEASED', updated_at = now() WHERE order_id = ${orderId}::uuid)`;
+        await changeWithEvents<InventoryEvent>(tx, released, aggregate(orderId), [
           { type: INVENTORY_EVENTS.InventoryReleased, payload: { orderId, releasedFrom: from, reason, items: lines } },
         ]);
         await faults.hit('inventory.release.beforeCommit', orderId);

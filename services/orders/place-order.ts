@@ -12,9 +12,9 @@ import { inTransaction, runStatement, type Db } from '../../lib/db';
 import { COMMON_ERRORS, DomainError, type ErrorKind } from '../../lib/errors';
 import type { Faults } from '../../lib/faults';
 import type { Logger } from '../../lib/logger';
-import { sql, type Tx } from '../../lib/sql';
+import { sql, type SqlFragment, type StatementPart, type Tx } from '../../lib/sql';
 import { INVENTORY_ERRORS } from '../inventory/contract';
-import { appendEvents } from '../platform/outbox/outbox';
+import { changeWithEvents } from '../platform/outbox/outbox';
 import { ORDER_AGGREGATE, ORDER_ERRORS, ORDER_EVENTS, orderWorkflowId, type OrderEvent } from './contract';
 import { isResourceExhausted } from './admission';
 import { markSagaStarted, startSaga, type StartableOrder } from './saga-starter';
@@ -59,17 +59,38 @@ interface CatalogPrice {
   unitPriceMinor: string;
 }
 
+/** What pricing reads: the customer's account and the products named (one row, `catalogRead`). */
+export interface CatalogRow {
+  account: { kind: string; currency: string } | null;
+  products: CatalogPrice[];
+}
+
+/** Checks what needs no database (a repeated sku); priceOrder does it too. */
+export function checkOrderShape(cmd: PlaceOrderCommand): void {
+  checkNoRepeatedSku(cmd.items);
+}
+
+/**
+ * The statement that reads what pricing needs, exactly one row (CatalogRow): plain SQL, no query
+ * compiler in between. A caller may run it alongside another statement (the idempotency lease).
+ */
+export function catalogRead(cmd: PlaceOrderCommand): SqlFragment {
+  return sql`SELECT (SELECT json_build_object('kind', kind, 'currency', currency) FROM accounts WHERE id = ${cmd.customerId}::text) AS account,
+               COALESCE((SELECT json_agg(json_build_object('sku', sku, 'currency', currency, 'unitPriceMinor', unit_price_minor::text))
+                         FROM products WHERE sku = ANY(${cmd.items.map((i) => i.sku)}::text[])), '[]'::json) AS products`;
+}
+
 /** Checks the command against the catalog and accounts; writes nothing. */
 export async function priceOrder(db: Db, cmd: PlaceOrderCommand): Promise<PricedOrder> {
-  checkNoRepeatedSku(cmd.items);
-  // One round trip on the hot path of every order, plain SQL (no query compiler in between).
-  const [row] = await runStatement<{ account: { kind: string; currency: string } | null; products: CatalogPrice[] }>(
-    db,
-    sql`SELECT (SELECT json_build_object('kind', kind, 'currency', currency) FROM accounts WHERE id = ${cmd.customerId}::text) AS account,
-               COALESCE((SELECT json_agg(json_build_object('sku', sku, 'currency', currency, 'unitPriceMinor', unit_price_minor::text))
-                         FROM products WHERE sku = ANY(${cmd.items.map((i) => i.sku)}::text[])), '[]'::json) AS products`,
-  );
-  const { account, products } = row!;
+  checkOrderShape(cmd);
+  const [row] = await runStatement<CatalogRow & Record<string, unknown>>(db, catalogRead(cmd));
+  return priceFrom(cmd, row!);
+}
+
+/** Prices the command from what catalogRead read (the same checks as priceOrder). */
+export function priceFrom(cmd: PlaceOrderCommand, row: CatalogRow): PricedOrder {
+  checkOrderShape(cmd);
+  const { account, products } = row;
   const bySku = new Map(products.map((p) => [p.sku, p]));
   cmd.items.forEach((item, i) => {
     if (!bySku.has(item.sku)) throw rejected(INVENTORY_ERRORS.UNKNOWN_SKU, `items/${i}/sku: no product "${item.sku}"`, `/items/${i}/sku`);
@@ -93,19 +114,26 @@ export async function priceOrder(db: Db, cmd: PlaceOrderCommand): Promise<Priced
   return { customerId: cmd.customerId, currency, totalMinor, items };
 }
 
-/** Writes a priced order in one transaction; `alsoInTx` runs inside it (same commit or none). */
-export async function createOrder(
-  db: Db,
-  cmd: PlaceOrderCommand,
-  priced: PricedOrder,
-  alsoInTx?: (tx: Tx, order: PlacedOrder) => Promise<void>,
-): Promise<PlacedOrder> {
+/**
+ * What else an order's transaction does: `beforeWrite` runs in it before the order is written,
+ * `inStatement`'s part rides in the statement that writes it, `inTx` runs in it after (same commit
+ * or none for all three).
+ */
+export interface AlsoInOrderTx {
+  beforeWrite?: (tx: Tx, order: PlacedOrder) => Promise<void>;
+  inStatement?: (order: PlacedOrder) => StatementPart;
+  inTx?: (tx: Tx, order: PlacedOrder) => Promise<void>;
+}
+
+/** Writes a priced order in one transaction, with what `also` adds to it. */
+export async function createOrder(db: Db, cmd: PlaceOrderCommand, priced: PricedOrder, also: AlsoInOrderTx = {}): Promise<PlacedOrder> {
   const id = crypto.randomUUID();
   const order: PlacedOrder = { id, workflowId: orderWorkflowId(id), status: 'PENDING', ...priced };
   const lines = order.items;
   await inTransaction(db, async (tx) => {
-    await tx.exec`
-      WITH o AS (
+    if (also.beforeWrite) await also.beforeWrite(tx, order);
+    // The order, its lines, its first history row and OrderCreated: one statement.
+    const written = sql`o AS (
         INSERT INTO orders (id, customer_id, api_key_id, status, currency, total_minor, workflow_id)
         VALUES (${id}::uuid, ${order.customerId}::text, ${cmd.apiKeyId}::uuid, 'PENDING', ${order.currency}::text,
                 ${order.totalMinor}::bigint, ${order.workflowId}::text)
@@ -115,16 +143,29 @@ export async function createOrder(
         SELECT o.id, l.line_no, l.sku, l.quantity, l.unit_price_minor FROM o,
                unnest(${lines.map((_, i) => i + 1)}::int[], ${lines.map((l) => l.sku)}::text[], ${lines.map((l) => l.quantity)}::int[],
                       ${lines.map((l) => String(l.unitPriceMinor))}::bigint[]) AS l(line_no, sku, quantity, unit_price_minor)
-      )
-      INSERT INTO order_status_history (order_id, transition_key, step, step_status, order_status)
-      SELECT o.id, '0:orderCreated:COMPLETED', 'orderCreated', 'COMPLETED', 'PENDING' FROM o`;
-    await appendEvents<OrderEvent>(tx, { type: ORDER_AGGREGATE, id }, [
-      {
-        type: ORDER_EVENTS.OrderCreated,
-        payload: { orderId: id, customerId: order.customerId, currency: order.currency, totalMinor: order.totalMinor, items: order.items },
-      },
-    ]);
-    if (alsoInTx) await alsoInTx(tx, order);
+      ), history AS (
+        INSERT INTO order_status_history (order_id, transition_key, step, step_status, order_status)
+        SELECT o.id, '0:orderCreated:COMPLETED', 'orderCreated', 'COMPLETED', 'PENDING' FROM o
+      )`;
+    await changeWithEvents<OrderEvent>(
+      tx,
+      written,
+      { type: ORDER_AGGREGATE, id },
+      [
+        {
+          type: ORDER_EVENTS.OrderCreated,
+          payload: {
+            orderId: id,
+            customerId: order.customerId,
+            currency: order.currency,
+            totalMinor: order.totalMinor,
+            items: order.items,
+          },
+        },
+      ],
+      also.inStatement ? [also.inStatement(order)] : [],
+    );
+    if (also.inTx) await also.inTx(tx, order);
   });
   return order;
 }
@@ -140,19 +181,20 @@ export interface PlaceOrderDeps {
 }
 
 /**
- * The whole use case: price, commit (with `alsoInTx`), start the saga. The answer is the
+ * The whole use case: price, commit (with what `also` adds to the order's transaction), start the saga. The answer is the
  * committed order whether or not the start succeeded: the sweeper owns a failed start.
  */
 export async function placeOrder(
   deps: PlaceOrderDeps,
   cmd: PlaceOrderCommand,
   priced: PricedOrder,
-  alsoInTx: (tx: Tx, order: PlacedOrder) => Promise<void>,
+  also: Omit<AlsoInOrderTx, 'beforeWrite'> = {},
 ): Promise<PlacedOrder> {
   const { db, cfg, temporal, log, faults } = deps;
-  const order = await createOrder(db, cmd, priced, async (tx, o) => {
-    await faults.hit('api.order.beforeCommit', o.id);
-    await alsoInTx(tx, o);
+  const order = await createOrder(db, cmd, priced, {
+    ...also,
+    // Inside the transaction, before anything of the order is written (nothing of it commits if this fails).
+    beforeWrite: (_tx, o) => faults.hit('api.order.beforeCommit', o.id),
   });
   await faults.hit('api.order.afterCommit', order.id);
   try {

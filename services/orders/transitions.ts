@@ -5,7 +5,7 @@
  */
 import { runStatement, type Db } from '../../lib/db';
 import { DomainError, type ErrorKind } from '../../lib/errors';
-import { sql } from '../../lib/sql';
+import { prepared, sql } from '../../lib/sql';
 import { AUDIT_ACTIONS, auditInsert, recordAuditAlone, temporalActor, type AuditEntry } from '../platform/audit-log/audit-log';
 import { outboxAppend } from '../platform/outbox/outbox';
 import {
@@ -176,7 +176,7 @@ export function createTransitions(deps: TransitionDeps) {
           event_id: string | null;
         }>(
           db,
-          sql`
+          prepared(sql`
         WITH prev AS (
           SELECT status, failure_reason, created_at FROM orders WHERE id = ${orderId}::uuid FOR UPDATE
         ), rec AS (
@@ -202,7 +202,7 @@ export function createTransitions(deps: TransitionDeps) {
           FROM upd WHERE (SELECT status FROM prev) IS DISTINCT FROM ${orderStatus}::text`)}${auditCte}
         SELECT (SELECT status FROM prev) AS from_status, (SELECT created_at FROM prev) AS created_at,
                EXISTS (SELECT 1 FROM rec) AS recorded, (SELECT failure_reason FROM upd) AS failure_reason,
-               (SELECT event_id::text FROM outbox_written) AS event_id`,
+               (SELECT event_id::text FROM outbox_written) AS event_id`),
         );
       const rows = await guarded(orderId, async () => {
         try {

@@ -16,9 +16,9 @@ import crypto from 'node:crypto';
 import { inTransaction, type Db } from '../../lib/db';
 import { COMMON_ERRORS, DomainError, type ErrorKind } from '../../lib/errors';
 import { noFaults, type Faults } from '../../lib/faults';
-import type { Tx } from '../../lib/sql';
+import { prepared, sql, type Tx } from '../../lib/sql';
 import { ORDER_AGGREGATE, ORDER_ERRORS } from '../orders/contract';
-import { appendEvents } from '../platform/outbox/outbox';
+import { appendEvents, changeWithEvents } from '../platform/outbox/outbox';
 import {
   ledgerKeys,
   merchantAccountId,
@@ -32,7 +32,7 @@ import {
   type RefundInput,
   type RefundResult,
 } from './contract';
-import { lockAccounts, postLedgerTransaction } from './ledger';
+import { accountLocksAfter, ledgerPosting, lockedAccountsOf, postLedgerTransaction } from './ledger';
 
 /** The kind of each failed-charge type; CURRENCY_MISMATCH is the common kind. */
 const CHARGE_FAILURES: Record<PaymentFailureType, ErrorKind> = {
@@ -200,17 +200,27 @@ export function createPaymentService({ db, faults = noFaults }: PaymentDeps) {
         // The claimed row names its ledger transaction from the start (a charge of zero has none).
         const chargeTxId = amountMinor === 0 ? null : crypto.randomUUID();
         // The terms come from the order row: a claim is made only if the input agrees with it.
-        const claimed = await tx.exec`
-          INSERT INTO payments (order_id, customer_id, amount_minor, currency, status, charge_tx_id)
-          SELECT o.id, o.customer_id, o.total_minor, o.currency, 'CAPTURED', ${chargeTxId}::uuid FROM orders o
-           WHERE o.id = ${orderId}::uuid AND o.customer_id = ${customerId}::text AND o.total_minor = ${amountMinor}::bigint
-             AND o.currency = ${currency}::text
-          ON CONFLICT DO NOTHING`;
-        if (claimed === 0) {
+        // The claim, then (only if it was made) the accounts locked in id order: one statement.
+        const {
+          rows: [claim],
+        } = await tx.query<{ claimed: number; accounts: Parameters<typeof lockedAccountsOf>[0] }>(
+          prepared(sql`
+          WITH claim AS (
+            INSERT INTO payments (order_id, customer_id, amount_minor, currency, status, charge_tx_id)
+            SELECT o.id, o.customer_id, o.total_minor, o.currency, 'CAPTURED', ${chargeTxId}::uuid FROM orders o
+             WHERE o.id = ${orderId}::uuid AND o.customer_id = ${customerId}::text AND o.total_minor = ${amountMinor}::bigint
+               AND o.currency = ${currency}::text
+            ON CONFLICT DO NOTHING
+            RETURNING 1
+          )
+          SELECT (SELECT count(*)::int FROM claim) AS claimed,
+                 ${accountLocksAfter([customerId, merchantAccountId(currency)], sql`EXISTS (SELECT 1 FROM claim)`)} AS accounts`),
+        );
+        if (claim!.claimed === 0) {
           await checkAgainstOrder(tx, input);
           return priorCharge(tx, orderId);
         }
-        const locked = await lockAccounts(tx, [customerId, merchantAccountId(currency)]);
+        const locked = lockedAccountsOf(claim!.accounts);
         const refused = refusal(
           locked.find((a) => a.id === customerId),
           input,
@@ -220,12 +230,13 @@ export function createPaymentService({ db, faults = noFaults }: PaymentDeps) {
           { accountId: customerId, amountMinor: -amountMinor },
           { accountId: merchantAccountId(currency), amountMinor },
         ];
-        const transactionId = await postLedgerTransaction(
-          tx,
+        const posting = ledgerPosting(
           { id: chargeTxId ?? undefined, kind: 'CHARGE', orderId, idempotencyKey: ledgerKeys.charge(orderId), currency, entries },
           locked,
         );
-        await appendEvents<PaymentEvent>(tx, { type: ORDER_AGGREGATE, id: orderId }, [
+        const transactionId = posting?.id ?? null;
+        // The ledger transaction and its event: one statement (the accounts are locked above).
+        await changeWithEvents<PaymentEvent>(tx, posting?.ctes ?? null, { type: ORDER_AGGREGATE, id: orderId }, [
           { type: PAYMENT_EVENTS.PaymentCaptured, payload: { orderId, customerId, amountMinor, currency, transactionId } },
         ]);
         await faults.hit('payment.charge.beforeCommit', orderId);

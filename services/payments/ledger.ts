@@ -6,7 +6,7 @@
  */
 import crypto from 'node:crypto';
 import { DomainError } from '../../lib/errors';
-import type { Tx } from '../../lib/sql';
+import { prepared, sql, type SqlFragment, type Tx } from '../../lib/sql';
 import { externalAccountId, merchantAccountId, PAYMENT_ERRORS } from './contract';
 
 export interface LedgerEntryInput {
@@ -37,8 +37,27 @@ export interface LockedAccount {
  */
 export async function lockAccounts(tx: Tx, ids: string[]): Promise<LockedAccount[]> {
   const unique = [...new Set(ids)].sort();
-  return tx.rows<LockedAccount>`
-    SELECT id, kind, currency, balance_minor FROM accounts WHERE id = ANY(${unique}::text[]) ORDER BY id FOR UPDATE`;
+  const { rows } = await tx.query<LockedAccount>(
+    prepared(sql`SELECT id, kind, currency, balance_minor FROM accounts WHERE id = ANY(${unique}::text[]) ORDER BY id FOR UPDATE`),
+  );
+  return rows;
+}
+
+/**
+ * The same locks as lockAccounts, as a scalar subquery for a statement that must take them
+ * only once `gate` (an uncommitted claim, say) holds: the gate is a one-time filter, evaluated
+ * before any account is read, so the claim comes first and the accounts after it, in id order.
+ * Its value (json) becomes LockedAccount[] with lockedAccountsOf.
+ */
+export function accountLocksAfter(ids: string[], gate: SqlFragment): SqlFragment {
+  const unique = [...new Set(ids)].sort();
+  return sql`(SELECT json_agg(json_build_object('id', a.id, 'kind', a.kind, 'currency', a.currency, 'balance_minor', a.balance_minor::text) ORDER BY a.id)
+      FROM (SELECT id, kind, currency, balance_minor FROM accounts WHERE id = ANY(${unique}::text[]) AND ${gate} ORDER BY id FOR UPDATE) a)`;
+}
+
+/** The accounts accountLocksAfter locked (balances as bigint, never through a JSON number). */
+export function lockedAccountsOf(json: { id: string; kind: string; currency: string; balance_minor: string }[] | null): LockedAccount[] {
+  return (json ?? []).map((a) => ({ id: a.id, kind: a.kind, currency: a.currency, balance_minor: BigInt(a.balance_minor) }));
 }
 
 function checkEntries(input: LedgerTransactionInput, entries: LedgerEntryInput[], accounts: LockedAccount[]): void {
@@ -55,6 +74,36 @@ function checkEntries(input: LedgerTransactionInput, entries: LedgerEntryInput[]
   }
 }
 
+/** A checked ledger transaction, ready to post: its id and the CTEs that insert it. */
+export interface LedgerPosting {
+  id: string;
+  /** `ledger_tx AS (INSERT ...), ledger_rows AS (INSERT ...)`: for a statement's WITH list (outbox changeWithEvents). */
+  ctes: SqlFragment;
+}
+
+/**
+ * Checks a transaction against its locked accounts and builds its insert; null if all amounts
+ * are zero. The database moves the balances when the entries are inserted and checks the sum
+ * at commit.
+ */
+export function ledgerPosting(input: LedgerTransactionInput, accounts: LockedAccount[]): LedgerPosting | null {
+  const entries = input.entries.filter((e) => e.amountMinor !== 0);
+  if (entries.length === 0) return null;
+  checkEntries(input, entries, accounts);
+  const id = input.id ?? crypto.randomUUID();
+  const accountIds = entries.map((e) => e.accountId);
+  const amounts = entries.map((e) => String(e.amountMinor));
+  const ctes = sql`ledger_tx AS (
+      INSERT INTO ledger_transactions (id, kind, order_id, idempotency_key)
+      VALUES (${id}::uuid, ${input.kind}::text, ${input.orderId}::uuid, ${input.idempotencyKey}::text)
+      RETURNING id
+    ), ledger_rows AS (
+      INSERT INTO ledger_entries (transaction_id, account_id, amount_minor)
+      SELECT t.id, e.account_id, e.amount_minor FROM ledger_tx t, unnest(${accountIds}::text[], ${amounts}::bigint[]) AS e(account_id, amount_minor)
+    )`;
+  return { id, ctes };
+}
+
 /**
  * Posts a balanced transaction (the database moves the balances). Returns its id, or null if all amounts
  * are zero. A caller that already locked the accounts (to check a balance) passes them.
@@ -68,19 +117,9 @@ export async function postLedgerTransaction(tx: Tx, input: LedgerTransactionInpu
       tx,
       entries.map((e) => e.accountId),
     ));
-  checkEntries(input, entries, accounts);
-  const id = input.id ?? crypto.randomUUID();
-  const accountIds = entries.map((e) => e.accountId);
-  const amounts = entries.map((e) => String(e.amountMinor));
-  await tx.exec`
-    WITH t AS (
-      INSERT INTO ledger_transactions (id, kind, order_id, idempotency_key)
-      VALUES (${id}::uuid, ${input.kind}::text, ${input.orderId}::uuid, ${input.idempotencyKey}::text)
-      RETURNING id
-    )
-    INSERT INTO ledger_entries (transaction_id, account_id, amount_minor)
-    SELECT t.id, e.account_id, e.amount_minor FROM t, unnest(${accountIds}::text[], ${amounts}::bigint[]) AS e(account_id, amount_minor)`;
-  return id;
+  const posting = ledgerPosting(input, accounts)!;
+  await tx.query(sql`WITH ${posting.ctes} SELECT 1`);
+  return posting.id;
 }
 
 /** Creates the merchant and external accounts of a currency if missing. */

@@ -104,7 +104,7 @@ test('when Temporal takes no start (it accepts the connection and never answers)
     const key = await createApiKey(env.db, `start-timeout-${crypto.randomUUID().slice(0, 8)}`, 'client', [customerId]);
     const cmd = { apiKeyId: key.id, customerId, items: [{ sku, quantity: 1 }] };
     const deps = { db: env.db, cfg, temporal: silent, log: createLogger('sweeper-test', 'silent'), faults: noFaults };
-    const order = await placeOrder(deps, cmd, await priceOrder(env.db, cmd), async () => undefined);
+    const order = await placeOrder(deps, cmd, await priceOrder(env.db, cmd));
 
     const row = await env.db.order.findUniqueOrThrow({ where: { id: order.id } });
     expect({ status: row.status, sagaStartedAt: row.sagaStartedAt }).toEqual({ status: 'PENDING', sagaStartedAt: null });

@@ -2,7 +2,7 @@
  * The statement builder of lib/sql.ts: values become $n parameters, and a fragment given as a
  * value is spliced in with its parameters renumbered (how the outbox writer's CTEs compose).
  */
-import { sql, SqlFragment } from '../../lib/sql';
+import { prepared, sql, SqlFragment } from '../../lib/sql';
 
 describe('sql', () => {
   test('each value becomes the next $n, in order', () => {
@@ -31,5 +31,15 @@ describe('sql', () => {
     const s = sql`SELECT ${{ text: 'DROP TABLE x', values: [] }}`;
     expect(s.text).toBe('SELECT $1');
     expect(s.values).toEqual([{ text: 'DROP TABLE x', values: [] }]);
+  });
+
+  test('a prepared statement is named by its text alone: the same text with other values shares the name, another text does not', () => {
+    const a = prepared(sql`SELECT ${1}::int`);
+    const b = prepared(sql`SELECT ${2}::int`);
+    const c = prepared(sql`SELECT ${1}::bigint`);
+    expect(a.name).toMatch(/^os_[0-9a-f]{24}$/);
+    expect(b.name).toBe(a.name);
+    expect(b.values).toEqual([2]);
+    expect(c.name).not.toBe(a.name);
   });
 });

@@ -9,7 +9,7 @@
  * own and feed it rows from the same statement (services/orders/transitions.ts).
  */
 import { context, propagation } from '@opentelemetry/api';
-import { sql, type SqlFragment, type Tx } from '../../../lib/sql';
+import { prepared, sql, type SqlFragment, type StatementPart, type Tx } from '../../../lib/sql';
 
 /** Envelope schema version of every event type written today. */
 export const CURRENT_SCHEMA_VERSION = 1;
@@ -63,6 +63,45 @@ export function outboxAppend(rows: SqlFragment): SqlFragment {
     )`;
 }
 
+/** The rows `outboxAppend` takes for events of one aggregate, numbered in the order given. */
+export function eventRows(aggregate: Aggregate, events: NewEvent[]): SqlFragment {
+  const rows = events.map((e, i) => ({ ord: i + 1, type: e.type, schema_version: e.schemaVersion ?? null, payload: e.payload }));
+  return sql`
+      SELECT ${aggregate.type}::text AS aggregate_type, ${aggregate.id}::text AS aggregate_id, e.ord, e.type, e.payload, e.schema_version
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e(ord int, type text, schema_version int, payload jsonb)`;
+}
+
+/**
+ * A change and its events for one aggregate in one statement, hence one round trip: `change`
+ * is a comma-separated list of CTEs (`moved AS (UPDATE ...), kept AS (INSERT ...)`) that the
+ * statement runs next to the outbox writer's. Every data-modifying CTE runs to completion, so
+ * the change and its rows commit or roll back together with the caller's transaction. Must be
+ * called with the transaction handle of the change itself.
+ */
+export async function changeWithEvents<E extends NewEvent = NewEvent>(
+  tx: Tx,
+  change: SqlFragment | null,
+  aggregate: Aggregate,
+  events: E[],
+  parts: StatementPart[] = [],
+): Promise<{ eventId: string; sequence: number }[]> {
+  if (events.length === 0) throw new Error('changeWithEvents needs at least one event');
+  const ctes = [...(change ? [change] : []), ...parts.map((p) => p.ctes)].map((c) => sql`${c},`);
+  const results = parts.map((p, i) => sql`, ${p.result} AS ${sql([`part_${i}`])}`);
+  const { rows: written } = await tx.query<{ event_id: string; sequence: number } & Record<string, unknown>>(
+    prepared(sql`
+    WITH ${joined(ctes)} ${outboxAppend(eventRows(aggregate, events))}
+    SELECT event_id::text, sequence${joined(results)} FROM outbox_written ORDER BY sequence`),
+  );
+  parts.forEach((p, i) => p.check(written[0]?.[`part_${i}`]));
+  return written.map((r) => ({ eventId: r.event_id, sequence: r.sequence }));
+}
+
+/** Fragments one after the other. */
+function joined(fragments: SqlFragment[]): SqlFragment {
+  return sql(['', ...fragments.map(() => '')], ...fragments);
+}
+
 /**
  * Appends events for one aggregate, in one round trip. Must be called with the transaction
  * handle of the change itself.
@@ -73,11 +112,5 @@ export async function appendEvents<E extends NewEvent = NewEvent>(
   events: E[],
 ): Promise<{ eventId: string; sequence: number }[]> {
   if (events.length === 0) return [];
-  const rows = events.map((e, i) => ({ ord: i + 1, type: e.type, schema_version: e.schemaVersion ?? null, payload: e.payload }));
-  const { rows: written } = await tx.query<{ event_id: string; sequence: number }>(sql`
-    WITH ${outboxAppend(sql`
-      SELECT ${aggregate.type}::text AS aggregate_type, ${aggregate.id}::text AS aggregate_id, e.ord, e.type, e.payload, e.schema_version
-      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e(ord int, type text, schema_version int, payload jsonb)`)}
-    SELECT event_id::text, sequence FROM outbox_written ORDER BY sequence`);
-  return written.map((r) => ({ eventId: r.event_id, sequence: r.sequence }));
+  return changeWithEvents(tx, null, aggregate, events);
 }
