@@ -9,7 +9,8 @@ import { Jaeger } from './jaeger';
 import { log, tail, waitUntil } from './proc';
 import { Prometheus } from './prometheus';
 import { goToolPath, goToolVersion, installGoTool, Temporal, type GoTool } from './temporal';
-import { TemporalServer, TemporalUi } from './temporal-server';
+import { TemporalServer } from './temporal-server';
+import { TemporalUi } from './temporal-ui';
 import { Zipkin } from './zipkin';
 
 export interface StackOptions {
@@ -26,9 +27,10 @@ export function tracingComponents(cfg: StackConfig): [Zipkin, Jaeger] {
   return [new Zipkin(cfg), new Jaeger(cfg)];
 }
 
-/** Temporal as TEMPORAL_PERSISTENCE selects: the dev server on SQLite, or the full server on PostgreSQL + its UI. */
+/** Temporal as TEMPORAL_PERSISTENCE selects (the dev server on SQLite, or the full server on PostgreSQL), and its read-only Web UI. */
 function temporalComponents(cfg: StackConfig, persistence = cfg.stack.temporal.persistence): Component[] {
-  return persistence === 'postgres' ? [new TemporalServer(cfg), new TemporalUi(cfg)] : [new Temporal(cfg)];
+  const server = persistence === 'postgres' ? new TemporalServer(cfg) : new Temporal(cfg);
+  return [server, new TemporalUi(cfg, server)];
 }
 
 export function components(cfg: StackConfig, opts: StackOptions = {}): Component[] {
