@@ -16,6 +16,7 @@ import { migrate } from '../lib/migrate';
 import { instanceEnv, parseScale, scaleArg, ScaleSpecError } from '../app/instances';
 import { ROLES, type Role } from '../app/processes';
 import { loadStackConfig, type StackConfig } from './stack/config';
+import { removeAppState, roleLogFile, writeAppState, type AppProcess, type AppState } from './stack/app-processes';
 import { formatStatus, up } from './stack/stack';
 import { ensureDatabase } from './stack/postgres';
 import { tail } from './stack/proc';
@@ -39,6 +40,9 @@ interface Managed {
 }
 
 let stopping = false;
+
+/** Records the processes in the stack directory for `npm run stack -- status` and `logs` (set once they run). */
+let recordState: () => void = () => {};
 
 /** Added to every app process's environment: the trace backends' OTEL_* variables, if they run. */
 let sharedEnv: Record<string, string> = {};
@@ -82,7 +86,10 @@ function supervise(m: Managed, cfg: StackConfig, code: number | null, signal: No
   }
   console.error(`[start] ${m.name} exited (${signal ?? code}); restarting. Log: ${m.logFile}`);
   m.ready = undefined;
-  spawnRole(m, cfg).catch((err: unknown) => console.error(`[start] ${(err as Error).message}`));
+  spawnRole(m, cfg).then(
+    () => recordState(),
+    (err: unknown) => console.error(`[start] ${(err as Error).message}`),
+  );
 }
 
 async function stopAll(managed: Managed[]): Promise<void> {
@@ -114,7 +121,7 @@ function banner(cfg: StackConfig, managed: Managed[], keys: { client: string; ad
     `  Traces           ${tracesLine(cfg)}`,
     '  Metrics:',
     ...managed.map((m) => `    ${m.name.padEnd(24)} ${m.ready?.metricsUrl ?? '(not ready)'}`),
-    `  App logs         ${path.join(cfg.stack.dir, 'logs')}/<process>.log`,
+    `  App logs         ${path.join(cfg.stack.dir, 'logs')}/<process>.log   (npm run stack -- logs <process>; status lists them)`,
     '',
     `  demo client API key: ${keys.client}`,
     `  demo admin API key:  ${keys.admin}`,
@@ -136,7 +143,7 @@ function tracesLine(cfg: StackConfig): string {
 }
 
 /** One entry per instance: every role once, scaled roles `scale[role]` times. */
-function instances(cfg: StackConfig, scale: Partial<Record<Role, number>>, logDir: string): Managed[] {
+function instances(cfg: StackConfig, scale: Partial<Record<Role, number>>, stackDir: string): Managed[] {
   const base = { apiPort: cfg.api.port, metricsPortBase: cfg.metrics.portBase, kafkaClientId: cfg.kafka.clientId };
   return (Object.keys(ROLES) as Role[]).flatMap((role) => {
     const count = scale[role] ?? 1;
@@ -144,10 +151,23 @@ function instances(cfg: StackConfig, scale: Partial<Record<Role, number>>, logDi
       role,
       name: count > 1 ? `${role}#${i}` : role,
       env: count > 1 ? instanceEnv(base, i) : {},
-      logFile: path.join(logDir, count > 1 ? `${role}-${i}.log` : `${role}.log`),
+      logFile: roleLogFile(stackDir, role, count > 1 ? i : undefined),
       restarts: [],
     }));
   });
+}
+
+/** What the stack directory records of the running processes (a restarted one has a new pid). */
+function appState(managed: Managed[], startedAt: number): AppState {
+  const processes = managed.flatMap((m): AppProcess[] => {
+    const pid = m.child?.pid;
+    if (!pid || !m.ready) return [];
+    const { url, metricsUrl } = m.ready;
+    return [
+      { name: m.name, role: m.role, description: ROLES[m.role].description, pid, ...(url ? { url } : {}), metricsUrl, logFile: m.logFile },
+    ];
+  });
+  return { supervisorPid: process.pid, startedAt: new Date(startedAt).toISOString(), processes };
 }
 
 function scaleFromArgs(): Partial<Record<Role, number>> {
@@ -183,7 +203,7 @@ async function main(): Promise<void> {
   sharedEnv = await tracingEnv(cfg);
   const logDir = path.join(cfg.stack.dir, 'logs');
   fs.mkdirSync(logDir, { recursive: true });
-  const managed = instances(cfg, scale, logDir);
+  const managed = instances(cfg, scale, cfg.stack.dir);
 
   let shuttingDown = false;
   const shutdown = (signal: string) => {
@@ -192,6 +212,7 @@ async function main(): Promise<void> {
     console.log(`\n[start] ${signal}: stopping app processes (in-flight work finishes first)...`);
     stopAll(managed).then(
       () => {
+        removeAppState(cfg.stack.dir, process.pid);
         console.log('[start] stopped');
         process.exit(0);
       },
@@ -206,8 +227,11 @@ async function main(): Promise<void> {
   } catch (err) {
     console.error(`[start] ${(err as Error).message}`);
     await stopAll(managed);
+    removeAppState(cfg.stack.dir, process.pid);
     process.exit(1);
   }
+  recordState = () => writeAppState(cfg.stack.dir, appState(managed, started));
+  recordState();
   console.log(banner(cfg, managed, keys));
   console.log(`[start] up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

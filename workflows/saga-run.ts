@@ -71,6 +71,20 @@ function describeFailure(err: unknown): { type: string | null; message: string }
   return { type: null, message: cause instanceof Error ? cause.message : String(cause) };
 }
 
+/** A duration for a summary, in the largest whole unit (`7 days`, `90 seconds`, `1500 ms`). */
+export function describeDuration(ms: number): string {
+  const units = [
+    ['day', 86_400_000],
+    ['hour', 3_600_000],
+    ['minute', 60_000],
+    ['second', 1000],
+  ] as const;
+  const [name, size] = units.find(([, size]) => ms >= size && ms % size === 0) ?? ['ms', 1];
+  if (size === 1) return `${ms} ms`;
+  const n = ms / size;
+  return `${n} ${name}${n === 1 ? '' : 's'}`;
+}
+
 export class SagaRun {
   readonly state: SagaState<SagaStep>;
   /** Compensations of the steps done so far; the last one runs first. */
@@ -284,7 +298,8 @@ export class SagaRun {
 
   /** A CONFIRMED order can still be refunded and restocked by a `compensate` signal in the window. */
   private async stayOpenForCompensation(windowMs: number): Promise<void> {
-    if (await condition(() => this.compensateRequest !== null, windowMs)) {
+    const summary = `compensation window of order ${this.state.orderId}: ${describeDuration(windowMs)}`;
+    if (await condition(() => this.compensateRequest !== null, windowMs, { summary })) {
       try {
         await this.compensate(FAILURE_REASONS.MANUAL_COMPENSATION, this.compensateRequest?.reason ?? '');
       } catch (err) {

@@ -46,6 +46,8 @@ export interface StepRow<N extends ActivityName = ActivityName, C extends UndoAc
   queue: string;
   /** What its activity is given. */
   input(order: OrderSagaInput): Parameters<StepActivities[N]>[0];
+  /** One line the Web UI shows for the activity (user metadata): from the input only, so replays see the same, and nothing secret. */
+  summary(order: OrderSagaInput): string;
   /** The order's status once the step succeeded. */
   statusWhenDone: OrderStatus;
   /** Undoes the step: registered once it succeeded (or per StepFailure.undoAnyway). */
@@ -54,6 +56,8 @@ export interface StepRow<N extends ActivityName = ActivityName, C extends UndoAc
     queue: string;
     /** The fact by which the database says the step is still in effect (a fresh run undoes it too). */
     inEffect: EffectFact;
+    /** Its line in the Web UI, like the step's (the reason an operator typed is not in it). */
+    summary(order: OrderSagaInput): string;
   };
   /**
    * What a failure of the step means. `business` is its non-retryable ApplicationFailure;
@@ -71,14 +75,26 @@ function row<N extends ActivityName, C extends UndoActivity = never>(r: StepRow<
 
 const BASELINE: SagaVersion = '2026-12-baseline';
 
+/** An order's lines for a summary (`2 × MUG-LOGO, 1 × POSTER-A2`), the first few only: a summary is one short line. */
+function linesOf(o: OrderSagaInput, shown = 3): string {
+  const listed = o.items.slice(0, shown).map((i) => `${i.quantity} × ${i.sku}`);
+  return o.items.length > shown ? `${listed.join(', ')} and ${o.items.length - shown} more lines` : listed.join(', ');
+}
+
 /** reserve inventory -> charge payment -> commit inventory (CONFIRMED). */
 export const SAGA_STEPS = [
   row({
     name: 'reserveInventory',
     queue: INVENTORY_TASK_QUEUE,
     input: (o) => ({ orderId: o.orderId, items: o.items.map(({ sku, quantity }) => ({ sku, quantity })) }),
+    summary: (o) => `reserve ${linesOf(o)} for order ${o.orderId}`,
     statusWhenDone: 'INVENTORY_RESERVED',
-    compensation: { name: 'releaseInventory', queue: INVENTORY_TASK_QUEUE, inEffect: 'stockInEffect' },
+    compensation: {
+      name: 'releaseInventory',
+      queue: INVENTORY_TASK_QUEUE,
+      inEffect: 'stockInEffect',
+      summary: (o) => `release the stock of order ${o.orderId}`,
+    },
     onFailure: (business) =>
       business?.type === INVENTORY_FAILURES.OUT_OF_STOCK
         ? { then: 'reject', reason: FAILURE_REASONS.OUT_OF_STOCK }
@@ -90,8 +106,14 @@ export const SAGA_STEPS = [
     name: 'chargePayment',
     queue: PAYMENTS_TASK_QUEUE,
     input: (o) => ({ orderId: o.orderId, customerId: o.customerId, amountMinor: o.totalMinor, currency: o.currency }),
+    summary: (o) => `charge ${o.customerId} ${o.totalMinor} ${o.currency} minor units for order ${o.orderId}`,
     statusWhenDone: 'PAYMENT_CAPTURED',
-    compensation: { name: 'refundPayment', queue: PAYMENTS_TASK_QUEUE, inEffect: 'chargeInEffect' },
+    compensation: {
+      name: 'refundPayment',
+      queue: PAYMENTS_TASK_QUEUE,
+      inEffect: 'chargeInEffect',
+      summary: (o) => `refund ${o.customerId} the charge of order ${o.orderId}`,
+    },
     // Only a business failure proves nothing was charged; otherwise refund (a no-op if nothing was).
     onFailure: (business) => ({
       then: 'compensate',
@@ -106,6 +128,7 @@ export const SAGA_STEPS = [
     name: 'commitInventory',
     queue: INVENTORY_TASK_QUEUE,
     input: (o) => ({ orderId: o.orderId }),
+    summary: (o) => `commit the reserved stock of order ${o.orderId}`,
     // No undo of its own: releaseInventory returns committed stock too.
     statusWhenDone: 'CONFIRMED',
     onFailure: () => ({ then: 'compensate', reason: FAILURE_REASONS.INVENTORY_UNAVAILABLE, undoAnyway: false, recordFailed: false }),
@@ -201,9 +224,9 @@ export function orderSagaSteps(
 ): SagaStepDefinition[] {
   const queue = (q: string) => prefixedQueue(tuning.taskQueuePrefix, q);
   return SAGA_STEPS.filter((s: Row) => version.atLeast(s.since)).map((s: Row): SagaStepDefinition => {
-    const forward = proxyActivities<Record<string, Call>>({ ...FORWARD, taskQueue: queue(s.queue) });
+    const forward = proxyActivities<Record<string, Call>>({ ...FORWARD, taskQueue: queue(s.queue), summary: s.summary(input) });
     const c = s.compensation;
-    const undo = c && proxyActivities<Record<string, Call>>(compensationOptions(queue(c.queue), tuning));
+    const undo = c && proxyActivities<Record<string, Call>>({ ...compensationOptions(queue(c.queue), tuning), summary: c.summary(input) });
     return {
       name: s.name,
       run: () => forward[s.name]!(s.input(input)),

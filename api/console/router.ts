@@ -46,6 +46,7 @@ import { Orders, type OrdersQuery } from './pages/orders';
 import { ApiKeys, AuditLog, DeadLetters, Findings } from './pages/lists';
 import { Confirm, ErrorPage, Result, SignIn } from './pages/forms';
 import { Overview } from './pages/overview';
+import { SEARCHED_STATUSES, temporalUiLinks } from './temporal-ui';
 import {
   consoleHeaders,
   cookies,
@@ -182,6 +183,7 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
   });
 
   router.use(session);
+  const temporalUi = temporalUiLinks(deps.cfg.console.temporalUiUrl, deps.cfg.temporal.namespace);
 
   // ---------------------------------------------------------------- pages
   router.get('/', ...need('orders:read', 'customers:any', 'reconciliation:read', 'dlq:read'), async (_req, res) => {
@@ -204,6 +206,7 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
       relay,
       lag,
       admission: deps.admission.snapshot(),
+      temporalLists: Object.fromEntries(SEARCHED_STATUSES.map((st) => [st, temporalUi.withStatus(st)])),
     };
     page(res, 'Overview', '/console', h(Overview, { data, viewer: viewerOf(res) }));
   });
@@ -292,7 +295,8 @@ export function consoleRouter(deps: ApiDeps, limits: RateLimits): Router {
       findings: findings.items,
       audit,
       links: {
-        temporal: `${deps.cfg.console.temporalUiUrl}/namespaces/${encodeURIComponent(deps.cfg.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`,
+        temporal: temporalUi.workflow(workflowId),
+        temporalList: temporalUi.withStatus(order.status),
         traceCommand: `npx tsx scripts/trace.ts ${id}`,
         traceId: traceparent?.split('-')[1] ?? null,
         logQuery: `grep -h '"orderId":"${id}"' .stack/logs/*.log`,

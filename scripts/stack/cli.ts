@@ -20,8 +20,10 @@ const USAGE = `usage: npm run stack -- <command>
                          Temporal mTLS); the STACK_DIR stays secure; env in $STACK_DIR/secure/secure.env
   rotate-certs [--ca]    secure stack: re-issue every certificate (--ca: from a new CA), then restart the servers
   down                   stop them (either Temporal mode)
-  status                 show each component and tool, its version and address (exit 3 if any server is down)
-  logs [name] [--lines N]  print the tail of the component logs (postgres, temporal, temporal-ui, kafka, prometheus, identity, zipkin, jaeger)
+  status                 show each component and tool, its version and address, and the app processes of
+                         \`npm start\` (exit 3 if any server, or a process npm start runs, is down)
+  logs [name] [--lines N]  print the tail of the component logs (postgres, temporal, temporal-ui, kafka, prometheus,
+                         identity, zipkin, jaeger) or of an app process's (api, relay, worker-orders, relay#1...)
   reset                  stop and delete all local data (STACK_DIR)
   exec temporal|tctl ARGS  run a pinned CLI against the configured server`;
 

@@ -29,6 +29,18 @@ export interface Health {
   extra?: string;
 }
 
+/** One row of `npm run stack -- status`: a server, a tool or an app process. */
+export interface ComponentStatus {
+  name: string;
+  /** A server or app process answers; a tool is built and runs. */
+  up: boolean;
+  /** A client binary rather than a server: no process, and `status` does not fail on it. */
+  tool?: boolean;
+  health?: Health;
+  pid?: number;
+  error?: string;
+}
+
 export interface Component {
   readonly name: string;
   readonly logFile: string;

@@ -44,7 +44,7 @@ export const STACK_VARIABLES = declareVariables('stack', {
     default: '7',
     doc: "how long closed workflows stay in Temporal (the namespace's retention, set at every `stack up`, either mode); 7 days, like Kafka's and the outbox's",
   },
-  TEMPORAL_UI_PORT: { parser: port(), default: '8233', doc: "Temporal's Web UI" },
+  TEMPORAL_UI_PORT: { parser: port(), default: '8233', doc: "Temporal's Web UI (the read-only `temporal-ui` process, either mode)" },
   TEMPORAL_HTTP_PORT: {
     parser: port(),
     default: derived('`TEMPORAL_ADDRESS` port + 10', (env) => String(temporalPort(env) + 10)),

@@ -1,6 +1,7 @@
 /** Process plumbing for the local stack: commands, daemons, pid files, polling, log tails. */
 import { spawn, type SpawnOptions } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 
 export interface RunResult {
@@ -103,12 +104,25 @@ export function readPid(pidFile: string): number | undefined {
 export function ownedPid(pidFile: string, marker: string): number | undefined {
   const pid = readPid(pidFile);
   if (!isAlive(pid)) return undefined;
+  return commandLine(pid!)?.includes(marker) ? pid : undefined;
+}
+
+/** The command line of a live process, its arguments joined by spaces; undefined when it is gone. */
+export function commandLine(pid: number): string | undefined {
   try {
-    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-    return cmdline.includes(marker) ? pid : undefined;
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
   } catch {
     return undefined;
   }
+}
+
+/** True when nothing listens on host:port (this process could bind it). */
+export function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
 }
 
 export function isAlive(pid: number | undefined): boolean {

@@ -4,23 +4,15 @@
  * compares both under the same load.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { loadStackConfig, type StackConfig } from './config';
+import { portFree } from './proc';
 import { downTemporal, upTemporal } from './stack';
 
 /** Ports a side server binds, as offsets from its frontend port (internal services and membership: temporal-server.ts). */
 const PORT_OFFSETS = { http: 10, metrics: 11, ui: 20 } as const;
 const BLOCK = [0, 1, 2, 6, PORT_OFFSETS.http, PORT_OFFSETS.metrics, PORT_OFFSETS.ui, -300, -299, -298, -294];
-
-function portFree(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, host, () => server.close(() => resolve(true)));
-  });
-}
 
 async function freeFrontendPort(host: string): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {

@@ -1,7 +1,9 @@
 /** The local stack as a whole: bring every real server up, down, or report on it. */
 import fs from 'node:fs';
 import type { StackConfig } from './config';
-import type { Component, Health } from './component';
+import type { Component, ComponentStatus, Health } from './component';
+import { ROLES } from '../../app/processes';
+import { appProcessesNamed, appStatus, readAppState, roleLogFile, type AppProcess } from './app-processes';
 import { KafkaBroker } from './kafka';
 import { Postgres } from './postgres';
 import { IdentityProvider } from './identity';
@@ -9,7 +11,8 @@ import { Jaeger } from './jaeger';
 import { log, tail, waitUntil } from './proc';
 import { Prometheus } from './prometheus';
 import { goToolPath, goToolVersion, installGoTool, Temporal, type GoTool } from './temporal';
-import { TemporalServer, TemporalUi } from './temporal-server';
+import { TemporalServer } from './temporal-server';
+import { TemporalUi } from './temporal-ui';
 import { Zipkin } from './zipkin';
 
 export interface StackOptions {
@@ -26,9 +29,10 @@ export function tracingComponents(cfg: StackConfig): [Zipkin, Jaeger] {
   return [new Zipkin(cfg), new Jaeger(cfg)];
 }
 
-/** Temporal as TEMPORAL_PERSISTENCE selects: the dev server on SQLite, or the full server on PostgreSQL + its UI. */
+/** Temporal as TEMPORAL_PERSISTENCE selects (the dev server on SQLite, or the full server on PostgreSQL), and its read-only Web UI. */
 function temporalComponents(cfg: StackConfig, persistence = cfg.stack.temporal.persistence): Component[] {
-  return persistence === 'postgres' ? [new TemporalServer(cfg), new TemporalUi(cfg)] : [new Temporal(cfg)];
+  const server = persistence === 'postgres' ? new TemporalServer(cfg) : new Temporal(cfg);
+  return [server, new TemporalUi(cfg, server)];
 }
 
 export function components(cfg: StackConfig, opts: StackOptions = {}): Component[] {
@@ -44,16 +48,7 @@ export function components(cfg: StackConfig, opts: StackOptions = {}): Component
 /** Client binaries the stack builds next to its servers (tests and operators run them). */
 export const TOOLS: readonly GoTool[] = ['tctl'];
 
-export interface ComponentStatus {
-  name: string;
-  /** A server answers; a tool is built and runs. */
-  up: boolean;
-  /** A client binary rather than a server: no process, and `status` does not fail on it. */
-  tool?: boolean;
-  health?: Health;
-  pid?: number;
-  error?: string;
-}
+export type { ComponentStatus };
 
 const START_TIMEOUT_MS = 180_000;
 
@@ -163,8 +158,10 @@ export function temporalServerPid(cfg: StackConfig): number | undefined {
   return temporalComponents(cfg)[0]!.pid();
 }
 
+/** The servers, the tools, then the app processes `npm start` recorded (one `not running` row when none). */
 export async function status(cfg: StackConfig): Promise<ComponentStatus[]> {
-  return Promise.all([
+  const apps = appRows(cfg);
+  const rows = await Promise.all([
     ...components(cfg).map(async (c): Promise<ComponentStatus> => {
       try {
         const health = await c.health();
@@ -175,6 +172,15 @@ export async function status(cfg: StackConfig): Promise<ComponentStatus[]> {
     }),
     ...TOOLS.map((tool) => toolStatus(cfg, tool)),
   ]);
+  return [...rows, ...(await apps)];
+}
+
+async function appRows(cfg: StackConfig): Promise<ComponentStatus[]> {
+  try {
+    return await appStatus(readAppState(cfg.stack.dir));
+  } catch (err) {
+    return [{ name: 'app', up: false, error: (err as Error).message }];
+  }
 }
 
 /** True when every server answers (a missing tool stops nothing from running). */
@@ -201,17 +207,37 @@ export async function down(cfg: StackConfig): Promise<void> {
   }
 }
 
+/** The tail of the named component's log, an app process's (by name or role), or of every server's. */
 export function logs(cfg: StackConfig, name: string | undefined, lines: number): string {
+  const app = name ? appLogFiles(cfg, name) : [];
+  if (app.length > 0) return app.map(([n, file]) => `=== ${n}: ${file}\n${tail(file, lines)}`).join('\n\n');
   const chosen = components(cfg, {
     withPrometheus: name === 'prometheus',
     withIdentity: name === 'identity',
     withTracing: name === 'zipkin' || name === 'jaeger',
   }).filter((c) => !name || c.name === name);
-  if (chosen.length === 0) throw new Error(`no component named "${name}"`);
+  if (chosen.length === 0) throw new Error(`no component or app process named "${name}"`);
   return chosen.map((c) => `=== ${c.name}: ${c.logFile}\n${tail(c.logFile, lines)}`).join('\n\n');
 }
 
+/**
+ * An app process's log files by name: those `npm start` recorded, else (it has stopped; the logs
+ * stay) the one it writes for a role of that name.
+ */
+function appLogFiles(cfg: StackConfig, name: string): [string, string][] {
+  let recorded: AppProcess[] = [];
+  try {
+    recorded = appProcessesNamed(readAppState(cfg.stack.dir), name);
+  } catch {
+    // an unreadable state file: fall back to the log directory
+  }
+  if (recorded.length > 0) return recorded.map((p) => [p.name, p.logFile]);
+  return name in ROLES ? [[name, roleLogFile(cfg.stack.dir, name)]] : [];
+}
+
 export function formatStatus(rows: ComponentStatus[]): string {
+  // App process names (`consumer-notifications`) are longer than the servers'.
+  const width = Math.max(11, ...rows.map((r) => r.name.length));
   return rows
     .map((r) => {
       const state = r.tool ? (r.up ? 'ok  ' : '--  ') : r.up ? 'up  ' : 'down';
@@ -219,7 +245,7 @@ export function formatStatus(rows: ComponentStatus[]): string {
       const where = r.health ? `${r.health.endpoint}${r.health.extra ? `  ${r.health.extra}` : ''}` : '';
       const pid = r.pid ? `pid ${r.pid}` : r.up && !r.tool ? 'external' : '';
       const second = [where, pid].filter(Boolean).join('  ');
-      return `${r.name.padEnd(11)} ${state}  ${version}\n${' '.repeat(18)}${second}`;
+      return `${r.name.padEnd(width)} ${state}  ${version}\n${' '.repeat(width + 7)}${second}`;
     })
     .join('\n');
 }

@@ -3,7 +3,7 @@
  * the version the dev server embeds) on the stack's PostgreSQL, the production topology:
  * its own persistence and visibility databases (advanced visibility on PostgreSQL, so
  * `OrderStatus="..."` queries work), schema set up by temporal-sql-tool, dynamic config
- * tuned for one node, and the Web UI served by the ui-server module next to it.
+ * tuned for one node. Its Web UI is the ui-server next to it (temporal-ui.ts), as for the dev server.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,7 +11,7 @@ import { google } from '@temporalio/proto';
 import { stringify } from 'yaml';
 import type { Config } from '../../lib/config';
 import type { StackConfig } from './config';
-import { componentDir, VERSIONS, type Component, type Health } from './component';
+import { componentDir, type Component, type Health } from './component';
 import type { Pki } from './pki';
 import { ensureDatabase, Postgres } from './postgres';
 import { securePki } from './secure';
@@ -94,7 +94,7 @@ export function dynamicConfig(): Record<string, { value: unknown }[]> {
 }
 
 /** The name the stack's server certificate carries (also IP 127.0.0.1), checked by every TLS client of the secure stack. */
-const SERVER_NAME = 'localhost';
+export const SERVER_NAME = 'localhost';
 
 /**
  * The secure stack's TLS: mTLS on the frontend (gRPC and its HTTP API) and between the
@@ -280,99 +280,6 @@ export class TemporalServer implements Component {
       await ensureRetention(this.cfg, c);
     });
   }
-
-  pid(): number | undefined {
-    // Its command line names its own --root: a reused pid of a stale file is not this server.
-    return ownedPid(this.pidFile, this.dir);
-  }
-
-  async stop(): Promise<void> {
-    await stopPid(this.pid());
-  }
-}
-
-/**
- * The secure stack's Web UI: its own client certificate (CN order-saga-ui) to the frontend,
- * and read-only: every write action off (`disableWriteActions` and each action's own switch,
- * so a newer UI's action that the global switch misses stays off too).
- */
-function uiSecurity(cfg: StackConfig): Record<string, unknown> {
-  const pki = securePki(cfg);
-  if (!pki) return {};
-  const { cert, key } = pki.cert('temporal-ui');
-  return {
-    tls: { caFile: pki.caCert, certFile: cert, keyFile: key, serverName: SERVER_NAME, enableHostVerification: true },
-    disableWriteActions: true,
-    workflowTerminateDisabled: true,
-    workflowCancelDisabled: true,
-    workflowSignalDisabled: true,
-    workflowUpdateDisabled: true,
-    workflowResetDisabled: true,
-    batchActionsDisabled: true,
-    startWorkflowDisabled: true,
-    activityCommandsDisabled: true,
-  };
-}
-
-/** The Web UI for the full server: the ui-server module (its assets are built in), on TEMPORAL_UI_PORT. */
-export class TemporalUi implements Component {
-  readonly name = 'temporal-ui';
-  private readonly dir: string;
-  readonly logFile: string;
-  private readonly pidFile: string;
-
-  constructor(private readonly cfg: StackConfig) {
-    this.dir = componentDir(cfg, 'temporal-ui');
-    this.logFile = path.join(this.dir, 'temporal-ui.log');
-    this.pidFile = path.join(this.dir, 'temporal-ui.pid');
-  }
-
-  private get url(): string {
-    return `http://${this.cfg.temporal.host}:${this.cfg.stack.temporal.uiPort}`;
-  }
-
-  async install(): Promise<void> {
-    await installGoTool(this.cfg, 'temporal-ui-server');
-  }
-
-  async start(): Promise<void> {
-    const configDir = path.join(this.dir, 'config');
-    fs.mkdirSync(configDir, { recursive: true });
-    const t = this.cfg.temporal;
-    // The dev server's UI settings (temporalio/cli devserver), as the ui-server's config file.
-    const config = {
-      temporalGrpcAddress: t.address,
-      host: t.host,
-      port: this.cfg.stack.temporal.uiPort,
-      enableUi: true,
-      defaultNamespace: t.namespace,
-      cors: { cookieInsecure: true },
-      hideLogs: true,
-      ...uiSecurity(this.cfg),
-    };
-    fs.writeFileSync(path.join(configDir, 'development.yaml'), stringify(config));
-    const args = ['--root', this.dir, '--config', 'config', '--env', 'development', 'start'];
-    spawnDaemon(goToolPath(this.cfg, 'temporal-ui-server'), args, { logFile: this.logFile, pidFile: this.pidFile, cwd: this.dir });
-  }
-
-  /** The page is served, and the UI's API reaches the frontend (DescribeNamespace through it). */
-  async health(): Promise<Health> {
-    // The dev server's built-in UI answers the same requests on the same port: only ours counts.
-    if (!this.pid()) throw new Error(`not running (no live pid in ${this.pidFile})`);
-    const page = await fetch(this.url, { signal: AbortSignal.timeout(2000) });
-    if (!page.ok) throw new Error(`Web UI at ${this.url} answered ${page.status}`);
-    const api = `${this.url}/api/v1/namespaces/${encodeURIComponent(this.cfg.temporal.namespace)}`;
-    const ns = await fetch(api, { signal: AbortSignal.timeout(2000) });
-    if (!ns.ok) throw new Error(`Web UI API ${api} answered ${ns.status}: ${(await ns.text()).slice(0, 200)}`);
-    const mode = securePki(this.cfg) ? ', read-only, mTLS to the frontend' : '';
-    return {
-      version: `Temporal UI ${VERSIONS.temporalUi} (ui-server${mode})`,
-      endpoint: this.url,
-      extra: `-> ${this.cfg.temporal.address}`,
-    };
-  }
-
-  async provision(): Promise<void> {}
 
   pid(): number | undefined {
     // Its command line names its own --root: a reused pid of a stale file is not this server.

@@ -1,8 +1,9 @@
 /**
  * Temporal: the `temporal` CLI (built with `go install`, pinned, cached outside the repo)
- * running `server start-dev` on SQLite in the stack directory, with the Web UI and the
- * saga's search attributes. tctl is pinned too, for operators who use it. The same pinned
- * builds give the full server on PostgreSQL (temporal-server.ts); the helpers here serve both.
+ * running `server start-dev` on SQLite in the stack directory, headless (the read-only Web UI
+ * is temporal-ui.ts), with the saga's search attributes. tctl is pinned too, for operators who
+ * use it. The same pinned builds give the full server on PostgreSQL (temporal-server.ts); the
+ * helpers here serve both.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,7 +16,7 @@ import { SEARCH_ATTRIBUTES } from '../../services/orders/contract';
 import type { StackConfig } from './config';
 import { componentDir, VERSIONS, type Component, type Health } from './component';
 import { pkiAt } from './pki';
-import { isAlive, log, onPath, readPid, run, spawnDaemon, stopPid } from './proc';
+import { commandLine, isAlive, log, onPath, readPid, run, spawnDaemon, stopPid } from './proc';
 
 /**
  * Pinned Go tools: version, and each binary's name in the cache with the package that
@@ -235,7 +236,9 @@ export async function ensureRetention(cfg: StackConfig, c: Connection): Promise<
  */
 export const DEV_ACK_INTERVALS = ['history.transferProcessorUpdateAckInterval="1s"'] as const;
 
-/** The dev server (`temporal server start-dev`): SQLite in the stack directory, Web UI built in. */
+const HEADLESS = '--headless';
+
+/** The dev server (`temporal server start-dev`): SQLite in the stack directory, headless (temporal-ui.ts serves the Web UI). */
 export class Temporal implements Component {
   readonly name = 'temporal';
   private readonly dir: string;
@@ -265,8 +268,8 @@ export class Temporal implements Component {
       t.host,
       '--port',
       String(t.port),
-      '--ui-port',
-      String(this.cfg.stack.temporal.uiPort),
+      // No built-in Web UI: its write actions cannot be turned off; the temporal-ui component serves a read-only one.
+      HEADLESS,
       '--http-port',
       String(this.cfg.stack.temporal.httpPort),
       '--metrics-port',
@@ -316,14 +319,31 @@ export class Temporal implements Component {
       await c.workflowService.describeNamespace({ namespace: t.namespace });
       return serverVersion;
     });
-    const ui = `http://${t.host}:${this.cfg.stack.temporal.uiPort}`;
-    const res = await fetch(ui, { signal: AbortSignal.timeout(2000) });
-    if (!res.ok) throw new Error(`Web UI at ${ui} answered ${res.status}`);
+    if (this.servesBuiltInUi()) {
+      throw new Error(
+        `pid ${this.pid()} serves the built-in Web UI, its write actions on (started by an older checkout): \`npm run stack -- up\` restarts it headless`,
+      );
+    }
     return {
       version: `server ${version} (temporal CLI ${VERSIONS.temporalCli}), SQLite persistence`,
       endpoint: t.address,
-      extra: `Web UI ${ui}`,
+      extra: 'headless (Web UI: temporal-ui)',
     };
+  }
+
+  /** This stack's dev server, started without --headless: it serves the UI whose write actions are on, on the UI's port. */
+  private servesBuiltInUi(): boolean {
+    const pid = this.pid();
+    const args = pid === undefined ? [] : (commandLine(pid)?.split(' ') ?? []);
+    // Its own --db-filename: a pid file's number the kernel gave to another process is never stopped.
+    return args.includes(path.join(this.dir, 'temporal.db')) && !args.includes(HEADLESS);
+  }
+
+  /** A dev server of this stack's own that serves the built-in UI is stopped, to be started again headless. */
+  async reclaim(): Promise<void> {
+    if (!this.servesBuiltInUi()) return;
+    log('restarting temporal headless (its built-in Web UI has write actions on; temporal-ui replaces it)');
+    await this.stop();
   }
 
   /** The saga's search attributes and the configured retention. */

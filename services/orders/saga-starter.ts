@@ -49,6 +49,7 @@ export async function startSaga(client: Client, cfg: Config, order: StartableOrd
       args: [sagaInput(cfg, order)],
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       typedSearchAttributes: searchAttributes(order),
+      staticSummary: workflowSummary(order),
     });
     return true;
   } catch (err) {
@@ -111,11 +112,19 @@ export async function signalSaga(client: Client, cfg: Config, db: Db, orderId: s
       signalArgs: [arg],
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       typedSearchAttributes: searchAttributes(order),
+      staticSummary: workflowSummary(order),
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) throw new SagaClosedError(`the saga of order ${orderId} has finished`);
     throw err;
   }
+}
+
+/** The workflow's line in the Web UI (user metadata, set at start): who, how much, how many lines; nothing secret. */
+export function workflowSummary(order: StartableOrder): string {
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const units = order.items.reduce((n, i) => n + i.quantity, 0);
+  return `order ${order.id}: ${order.customerId}, ${order.totalMinor} ${order.currency} minor units, ${count(units, 'unit')} in ${count(order.items.length, 'line')}`;
 }
 
 function searchAttributes(order: StartableOrder) {

@@ -130,6 +130,8 @@ test('when an operator searches by customer, the order page shows its saga steps
   expect(body).toContain('OrderConfirmed');
   expect(body).toMatch(/open until \d{4}-\d\d-\d\d/);
   expect(await page.getByRole('link', { name: 'Workflow in the Temporal UI' }).getAttribute('href')).toContain(`order-${order.id}`);
+  const list = await page.getByRole('link', { name: 'every saga in CONFIRMED in the Temporal UI' }).getAttribute('href');
+  expect(new URL(list!).searchParams.get('query')).toBe('OrderStatus="CONFIRMED"');
   await check(page, 'order');
 });
 

@@ -2,9 +2,12 @@
  * The order saga against the real database and Temporal server, workers in this process.
  * Every assertion is on durable state: orders, stock, balances, the ledger and the outbox.
  */
+import { defaultPayloadConverter } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import { orderWorkflowId } from '../../services/orders/contract';
 import { merchantAccountId } from '../../services/payments/contract';
 import { compensateSignal, cancelSignal, statusQuery } from '../../workflows/order-saga';
+import { describeDuration } from '../../workflows/saga-run';
 import {
   balance,
   createCustomer,
@@ -126,6 +129,39 @@ describe('the order saga', () => {
     const kinds = (await ledgerTransactionsOf(env.db, order.id)).map((t) => t.kind);
     expect(kinds).toEqual(['CHARGE', 'REFUND']);
     await handle.result();
+  });
+
+  test('when a saga runs, the Web UI has a line for the workflow, each step, the compensation window and each undo (user metadata in its history)', async () => {
+    const sku = await createProduct(env.db, { stock: 3, priceMinor: 700 });
+    const customer = await createCustomer(env.db, { balanceMinor: 5000 });
+    const order = await placeOrder(env, customer, [{ sku, quantity: 3 }]);
+    await waitForStatus(env.db, order.id, 'CONFIRMED');
+    const handle = env.client.workflow.getHandle(orderWorkflowId(order.id));
+    await handle.signal(compensateSignal, { reason: 'secret-ish operator text' });
+    await waitForStatus(env.db, order.id, 'COMPENSATED');
+    await handle.result();
+
+    const workflowSummary = `order ${order.id}: ${customer}, 2100 EUR minor units, 3 units in 1 line`;
+    expect(await (await handle.describe()).staticSummary()).toBe(workflowSummary);
+    // Each event with a summary, named by its activity type or else its event type.
+    const summaries = ((await handle.fetchHistory()).events ?? []).flatMap((e) => {
+      const payload = e.userMetadata?.summary;
+      if (!payload) return [];
+      const kind = e.activityTaskScheduledEventAttributes?.activityType?.name ?? temporal.api.enums.v1.EventType[e.eventType!];
+      return [[kind, defaultPayloadConverter.fromPayload<string>(payload)]];
+    });
+    const window = `compensation window of order ${order.id}: ${describeDuration(env.cfg.workers.compensationWindowMs)}`;
+    expect(summaries).toEqual([
+      ['EVENT_TYPE_WORKFLOW_EXECUTION_STARTED', workflowSummary],
+      ['reserveInventory', `reserve 3 × ${sku} for order ${order.id}`],
+      ['chargePayment', `charge ${customer} 2100 EUR minor units for order ${order.id}`],
+      ['commitInventory', `commit the reserved stock of order ${order.id}`],
+      ['EVENT_TYPE_TIMER_STARTED', window],
+      // The compensate signal ended the window early.
+      ['EVENT_TYPE_TIMER_CANCELED', window],
+      ['refundPayment', `refund ${customer} the charge of order ${order.id}`],
+      ['releaseInventory', `release the stock of order ${order.id}`],
+    ]);
   });
 
   test('when a compensation step keeps failing, the saga parks in NEEDS_ATTENTION, searchable, and a compensate signal finishes it', async () => {

@@ -2,9 +2,11 @@ import { h } from 'preact';
 import { formatMoney } from '../../api/console/format';
 import { renderPage } from '../../api/console/layout';
 import { Orders } from '../../api/console/pages/orders';
-import { FrontDoor } from '../../api/console/pages/overview';
+import { FrontDoor, Overview, type OverviewData } from '../../api/console/pages/overview';
 import { render } from 'preact-render-to-string';
 import { CONSOLE_CSP } from '../../api/console/session';
+import { ORDER_STATUSES } from '../../services/orders/contract';
+import { SEARCHED_STATUSES, temporalUiLinks } from '../../api/console/temporal-ui';
 
 test('amounts in integer minor units are written exactly in their currency', () => {
   expect(formatMoney(2500, 'EUR')).toBe('€25.00');
@@ -49,4 +51,32 @@ test("the overview's front door line says the bound, what is in flight and what 
   expect(text({ maxInFlight: 0, inFlight: 7, refused: { in_flight: 2, temporal_exhausted: 1 }, closedUntil: new Date(0) })).toBe(
     '7 sagas in flight, no bound; 3 refused since start with 503 (2 at the bound, 1 while Temporal was exhausted); closed until 1970-01-01 00:00:00 UTC (Temporal ResourceExhausted)',
   );
+});
+
+test("the Temporal UI's workflow list is linked per OrderStatus the search attribute takes, filtered by its query parameter", () => {
+  const ui = temporalUiLinks('http://127.0.0.1:8233', 'orders ns');
+  expect(ui.withStatus('CONFIRMED')).toBe('http://127.0.0.1:8233/namespaces/orders%20ns/workflows?query=OrderStatus%3D%22CONFIRMED%22');
+  // Through the transient statuses the attribute stays PENDING.
+  expect(ui.withStatus('PAYMENT_CAPTURED')).toBe(ui.withStatus('PENDING'));
+  expect(ui.workflow('order-1')).toBe('http://127.0.0.1:8233/namespaces/orders%20ns/workflows/order-1');
+  expect(SEARCHED_STATUSES).not.toContain('INVENTORY_RESERVED');
+
+  const counts = Object.fromEntries(ORDER_STATUSES.map((s) => [s, 0])) as OverviewData['counts'];
+  const data: OverviewData = {
+    counts,
+    needsAttention: [],
+    oldestInFlight: null,
+    openFindings: 0,
+    pendingDeadLetters: 0,
+    relay: { pending: 0, oldestAgeSeconds: 0 },
+    lag: { groups: [] } as unknown as OverviewData['lag'],
+    admission: { maxInFlight: 20, inFlight: 0, refused: { in_flight: 0, temporal_exhausted: 0 }, closedUntil: null },
+    temporalLists: Object.fromEntries(SEARCHED_STATUSES.map((s) => [s, ui.withStatus(s)])),
+  };
+  const html = renderPage({
+    title: 'Overview',
+    viewer: { name: 'n', apiKeyId: 'k', csrf: 'c', may: () => true },
+    children: h(Overview, { data, viewer: { name: 'n', apiKeyId: 'k', csrf: 'c', may: () => true } }),
+  });
+  for (const s of SEARCHED_STATUSES) expect(html).toContain(`href="${ui.withStatus(s).replace(/&/g, '&amp;')}"`);
 });

@@ -14,6 +14,7 @@ import type { AuditRow } from '../../../services/platform/audit-log/audit-log';
 import { AuditTable } from './lists';
 import { formatMoney, formatTime } from '../format';
 import { Status, type Viewer } from '../layout';
+import { searchedStatus } from '../temporal-ui';
 
 export interface OrderData {
   order: NonNullable<Awaited<ReturnType<typeof findOrderView>>>['view'];
@@ -26,7 +27,8 @@ export interface OrderData {
   findings: FindingView[];
   /** The audit log's rows about this order (empty without audit:read). */
   audit: AuditRow[];
-  links: { temporal: string; logQuery: string; traceCommand: string; traceId: string | null };
+  /** `temporalList`: the Temporal UI's workflow list of sagas with this order's OrderStatus. */
+  links: { temporal: string; temporalList: string; logQuery: string; traceCommand: string; traceId: string | null };
 }
 
 interface TimelineLine {
@@ -131,6 +133,8 @@ export function OrderPage({ d, viewer }: { d: OrderData; viewer: Viewer }) {
         <dt>Links</dt>
         <dd>
           <a href={d.links.temporal}>Workflow in the Temporal UI</a>
+          {' · '}
+          <a href={d.links.temporalList}>every saga in {searchedStatus(o.status)} in the Temporal UI</a>
           {' · '}trace: <code>{d.links.traceCommand}</code>
           {d.links.traceId && <span class="muted"> (trace id {d.links.traceId})</span>}
           {' · '}logs: <code>{d.links.logQuery}</code>

@@ -15,6 +15,8 @@ export interface OverviewData {
   relay: { pending: number; oldestAgeSeconds: number };
   lag: LagReport;
   admission: AdmissionSnapshot;
+  /** The Temporal UI's workflow list per OrderStatus the search attribute takes. */
+  temporalLists: Partial<Record<OrderStatus, string>>;
 }
 
 export function OrderLink({ id }: { id: string }) {
@@ -57,6 +59,15 @@ export function Overview({ data, viewer }: { data: OverviewData; viewer: Viewer 
           </li>
         ))}
       </ul>
+      <p>
+        In the Temporal UI, by <code>OrderStatus</code>:{' '}
+        {Object.entries(data.temporalLists).map(([status, href], i) => (
+          <span key={status}>
+            {i > 0 && ' · '}
+            <a href={href}>{status}</a>
+          </span>
+        ))}
+      </p>
 
       <h2>Health</h2>
       <dl class="facts">
