@@ -37,6 +37,9 @@ export async function withRunLock<T>(pg: Pool, wait: boolean, fn: () => Promise<
   // fail the unlock below, not crash the reconciler with an unheard 'error' (found by the chaos run).
   const held = await holdConnection(pg);
   const client = held.client;
+  // A failed unlock means the connection is gone (the server ended it), whether or not its
+  // 'error' has arrived yet: it is destroyed, never handed to the pool's next query.
+  let unlockFailed: Error | undefined;
   try {
     if (wait) await client.query('SELECT pg_advisory_lock($1, $2)', [...LOCKS.run]);
     else {
@@ -49,10 +52,10 @@ export async function withRunLock<T>(pg: Pool, wait: boolean, fn: () => Promise<
                            WHERE status = 'RUNNING'`);
       return await fn();
     } finally {
-      await client.query('SELECT pg_advisory_unlock($1, $2)', [...LOCKS.run]).catch(() => undefined);
+      await client.query('SELECT pg_advisory_unlock($1, $2)', [...LOCKS.run]).catch((err: Error) => (unlockFailed = err));
     }
   } finally {
-    client.release(held.lost());
+    client.release(held.lost() ?? unlockFailed);
     held.done();
   }
 }

@@ -94,7 +94,9 @@ test("when the server ends the reconciler's run-lock connection while a run work
   const result = await withRunLock(pool, true, async () => {
     // The lock's connection is idle now, as during a real run; end it from outside.
     const { rows } = await killer.query<{ pid: number }>(
-      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND granted`,
+      // pg_locks is the whole server's: this database's holder is this run (other test files hold the same lock in theirs).
+      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND granted
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
       [...LOCKS.run],
     );
     await killBackend(rows[0]!.pid, killer);

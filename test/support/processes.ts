@@ -282,10 +282,22 @@ export function orderEvent(
   return { type, payload: payloads[type] ?? status };
 }
 
-/** Writes an order's events through appendEvents, one transaction per event (as the saga does). */
+/**
+ * Writes an order's events through appendEvents, one transaction per event (as the saga does).
+ * A transaction the server ended (its guards: a test process starved of CPU by a loaded machine
+ * can sit idle in a transaction past idle_in_transaction_session_timeout) is tried again, as an
+ * activity's retry would; three tries at most.
+ */
 export async function writeOrderEvents(db: Db, orderId: string, types: EventType[] = CONFIRMED_ORDER): Promise<void> {
   for (const type of types) {
-    await inTransaction(db, (tx) => appendEvents(tx, { type: ORDER_AGGREGATE, id: orderId }, [orderEvent(type, orderId)]));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await inTransaction(db, (tx) => appendEvents(tx, { type: ORDER_AGGREGATE, id: orderId }, [orderEvent(type, orderId)]));
+        break;
+      } catch (err) {
+        if (attempt >= 3) throw err;
+      }
+    }
   }
 }
 
