@@ -105,6 +105,15 @@ export function appAcls(cfg: StackConfig): AclEntry[] {
   ];
 }
 
+/**
+ * StorageTool's arguments to format a node's storage. base64url ids may begin with '-': the id
+ * goes as `--cluster-id=<id>`, never as an argument of its own (`-t -VHG...` failed at start:
+ * "argument --cluster-id/-t: expected one argument").
+ */
+export function storageFormatArgs(clusterId: string, props: string, extra: string[] = []): string[] {
+  return ['format', `--cluster-id=${clusterId}`, '-c', props, ...extra];
+}
+
 export class KafkaBroker implements Component {
   readonly name = 'kafka';
   private readonly dir: string;
@@ -229,7 +238,7 @@ export class KafkaBroker implements Component {
       const scram = pki
         ? kafkaCredentials(pki).flatMap((u) => ['--add-scram', `SCRAM-SHA-512=[name=${u.name},password=${u.password}]`])
         : [];
-      await run('java', this.java('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', props, ...scram], 256));
+      await run('java', this.java('kafka.tools.StorageTool', storageFormatArgs(clusterId, props, scram), 256));
     }
     spawnDaemon('java', this.java('kafka.Kafka', [props], this.cfg.stack.kafka.heapMb), {
       logFile: this.logFile,

@@ -124,6 +124,9 @@ function ensureSecret(pki: Pki, name: string, value = () => crypto.randomBytes(2
 
 /** Creates what is missing (the CA and certificates once; secrets once each); idempotent. */
 export async function ensurePki(stackDir: string, secrets: readonly string[]): Promise<Pki> {
+  // The stack directory itself with the default mode first: the 0700 below is for the PKI's own
+  // directories, and a stack directory created 0700 with them locks the postgres user out.
+  fs.mkdirSync(stackDir, { recursive: true });
   const pki = pkiAt(stackDir);
   if (!fs.existsSync(pki.caCert)) await makeCa(pki);
   for (const name of Object.keys(CERTS) as CertName[]) {
@@ -135,6 +138,7 @@ export async function ensurePki(stackDir: string, secrets: readonly string[]): P
 
 /** Re-issues every leaf certificate from the same CA (new keys); `withCa` makes a new CA first. */
 export async function rotateCerts(stackDir: string, withCa: boolean): Promise<Pki> {
+  fs.mkdirSync(stackDir, { recursive: true });
   const pki = pkiAt(stackDir);
   if (withCa || !fs.existsSync(pki.caCert)) await makeCa(pki);
   for (const name of Object.keys(CERTS) as CertName[]) await issue(pki, name);
