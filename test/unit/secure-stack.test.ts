@@ -41,6 +41,13 @@ describe('the local CA (scripts/stack/pki.ts)', () => {
     }
   });
 
+  test("a stack directory the PKI creates stays traversable by others (the postgres user's data lives in it); the PKI's own is the owner's", async () => {
+    const stackDir = path.join(dir, 'new-stack');
+    const pki = await ensurePki(stackDir, []);
+    expect(fs.statSync(stackDir).mode & 0o011).toBe(0o011);
+    expect(fs.statSync(pki.dir).mode & 0o077).toBe(0);
+  });
+
   test('a second start keeps every certificate and secret; rotation re-issues the leaves from the same CA', async () => {
     const before = await ensurePki(dir, ['pg-app.password']);
     const password = before.secret('pg-app.password');
