@@ -92,6 +92,16 @@ function kafkaAs(principal: KafkaPrincipal | undefined, overrides: Partial<Kafka
  * types are read from its debug log as well as from the crash's cause.
  */
 async function consumerRefusal(principal: KafkaPrincipal, groupId: string, topic: string): Promise<string[]> {
+  // A broker just formatted has no group coordinator until its offsets topic exists: that
+  // answer says nothing of the ACLs, so the attempt is made again (within the test's deadline).
+  const notYet = (seen: string[]) => seen.length > 0 && seen.every((t) => t === 'GROUP_COORDINATOR_NOT_AVAILABLE');
+  for (let attempt = 1; ; attempt++) {
+    const seen = await consumerAttempt(principal, groupId, topic);
+    if (!notYet(seen) || attempt >= 10) return seen;
+  }
+}
+
+async function consumerAttempt(principal: KafkaPrincipal, groupId: string, topic: string): Promise<string[]> {
   const seen = new Set<string>();
   const note = (e: unknown) => {
     for (let err = e as { type?: string; cause?: unknown } | undefined; err; err = err.cause as typeof err) {
