@@ -1,6 +1,6 @@
 /**
  * `npm run bench` (not a test): the saga benchmark on each Temporal persistence mode and the
- * relay benchmark, printed as one table of figures against issue 14's targets, each next to
+ * relay benchmark, printed as one table of figures against issue 22's targets, each next to
  * the baseline measured in the same run. It prints and asserts nothing; a missed target says
  * "missed".
  *
@@ -41,12 +41,18 @@ function modesArg(argv: string[]): Mode[] {
   return modes as Mode[];
 }
 
-/** The brief's targets (issue 14), on this machine with every server co-located. */
+/**
+ * The targets, on this machine with every server co-located: issue 22's (the saga against the
+ * bare workflow of its shape, the p99 at 0.8x the saga's own burst capacity, overload) and the
+ * relay's. `ordersPerSecond` stays for the sustained row only (50/s is not a target here).
+ */
 export const TARGETS = {
   ordersPerSecond: 50,
-  sagaVsBare: 0.8,
+  sagaVsBare: 0.9,
+  cpuVsBare: 1.1,
   p99Ms: 1000,
-  p99AtRate: 20,
+  /** The p99 target holds at this share of the saga's burst capacity. */
+  p99AtCapacity: 0.8,
   relayVsRaw: 0.75,
   lagP99Ms: 100,
   lagAtRate: 5000,
@@ -98,19 +104,20 @@ function notAccepted(p: PhaseResult): string {
 
 function latencyRow(mode: string, p: PhaseResult): BenchRow {
   const l = p.latency;
-  const atTarget = p.rate === TARGETS.p99AtRate;
   return {
     mode,
     figure: `submit-to-CONFIRMED at ${p.rate} orders/s for ${p.seconds} s, p99 ms`,
     measured: n0(l.p99),
     baseline: `p50 ${n0(l.p50)}, p95 ${n0(l.p95)}, max ${n0(l.max)}${notAccepted(p)}`,
     ratio: '',
-    target: atTarget ? `<= ${TARGETS.p99Ms} ms at ${TARGETS.p99AtRate}/s` : '',
-    verdict: atTarget ? met(l.p99 <= TARGETS.p99Ms) : '',
+    target: '',
+    verdict: '',
   };
 }
 
-function sweepRow(mode: string, s: NonNullable<SagaBenchResult['sweep']>): BenchRow {
+/** Met when p99 stayed within the limit at a rate of at least 0.8x the burst capacity (a sweep point under it). */
+function sweepRow(mode: string, s: NonNullable<SagaBenchResult['sweep']>, sagaRate: number): BenchRow {
+  const due = TARGETS.p99AtCapacity * sagaRate;
   const measured = s.over
     ? `${s.under ? `${s.under.rate}/s under` : 'none under'}, ${s.over.rate}/s over`
     : `not crossed up to ${s.under?.rate ?? '?'}/s`;
@@ -120,8 +127,8 @@ function sweepRow(mode: string, s: NonNullable<SagaBenchResult['sweep']>): Bench
     measured,
     baseline: s.points.map((p) => `${p.rate}/s ${n0(p.p99)}`).join(', '),
     ratio: '',
-    target: `>= ${TARGETS.p99AtRate}/s`,
-    verdict: met(!s.over || s.over.rate > TARGETS.p99AtRate),
+    target: `p99 <= ${TARGETS.p99Ms} ms at ${TARGETS.p99AtCapacity}x the burst (${n1(due)}/s)`,
+    verdict: Number.isNaN(sagaRate) ? 'n/a' : met(s.points.some((p) => p.rate >= due && p.p99 <= s.limitMs)),
   };
 }
 
@@ -162,6 +169,9 @@ function sustainedRow(mode: string, s: NonNullable<SagaBenchResult['sustained']>
 /** One mode's rows (those of the parts it ran). */
 export function sagaRows(saga: SagaBenchResult): BenchRow[] {
   const sagaRatio = saga.sagaRate / saga.bareRate;
+  const total = (ms: Record<string, number> | undefined) => (ms ? Object.values(ms).reduce((a, b) => a + b, 0) : NaN);
+  const [sagaCpu, bareCpu] = [total(saga.cpuMs?.saga), total(saga.cpuMs?.bare)];
+  const cpuRatio = sagaCpu / bareCpu;
   const mode = saga.mode;
   const ran = (x: number) => !Number.isNaN(x);
   const c = saga.dbCounts?.saga;
@@ -187,8 +197,21 @@ export function sagaRows(saga: SagaBenchResult): BenchRow[] {
             measured: n1(saga.sagaRate),
             baseline: ran(saga.bareRate) ? `bare workflow ${n1(saga.bareRate)}/s` : '',
             ratio: ran(sagaRatio) ? `${sagaRatio.toFixed(2)}x` : '',
-            target: `>= ${TARGETS.ordersPerSecond}/s sustained; >= ${TARGETS.sagaVsBare}x bare`,
-            verdict: `${met(saga.sagaRate >= TARGETS.ordersPerSecond)}${saga.sagaRate >= TARGETS.ordersPerSecond ? ' (burst only)' : ''}; ${ran(sagaRatio) ? met(sagaRatio >= TARGETS.sagaVsBare) : 'n/a'}`,
+            target: `>= ${TARGETS.sagaVsBare}x bare`,
+            verdict: ran(sagaRatio) ? met(sagaRatio >= TARGETS.sagaVsBare) : 'n/a',
+          },
+        ]
+      : []),
+    ...(ran(cpuRatio)
+      ? [
+          {
+            mode,
+            figure: 'CPU ms per saga order / per bare workflow (burst, all processes)',
+            measured: `${n1(sagaCpu)} / ${n1(bareCpu)}`,
+            baseline: 'api+workers, Temporal and PostgreSQL (below)',
+            ratio: `${cpuRatio.toFixed(2)}x`,
+            target: `<= ${TARGETS.cpuVsBare}x bare`,
+            verdict: met(cpuRatio <= TARGETS.cpuVsBare),
           },
         ]
       : []),
@@ -206,7 +229,7 @@ export function sagaRows(saga: SagaBenchResult): BenchRow[] {
         ]
       : []),
     ...saga.latency.map((p) => latencyRow(mode, p)),
-    ...(saga.sweep ? [sweepRow(mode, saga.sweep)] : []),
+    ...(saga.sweep ? [sweepRow(mode, saga.sweep, saga.sagaRate)] : []),
     ...(saga.overload ? [overloadRow(mode, saga.overload, saga.maxInFlight)] : []),
     ...(saga.sustained ? [sustainedRow(mode, saga.sustained)] : []),
   ];
