@@ -34,18 +34,11 @@ export const UI_READ_ONLY = {
   activityCommandsDisabled: true,
 } as const;
 
-/** The fields of ui-server 2.42.1's `GET /api/v1/settings` that say whether a write action is off. */
-export const SETTINGS_READ_ONLY_FIELDS = [
-  'DisableWriteActions',
-  'WorkflowTerminateDisabled',
-  'WorkflowCancelDisabled',
-  'WorkflowSignalDisabled',
-  'WorkflowUpdateDisabled',
-  'WorkflowResetDisabled',
-  'BatchActionsDisabled',
-  'StartWorkflowDisabled',
-  'ActivityCommandsDisabled',
-] as const;
+/**
+ * The fields of ui-server 2.42.1's `GET /api/v1/settings` that say whether a write action is
+ * off: the config keys above, capitalised (`disableWriteActions` -> `DisableWriteActions`).
+ */
+export const SETTINGS_READ_ONLY_FIELDS: readonly string[] = Object.keys(UI_READ_ONLY).map((k) => `${k[0]!.toUpperCase()}${k.slice(1)}`);
 
 /** The read-only fields of a settings answer that are not `true` (empty: every write action is off). */
 export function writableActions(settings: Record<string, unknown>): string[] {
