@@ -44,6 +44,12 @@ export interface ComponentStatus {
 export interface Component {
   readonly name: string;
   readonly logFile: string;
+  /**
+   * Components this one is brought up after (their install, start and provision all done): a
+   * client of another server, such as the Web UI of Temporal. Without it, components come up in
+   * parallel, and a dependency's first-time build (minutes) would eat the dependent's start timeout.
+   */
+  readonly after?: readonly Component[];
   /** Downloads or builds what the component needs; idempotent and cached. */
   install(): Promise<void>;
   /** Starts the server; returns once the process is launched (not yet healthy). */

@@ -128,10 +128,35 @@ async function buildTool(cfg: StackConfig, tool: GoTool): Promise<ComponentStatu
   return row;
 }
 
+/**
+ * Brings each component up once, in parallel except where one names others in `after`: it waits
+ * for them to be up (and fails if one of them fails). One promise per component, in list order.
+ */
+export function upInOrder(
+  list: readonly Component[],
+  bringUp: (c: Component) => Promise<ComponentStatus> = upOne,
+): Promise<ComponentStatus>[] {
+  const started = new Map<Component, Promise<ComponentStatus>>();
+  const upAfterDependencies = (c: Component): Promise<ComponentStatus> => {
+    let p = started.get(c);
+    if (!p) {
+      p = Promise.all((c.after ?? []).map(upAfterDependencies)).then(
+        () => bringUp(c),
+        (err: unknown) => {
+          throw new Error(`${c.name} not started: ${(err as Error).message.split('\n')[0]}`);
+        },
+      );
+      started.set(c, p);
+    }
+    return p;
+  };
+  return list.map(upAfterDependencies);
+}
+
 /** Idempotent: a running, healthy component and a built tool are left alone. Rejects if any fails. */
 export async function up(cfg: StackConfig, opts: StackOptions = {}): Promise<ComponentStatus[]> {
   fs.mkdirSync(cfg.stack.dir, { recursive: true });
-  const results = await Promise.allSettled([...components(cfg, opts).map(upOne), ...TOOLS.map((tool) => buildTool(cfg, tool))]);
+  const results = await Promise.allSettled([...upInOrder(components(cfg, opts)), ...TOOLS.map((tool) => buildTool(cfg, tool))]);
   const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failures.length > 0) {
     throw new Error(failures.map((f) => (f.reason as Error).message).join('\n\n'));
@@ -145,7 +170,7 @@ export async function up(cfg: StackConfig, opts: StackOptions = {}): Promise<Com
  */
 export async function upTemporal(cfg: StackConfig): Promise<ComponentStatus[]> {
   fs.mkdirSync(cfg.stack.dir, { recursive: true });
-  return Promise.all(temporalComponents(cfg).map(upOne));
+  return Promise.all(upInOrder(temporalComponents(cfg)));
 }
 
 /** Stops what upTemporal started. */

@@ -77,11 +77,15 @@ export class TemporalUi implements Component {
   readonly logFile: string;
   private readonly pidFile: string;
 
+  /** Brought up after the Temporal server it fronts (which may be built first, for minutes). */
+  readonly after: readonly Component[];
+
   /** `server`: the Temporal component it fronts; started once that one answers, so the port is settled. */
   constructor(
     private readonly cfg: StackConfig,
     private readonly server?: Component,
   ) {
+    this.after = server ? [server] : [];
     this.dir = componentDir(cfg, 'temporal-ui');
     this.logFile = path.join(this.dir, 'temporal-ui.log');
     this.pidFile = path.join(this.dir, 'temporal-ui.pid');
