@@ -31,12 +31,12 @@ export const OPERATIONS: readonly Operation[] = [
 /** What createApp needs: ApiDeps, whose admission it makes from the configuration unless given. */
 export type AppDeps = Omit<ApiDeps, 'admission'> & Partial<Pick<ApiDeps, 'admission'>>;
 
-/** The process's bound on sagas in flight (ORDERS_MAX_IN_FLIGHT), counted in the database. */
+/** The process's bound on sagas in flight (ORDERS_MAX_IN_FLIGHT, adaptive with ORDERS_IN_FLIGHT_TARGET_MS), counted in the database. */
 export function orderAdmission(deps: Omit<AppDeps, 'admission'>): Admission {
   const settings = deps.cfg.api.admission;
   return new Admission(
     settings,
-    () => countInFlight(deps.db, settings.horizonMs),
+    (since) => countInFlight(deps.db, settings.horizonMs, since),
     deps.registry ? admissionMetrics(deps.registry) : undefined,
   );
 }

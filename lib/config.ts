@@ -369,8 +369,18 @@ export const APP_VARIABLES = declareVariables('app', {
   },
   ORDERS_MAX_IN_FLIGHT: {
     parser: integer(0, 1_000_000),
+    default: '200',
+    doc: "sagas in flight (orders PENDING, INVENTORY_RESERVED, PAYMENT_CAPTURED or COMPENSATING, created within `RECONCILE_STUCK_MS`) past which `POST /orders` answers 503 `OVERLOADED` and writes nothing, whatever the throughput: the adaptive bound's cap, or the bound itself with `ORDERS_IN_FLIGHT_TARGET_MS=0`; 0: none",
+  },
+  ORDERS_MIN_IN_FLIGHT: {
+    parser: integer(1, 1_000_000),
     default: '20',
-    doc: 'sagas in flight (orders PENDING, INVENTORY_RESERVED, PAYMENT_CAPTURED or COMPENSATING, created within `RECONCILE_STUCK_MS`) past which `POST /orders` answers 503 `OVERLOADED` and writes nothing; 0: no bound. Default derived in docs/benchmarks.md: about 3x what keeps this machine busy, at most about 4 s of queueing at its loaded capacity',
+    doc: "the adaptive bound's floor: fewer sagas in flight than this are never a reason to refuse (a quiet system's throughput says nothing of its capacity)",
+  },
+  ORDERS_IN_FLIGHT_TARGET_MS: {
+    parser: durationMs(0, 10 * 60 * SECOND_MS),
+    default: '3000',
+    doc: "the wait an accepted order should expect under overload: the bound on sagas in flight is the measured throughput (sagas leaving flight per second) x this, within `ORDERS_MIN_IN_FLIGHT`..`ORDERS_MAX_IN_FLIGHT` (Little's law; docs/benchmarks.md derives the default from the 5 s p99 target); 0: the bound is `ORDERS_MAX_IN_FLIGHT`",
   },
   ORDERS_IN_FLIGHT_CACHE_MS: {
     parser: durationMs(0, 60 * SECOND_MS),
@@ -509,6 +519,8 @@ export function loadConfig(env: Env = process.env) {
       /** Backpressure: the bound on sagas in flight (services/orders/admission.ts). */
       admission: {
         maxInFlight: v.ORDERS_MAX_IN_FLIGHT,
+        minInFlight: v.ORDERS_MIN_IN_FLIGHT,
+        targetMs: v.ORDERS_IN_FLIGHT_TARGET_MS,
         cacheMs: v.ORDERS_IN_FLIGHT_CACHE_MS,
         retryAfterS: v.ORDERS_OVERLOAD_RETRY_AFTER_S,
         horizonMs: v.RECONCILE_STUCK_MS,

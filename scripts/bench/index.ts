@@ -132,7 +132,7 @@ function sweepRow(mode: string, s: NonNullable<SagaBenchResult['sweep']>, sagaRa
   };
 }
 
-function overloadRow(mode: string, o: NonNullable<SagaBenchResult['overload']>, maxInFlight: number): BenchRow {
+function overloadRow(mode: string, o: NonNullable<SagaBenchResult['overload']>, bound: number | undefined): BenchRow {
   const accepted = o.answers.accepted;
   const unsettled = o.outcomes.unsettled ?? 0;
   const final = accepted - unsettled;
@@ -140,7 +140,7 @@ function overloadRow(mode: string, o: NonNullable<SagaBenchResult['overload']>, 
   const refusedCharged = o.chargedNotAccepted;
   return {
     mode,
-    figure: `overload: ${o.rate} orders/s offered for ${o.seconds} s (open loop), bound ${maxInFlight || 'off'}`,
+    figure: `overload: ${o.rate} orders/s offered for ${o.seconds} s (open loop), bound ${bound === undefined ? '?' : bound || 'off'}`,
     measured: `${accepted}/${o.offered} accepted, p99 ${n0(o.latency.p99)} ms`,
     baseline: `${answersText(o.answers)}; p50 ${n0(o.latency.p50)}, max ${n0(o.latency.max)}; ${final}/${accepted} accepted final (${o.sweeperStarted} by the sweeper) ${n0(o.drainS)} s after${unanswered(o)}; ${refusedCharged} refused charged`,
     ratio: '',
@@ -230,7 +230,7 @@ export function sagaRows(saga: SagaBenchResult): BenchRow[] {
       : []),
     ...saga.latency.map((p) => latencyRow(mode, p)),
     ...(saga.sweep ? [sweepRow(mode, saga.sweep, saga.sagaRate)] : []),
-    ...(saga.overload ? [overloadRow(mode, saga.overload, saga.maxInFlight)] : []),
+    ...(saga.overload ? [overloadRow(mode, saga.overload, saga.boundReached.overload)] : []),
     ...(saga.sustained ? [sustainedRow(mode, saga.sustained)] : []),
   ];
 }
@@ -345,7 +345,13 @@ async function main(): Promise<void> {
     const raised = rl.points > rl.configured ? `, raised for the bench from ${rl.configured} (RATE_LIMIT_CLIENT)` : '';
     console.log(`bench API key: client limit ${rl.points} requests per ${rl.windowS} s${raised}`);
   }
-  if (results[0]) console.log(`bound on sagas in flight: ${results[0].maxInFlight || 'none'} (ORDERS_MAX_IN_FLIGHT)`);
+  for (const r of results) {
+    const reached = [
+      r.boundReached.burst !== undefined ? `${r.boundReached.burst} after the burst` : '',
+      r.boundReached.overload !== undefined ? `${r.boundReached.overload} at the end of the overload` : '',
+    ].filter(Boolean);
+    console.log(`${r.mode}: bound on sagas in flight: ${r.boundSetting}${reached.length ? `; reached ${reached.join(', ')}` : ''}`);
+  }
   console.log(formatTable([...results.flatMap(sagaRows), ...(relay ? relayRows(relay) : [])]));
   for (const line of defects(results)) console.log(`\n!!! ${line}`);
   console.log(

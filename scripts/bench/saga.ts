@@ -24,7 +24,7 @@ import type { AddressInfo } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { createApp } from '../../api/app';
+import { createApp, orderAdmission } from '../../api/app';
 import { appWorkersSetup, createSagaWorkers } from '../../app/workers';
 import { loadConfig } from '../../lib/config';
 import { closeDb, createDb, inTransaction, poolOf, runStatement, type Db } from '../../lib/db';
@@ -109,8 +109,12 @@ export interface SagaBenchResult {
   /** NaN when not run (--only). */
   bareRate: number;
   sagaRate: number;
-  /** ORDERS_MAX_IN_FLIGHT the bench's API ran with (0: none). */
+  /** ORDERS_MAX_IN_FLIGHT the bench's API ran with (0: none): the bound, or the adaptive bound's cap. */
   maxInFlight: number;
+  /** The bound on sagas in flight as configured, in words (fixed, or adaptive with its target and limits). */
+  boundSetting: string;
+  /** The bound the door had reached at the end of the saga burst and of the overload phase. */
+  boundReached: { burst?: number; overload?: number };
   /** PostgreSQL round trips and transactions per saga order (the burst; API, workers, sweeper) and per bare workflow (0: it touches none). */
   dbCounts?: { saga: DbCounts };
   latency: PhaseResult[];
@@ -299,7 +303,7 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
   const sweeperStarted = async () =>
     (await registry.getSingleMetric('saga_sweeper_starts_total')?.get())?.values.find((v) => v.labels.outcome === 'started')?.value ?? 0;
 
-  const app = createApp({
+  const appDeps = {
     cfg,
     db,
     log,
@@ -307,7 +311,11 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
     faults: { hit: async () => undefined },
     kafka: new Kafka({ clientId: 'bench', brokers: cfg.kafka.brokers, logLevel: logLevel.NOTHING }),
     readiness: {},
-  });
+  };
+  // The door of the API, held here to say what bound it reached.
+  const admission = orderAdmission(appDeps);
+  const boundReached: SagaBenchResult['boundReached'] = {};
+  const app = createApp({ ...appDeps, admission });
   const server: http.Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -350,13 +358,14 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
     if (confirmed < ids.length) throw new Error(`only ${confirmed}/${ids.length} orders confirmed`);
   };
   /** Offers `rate`/s for `seconds` (open loop), waits until every order of the run is final, and sums it up. */
-  const phase = async (rate: number, seconds: number): Promise<PhaseResult> => {
+  const phase = async (rate: number, seconds: number, offersDone?: () => void): Promise<PhaseResult> => {
     const offered: Offered[] = [];
     const countBefore = await book.count();
     const [{ started }] = (await runStatement<{ started: Date }>(harnessDb, sql`SELECT now() AS started`)) as [{ started: Date }];
     await openLoop(rate, seconds, async (i) => {
       offered.push(await offer(i));
     });
+    offersDone?.();
     const drainS = await drain();
     const committed = (await book.count()) - countBefore;
     const answers = noAnswers();
@@ -452,6 +461,7 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
     });
     sagaRate = opts.orders / ((Date.now() - t0) / 1000);
     dbCounts = { saga: countsPerItem(countsBefore, dbCounter.read(), opts.orders) };
+    boundReached.burst = admission.bound();
     sagaRequests = requestsPerItem(requestsBefore, await requestCounts(metricsUrl), opts.orders);
     profiles = sagaProfiling && bareProfile ? { bare: bareProfile, saga: await sagaProfiling.stop() } : undefined;
   }
@@ -481,7 +491,7 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
     const rate = opts.overload.rate ?? Math.max(1, Math.ceil(sagaRate * opts.overload.factor));
     progress(`${mode}: overload at ${rate}/s for ${opts.overload.seconds} s`);
     const before = await sweeperStarted();
-    const r = await phase(rate, opts.overload.seconds);
+    const r = await phase(rate, opts.overload.seconds, () => (boundReached.overload = admission.bound()));
     overload = { ...r, sweeperStarted: (await sweeperStarted()) - before };
   }
 
@@ -530,6 +540,8 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
     bareRate,
     sagaRate,
     maxInFlight: cfg.api.admission.maxInFlight,
+    boundSetting: describeBound(cfg.api.admission),
+    boundReached,
     dbCounts,
     latency,
     sweep: sweepResult,
@@ -540,6 +552,13 @@ export async function runSagaBench(opts: SagaBenchOptions): Promise<SagaBenchRes
     serverRequests: { bare: bareRequests, saga: sagaRequests },
     profiles,
   };
+}
+
+/** The bound on sagas in flight as configured (lib/config.ts), in words. */
+export function describeBound(a: { maxInFlight: number; minInFlight: number; targetMs: number }): string {
+  if (a.targetMs <= 0) return a.maxInFlight > 0 ? `${a.maxInFlight}, fixed (ORDERS_MAX_IN_FLIGHT)` : 'none (ORDERS_MAX_IN_FLIGHT=0)';
+  const cap = a.maxInFlight > 0 ? `${a.maxInFlight}` : 'none';
+  return `adaptive, measured throughput x ${a.targetMs} ms (ORDERS_IN_FLIGHT_TARGET_MS), floor ${a.minInFlight}, cap ${cap}`;
 }
 
 /** `--name N` as a number (fallback when absent). */

@@ -160,7 +160,7 @@ export const ORDER_ERRORS = {
     status: 503,
     retryable: true,
     title: 'Too many orders in flight; retry shortly',
-    when: 'POST /orders came while as many sagas are in flight as ORDERS_MAX_IN_FLIGHT allows, or while Temporal refuses workflow starts (ResourceExhausted); nothing was written: no order, no idempotency record, no money or stock moved',
+    when: 'POST /orders came while as many sagas are in flight as the bound allows (measured throughput x ORDERS_IN_FLIGHT_TARGET_MS, within ORDERS_MIN_IN_FLIGHT..ORDERS_MAX_IN_FLIGHT), or while Temporal refuses workflow starts (ResourceExhausted); nothing was written: no order, no idempotency record, no money or stock moved',
     action: 'retry after the Retry-After seconds; the same Idempotency-Key may be reused, as nothing was recorded under it',
   },
 } as const satisfies Record<string, ErrorKind>;

@@ -40,9 +40,10 @@ describe('with a bound of two more sagas than are in flight now', () => {
   beforeAll(async () => {
     // Other files' orders may sit mid-saga in this shared database (on purpose): the bound is on top of them.
     const probe = createDb(loadConfig().database.url, { poolSize: 1 });
-    const inFlight = await countInFlight(probe, 3_600_000).finally(() => closeDb(probe));
+    const inFlight = (await countInFlight(probe, 3_600_000).finally(() => closeDb(probe))).n;
     env = await startApiEnv({
       ORDERS_MAX_IN_FLIGHT: String(inFlight + 2),
+      ORDERS_IN_FLIGHT_TARGET_MS: '0',
       ORDERS_IN_FLIGHT_CACHE_MS: '0',
       ORDERS_OVERLOAD_RETRY_AFTER_S: '3',
     });

@@ -15,3 +15,5 @@ Runtime.install({ logger: new DefaultLogger('ERROR') });
 // never came, a killed worker): under the default bound they would refuse the next file's orders.
 // The bound is tested with bounds of its own (test/integration/backpressure.test.ts).
 process.env.ORDERS_MAX_IN_FLIGHT ??= '100000';
+// A fixed bound in tests: the adaptive one follows the machine's load, which the tests' parallel sagas make.
+process.env.ORDERS_IN_FLIGHT_TARGET_MS ??= '0';

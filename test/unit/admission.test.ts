@@ -7,11 +7,22 @@ import { Client, Connection } from '@temporalio/client';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../../lib/config';
 import { startShedsLoad } from '../../lib/temporal';
-import { Admission, admissionMetrics, isRefusal, isResourceExhausted, type Ticket } from '../../services/orders/admission';
+import {
+  Admission,
+  admissionMetrics,
+  isRefusal,
+  isResourceExhausted,
+  Throughput,
+  THROUGHPUT_WINDOW_MS,
+  type InFlightCount,
+  type Ticket,
+} from '../../services/orders/admission';
 import { startSaga } from '../../services/orders/saga-starter';
 import { startExhaustedTemporal } from '../support/exhausted-temporal';
 
-const SETTINGS = { maxInFlight: 3, cacheMs: 1000, retryAfterS: 2, horizonMs: 3_600_000 };
+/** A fixed bound of 3 (targetMs 0: not adaptive). */
+const SETTINGS = { maxInFlight: 3, minInFlight: 1, targetMs: 0, cacheMs: 1000, retryAfterS: 2, horizonMs: 3_600_000 };
+const counted = (n: number): InFlightCount => ({ n, at: 0, arrivedSince: 0 });
 
 function door(counted: { n: number; calls: number }, settings = SETTINGS) {
   let now = 0;
@@ -20,7 +31,7 @@ function door(counted: { n: number; calls: number }, settings = SETTINGS) {
     settings,
     async () => {
       counted.calls += 1;
-      return counted.n;
+      return { n: counted.n, at: 0, arrivedSince: 0 };
     },
     admissionMetrics(registry),
     () => now,
@@ -79,7 +90,7 @@ test('when the count fails, then the last count is kept, and before any count th
   const admission = new Admission({ ...SETTINGS, cacheMs: 0 }, async () => {
     calls += 1;
     if (calls > 1) throw new Error('database down');
-    return 3;
+    return counted(3);
   });
   expect(isRefusal(await admission.admit())).toBe(true);
   expect(isRefusal(await admission.admit())).toBe(true); // the count failed: still 3 in flight
@@ -134,6 +145,7 @@ test("the door's snapshot (the console's overview) gives the bound, the estimate
   const { admission, advance } = door(counted);
   expect(admission.snapshot()).toEqual({
     maxInFlight: 3,
+    adaptive: null,
     inFlight: 0,
     refused: { in_flight: 0, temporal_exhausted: 0 },
     closedUntil: null,
@@ -144,10 +156,111 @@ test("the door's snapshot (the console's overview) gives the bound, the estimate
   await admission.admit();
   expect(admission.snapshot()).toEqual({
     maxInFlight: 3,
+    adaptive: null,
     inFlight: 3,
     refused: { in_flight: 1, temporal_exhausted: 1 },
     closedUntil: new Date(2000),
   });
   advance(2000);
   expect(admission.snapshot().closedUntil).toBeNull();
+});
+
+describe('the adaptive bound (ORDERS_IN_FLIGHT_TARGET_MS): measured throughput x the target wait, within its floor and cap', () => {
+  /** A database of the test's own: sagas in flight, orders created at given times, and its clock. */
+  function database() {
+    const db = { inFlight: 0, created: [] as number[], clock: 1_000_000, sinceAsked: [] as (number | null)[] };
+    const count = async (since: number | null): Promise<InFlightCount> => {
+      db.sinceAsked.push(since);
+      return { n: db.inFlight, at: db.clock, arrivedSince: since === null ? 0 : db.created.filter((t) => t > since).length };
+    };
+    return { db, count };
+  }
+  const ADAPTIVE = { ...SETTINGS, maxInFlight: 200, minInFlight: 20, targetMs: 3000, cacheMs: 0 };
+
+  test('before any throughput is measured, the bound is the floor', async () => {
+    const { db, count } = database();
+    const admission = new Admission(ADAPTIVE, count, undefined, () => db.clock);
+    db.inFlight = 20;
+    const answer = await admission.admit();
+    expect(isRefusal(answer) && answer.detail).toBe('20 orders are in flight, the bound is 20 (the floor, 20: no throughput measured yet)');
+    expect(admission.snapshot().adaptive).toEqual({ throughputPerS: null, targetMs: 3000, floor: 20, cap: 200 });
+  });
+
+  test('sagas leaving flight at 15/s raise the bound to 45 (15/s x 3 s); the next count asks for the orders created since the last', async () => {
+    const { db, count } = database();
+    const registry = new Registry();
+    const admission = new Admission(ADAPTIVE, count, admissionMetrics(registry), () => db.clock);
+    db.inFlight = 10;
+    await admission.admit(); // the span starts: 10 in flight
+    // Over 2 s, 30 orders were created and 10 are in flight at the end: 10 + 30 - 10 = 30 left, 15/s.
+    for (let i = 1; i <= 30; i += 1) db.created.push(db.clock + i * 60);
+    db.clock += 2000;
+    db.inFlight = 10;
+    expect(isRefusal(await admission.admit())).toBe(false);
+    expect(db.sinceAsked).toEqual([null, 1_000_000]);
+    expect(admission.bound()).toBe(45);
+    expect(await value(registry, 'orders_in_flight_max')).toBe(45);
+    expect(await value(registry, 'orders_leaving_flight_per_second')).toBe(15);
+    // 43 in flight (the count) + the two admissions still in progress (no done() yet) = 45: the next is refused, saying why.
+    db.inFlight = 43;
+    db.clock += 100;
+    const refused = await admission.admit();
+    expect(isRefusal(refused) && refused.detail).toBe(
+      '45 orders are in flight, the bound is 45 (15.0 sagas/s measured x 3000 ms, at least 20)',
+    );
+    // The next span (from the last measured count, 2 s earlier): 10 + 90 created - 10 = 90 left in 2.1 s; smoothed: (42.9 + 15) / 2.
+    for (let i = 1; i <= 90; i += 1) db.created.push(db.clock - 100 + i * 20);
+    db.clock += 2000;
+    db.inFlight = 10;
+    await admission.admit();
+    expect(admission.bound()).toBe(Math.ceil(((90 / 2.1 + 15) / 2) * 3));
+  });
+
+  test('sagas still in flight are not taken for throughput: fewer left than nothing counts as none, and the floor holds', async () => {
+    const { db, count } = database();
+    const admission = new Admission(ADAPTIVE, count, undefined, () => db.clock);
+    db.inFlight = 10;
+    await admission.admit();
+    db.created.push(db.clock + 1);
+    db.clock += 2000;
+    db.inFlight = 30; // another API instance admitted more than were created by this clock's count (10 + 1 - 30 < 0)
+    await admission.admit();
+    expect(admission.snapshot().adaptive?.throughputPerS).toBe(0);
+    expect(admission.bound()).toBe(20);
+  });
+
+  test('the bound never rises over the cap (ORDERS_MAX_IN_FLIGHT), nor falls under the floor', () => {
+    const t = new Throughput();
+    t.add({ n: 0, at: 0, arrivedSince: 0 });
+    t.add({ n: 0, at: THROUGHPUT_WINDOW_MS, arrivedSince: 1000 }); // 500/s
+    expect(t.perSecond).toBe(500);
+    const fast = new Admission({ ...ADAPTIVE, maxInFlight: 200 }, async () => counted(0));
+    (fast as unknown as { throughput: Throughput }).throughput.add({ n: 0, at: 0, arrivedSince: 0 });
+    (fast as unknown as { throughput: Throughput }).throughput.add({ n: 0, at: 2000, arrivedSince: 1000 });
+    expect(fast.bound()).toBe(200);
+    const slow = new Admission(ADAPTIVE, async () => counted(0));
+    (slow as unknown as { throughput: Throughput }).throughput.add({ n: 5, at: 0, arrivedSince: 0 });
+    (slow as unknown as { throughput: Throughput }).throughput.add({ n: 5, at: 2000, arrivedSince: 2 }); // 1/s
+    expect(slow.bound()).toBe(20);
+  });
+
+  test('a span shorter than the window measures nothing yet; a clock that went back starts a new span', () => {
+    const t = new Throughput();
+    t.add({ n: 3, at: 10_000, arrivedSince: 0 });
+    t.add({ n: 0, at: 10_000 + THROUGHPUT_WINDOW_MS - 1, arrivedSince: 5 });
+    expect(t.perSecond).toBeNull();
+    expect(t.since).toBe(10_000);
+    t.add({ n: 0, at: 5_000, arrivedSince: 0 });
+    expect(t.since).toBe(5_000);
+    expect(t.perSecond).toBeNull();
+  });
+
+  test('with ORDERS_IN_FLIGHT_TARGET_MS=0 the bound is ORDERS_MAX_IN_FLIGHT, whatever the throughput', async () => {
+    const { db, count } = database();
+    const admission = new Admission({ ...ADAPTIVE, targetMs: 0, maxInFlight: 7 }, count, undefined, () => db.clock);
+    db.inFlight = 7;
+    const answer = await admission.admit();
+    expect(isRefusal(answer) && answer.detail).toBe('7 orders are in flight, the bound is 7');
+    expect(admission.snapshot().adaptive).toBeNull();
+  });
 });

@@ -28,7 +28,7 @@ describe('the app configuration (lib/config.ts)', () => {
       port: 3000,
       adminApiKey: undefined,
       trustProxy: false,
-      admission: { maxInFlight: 20, cacheMs: 250, retryAfterS: 2, horizonMs: 3_600_000 },
+      admission: { maxInFlight: 200, minInFlight: 20, targetMs: 3000, cacheMs: 250, retryAfterS: 2, horizonMs: 3_600_000 },
       rateLimits: {
         keyPrefix: 'rl',
         windowS: 10,

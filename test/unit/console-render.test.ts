@@ -45,10 +45,25 @@ test('every value reaches the page escaped; the page has no inline script or sty
 
 test("the overview's front door line says the bound, what is in flight and what was refused, and when Temporal shut it", () => {
   const text = (door: Parameters<typeof FrontDoor>[0]['door']) => render(h(FrontDoor, { door })).replace(/<[^>]+>/g, '');
-  expect(text({ maxInFlight: 20, inFlight: 4, refused: { in_flight: 0, temporal_exhausted: 0 }, closedUntil: null })).toBe(
+  expect(text({ maxInFlight: 20, adaptive: null, inFlight: 4, refused: { in_flight: 0, temporal_exhausted: 0 }, closedUntil: null })).toBe(
     '4 of at most 20 sagas in flight; no order refused since start',
   );
-  expect(text({ maxInFlight: 0, inFlight: 7, refused: { in_flight: 2, temporal_exhausted: 1 }, closedUntil: new Date(0) })).toBe(
+  const adaptive = { throughputPerS: 15.04, targetMs: 3000, floor: 20, cap: 200 };
+  expect(text({ maxInFlight: 46, adaptive, inFlight: 30, refused: { in_flight: 0, temporal_exhausted: 0 }, closedUntil: null })).toBe(
+    '30 of at most 46 sagas in flight (adaptive: 15.0 sagas/s measured x 3 s, within 20..200); no order refused since start',
+  );
+  expect(
+    text({
+      maxInFlight: 20,
+      adaptive: { ...adaptive, throughputPerS: null },
+      inFlight: 0,
+      refused: { in_flight: 0, temporal_exhausted: 0 },
+      closedUntil: null,
+    }),
+  ).toBe('0 of at most 20 sagas in flight (adaptive: no throughput measured yet, within 20..200); no order refused since start');
+  expect(
+    text({ maxInFlight: 0, adaptive: null, inFlight: 7, refused: { in_flight: 2, temporal_exhausted: 1 }, closedUntil: new Date(0) }),
+  ).toBe(
     '7 sagas in flight, no bound; 3 refused since start with 503 (2 at the bound, 1 while Temporal was exhausted); closed until 1970-01-01 00:00:00 UTC (Temporal ResourceExhausted)',
   );
 });
@@ -70,7 +85,7 @@ test("the Temporal UI's workflow list is linked per OrderStatus the search attri
     pendingDeadLetters: 0,
     relay: { pending: 0, oldestAgeSeconds: 0 },
     lag: { groups: [] } as unknown as OverviewData['lag'],
-    admission: { maxInFlight: 20, inFlight: 0, refused: { in_flight: 0, temporal_exhausted: 0 }, closedUntil: null },
+    admission: { maxInFlight: 20, adaptive: null, inFlight: 0, refused: { in_flight: 0, temporal_exhausted: 0 }, closedUntil: null },
     temporalLists: Object.fromEntries(SEARCHED_STATUSES.map((s) => [s, ui.withStatus(s)])),
   };
   const html = renderPage({

@@ -27,13 +27,23 @@ export function OrderLink({ id }: { id: string }) {
   );
 }
 
-/** The bound on sagas in flight and what it refused (ORDERS_MAX_IN_FLIGHT; docs/api.md#overload). */
+/** How an adaptive bound came about: the throughput it follows, its target and its limits. */
+function adaptiveWhy(adaptive: NonNullable<AdmissionSnapshot['adaptive']>): string {
+  const limits = adaptive.cap > 0 ? `${adaptive.floor}..${adaptive.cap}` : `at least ${adaptive.floor}`;
+  const followed =
+    adaptive.throughputPerS === null
+      ? 'no throughput measured yet'
+      : `${adaptive.throughputPerS.toFixed(1)} sagas/s measured x ${adaptive.targetMs / 1000} s`;
+  return ` (adaptive: ${followed}, within ${limits})`;
+}
+
+/** The bound on sagas in flight and what it refused (ORDERS_MAX_IN_FLIGHT, ORDERS_IN_FLIGHT_TARGET_MS; docs/api.md#overload). */
 export function FrontDoor({ door }: { door: AdmissionSnapshot }) {
   const refused = door.refused.in_flight + door.refused.temporal_exhausted;
   return (
     <>
       {door.maxInFlight > 0
-        ? `${door.inFlight} of at most ${door.maxInFlight} sagas in flight`
+        ? `${door.inFlight} of at most ${door.maxInFlight} sagas in flight${door.adaptive ? adaptiveWhy(door.adaptive) : ''}`
         : `${door.inFlight} sagas in flight, no bound`}
       {'; '}
       {refused === 0
