@@ -73,6 +73,13 @@ export class ShardSession {
     // interval, and a publish attempt is bounded well below this.
     await session.client.query("SET idle_session_timeout = '120s'").catch(() => undefined);
     await session.client.query("SET statement_timeout = '30s'");
+    // The claim must walk the pending index in id order and stop at its limit. The planner
+    // picks that only if its statistics know how many rows are pending; in a burst they do not
+    // (the last ANALYZE saw few or none), and it reads every pending row and sorts them
+    // instead: O(backlog) per claim, just when the backlog is large (EXPLAIN ANALYZE, 20,000
+    // pending, stale statistics: 13 ms with the sort, 0.7 ms without). This session runs only
+    // the claim and the shard statements, none of which needs a sort.
+    await session.client.query('SET enable_sort = off');
     return session;
   }
 
